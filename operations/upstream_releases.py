@@ -1,0 +1,239 @@
+"""Upstream release artifacts: where they live, how they are named per architecture, and pinned sha256s.
+
+Pure data, no imports: the deploy code renders ``url``/``file``/``top_dir`` with ``version`` and the
+upstream arch token taken from ``arch[uname -m]`` (then points it at the configured mirror), unpacks
+``format`` and installs each entry of ``binaries``.
+
+Templates:
+    {version}  the bare version, e.g. "3.15.0" (a leading "v" is written into the template where the
+               upstream asset name carries one)
+    {arch}     upstream's arch token for the host, from ``arch``
+
+``arch`` maps ``uname -m`` values to upstream tokens. An architecture missing from a component's map
+means upstream publishes no Linux asset for it, or that none could be confirmed (``notes`` says which).
+armv8l means a 32-bit ARM kernel and userland on an ARMv8 CPU: 64-bit binaries cannot run there, so it
+uses the 32-bit armv7 asset. (On Raspberry Pi OS with a 64-bit kernel, ``uname -m`` reports aarch64.)
+
+``CHECKSUMS`` pins sha256 values only where a public source was found. Every entry has a trailing
+comment giving its sources. "x2"/"x3" means that many independent sources agree. Assets that have no
+entry (most armv7/armv6 builds, all Loki and Alloy zips) must be checked some other way, for example
+against upstream's own checksum file (``checksums``) fetched through the mirror. Otherwise they
+should not be installed.
+
+Version pins were chosen in 2026 from stored public sources, without any live lookup. Newer upstream
+releases may exist.
+"""
+
+from typing import Any, Dict
+
+_PROMETHEUS_ARCHES: Dict[str, str] = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "armv7l": "armv7",
+    "armv6l": "armv6",
+    "armv8l": "armv7",
+}
+
+RELEASES: Dict[str, Dict[str, Any]] = {
+    "prometheus": {
+        "version": "3.15.0",
+        "url": "https://github.com/prometheus/prometheus/releases/download/v{version}/{file}",
+        "file": "prometheus-{version}.linux-{arch}.tar.gz",
+        "format": "tar.gz",
+        "top_dir": "prometheus-{version}.linux-{arch}",
+        "binaries": {"prometheus": "prometheus", "promtool": "promtool"},
+        "arch": dict(_PROMETHEUS_ARCHES),
+        "checksums": "https://github.com/prometheus/prometheus/releases/download/v{version}/sha256sums.txt",
+        "debian_package": "prometheus",
+        "notes": "promu build: linux-{amd64,arm64,armv7,armv6,armv5,386,...}. The 3.5.x line is the LTS "
+                 "(3.5.1 seen on prometheus.io in Jan 2026). Only amd64 and arm64 are pinned here. Debian "
+                 "bookworm ships 2.42 as package prometheus.",
+    },
+    "alertmanager": {
+        "version": "0.34.1",
+        "url": "https://github.com/prometheus/alertmanager/releases/download/v{version}/{file}",
+        "file": "alertmanager-{version}.linux-{arch}.tar.gz",
+        "format": "tar.gz",
+        "top_dir": "alertmanager-{version}.linux-{arch}",
+        "binaries": {"alertmanager": "alertmanager", "amtool": "amtool"},
+        "arch": dict(_PROMETHEUS_ARCHES),
+        "checksums": "https://github.com/prometheus/alertmanager/releases/download/v{version}/sha256sums.txt",
+        "debian_package": "prometheus-alertmanager",
+        "notes": "Same promu arch set as prometheus. Older releases had armv7 assets (0.26.0, 0.27.0 "
+                 "pinned in boxcutter/oci). armv7/armv6 are not pinned for 0.34.1.",
+    },
+    "node_exporter": {
+        "version": "1.12.1",
+        "url": "https://github.com/prometheus/node_exporter/releases/download/v{version}/{file}",
+        "file": "node_exporter-{version}.linux-{arch}.tar.gz",
+        "format": "tar.gz",
+        "top_dir": "node_exporter-{version}.linux-{arch}",
+        "binaries": {"node_exporter": "node_exporter"},
+        "arch": dict(_PROMETHEUS_ARCHES),
+        "checksums": "https://github.com/prometheus/node_exporter/releases/download/v{version}/sha256sums.txt",
+        "debian_package": "prometheus-node-exporter",
+        "notes": "The full asset list (seen for 1.8.2) includes linux-armv5, armv6, armv7, arm64, amd64, 386, "
+                 "mips*, ppc64*, riscv64 and s390x. armv6 covers Pi 1 and Zero. armv7/armv6 are not pinned "
+                 "for 1.12.1. Debian package: prometheus-node-exporter (bookworm has 1.5.0).",
+    },
+    "pushgateway": {
+        "version": "1.11.3",
+        "url": "https://github.com/prometheus/pushgateway/releases/download/v{version}/{file}",
+        "file": "pushgateway-{version}.linux-{arch}.tar.gz",
+        "format": "tar.gz",
+        "top_dir": "pushgateway-{version}.linux-{arch}",
+        "binaries": {"pushgateway": "pushgateway"},
+        "arch": dict(_PROMETHEUS_ARCHES),
+        "checksums": "https://github.com/prometheus/pushgateway/releases/download/v{version}/sha256sums.txt",
+        "debian_package": "prometheus-pushgateway",
+        "notes": "All four Linux arches are pinned. armv7/armv6 (and armv5) come from one source, the AUR "
+                 "PKGBUILD prometheus-push-gateway-bin.",
+    },
+    "blackbox_exporter": {
+        "version": "0.28.0",
+        "url": "https://github.com/prometheus/blackbox_exporter/releases/download/v{version}/{file}",
+        "file": "blackbox_exporter-{version}.linux-{arch}.tar.gz",
+        "format": "tar.gz",
+        "top_dir": "blackbox_exporter-{version}.linux-{arch}",
+        "binaries": {"blackbox_exporter": "blackbox_exporter"},
+        "arch": dict(_PROMETHEUS_ARCHES),
+        "checksums": "https://github.com/prometheus/blackbox_exporter/releases/download/v{version}/sha256sums.txt",
+        "debian_package": "prometheus-blackbox-exporter",
+        "notes": "An armv7 asset was seen for 0.25.0 (boxcutter/oci history). armv7/armv6 are not pinned for "
+                 "0.28.0.",
+    },
+    "postgres_exporter": {
+        "version": "0.20.1",
+        "url": "https://github.com/prometheus-community/postgres_exporter/releases/download/v{version}/{file}",
+        "file": "postgres_exporter-{version}.linux-{arch}.tar.gz",
+        "format": "tar.gz",
+        "top_dir": "postgres_exporter-{version}.linux-{arch}",
+        "binaries": {"postgres_exporter": "postgres_exporter"},
+        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
+        "checksums": "https://github.com/prometheus-community/postgres_exporter/releases/download/v{version}/sha256sums.txt",
+        "debian_package": "prometheus-postgres-exporter",
+        "notes": "Built with promu like the prometheus/ repos, so armv7/armv6 assets are likely. No 32-bit ARM "
+                 "asset name or checksum was seen, so the arch map is limited to amd64 and arm64.",
+    },
+    "redis_exporter": {
+        "version": "1.80.1",
+        "url": "https://github.com/oliver006/redis_exporter/releases/download/v{version}/{file}",
+        "file": "redis_exporter-v{version}.linux-{arch}.tar.gz",
+        "format": "tar.gz",
+        "top_dir": "redis_exporter-v{version}.linux-{arch}",
+        "binaries": {"redis_exporter": "redis_exporter"},
+        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
+        "checksums": None,
+        "debian_package": "prometheus-redis-exporter",
+        "notes": "The tag, the file name and the top directory all carry the leading 'v'. Newer releases "
+                 "exist (1.81.0 to 1.87.0 seen), but only 1.80.1 has two agreeing checksum sources (1.81.0 "
+                 "has one, zulip). No 32-bit ARM asset was seen.",
+    },
+    "grafana": {
+        "version": "13.2.3",
+        "url": "https://dl.grafana.com/oss/release/{file}",
+        "file": "grafana-{version}.linux-{arch}.tar.gz",
+        "format": "tar.gz",
+        "top_dir": "grafana-v{version}",
+        "binaries": {"grafana": "bin/grafana", "grafana-server": "bin/grafana-server",
+                     "grafana-cli": "bin/grafana-cli"},
+        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
+        "checksums": "https://dl.grafana.com/oss/release/{file}.sha256",
+        "debian_package": None,
+        "notes": "OSS build. Enterprise is grafana-enterprise-{version}.linux-{arch}.tar.gz under "
+                 "/enterprise/release/. Grafana also publishes the same release as "
+                 "dl.grafana.com/grafana/release/{version}/grafana_{version}_<build-id>_linux_{arch}.tar.gz, "
+                 "but the pins below are for the oss/release name. top_dir 'grafana-v{version}' is what "
+                 "zulip uses for 12.3.3 and has not been checked for 13.x; one script expects 'grafana-{version}' "
+                 "for the build-id tarball. Strip the one top-level directory rather than trust the name. "
+                 "bin/grafana is the main binary; grafana-server and grafana-cli are compatibility wrappers. "
+                 "32-bit ARM: armv7 (armhf) builds have been unlisted on the download page since about 10.1.x "
+                 "but were still uploaded as debs (grafana/grafana#84994). armv6 is only the 'grafana-rpi' deb "
+                 "(grafana-rpi_{version}_armhf.deb, depends on musl) from the Grafana APT repo "
+                 "(grafana/grafana#92385, #56773). No armv6/armv7 tarball is confirmed for 13.x, so they are left "
+                 "out of the arch map. Grafana is not packaged in Debian; it comes from Grafana's APT repo "
+                 "(grafana, grafana-enterprise, grafana-rpi).",
+    },
+    "loki": {
+        "version": "3.6.8",
+        "url": "https://github.com/grafana/loki/releases/download/v{version}/{file}",
+        "file": "loki-linux-{arch}.zip",
+        "format": "zip",
+        "top_dir": None,
+        "binaries": {"loki": "loki-linux-{arch}"},
+        "arch": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv8l": "arm"},
+        "checksums": None,
+        "debian_package": None,
+        "notes": "The zip name has no version. It holds one file, loki-linux-{arch}, to be renamed to loki. "
+                 "v3.6.8 is a confirmed release tag (hermit pins promtail zips from it); no newer one was seen. "
+                 "NO sha256 was found for any Loki zip, so verify against the release's checksum asset "
+                 "through the mirror. The 'arm' build is used for armv7 by public scripts; its GOARM level is "
+                 "not confirmed, and no armv6 build is known. Debian's package named 'loki' is an unrelated "
+                 "pedigree-analysis tool; use Grafana's APT repo (package loki) or the zip.",
+    },
+    "alloy": {
+        "version": "1.17.1",
+        "url": "https://github.com/grafana/alloy/releases/download/v{version}/{file}",
+        "file": "alloy-linux-{arch}.zip",
+        "format": "zip",
+        "top_dir": None,
+        "binaries": {"alloy": "alloy-linux-{arch}"},
+        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
+        "checksums": None,
+        "debian_package": None,
+        "notes": "The Grafana docs list Linux AMD64 and ARM64 only, with no 32-bit ARM build, so the Pi 1/Zero "
+                 "and 32-bit Pi OS are not supported. There are also alloy-boringcrypto-linux-{amd64,arm64} "
+                 "zips. Not pinned: the only 1.17.1 hashes seen were in an example comment of a Homebrew "
+                 "formula template (amd64 b92bfa28..., arm64 730d41d9...), which is not a reliable source. "
+                 "The Grafana APT repo has package alloy (not checked here).",
+    },
+    "cadvisor": {
+        "version": "0.57.0",
+        "url": "https://github.com/google/cadvisor/releases/download/v{version}/{file}",
+        "file": "cadvisor-v{version}-linux-{arch}",
+        "format": "binary",
+        "top_dir": None,
+        "binaries": {"cadvisor": None},
+        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
+        "checksums": None,
+        "debian_package": None,
+        "notes": "A raw executable with no archive. build/release.sh builds GOARCH amd64, arm, arm64 and s390x, "
+                 "and prints 'sha256sum --tag' lines for the release notes (no checksum file). Go's default "
+                 "GOARM for a cross build is 7, so the 'arm' binary would be ARMv7 and not armv6. The literal "
+                 "name cadvisor-v{version}-linux-arm was not seen, so it is left out of the arch map. There is "
+                 "no armv6 build, and bookworm's apt index here has no cadvisor package.",
+    },
+}
+
+CHECKSUMS: Dict[str, str] = {
+    # prometheus 3.15.0
+    "prometheus-3.15.0.linux-amd64.tar.gz": "2a542df32eac02ee17b9d844fb2aa1de00dafa5476579ba8a3ba862e9d572ea0",  # x3: enajx/nanoHPC src/nanohpc/deploy.py; a 'himmel' install-grafana.sh (from sha256sums.txt); promtool pin tables in several Makefiles/Bazel files
+    "prometheus-3.15.0.linux-arm64.tar.gz": "f1f90ec08e849d494ca66c611470afc50192f0355f1a61c33f2cbde02d067823",  # x3: same sources as amd64
+    # alertmanager 0.34.1
+    "alertmanager-0.34.1.linux-amd64.tar.gz": "265b9d1e55ef0d5306a436018af6d2b686c2ce051f03d968f7464ecb1372a7e8",  # x3: enajx/nanoHPC src/nanohpc/deploy.py; a Homebrew tap formula; a 'dragontools' design doc (checked against sha256sums.txt)
+    "alertmanager-0.34.1.linux-arm64.tar.gz": "d98d6cbaf52151c7e76e24355fec88b11cebcb9875d4cdd8b76ddce7a7e5535c",  # x3: same sources as amd64
+    # node_exporter 1.12.1
+    "node_exporter-1.12.1.linux-amd64.tar.gz": "b51d8a76aa2a9156a55d501aca6276fae09e262259a5e4e831d2c2222f084e63",  # x3+: enajx/nanoHPC src/nanohpc/deploy.py; node_exporter RPM spec; several install scripts and Ansible defaults
+    "node_exporter-1.12.1.linux-arm64.tar.gz": "ad35b605f9954b9f1ffddf5ba054bdc5a98d790b9eae5291e1eeb83f1ecbd0e7",  # x3: enajx/nanoHPC src/nanohpc/deploy.py; node_exporter RPM spec; a 'setup-monitoring' script
+    # pushgateway 1.11.3
+    "pushgateway-1.11.3.linux-amd64.tar.gz": "bb0a44dee0953df9e8cd3c082981ff50327de56d965d83bdd9b0957d83921e38",  # x3: AUR PKGBUILD prometheus-push-gateway-bin 1.11.3; a Homebrew tap formula; a pushgateway RPM spec
+    "pushgateway-1.11.3.linux-arm64.tar.gz": "727ff0098943657b44c21a029be9d9fcc4f249ec72dcb9f0a34aa66b2d5f1ecc",  # x3: same sources as amd64
+    "pushgateway-1.11.3.linux-armv7.tar.gz": "38e10f4132e255fa5ef99b9bded8d7967d0831e0fa7a3d262e39cbbced37f35b",  # x1: AUR PKGBUILD prometheus-push-gateway-bin 1.11.3 (sha256sums_armv7h)
+    "pushgateway-1.11.3.linux-armv6.tar.gz": "cd4fadf1dbff52a7055aefc606a9aad82b55245d2daca95876713a051b203d44",  # x1: AUR PKGBUILD prometheus-push-gateway-bin 1.11.3 (sha256sums_armv6h)
+    # blackbox_exporter 0.28.0
+    "blackbox_exporter-0.28.0.linux-amd64.tar.gz": "caf5d242fb1cf6d5cb678f3f799f22703d4fafea26b03dcbbd7e1f1825e06329",  # x3+: boxcutter/oci prometheus/blackbox-exporter/docker-bake.hcl; 'dragontools' doc (checked against sha256sums.txt); Homebrew tap formula; install scripts
+    "blackbox_exporter-0.28.0.linux-arm64.tar.gz": "63312be0983d85e5109710a7dc93df3051157ae581853fa3655d171cc1b2806e",  # x3+: same sources as amd64
+    # postgres_exporter 0.20.1
+    "postgres_exporter-0.20.1.linux-amd64.tar.gz": "89d4f7e7920cad48fdc3133f789556ef5253c330a9f5fdace3bdb6344c0a8b5a",  # x3+: postgres_exporter RPM spec; a 'setup-monitoring' script; a Python ARCHIVES table; ops docs
+    "postgres_exporter-0.20.1.linux-arm64.tar.gz": "d5d86fb98bb1f26b088d1a6fda07fd6b6f035cb5d40492f75ec3bfebb5ddfe9d",  # x3: postgres_exporter RPM spec; 'setup-monitoring' script; Python ARCHIVES table
+    # redis_exporter 1.80.1
+    "redis_exporter-v1.80.1.linux-amd64.tar.gz": "1818cc2cbd3bac62a6f43054a2cc1596fc5f6148ce80112a6308bc3cad6d81fa",  # x2: boxcutter/boxcutter-chef-cookbooks cookbooks/boxcutter_prometheus/attributes/default.rb; a redis_exporter RPM spec
+    "redis_exporter-v1.80.1.linux-arm64.tar.gz": "a807907d413edb1c0aa88513e7c1570c302873bd1cfcbf36fb53a14629177882",  # x2: same sources as amd64
+    # grafana 13.2.3 (OSS, dl.grafana.com/oss/release/)
+    "grafana-13.2.3.linux-amd64.tar.gz": "6107ad27016296aac38e0d7ffa8753ab540b5541ad27e94790f771289d733235",  # x2: enajx/nanoHPC src/nanohpc/deploy.py; 'himmel' install-grafana.sh (taken from dl.grafana.com's .sha256)
+    "grafana-13.2.3.linux-arm64.tar.gz": "a2a41b960ba4c25e83140484e48813730d3c81891a128439a2a9d2df6eb3840e",  # x2: same sources as amd64
+    # cadvisor 0.57.0 (raw binaries)
+    "cadvisor-v0.57.0-linux-amd64": "9359a1192775eafeead41941690f7d94fb55f5f85833071b70593f8e7eae31ec",  # x1 project: two bootstrap scripts from one 'deploycrate' project
+    "cadvisor-v0.57.0-linux-arm64": "38477947aab2dc5ff0288d4ee59e2ddb351d3a627140b707416f4b4ee91c1b85",  # x1 project: same as amd64
+    # loki 3.6.8 zips and alloy 1.17.1 zips: no verified sha256 found, intentionally not pinned.
+}
