@@ -56,8 +56,9 @@ def _members_from_debian(component: str, deb_arch: str) -> dict[str, tuple[Path,
     spec = releases()[component]
     built = debian.binaries(component, deb_arch)
     members = {}
+    arch = spec["arch"][DEB_ARCH_TO_MACHINE[deb_arch]]
     for name, inner in spec["binaries"].items():
-        members[inner or name] = (built[name], 0o755)
+        members[(inner or name).format(arch=arch)] = (built[name], 0o755)
     root = debian.extract(component, deb_arch)
     copyright_file = next(root.glob("usr/share/doc/*/copyright"), None)
     if copyright_file:

@@ -1,0 +1,186 @@
+"""Every setting of the monitoring stack, with its default.
+
+Generated from operations/settings.py (python3 -m operations.settings --write).
+Override in group_data/<group>.py, in the inventory's host data, or with
+`pyinfra --data key=value`. Secrets never go here: see the README.
+"""
+
+# -- general ------------------------------------------------------------------
+# base URL of a flat folder holding upstream release files under their upstream names; unset: download from upstream
+artifact_mirror = None
+# file name -> sha256, extending the pinned table (for builds you mirror yourself)
+artifact_checksums = {}
+# controller folder where archives are downloaded once and verified
+artifact_cache_dir = '~/.cache/monstack/artifacts'
+# override the host's `uname -m` for artifact selection (x86_64, aarch64, armv7l, armv6l, armv8l)
+machine_arch = None
+# untracked YAML file (relative to where pyinfra runs) with secrets not given as environment variables
+secrets_file = 'secrets.yml'
+# address Prometheus uses to reach this host's exporters (default: its inventory name)
+scrape_address = None
+
+# -- prometheus ---------------------------------------------------------------
+# how often targets are scraped
+prometheus_scrape_interval = '15s'
+# scrape timeout
+prometheus_scrape_timeout = '10s'
+# how often rules are evaluated
+prometheus_evaluation_interval = '15s'
+# labels added to every series and alert (e.g. cluster, environment)
+prometheus_external_labels = {}
+# how long samples are kept
+prometheus_retention_time = '30d'
+# cap on block storage (e.g. 10GB); unset: no size cap
+prometheus_retention_size = None
+# TSDB folder
+prometheus_data_dir = '/var/lib/prometheus'
+# URL users reach Prometheus at (behind a proxy)
+prometheus_web_external_url = None
+# extra jobs: [{job_name, targets: [host:port], metrics_path, scheme, labels}] (application /metrics endpoints)
+prometheus_scrape_jobs = []
+# raw Prometheus scrape_config entries, passed through as given
+prometheus_extra_scrape_configs = []
+# shipped alert rule sets to install
+prometheus_shipped_rules = ['host', 'targets', 'apps', 'redis', 'postgres', 'monitoring', 'watchdog']
+# your own rule files (controller paths), validated and installed
+prometheus_rule_files = []
+# install prometheus (scrapes targets, stores metrics, evaluates alert rules)
+prometheus_enabled = True
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+prometheus_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+prometheus_version = '3.15.0'
+# TCP port it listens on
+prometheus_port = 9090
+# address it binds to (0.0.0.0: every interface)
+prometheus_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+prometheus_group = 'monitoring'
+# extra command-line flags, appended as given
+prometheus_extra_flags = []
+
+# -- alertmanager -------------------------------------------------------------
+# receivers: [{name, type: slack|email|telegram|pagerduty|webhook, severities, ...}]; secret fields end in _secret and name an environment variable or a key of secrets_file
+alertmanager_receivers = []
+# labels alerts are grouped by
+alertmanager_group_by = ['alertname', 'job']
+# wait before the first notification of a group
+alertmanager_group_wait = '30s'
+# wait before notifying about new alerts in a group
+alertmanager_group_interval = '5m'
+# wait before re-sending a still-firing alert
+alertmanager_repeat_interval = '4h'
+# a critical alert silences the warning of the same alertname/instance
+alertmanager_inhibit_warning_when_critical = True
+# email settings: {smarthost, from, auth_username, auth_password_secret, require_tls}
+alertmanager_smtp = {}
+# silences and notification log
+alertmanager_data_dir = '/var/lib/alertmanager'
+# install alertmanager (routes alerts to receivers)
+alertmanager_enabled = True
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+alertmanager_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+alertmanager_version = '0.34.1'
+# TCP port it listens on
+alertmanager_port = 9093
+# address it binds to (0.0.0.0: every interface)
+alertmanager_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+alertmanager_group = 'monitoring'
+# extra command-line flags, appended as given
+alertmanager_extra_flags = []
+
+# -- node_exporter ------------------------------------------------------------
+# folder of *.prom files exposed by the textfile collector
+node_exporter_textfile_dir = '/var/lib/node_exporter/textfile_collector'
+# install node_exporter (host metrics (CPU, memory, disks, network, systemd units))
+node_exporter_enabled = True
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+node_exporter_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+node_exporter_version = '1.12.1'
+# TCP port it listens on
+node_exporter_port = 9100
+# address it binds to (0.0.0.0: every interface)
+node_exporter_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+node_exporter_group = 'all'
+# extra command-line flags, appended as given
+node_exporter_extra_flags = []
+
+# -- redis_exporter -----------------------------------------------------------
+# the Redis instance to watch
+redis_exporter_redis_addr = 'redis://localhost:6379'
+# name of the secret holding the Redis password, if it has one
+redis_exporter_password_secret = None
+# install redis_exporter (Redis metrics, on hosts of the redis group)
+redis_exporter_enabled = True
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+redis_exporter_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+redis_exporter_version = '1.80.1'
+# TCP port it listens on
+redis_exporter_port = 9121
+# address it binds to (0.0.0.0: every interface)
+redis_exporter_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+redis_exporter_group = 'redis'
+# extra command-line flags, appended as given
+redis_exporter_extra_flags = []
+
+# -- postgres_exporter --------------------------------------------------------
+# connection string without password (default: the local server over its socket, peer authentication as the postgres_exporter role)
+postgres_exporter_dsn = 'postgresql://postgres_exporter@:5432/postgres?host=/run/postgresql&sslmode=disable'
+# name of the secret holding the role's password (TCP connections)
+postgres_exporter_password_secret = None
+# create the postgres_exporter role (login, pg_monitor) on the local server
+postgres_exporter_create_db_user = False
+# install postgres_exporter (PostgreSQL metrics, on hosts of the postgres group)
+postgres_exporter_enabled = True
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+postgres_exporter_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+postgres_exporter_version = '0.20.1'
+# TCP port it listens on
+postgres_exporter_port = 9187
+# address it binds to (0.0.0.0: every interface)
+postgres_exporter_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+postgres_exporter_group = 'postgres'
+# extra command-line flags, appended as given
+postgres_exporter_extra_flags = []
+
+# -- blackbox_exporter --------------------------------------------------------
+# URLs probed with the http_2xx module
+blackbox_exporter_targets = []
+# install blackbox_exporter (HTTP/TCP/ICMP probes of endpoints)
+blackbox_exporter_enabled = False
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+blackbox_exporter_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+blackbox_exporter_version = '0.28.0'
+# TCP port it listens on
+blackbox_exporter_port = 9115
+# address it binds to (0.0.0.0: every interface)
+blackbox_exporter_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+blackbox_exporter_group = 'monitoring'
+# extra command-line flags, appended as given
+blackbox_exporter_extra_flags = []
+
+# -- pushgateway --------------------------------------------------------------
+# install pushgateway (push endpoint for batch jobs)
+pushgateway_enabled = False
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+pushgateway_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+pushgateway_version = '1.11.3'
+# TCP port it listens on
+pushgateway_port = 9091
+# address it binds to (0.0.0.0: every interface)
+pushgateway_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+pushgateway_group = 'monitoring'
+# extra command-line flags, appended as given
+pushgateway_extra_flags = []

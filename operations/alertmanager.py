@@ -1,0 +1,121 @@
+"""Alertmanager: routes alerts by severity to Slack, email, Telegram, PagerDuty or webhooks."""
+
+from __future__ import annotations
+
+from pyinfra.api import deploy
+
+from .config_files import validated_file
+from .context import listen_address, local_url, secret, settings
+from .install import directory, install_binaries, system_user
+from .services import Unit, render, service
+from .settings import SettingsError
+
+NAME = "alertmanager"
+CONFIG_DIR = "/etc/alertmanager"
+CONFIG = f"{CONFIG_DIR}/alertmanager.yml"
+# Debian's build reads its notification templates from here at run time (upstream's
+# binary embeds them); archives repacked from it carry them.
+DEBIAN_TEMPLATES = "/usr/share/prometheus/alertmanager"
+
+# receiver type -> (Alertmanager config list, fields that must be given, secret renames)
+RECEIVER_TYPES = {
+    "slack": ("slack_configs", ("webhook_url",), {"webhook_url": "api_url"}),
+    "email": ("email_configs", ("to",), {}),
+    "telegram": ("telegram_configs", ("bot_token", "chat_id"), {}),
+    "pagerduty": ("pagerduty_configs", ("routing_key",), {}),
+    "webhook": ("webhook_configs", ("url",), {}),
+}
+SEVERITIES = ("critical", "warning", "info", "none")
+
+
+def receiver_config(receiver: dict) -> dict:
+    """One receiver of the settings -> its Alertmanager form, secrets resolved."""
+    name = receiver.get("name")
+    kind = receiver.get("type")
+    if not name or kind not in RECEIVER_TYPES:
+        raise SettingsError(
+            f"alertmanager_receivers: each receiver needs a name and a type out of "
+            f"{', '.join(RECEIVER_TYPES)}; got {receiver!r}")
+    config_key, required, renames = RECEIVER_TYPES[kind]
+    config = {"send_resolved": True}
+    for key, value in receiver.items():
+        if key in ("name", "type", "severities"):
+            continue
+        if key.endswith("_secret"):
+            key, value = key[: -len("_secret")], secret(value, f"receiver {name}")
+        config[renames.get(key, key)] = value
+    missing = [f for f in required if renames.get(f, f) not in config]
+    if missing:
+        raise SettingsError(f"alertmanager receiver {name} ({kind}) needs "
+                            + ", ".join(f"{f} (or {f}_secret)" for f in missing))
+    return {"name": name, config_key: [config]}
+
+
+def receiver_severities(receiver: dict) -> list[str]:
+    severities = receiver.get("severities", ["critical", "warning"])
+    unknown = [s for s in severities if s not in SEVERITIES]
+    if unknown:
+        raise SettingsError(f"alertmanager receiver {receiver.get('name')}: unknown "
+                            f"severities {unknown} (known: {', '.join(SEVERITIES)})")
+    return severities
+
+
+def smtp_globals(smtp: dict) -> dict:
+    if not smtp:
+        return {}
+    out = {"smtp_smarthost": smtp["smarthost"], "smtp_from": smtp["from"],
+           "smtp_require_tls": smtp.get("require_tls", True)}
+    if smtp.get("auth_username"):
+        out["smtp_auth_username"] = smtp["auth_username"]
+    if smtp.get("auth_password_secret"):
+        out["smtp_auth_password"] = secret(smtp["auth_password_secret"], "the SMTP login")
+    return out
+
+
+def config_content(s) -> str:
+    receivers = s.alertmanager_receivers
+    routes = [{"receiver": r["name"],
+               "matchers": [f'severity=~"{"|".join(receiver_severities(r))}"'],
+               "continue": True} for r in receivers]
+    inhibit = []
+    if s.alertmanager_inhibit_warning_when_critical:
+        inhibit.append({"source_matchers": ['severity="critical"'],
+                        "target_matchers": ['severity="warning"'],
+                        "equal": ["alertname", "instance"]})
+    return render(
+        "alertmanager/alertmanager.yml.j2",
+        smtp=smtp_globals(s.alertmanager_smtp),
+        group_by=s.alertmanager_group_by, group_wait=s.alertmanager_group_wait,
+        group_interval=s.alertmanager_group_interval,
+        repeat_interval=s.alertmanager_repeat_interval,
+        routes=routes, receivers=[receiver_config(r) for r in receivers],
+        inhibit_rules=inhibit)
+
+
+@deploy("Alertmanager")
+def install():
+    s = settings()
+    system_user(NAME, home=s.alertmanager_data_dir)
+    directory(CONFIG_DIR, "root", NAME, "0750")
+    directory(s.alertmanager_data_dir, NAME, NAME, "0750")
+    binaries = install_binaries(NAME, [NAME, "amtool"], support_files={
+        "default.tmpl": f"{DEBIAN_TEMPLATES}/default.tmpl",
+        "email.tmpl": f"{DEBIAN_TEMPLATES}/email.tmpl",
+    })
+    config_op = validated_file(
+        name="Write alertmanager.yml (checked by amtool)", dest=CONFIG,
+        content=config_content(s), validate=f"{binaries.path('amtool')} check-config {{path}}",
+        user="root", group=NAME, mode="0640", secret=True)
+    unit = Unit(
+        name=NAME, user=NAME, reloadable=True,
+        description="Prometheus Alertmanager",
+        documentation="https://prometheus.io/docs/alerting/latest/alertmanager/",
+        write_paths=[s.alertmanager_data_dir],
+        exec_start=[binaries.path(NAME), f"--config.file={CONFIG}",
+                    f"--storage.path={s.alertmanager_data_dir}",
+                    f"--web.listen-address={listen_address(NAME)}",
+                    # a single Alertmanager: no gossip port open
+                    "--cluster.listen-address=",
+                    *s.alertmanager_extra_flags],
+    )
+    service(unit, local_url(NAME, "/-/ready"), restart_on=binaries.ops, reload_on=[config_op])

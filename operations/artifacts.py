@@ -1,0 +1,189 @@
+"""Upstream release archives on the controller: pick, download once, verify, unpack.
+
+Archives are fetched on the controller (not on the hosts) into a cache, one download per
+(component, version, architecture): hosts need no route to the internet or the mirror,
+a Raspberry Pi fleet downloads each file once, and the sha256 is checked before anything
+is unpacked, let alone pushed. Hosts then receive the verified binaries with
+`files.put`, which compares checksums and so makes re-runs and `--dry` exact.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import tarfile
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from .upstream_releases import CHECKSUMS, RELEASES
+
+# `uname -m` -> the name Debian-family packages use (`dpkg --print-architecture`)
+DEB_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf", "armv8l": "armhf",
+            "armv6l": "armhf"}
+
+
+class ArtifactError(RuntimeError):
+    """An archive could not be had or did not verify; nothing on any host was changed."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    component: str
+    version: str
+    machine: str        # uname -m of the target
+    file_name: str
+    url: str
+    sha256: str
+
+    @property
+    def spec(self) -> dict:
+        return RELEASES[self.component]
+
+
+def upstream_arch(component: str, machine: str) -> str:
+    spec = RELEASES[component]
+    try:
+        return spec["arch"][machine]
+    except KeyError:
+        known = ", ".join(sorted(spec["arch"]))
+        raise ArtifactError(
+            f"{component} publishes no build for architecture {machine!r} "
+            f"(it has: {known}); use the package install method or set machine_arch"
+        ) from None
+
+
+def resolve(component: str, version: str, machine: str, mirror: str | None,
+            extra_checksums: dict[str, str]) -> Artifact:
+    """Which file to fetch from where, and the sha256 it must have."""
+    spec = RELEASES[component]
+    arch = upstream_arch(component, machine)
+    file_name = spec["file"].format(version=version, arch=arch)
+    if mirror:
+        url = f"{mirror.rstrip('/')}/{file_name}"
+    else:
+        url = spec["url"].format(version=version, file=file_name, arch=arch)
+    sha = extra_checksums.get(file_name) or CHECKSUMS.get(file_name)
+    if not sha:
+        raise ArtifactError(
+            f"no sha256 known for {file_name}: add it to artifact_checksums "
+            f"(file name -> sha256) or use a pinned {component}_version")
+    return Artifact(component, version, machine, file_name, url, sha.lower())
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# pyinfra plans hosts concurrently (gevent): one in-process lock per file first, so that
+# only one greenlet at a time blocks in flock (which only guards against other processes).
+_file_locks: dict[str, threading.Lock] = {}
+
+
+def fetch(artifact: Artifact, cache_dir: Path, timeout: float = 60) -> Path:
+    """The verified archive in the cache, downloading it first if needed."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    dest = cache_dir / artifact.file_name
+    in_process = _file_locks.setdefault(str(dest), threading.Lock())
+    with in_process, open(cache_dir / f".{artifact.file_name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if dest.exists() and _sha256(dest) == artifact.sha256:
+            return dest
+        part = dest.with_name(dest.name + ".part")
+        try:
+            with requests.get(artifact.url, stream=True, timeout=timeout) as resp:
+                resp.raise_for_status()
+                with open(part, "wb") as fh:
+                    for chunk in resp.iter_content(1 << 20):
+                        fh.write(chunk)
+        except requests.RequestException as exc:
+            part.unlink(missing_ok=True)
+            raise ArtifactError(f"could not download {artifact.url}: {exc}") from None
+        got = _sha256(part)
+        if got != artifact.sha256:
+            part.unlink(missing_ok=True)
+            raise ArtifactError(
+                f"checksum mismatch for {artifact.file_name} from {artifact.url}: "
+                f"expected sha256 {artifact.sha256}, got {got}; nothing was installed")
+        os.replace(part, dest)
+    return dest
+
+
+def unpack(artifact: Artifact, archive: Path) -> Path:
+    """Unpack a verified archive next to it (once); return the folder holding its files."""
+    out = archive.with_name(archive.name + ".d")
+    done = out / ".unpacked"
+    if done.exists():
+        return _top(artifact, out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    fmt = artifact.spec["format"]
+    try:
+        if fmt == "tar.gz":
+            with tarfile.open(archive) as tar:
+                tar.extractall(tmp, filter="data")
+        elif fmt == "zip":
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    target = zf.extract(info, tmp)
+                    mode = (info.external_attr >> 16) & 0o777
+                    if mode:
+                        os.chmod(target, mode)
+        elif fmt == "binary":
+            (name,) = artifact.spec["binaries"]
+            shutil.copyfile(archive, tmp / name)
+            os.chmod(tmp / name, 0o755)
+        else:
+            raise ArtifactError(f"unknown archive format {fmt!r}")
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ArtifactError(f"could not unpack {archive.name}: {exc}") from None
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    done.write_text("")
+    return _top(artifact, out)
+
+
+def _top(artifact: Artifact, out: Path) -> Path:
+    top = artifact.spec.get("top_dir")
+    if not top:
+        return out
+    arch = upstream_arch(artifact.component, artifact.machine)
+    named = out / top.format(version=artifact.version, arch=arch)
+    if named.is_dir():
+        return named
+    # Some projects have renamed their top folder between releases (grafana-X vs
+    # grafana-vX): an archive with one top folder is unpacked from that folder.
+    folders = [p for p in out.iterdir() if p.is_dir()]
+    return folders[0] if len(folders) == 1 else named
+
+
+def binary_paths(artifact: Artifact, folder: Path) -> dict[str, Path]:
+    """Installed binary name -> its file in the unpacked archive."""
+    arch = upstream_arch(artifact.component, artifact.machine)
+    paths = {}
+    for name, inner in artifact.spec["binaries"].items():
+        inner = (inner or name).format(version=artifact.version, arch=arch)
+        path = folder / inner
+        if not path.is_file():
+            raise ArtifactError(f"{artifact.file_name} has no {inner}")
+        paths[name] = path
+    return paths
+
+
+def prepare(component: str, version: str, machine: str, mirror: str | None,
+            extra_checksums: dict[str, str], cache_dir: str) -> tuple[Artifact, Path]:
+    """Resolve, fetch, verify and unpack; return the artifact and its unpacked folder."""
+    artifact = resolve(component, version, machine, mirror, extra_checksums)
+    archive = fetch(artifact, Path(os.path.expanduser(cache_dir)))
+    return artifact, unpack(artifact, archive)

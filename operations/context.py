@@ -1,0 +1,127 @@
+"""What a component module asks about the run: validated settings, secrets, other hosts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pyinfra import host as current_host
+from pyinfra import inventory
+
+from .settings import COMPONENTS, Settings, SettingsError, validate
+
+_validated: dict[str, Settings] = {}
+
+
+def _data_source(h, key: str) -> str:
+    """Where a key of host data came from, for error messages."""
+    if key in (inventory.get_override_data() or {}):
+        return "--data"
+    if key in (getattr(h, "host_data", None) or {}):
+        return "the inventory's host data"
+    for group in h.groups:
+        if key in (inventory.get_group_data(group) or {}):
+            return f"group_data/{group}.py"
+    return "group_data/all.py"
+
+
+def validate_inventory() -> None:
+    """Validate every host's data once, so one bad value anywhere stops the run before
+    any operation is planned for any host."""
+    if _validated:
+        return
+    errors = []
+    for h in inventory:
+        try:
+            _validated[h.name] = validate(h.name, h.data.dict(),
+                                          source=lambda k, h=h: _data_source(h, k))
+        except SettingsError as exc:
+            errors.append(str(exc))
+    if errors:
+        _validated.clear()
+        raise SettingsError("invalid deploy data:\n  " + "\n  ".join(errors))
+
+
+def settings(h=None) -> Settings:
+    h = current_host if h is None else h
+    if h.name not in _validated:
+        _validated[h.name] = validate(h.name, h.data.dict(),
+                                      source=lambda k: _data_source(h, k))
+    return _validated[h.name]
+
+
+def runs(component: str, h=None) -> bool:
+    """Does `component` run on host `h` (its group and its *_enabled setting)?"""
+    if component not in COMPONENTS:
+        raise SettingsError(f"unknown component {component!r}")
+    h = current_host if h is None else h
+    s = settings(h)
+    if not s.component(component, "enabled"):
+        return False
+    group = s.component(component, "group")
+    return group == "all" or group in h.groups
+
+
+def hosts_running(component: str) -> list:
+    """Every inventory host that runs `component` (also those outside --limit)."""
+    return [h for h in inventory if runs(component, h)]
+
+
+def address_of(h) -> str:
+    """The address other hosts use to reach `h`."""
+    return settings(h).scrape_address or h.name
+
+
+def endpoint(component: str, h) -> str:
+    s = settings(h)
+    listen = s.component(component, "listen_address")
+    address = address_of(h) if listen in ("0.0.0.0", "::", "") else listen
+    return f"{address}:{s.component(component, 'port')}"
+
+
+def local_url(component: str, path: str, h=None) -> str:
+    """URL of the component's HTTP endpoint as seen from its own host."""
+    s = settings(h)
+    listen = s.component(component, "listen_address")
+    address = "127.0.0.1" if listen in ("0.0.0.0", "") else ("[::1]" if listen == "::" else listen)
+    return f"http://{address}:{s.component(component, 'port')}{path}"
+
+
+# -- secrets ---------------------------------------------------------------------------------
+_secrets_files: dict[str, dict[str, Any]] = {}
+
+
+def _secrets_file(path: str) -> dict[str, Any]:
+    if path not in _secrets_files:
+        file = Path(path).expanduser()
+        data = {}
+        if file.is_file():
+            import yaml
+            loaded = yaml.safe_load(file.read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise SettingsError(f"{file}: expected a mapping of secret name -> value")
+            data = {str(k): v for k, v in loaded.items()}
+        _secrets_files[path] = data
+    return _secrets_files[path]
+
+
+def secret(name: str, purpose: str, h=None) -> str:
+    """A secret's value: from the environment variable `name`, else from secrets_file."""
+    value = os.environ.get(name)
+    if value is None:
+        value = _secrets_file(settings(h).secrets_file).get(name)
+    if value in (None, ""):
+        raise SettingsError(
+            f"secret {name} (needed for {purpose}) is not set: export {name}=... or add "
+            f"`{name}: ...` to {settings(h).secrets_file} (never commit that file)")
+    return str(value)
+
+
+def listen_address(component: str, h=None) -> str:
+    """host:port for a --web.listen-address flag (IPv6 addresses bracketed)."""
+    s = settings(h)
+    address = s.component(component, "listen_address")
+    if ":" in address and not address.startswith("["):
+        address = f"[{address}]"
+    return f"{address}:{s.component(component, 'port')}"

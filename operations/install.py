@@ -1,0 +1,137 @@
+"""Getting a component's binaries onto a host: the distribution's package or the upstream
+release archive. Written once, used by every component module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyinfra import host
+from pyinfra.api.operation import OperationMeta
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.server import Arch
+from pyinfra.operations import files, server
+
+from . import artifacts
+from .context import settings
+from .settings import SettingsError
+from .upstream_releases import RELEASES
+
+ARCHIVE_BIN_DIR = "/usr/local/bin"
+
+# Debian's binary names, where they differ from upstream's (package method).
+DEBIAN_BINARIES = {
+    "alertmanager": "prometheus-alertmanager",
+    "node_exporter": "prometheus-node-exporter",
+    "redis_exporter": "prometheus-redis-exporter",
+    "postgres_exporter": "prometheus-postgres-exporter",
+    "pushgateway": "prometheus-pushgateway",
+    "blackbox_exporter": "prometheus-blackbox-exporter",
+}
+
+# Block service starts while dpkg runs (policy-rc.d exit 101): a package must not start
+# its daemon with the distribution's default config before ours is in place. An existing
+# policy-rc.d is left alone.
+APT_INSTALL = (
+    "made=0; if [ ! -e /usr/sbin/policy-rc.d ]; then "
+    "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d "
+    "&& made=1; fi; "
+    "export DEBIAN_FRONTEND=noninteractive; "
+    "apt-get update -qq && apt-get install -y -q --no-install-recommends "
+    "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold {packages}; "
+    "rc=$?; [ $made = 1 ] && rm -f /usr/sbin/policy-rc.d; exit $rc"
+)
+
+
+@dataclass
+class Installed:
+    """Where a component's binaries are, and the operations that changed them."""
+
+    paths: dict[str, str]
+    ops: list[OperationMeta] = field(default_factory=list)
+
+    def path(self, name: str) -> str:
+        return self.paths[name]
+
+
+def machine() -> str:
+    """The host's `uname -m`, unless the machine_arch setting overrides it."""
+    return settings().machine_arch or host.get_fact(Arch)
+
+
+def debian_package(component: str) -> str:
+    package = RELEASES[component].get("debian_package")
+    if not package:
+        raise SettingsError(
+            f"{component} has no distribution package; set {component}_install_method "
+            "to 'archive'")
+    return package
+
+
+def mask_packaged_unit(component: str) -> list[OperationMeta]:
+    """The package's own unit, when named differently from ours, must never run beside it
+    (same port); a masked unit is also not started by the package's postinst."""
+    unit = debian_package(component)
+    if unit == component:
+        return []  # same name: our unit in /etc/systemd/system overrides the package's
+    return [files.link(name=f"Mask the packaged {unit} unit ({component} runs as its own unit)",
+                       path=f"/etc/systemd/system/{unit}.service", target="/dev/null")]
+
+
+def install_package(component: str, binaries: list[str]) -> Installed:
+    package = debian_package(component)
+    ops = mask_packaged_unit(component)
+    if package not in host.get_fact(DebPackages):
+        ops.append(server.shell(name=f"Install the {package} package",
+                                commands=[APT_INSTALL.format(packages=package)]))
+    paths = {b: f"/usr/bin/{DEBIAN_BINARIES.get(b, b)}" for b in binaries}
+    return Installed(paths, ops)
+
+
+def install_archive(component: str, binaries: list[str],
+                    support_files: dict[str, str] | None = None) -> Installed:
+    """Push the verified binaries of the upstream archive to /usr/local/bin.
+
+    `support_files`: file in the archive -> path on the host, installed when the archive
+    carries it (some builds read templates from disk that upstream's embed)."""
+    s = settings()
+    artifact, folder = artifacts.prepare(
+        component, s.component(component, "version"), machine(), s.artifact_mirror,
+        s.artifact_checksums, s.artifact_cache_dir)
+    found = artifacts.binary_paths(artifact, folder)
+    paths, ops = {}, []
+    for name in binaries:
+        dest = f"{ARCHIVE_BIN_DIR}/{name}"
+        ops.append(files.put(name=f"Install {name} {artifact.version} ({artifact.file_name})",
+                             src=str(found[name]), dest=dest, mode="755",
+                             user="root", group="root"))
+        paths[name] = dest
+    for inner, dest in (support_files or {}).items():
+        if (folder / inner).is_file():
+            ops.append(files.put(name=f"Install {component}'s {inner}", src=str(folder / inner),
+                                 dest=dest, mode="644", create_remote_dir=True))
+    return Installed(paths, ops)
+
+
+def install_binaries(component: str, binaries: list[str] | None = None,
+                     support_files: dict[str, str] | None = None) -> Installed:
+    """Install `component` by its configured method; return where its binaries are."""
+    binaries = binaries or [component]
+    method = settings().component(component, "install_method")
+    if method == "package":
+        return install_package(component, binaries)
+    return install_archive(component, binaries, support_files)
+
+
+def system_user(name: str, home: str) -> None:
+    """A non-login system user and group of the same name, for one service."""
+    server.group(name=f"Create the {name} group", group=name, system=True)
+    # ensure_home=False: a data folder is created (with its own mode) by the component;
+    # services without one share /nonexistent, which must stay absent.
+    server.user(name=f"Create the {name} system user", user=name, group=name, system=True,
+                shell="/usr/sbin/nologin", home=home, create_home=False, ensure_home=False)
+
+
+def directory(path: str, user: str = "root", group: str = "root", mode: str = "0755"):
+    return files.directory(name=f"Create {path}", path=path, user=user, group=group,
+                           mode=mode, recursive=False)

@@ -1,0 +1,165 @@
+"""Prometheus: scrapes every exporter of the inventory, keeps the samples, evaluates the
+shipped and the user's alert rules, sends alerts to every Alertmanager."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.files import FindFiles
+from pyinfra.operations import files
+
+from .config_files import validated_file
+from .context import endpoint, hosts_running, listen_address, local_url, settings
+from .install import directory, install_binaries, system_user
+from .services import REPO, Unit, render, service
+from .settings import SettingsError
+from .targets import inventory_jobs
+
+NAME = "prometheus"
+CONFIG_DIR = "/etc/prometheus"
+CONFIG = f"{CONFIG_DIR}/prometheus.yml"
+RULES_DIR = f"{CONFIG_DIR}/rules"
+FILE_SD_DIR = f"{CONFIG_DIR}/file_sd"
+SHIPPED_RULES = REPO / "templates/prometheus/rules"
+
+
+def user_scrape_configs(s) -> list[dict]:
+    jobs = []
+    for job in s.prometheus_scrape_jobs:
+        if not isinstance(job, dict) or not job.get("job_name") or not job.get("targets"):
+            raise SettingsError(f"prometheus_scrape_jobs: each job needs job_name and "
+                                f"targets; got {job!r}")
+        config = {"job_name": job["job_name"]}
+        for key in ("metrics_path", "scheme", "scrape_interval", "scrape_timeout"):
+            if key in job:
+                config[key] = job[key]
+        static = {"targets": list(job["targets"])}
+        if job.get("labels"):
+            static["labels"] = job["labels"]
+        config["static_configs"] = [static]
+        jobs.append(config)
+    return jobs + list(s.prometheus_extra_scrape_configs)
+
+
+def rule_files(s) -> dict[str, str]:
+    """Remote file name -> content, for the shipped rule sets chosen and the user's files."""
+    wanted = {}
+    for rule_set in s.prometheus_shipped_rules:
+        path = SHIPPED_RULES / f"{rule_set}.rules.yml"
+        if not path.is_file():
+            known = sorted(p.name.split(".")[0] for p in SHIPPED_RULES.glob("*.rules.yml"))
+            raise SettingsError(f"prometheus_shipped_rules: no rule set {rule_set!r} "
+                                f"(shipped: {', '.join(known)})")
+        wanted[path.name] = path.read_text()
+    for local in s.prometheus_rule_files:
+        path = Path(local).expanduser()
+        if not path.is_file():
+            raise SettingsError(f"prometheus_rule_files: {local} does not exist on the "
+                                "controller")
+        name = path.name if path.name.endswith((".yml", ".yaml")) else f"{path.name}.yml"
+        if name in wanted:
+            raise SettingsError(f"prometheus_rule_files: {local} has the name of a shipped "
+                                "rule file; rename it")
+        wanted[name.replace(".yaml", ".yml")] = path.read_text()
+    return wanted
+
+
+def remove_stale(directory: str, wanted: set[str], what: str) -> list:
+    """Remove files we put in `directory` earlier that are no longer wanted."""
+    present = host.get_fact(FindFiles, path=directory, quote_path=True) or []
+    return [files.file(name=f"Remove {what} {Path(p).name} (no longer wanted)", path=p,
+                       present=False)
+            for p in sorted(present) if Path(p).name not in wanted]
+
+
+def blackbox_probe_jobs(s) -> list[dict]:
+    """Probe jobs: every URL of blackbox_exporter_targets through the first blackbox
+    exporter of the inventory."""
+    exporters = sorted(hosts_running("blackbox_exporter"), key=lambda h: h.name)
+    if not exporters or not s.blackbox_exporter_targets:
+        return []
+    return [{
+        "job_name": "blackbox_http", "metrics_path": "/probe",
+        "params": {"module": ["http_2xx"]},
+        "static_configs": [{"targets": list(s.blackbox_exporter_targets)}],
+        "relabel_configs": [
+            {"source_labels": ["__address__"], "target_label": "__param_target"},
+            {"source_labels": ["__param_target"], "target_label": "instance"},
+            {"target_label": "__address__",
+             "replacement": endpoint("blackbox_exporter", exporters[0])},
+        ],
+    }]
+
+
+def config_content(s, jobs: list[dict]) -> str:
+    return render(
+        "prometheus/prometheus.yml.j2",
+        scrape_interval=s.prometheus_scrape_interval,
+        scrape_timeout=s.prometheus_scrape_timeout,
+        evaluation_interval=s.prometheus_evaluation_interval,
+        external_labels=s.prometheus_external_labels,
+        alertmanagers=[endpoint("alertmanager", h) for h in
+                       sorted(hosts_running("alertmanager"), key=lambda h: h.name)],
+        rules_dir=RULES_DIR, file_sd_dir=FILE_SD_DIR,
+        self_target=endpoint(NAME, host),
+        inventory_jobs=jobs, blackbox_jobs=blackbox_probe_jobs(s),
+        user_jobs=user_scrape_configs(s))
+
+
+def flags(s, binary: str) -> list[str]:
+    out = [binary, f"--config.file={CONFIG}",
+           f"--storage.tsdb.path={s.prometheus_data_dir}",
+           f"--storage.tsdb.retention.time={s.prometheus_retention_time}",
+           f"--web.listen-address={listen_address(NAME)}"]
+    if s.prometheus_retention_size:
+        out.append(f"--storage.tsdb.retention.size={s.prometheus_retention_size}")
+    if s.prometheus_web_external_url:
+        out.append(f"--web.external-url={s.prometheus_web_external_url}")
+    return out + list(s.prometheus_extra_flags)
+
+
+@deploy("Prometheus")
+def install():
+    s = settings()
+    system_user(NAME, home=s.prometheus_data_dir)
+    directory(CONFIG_DIR, "root", NAME, "0750")
+    directory(RULES_DIR, "root", NAME, "0750")
+    directory(FILE_SD_DIR, "root", NAME, "0750")
+    directory(s.prometheus_data_dir, NAME, NAME, "0750")
+    binaries = install_binaries(NAME, [NAME, "promtool"])
+    promtool = binaries.path("promtool")
+
+    reload_on = []
+    wanted_rules = rule_files(s)
+    for name, content in sorted(wanted_rules.items()):
+        reload_on.append(validated_file(
+            name=f"Write rule file {name} (checked by promtool)", dest=f"{RULES_DIR}/{name}",
+            content=content, validate=f"{promtool} check rules {{path}}",
+            user="root", group=NAME, mode="0640"))
+    reload_on += remove_stale(RULES_DIR, set(wanted_rules), "rule file")
+
+    jobs = [job for job in inventory_jobs() if job["groups"]]
+    for job in jobs:
+        # file_sd files are re-read by Prometheus when they change: no reload needed
+        validated_file(name=f"Write scrape targets of job {job['name']}",
+                       dest=f"{FILE_SD_DIR}/{job['name']}.yml",
+                       content=yaml.safe_dump(job["groups"], sort_keys=False),
+                       user="root", group=NAME, mode="0640")
+    remove_stale(FILE_SD_DIR, {f"{job['name']}.yml" for job in jobs}, "scrape targets")
+
+    reload_on.append(validated_file(
+        name="Write prometheus.yml (checked by promtool)", dest=CONFIG,
+        content=config_content(s, jobs), validate=f"{promtool} check config {{path}}",
+        user="root", group=NAME, mode="0640"))
+
+    unit = Unit(
+        name=NAME, user=NAME, reloadable=True,
+        description="Prometheus monitoring server",
+        documentation="https://prometheus.io/docs/",
+        write_paths=[s.prometheus_data_dir],
+        exec_start=flags(s, binaries.path(NAME)),
+    )
+    service(unit, local_url(NAME, "/-/ready"), restart_on=binaries.ops, reload_on=reload_on)

@@ -1,0 +1,91 @@
+"""A hardened systemd service for one component: unit, enable, restart or reload, readiness.
+
+Decisions are made at plan time from facts and from whether earlier operations of the
+same run will change anything (`OperationMeta.will_change`), so `--dry` shows exactly
+what the run does: a binary or unit change restarts, a config change reloads, nothing
+changed touches nothing. Every (re)start or reload waits until the service answers its
+readiness URL, or fails naming the service and the last lines of its journal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+from pyinfra import host
+from pyinfra.api.operation import OperationMeta
+from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
+from pyinfra.operations import files, server
+
+from .config_files import validated_file
+
+REPO = Path(__file__).resolve().parents[1]
+WAIT_READY = "/usr/local/lib/monstack/wait-ready"
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(REPO / "templates")),
+    undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+    trim_blocks=False, lstrip_blocks=False)
+
+
+def _yaml(value, indent: int = 0) -> str:
+    """Jinja filter: `value` as block YAML, every line after the first indented by `indent`."""
+    import yaml
+    text = yaml.safe_dump(value, default_flow_style=False, sort_keys=False, width=1000).rstrip()
+    return ("\n" + " " * indent).join(text.splitlines())
+
+
+TEMPLATES.filters["yaml"] = _yaml
+
+
+def render(template: str, **values) -> str:
+    return TEMPLATES.get_template(template).render(**values)
+
+
+@dataclass
+class Unit:
+    name: str
+    description: str
+    exec_start: list[str]
+    user: str
+    documentation: str = ""
+    write_paths: list[str] = field(default_factory=list)
+    environment_files: list[str] = field(default_factory=list)
+    protect_home: str = "yes"
+    protect_proc: str = "invisible"
+    address_families: list[str] = field(default_factory=lambda: ["AF_INET", "AF_INET6", "AF_UNIX"])
+    reloadable: bool = False
+
+    def content(self) -> str:
+        # one flag per line keeps unit diffs readable
+        exec_start = " \\\n    ".join(self.exec_start)
+        return render("systemd/service.j2", **{**self.__dict__, "exec_start": exec_start})
+
+
+def wait_ready_helper() -> None:
+    files.put(name="Install the wait-ready helper", src=str(REPO / "files/wait-ready"),
+              dest=WAIT_READY, mode="755", user="root", group="root", create_remote_dir=True)
+
+
+def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
+            reload_on: list[OperationMeta] = (), ready_seconds: int = 60) -> None:
+    """Install `unit`, keep it enabled and running, restart/reload it as its inputs change."""
+    name = unit.name
+    unit_op = validated_file(name=f"Install the {name} systemd unit",
+                             dest=f"/etc/systemd/system/{name}.service", content=unit.content())
+    if unit_op.will_change:
+        server.shell(name=f"Reload systemd units ({name})", commands=["systemctl daemon-reload"])
+
+    enabled = host.get_fact(SystemdEnabled).get(f"{name}.service", False)
+    if not enabled:
+        server.shell(name=f"Enable {name} at boot", commands=[f"systemctl enable {name}.service"])
+
+    running = host.get_fact(SystemdStatus).get(f"{name}.service", False)
+    wait = f"{WAIT_READY} {name} {ready_url} {ready_seconds}"
+    if not running or unit_op.will_change or any(op.will_change for op in restart_on):
+        server.shell(name=f"Restart {name} and wait until ready",
+                     commands=[f"systemctl restart {name}.service", wait])
+    elif any(op.will_change for op in reload_on):
+        action = "reload" if unit.reloadable else "restart"
+        server.shell(name=f"{action.capitalize()} {name} and wait until ready",
+                     commands=[f"systemctl {action} {name}.service", wait])

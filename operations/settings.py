@@ -1,0 +1,345 @@
+"""Every deploy setting: its type, default and meaning, and the validation of host data.
+
+This schema is the one source of truth: `group_data/all.py` and the README's settings table
+are generated from it (`python3 -m operations.settings --write`), and a test checks both
+are current. Values given with `pyinfra --data key=value` arrive as strings and are
+coerced by the declared type ("false" is False); what does not fit is rejected with one
+error naming the host, the key and the value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+# Components, in deploy order, with where they run and the port they listen on.
+# `group` is the inventory group whose hosts get the component ("all" = every host).
+COMPONENTS: dict[str, dict[str, Any]] = {
+    "node_exporter": {"port": 9100, "group": "all", "enabled": True,
+                      "help": "host metrics (CPU, memory, disks, network, systemd units)"},
+    "redis_exporter": {"port": 9121, "group": "redis", "enabled": True,
+                       "help": "Redis metrics, on hosts of the redis group"},
+    "postgres_exporter": {"port": 9187, "group": "postgres", "enabled": True,
+                          "help": "PostgreSQL metrics, on hosts of the postgres group"},
+    "pushgateway": {"port": 9091, "group": "monitoring", "enabled": False,
+                    "help": "push endpoint for batch jobs"},
+    "blackbox_exporter": {"port": 9115, "group": "monitoring", "enabled": False,
+                          "help": "HTTP/TCP/ICMP probes of endpoints"},
+    "alertmanager": {"port": 9093, "group": "monitoring", "enabled": True,
+                     "help": "routes alerts to receivers"},
+    "prometheus": {"port": 9090, "group": "monitoring", "enabled": True,
+                   "help": "scrapes targets, stores metrics, evaluates alert rules"},
+}
+INSTALL_METHODS = ("package", "archive")
+
+# pyinfra's own connection and execution settings may appear in host data too.
+PYINFRA_KEY_PREFIXES = ("ssh_", "winrm_", "docker_", "chroot_", "local_", "podman_",
+                        "terraform_", "vagrant_", "_")
+
+DURATION_RE = re.compile(r"^((\d+)(ms|s|m|h|d|w|y))+$")
+SIZE_RE = re.compile(r"^(\d+)(B|KB|MB|GB|TB|PB|EB)$")
+
+
+class SettingsError(ValueError):
+    """Bad deploy data: raised before any operation is planned."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: str          # bool, int, str, duration, size, list, dict, choice
+    default: Any
+    help: str
+    choices: tuple = ()
+    optional: bool = False   # None allowed
+    minimum: int | None = None
+    maximum: int | None = None
+    section: str = "general"
+
+
+def _component_settings() -> list[Setting]:
+    out = []
+    for name, c in COMPONENTS.items():
+        out += [
+            Setting(f"{name}_enabled", "bool", c["enabled"],
+                    f"install {name} ({c['help']})", section=name),
+            Setting(f"{name}_install_method", "choice", "archive",
+                    "`archive`: upstream release archive (via artifact_mirror); "
+                    "`package`: the distribution's package", choices=INSTALL_METHODS,
+                    section=name),
+            Setting(f"{name}_version", "str", _default_version(name),
+                    "upstream version for the archive method (pinned, never 'latest')",
+                    section=name),
+            Setting(f"{name}_port", "int", c["port"], "TCP port it listens on",
+                    minimum=1, maximum=65535, section=name),
+            Setting(f"{name}_listen_address", "str", "0.0.0.0",
+                    "address it binds to (0.0.0.0: every interface)", section=name),
+            Setting(f"{name}_group", "str", c["group"],
+                    "inventory group whose hosts run it ('all': every host)", section=name),
+            Setting(f"{name}_extra_flags", "list", [],
+                    "extra command-line flags, appended as given", section=name),
+        ]
+    return out
+
+
+def _default_version(component: str) -> str:
+    from .upstream_releases import RELEASES
+    return RELEASES[component]["version"]
+
+
+SETTINGS: list[Setting] = [
+    # -- where artifacts come from ------------------------------------------------------
+    Setting("artifact_mirror", "str", None, optional=True, help=(
+        "base URL of a flat folder holding upstream release files under their upstream "
+        "names; unset: download from upstream")),
+    Setting("artifact_checksums", "dict", {}, help=(
+        "file name -> sha256, extending the pinned table (for builds you mirror yourself)")),
+    Setting("artifact_cache_dir", "str", "~/.cache/monstack/artifacts", help=(
+        "controller folder where archives are downloaded once and verified")),
+    Setting("machine_arch", "str", None, optional=True, help=(
+        "override the host's `uname -m` for artifact selection (x86_64, aarch64, armv7l, "
+        "armv6l, armv8l)")),
+    Setting("secrets_file", "str", "secrets.yml", help=(
+        "untracked YAML file (relative to where pyinfra runs) with secrets not given as "
+        "environment variables")),
+    Setting("scrape_address", "str", None, optional=True, help=(
+        "address Prometheus uses to reach this host's exporters (default: its inventory "
+        "name)")),
+    # -- prometheus ----------------------------------------------------------------------
+    Setting("prometheus_scrape_interval", "duration", "15s", "how often targets are scraped",
+            section="prometheus"),
+    Setting("prometheus_scrape_timeout", "duration", "10s", "scrape timeout",
+            section="prometheus"),
+    Setting("prometheus_evaluation_interval", "duration", "15s",
+            "how often rules are evaluated", section="prometheus"),
+    Setting("prometheus_external_labels", "dict", {}, section="prometheus",
+            help="labels added to every series and alert (e.g. cluster, environment)"),
+    Setting("prometheus_retention_time", "duration", "30d", "how long samples are kept",
+            section="prometheus"),
+    Setting("prometheus_retention_size", "size", None, optional=True, section="prometheus",
+            help="cap on block storage (e.g. 10GB); unset: no size cap"),
+    Setting("prometheus_data_dir", "str", "/var/lib/prometheus", "TSDB folder",
+            section="prometheus"),
+    Setting("prometheus_web_external_url", "str", None, optional=True, section="prometheus",
+            help="URL users reach Prometheus at (behind a proxy)"),
+    Setting("prometheus_scrape_jobs", "list", [], section="prometheus", help=(
+        "extra jobs: [{job_name, targets: [host:port], metrics_path, scheme, labels}] "
+        "(application /metrics endpoints)")),
+    Setting("prometheus_extra_scrape_configs", "list", [], section="prometheus",
+            help="raw Prometheus scrape_config entries, passed through as given"),
+    Setting("prometheus_shipped_rules", "list",
+            ["host", "targets", "apps", "redis", "postgres", "monitoring", "watchdog"],
+            section="prometheus", help="shipped alert rule sets to install"),
+    Setting("prometheus_rule_files", "list", [], section="prometheus",
+            help="your own rule files (controller paths), validated and installed"),
+    # -- alertmanager ------------------------------------------------------------------
+    Setting("alertmanager_receivers", "list", [], section="alertmanager", help=(
+        "receivers: [{name, type: slack|email|telegram|pagerduty|webhook, severities, "
+        "...}]; secret fields end in _secret and name an environment variable or a key "
+        "of secrets_file")),
+    Setting("alertmanager_group_by", "list", ["alertname", "job"], section="alertmanager",
+            help="labels alerts are grouped by"),
+    Setting("alertmanager_group_wait", "duration", "30s", section="alertmanager",
+            help="wait before the first notification of a group"),
+    Setting("alertmanager_group_interval", "duration", "5m", section="alertmanager",
+            help="wait before notifying about new alerts in a group"),
+    Setting("alertmanager_repeat_interval", "duration", "4h", section="alertmanager",
+            help="wait before re-sending a still-firing alert"),
+    Setting("alertmanager_inhibit_warning_when_critical", "bool", True,
+            section="alertmanager",
+            help="a critical alert silences the warning of the same alertname/instance"),
+    Setting("alertmanager_smtp", "dict", {}, section="alertmanager", help=(
+        "email settings: {smarthost, from, auth_username, auth_password_secret, "
+        "require_tls}")),
+    Setting("alertmanager_data_dir", "str", "/var/lib/alertmanager", "silences and "
+            "notification log", section="alertmanager"),
+    # -- exporters -----------------------------------------------------------------------
+    Setting("node_exporter_textfile_dir", "str", "/var/lib/node_exporter/textfile_collector",
+            "folder of *.prom files exposed by the textfile collector",
+            section="node_exporter"),
+    Setting("redis_exporter_redis_addr", "str", "redis://localhost:6379",
+            "the Redis instance to watch", section="redis_exporter"),
+    Setting("redis_exporter_password_secret", "str", None, optional=True,
+            section="redis_exporter",
+            help="name of the secret holding the Redis password, if it has one"),
+    Setting("postgres_exporter_dsn", "str",
+            "postgresql://postgres_exporter@:5432/postgres?host=/run/postgresql&sslmode=disable",
+            section="postgres_exporter", help=(
+                "connection string without password (default: the local server over its "
+                "socket, peer authentication as the postgres_exporter role)")),
+    Setting("postgres_exporter_password_secret", "str", None, optional=True,
+            section="postgres_exporter",
+            help="name of the secret holding the role's password (TCP connections)"),
+    Setting("postgres_exporter_create_db_user", "bool", False, section="postgres_exporter",
+            help="create the postgres_exporter role (login, pg_monitor) on the local server"),
+    Setting("blackbox_exporter_targets", "list", [], section="blackbox_exporter",
+            help="URLs probed with the http_2xx module"),
+    *_component_settings(),
+]
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+# -- coercion ----------------------------------------------------------------------------
+TRUE = {"true", "yes", "on", "1"}
+FALSE = {"false", "no", "off", "0"}
+
+
+def _parse_structured(value: str) -> Any:
+    import yaml
+    return yaml.safe_load(value)
+
+
+def coerce(setting: Setting, value: Any) -> Any:
+    """Return `value` as the setting's type, or raise ValueError saying what is wrong."""
+    if value is None or (setting.optional and value == ""):
+        if setting.optional:
+            return None
+        raise ValueError("must be set")
+    t = setting.type
+    if t == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
+            return value.strip().lower() in TRUE
+        raise ValueError(f"expected true/false, got {value!r}")
+    if t == "int":
+        if isinstance(value, bool):
+            raise ValueError(f"expected a whole number, got {value!r}")
+        try:
+            number = int(value) if isinstance(value, (int, str)) else None
+        except ValueError:
+            number = None
+        if number is None:
+            raise ValueError(f"expected a whole number, got {value!r}")
+        if setting.minimum is not None and number < setting.minimum or (
+                setting.maximum is not None and number > setting.maximum):
+            raise ValueError(f"{number} is out of range {setting.minimum}..{setting.maximum}")
+        return number
+    if t in ("str", "choice", "duration", "size"):
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {type(value).__name__} {value!r}")
+        if t == "choice" and value not in setting.choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(setting.choices)}")
+        if t == "duration" and not DURATION_RE.match(value):
+            raise ValueError(f"{value!r} is not a duration like 30s, 5m, 12h, 30d")
+        if t == "size" and not SIZE_RE.match(value):
+            raise ValueError(f"{value!r} is not a size like 512MB or 10GB")
+        return value
+    if t in ("list", "dict"):
+        if isinstance(value, str):
+            try:
+                value = _parse_structured(value)
+            except Exception as exc:  # yaml's errors are many
+                raise ValueError(f"could not parse {value!r} as a {t}: {exc}") from None
+        want = list if t == "list" else dict
+        if isinstance(value, tuple) and want is list:
+            value = list(value)
+        if not isinstance(value, want):
+            raise ValueError(f"expected a {t}, got {type(value).__name__} {value!r}")
+        return value
+    raise AssertionError(f"unknown setting type {t}")
+
+
+def is_pyinfra_key(key: str) -> bool:
+    return key.startswith(PYINFRA_KEY_PREFIXES)
+
+
+def suggestion(key: str) -> str:
+    close = difflib.get_close_matches(key, BY_NAME, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@dataclass
+class Settings:
+    """Validated settings of one host: attribute access, every key present."""
+
+    host_name: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def component(self, name: str, key: str) -> Any:
+        return self.values[f"{name}_{key}"]
+
+
+def validate(host_name: str, data: dict[str, Any],
+             source: Callable[[str], str] | None = None) -> Settings:
+    """Check one host's data against the schema; return its Settings.
+
+    `data` holds only the keys the user gave (group_data, host data, --data); `source`
+    names where a key came from, for the error message."""
+    errors = []
+    values = {s.name: s.default for s in SETTINGS}
+    for key, value in data.items():
+        if is_pyinfra_key(key):
+            continue
+        where = f" (from {source(key)})" if source else ""
+        setting = BY_NAME.get(key)
+        if setting is None:
+            errors.append(f"unknown setting {key!r}{where}{suggestion(key)}")
+            continue
+        try:
+            values[key] = coerce(setting, value)
+        except ValueError as exc:
+            errors.append(f"{key}{where}: {exc}")
+    if errors:
+        raise SettingsError(f"host {host_name}: " + "; ".join(errors))
+    return Settings(host_name, values)
+
+
+# -- generated files ------------------------------------------------------------------------
+def render_group_data_all() -> str:
+    """group_data/all.py: every setting with its default and a one-line comment."""
+    lines = [
+        '"""Every setting of the monitoring stack, with its default.',
+        "",
+        "Generated from operations/settings.py (python3 -m operations.settings --write).",
+        "Override in group_data/<group>.py, in the inventory's host data, or with",
+        "`pyinfra --data key=value`. Secrets never go here: see the README.",
+        '"""',
+    ]
+    for section in dict.fromkeys(s.section for s in SETTINGS):
+        lines += ["", f"# -- {section} " + "-" * (80 - 7 - len(section))]
+        for s in SETTINGS:
+            if s.section == section:
+                lines.append(f"# {s.help}")
+                lines.append(f"{s.name} = {_py(s.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def _py(value: Any) -> str:
+    return repr(value)
+
+
+def render_settings_table() -> str:
+    rows = ["| setting | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for s in SETTINGS:
+        t = s.type + (f" ({'/'.join(s.choices)})" if s.choices else "")
+        default = json.dumps(s.default) if not isinstance(s.default, str) else s.default
+        rows.append(f"| `{s.name}` | {t} | `{default}` | {s.help.replace('|', '/')} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    if "--write" in sys.argv:
+        (repo / "group_data/all.py").write_text(render_group_data_all())
+        readme = repo / "README.md"
+        text = readme.read_text()
+        start, end = "<!-- settings:start -->\n", "<!-- settings:end -->"
+        if start in text and end in text:
+            head, rest = text.split(start, 1)
+            _, tail = rest.split(end, 1)
+            readme.write_text(head + start + render_settings_table() + end + tail)
+    else:
+        print(render_settings_table())

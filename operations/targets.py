@@ -1,0 +1,32 @@
+"""Scrape targets generated from the inventory: add a host, it is monitored."""
+
+from __future__ import annotations
+
+from .context import endpoint, hosts_running
+
+# Prometheus job name for each component that exposes metrics to be scraped.
+JOBS = {
+    "node_exporter": ("node", "host metrics"),
+    "redis_exporter": ("redis", "Redis"),
+    "postgres_exporter": ("postgres", "PostgreSQL"),
+    "pushgateway": ("pushgateway", "pushed batch-job metrics"),
+    "blackbox_exporter": ("blackbox_exporter", "the blackbox exporter's own metrics"),
+    "alertmanager": ("alertmanager", "Alertmanager"),
+}
+
+
+def file_sd_groups(component: str) -> list[dict]:
+    """file_sd content for one component: one group per host, labelled with its name."""
+    groups = []
+    for h in sorted(hosts_running(component), key=lambda h: h.name):
+        groups.append({"targets": [endpoint(component, h)], "labels": {"host": h.name}})
+    return groups
+
+
+def inventory_jobs() -> list[dict]:
+    """Jobs to scrape, with their file_sd content (empty jobs are still listed, so a
+    later host shows up without a config reload)."""
+    return [{"name": job, "comment": comment, "component": component,
+             "honor_labels": component == "pushgateway",
+             "groups": file_sd_groups(component)}
+            for component, (job, comment) in JOBS.items()]
