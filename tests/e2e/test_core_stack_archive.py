@@ -1,0 +1,161 @@
+"""An operator deploys the core stack onto three hosts from upstream-shaped archives.
+
+Hosts: one monitoring host, one plain node, one database host with Redis and PostgreSQL.
+Archives come from the local mirror (Debian's real binaries, repacked the way upstream
+publishes them, with their sha256s given as artifact_checksums).
+"""
+
+import hashlib
+
+import pytest
+
+from conftest import hosts_fixture, write_inventory
+from harness.pyinfra_cli import run_pyinfra
+from harness.stack import (http_json, install_databases, mirror_settings, prom_query,
+                           service_pids, wait_targets_up)
+from harness.webhook import WebhookReceiver
+
+pytestmark = pytest.mark.fleet
+
+hosts = hosts_fixture(3)
+UNITS = {"monitoring": ["prometheus", "alertmanager", "node_exporter"],
+         "node": ["node_exporter"],
+         "db": ["node_exporter", "redis_exporter", "postgres_exporter"]}
+
+
+@pytest.fixture(scope="module")
+def webhook(fleet):
+    from harness.fleet import CONTROLLER_IP
+    receiver = WebhookReceiver(CONTROLLER_IP)
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(hosts, fleet, mirror, webhook, tmp_path_factory):
+    monitoring, node, db = hosts
+    install_databases(db)
+    settings = {
+        **mirror_settings(mirror),
+        "artifact_cache_dir": str(tmp_path_factory.mktemp("artifact-cache")),
+        "alertmanager_group_wait": "1s",
+        "alertmanager_receivers": [{"name": "test-webhook", "type": "webhook",
+                                    "url": webhook.url,
+                                    "severities": ["critical", "warning", "none"]}],
+        "postgres_exporter_create_db_user": True,
+    }
+    inventory = write_inventory(
+        tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
+        {"monitoring": [monitoring], "nodes": [node], "redis": [db], "postgres": [db]},
+        group_data={"all": settings})
+    return {"inventory": inventory, "monitoring": monitoring, "node": node, "db": db,
+            "hosts": {"monitoring": monitoring, "node": node, "db": db}}
+
+
+@pytest.fixture(scope="module")
+def first_runs(stack):
+    """The preview, then the real first run."""
+    dry = run_pyinfra(stack["inventory"], dry=True).check()
+    real = run_pyinfra(stack["inventory"]).check()
+    return dry, real
+
+
+def test_dry_run_lists_exactly_the_changes_the_first_run_makes(first_runs):
+    dry, real = first_runs
+    assert real.total_changes > 40, real.output[-3000:]
+    assert not any(dry.conditional.values()), dry.conditional
+    assert dry.changes == real.changes
+
+
+def test_every_expected_target_is_up_and_all_rule_groups_load(stack, first_runs):
+    mon, node, db = stack["monitoring"], stack["node"], stack["db"]
+    expected = {("node", f"{h.ip}:9100") for h in (mon, node, db)} | {
+        ("redis", f"{db.ip}:9121"), ("postgres", f"{db.ip}:9187"),
+        ("prometheus", f"{mon.ip}:9090"), ("alertmanager", f"{mon.ip}:9093")}
+    seen = wait_targets_up(mon, expected)
+    assert set(seen) == expected, f"unexpected targets: {set(seen) - expected}"
+    # the exporters really talk to their databases
+    assert prom_query(mon, "redis_up")[0]["value"][1] == "1"
+    assert prom_query(mon, "pg_up")[0]["value"][1] == "1"
+    groups = http_json(f"http://{mon.ip}:9090/api/v1/rules")["data"]["groups"]
+    assert {g["name"] for g in groups} >= {"host.rules", "targets.rules", "apps.rules",
+                                           "redis.rules", "postgres.rules", "watchdog.rules",
+                                           "monitoring.rules"}
+    assert all(r.get("health") == "ok" for g in groups for r in g["rules"])
+
+
+def test_the_watchdog_alert_reaches_the_webhook_through_alertmanager(webhook, first_runs):
+    alert = webhook.wait_for_alert("Watchdog", timeout=120)
+    assert alert["status"] == "firing"
+    assert alert["labels"]["severity"] == "none"
+
+
+def test_services_run_as_their_own_users_with_tight_files(stack, first_runs):
+    mon, db = stack["monitoring"], stack["db"]
+    for host, unit in ((mon, "prometheus"), (mon, "alertmanager"), (db, "postgres_exporter")):
+        user = host.ssh(f"systemctl show -p User --value {unit}").stdout.strip()
+        assert user == unit
+        pid = host.ssh(f"systemctl show -p MainPID --value {unit}").stdout.strip()
+        assert host.ssh(f"ps -o user= -p {pid}").stdout.strip() == unit
+        assert host.ssh(f"getent passwd {unit} | cut -d: -f7").stdout.strip() == "/usr/sbin/nologin"
+    assert mon.ssh("stat -c '%a %U:%G' /etc/alertmanager/alertmanager.yml").stdout.strip() == \
+        "640 root:alertmanager"
+    assert db.ssh("stat -c '%a %U:%G' /etc/postgres_exporter/postgres_exporter.env").stdout.strip() \
+        == "640 root:postgres_exporter"
+    unit = mon.ssh("systemctl cat prometheus").stdout
+    for line in ("NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes",
+                 "PrivateTmp=yes", "ReadWritePaths=/var/lib/prometheus"):
+        assert line in unit
+
+
+def test_a_second_run_changes_nothing_and_restarts_nothing(stack, first_runs):
+    before = {role: service_pids(stack["hosts"][role], units) for role, units in UNITS.items()}
+    again = run_pyinfra(stack["inventory"]).check()
+    assert again.changed_ops() == {}, again.changed_ops()
+    after = {role: service_pids(stack["hosts"][role], units) for role, units in UNITS.items()}
+    assert after == before
+
+
+def test_a_broken_rule_file_fails_the_run_and_prometheus_keeps_its_config(stack, first_runs,
+                                                                        tmp_path):
+    mon = stack["monitoring"]
+    broken = tmp_path / "broken.rules.yml"
+    broken.write_text("groups:\n  - name: broken\n    rules:\n"
+                      "      - alert: Broken\n        expr: sum(rate(up[5m]) > \n")
+    pid_before = service_pids(mon, ["prometheus"])
+    rules_url = f"http://{mon.ip}:9090/api/v1/rules"
+    def loaded_rules():
+        return sorted((g["file"], r["name"]) for g in http_json(rules_url)["data"]["groups"]
+                      for r in g["rules"])
+
+    rules_before = loaded_rules()
+    run = run_pyinfra(stack["inventory"], data={"prometheus_rule_files": f"[{broken}]"})
+    assert run.returncode != 0
+    assert "failed validation" in run.output and "broken.rules.yml" in run.output
+    assert "parse error" in run.output.lower() or "could not parse" in run.output.lower() \
+        or "unclosed" in run.output.lower(), run.output[-3000:]
+    assert mon.ssh("ls /etc/prometheus/rules/ -a").stdout.count("broken") == 0
+    assert service_pids(mon, ["prometheus"]) == pid_before
+    assert loaded_rules() == rules_before
+    assert mon.ssh("curl -fsS http://127.0.0.1:9090/-/ready").returncode == 0
+
+
+def test_a_checksum_mismatch_on_the_mirror_fails_before_any_host_changes(
+        stack, first_runs, mirror, tmp_path):
+    node = stack["node"]
+    binary_before = node.ssh("sha256sum /usr/local/bin/node_exporter").stdout
+    name = next(n for n in mirror.checksums() if n.startswith("node_exporter-"))
+    mirror.faults[name] = "corrupt"
+    try:
+        # a fresh controller cache, so the archive is downloaded (corrupted) again
+        run = run_pyinfra(stack["inventory"],
+                          data={"artifact_cache_dir": str(tmp_path / "cache"),
+                                "node_exporter_extra_flags": "['--collector.disable-defaults', '--collector.cpu']"})
+    finally:
+        mirror.faults.pop(name)
+    assert run.returncode != 0
+    assert f"checksum mismatch for {name}" in run.output
+    assert "--> Beginning operation run" not in run.output  # failed while planning
+    assert run.changes == {}
+    assert node.ssh("sha256sum /usr/local/bin/node_exporter").stdout == binary_before
+    assert not list((tmp_path / "cache").glob("node_exporter-*"))

@@ -1,0 +1,71 @@
+"""Helpers for end-to-end tests of the stack: test settings, Prometheus queries, services."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+
+from .fleet import Host
+from .mirror import Mirror
+
+CORE_COMPONENTS = ["prometheus", "alertmanager", "node_exporter", "redis_exporter",
+                   "postgres_exporter"]
+
+
+def mirror_settings(mirror: Mirror, components=CORE_COMPONENTS, deb_arch="amd64") -> dict:
+    """group_data that points every archive install at the test mirror, with the versions
+    and sha256s of the archives repacked from Debian's builds."""
+    data = {"artifact_mirror": mirror.base_url, "artifact_checksums": {}}
+    for component in components:
+        version, name, sha = mirror.add_component(component, deb_arch)
+        data[f"{component}_version"] = version
+        data["artifact_checksums"][name] = sha
+    return data
+
+
+def install_databases(host: Host) -> None:
+    """Redis and PostgreSQL, as the services an operator already runs on a host."""
+    host.ssh("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+             "redis-server postgresql >/dev/null && systemctl is-active redis-server postgresql",
+             timeout=600)
+
+
+def http_json(url: str, timeout: float = 10) -> dict:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def prom_query(prometheus: Host, query: str) -> list[dict]:
+    url = f"http://{prometheus.ip}:9090/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    data = http_json(url)
+    assert data["status"] == "success", data
+    return data["data"]["result"]
+
+
+def targets(prometheus: Host) -> list[dict]:
+    return http_json(f"http://{prometheus.ip}:9090/api/v1/targets")["data"]["activeTargets"]
+
+
+def wait_targets_up(prometheus: Host, expected: set[tuple[str, str]], timeout: float = 90):
+    """Wait until every (job, instance) in `expected` is scraped and up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = {(t["labels"]["job"], t["labels"]["instance"]): t for t in targets(prometheus)}
+        down = {k: (seen[k]["health"], seen[k]["lastError"]) if k in seen else "missing"
+                for k in expected if k not in seen or seen[k]["health"] != "up"}
+        if not down:
+            return seen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"targets not up after {timeout:.0f} s: {down}")
+        time.sleep(2)
+
+
+def service_pids(host: Host, units: list[str]) -> dict[str, str]:
+    """MainPID and start time of each unit: unchanged means not restarted."""
+    out = {}
+    for unit in units:
+        res = host.ssh(f"systemctl show -p MainPID -p ActiveEnterTimestampMonotonic --value {unit}")
+        out[unit] = res.stdout.split()
+    return out

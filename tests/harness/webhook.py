@@ -1,0 +1,48 @@
+"""A webhook receiver on the controller: records what Alertmanager posts to it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class WebhookReceiver:
+    def __init__(self, host: str, port: int = 0):
+        self.payloads: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    receiver.payloads.append(json.loads(body))
+                except ValueError:
+                    receiver.payloads.append({"raw": body.decode(errors="replace")})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self.url = f"http://{host}:{self._server.server_address[1]}/hook"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def alert_names(self) -> set[str]:
+        return {a["labels"].get("alertname") for p in self.payloads for a in p.get("alerts", [])}
+
+    def wait_for_alert(self, name: str, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for p in self.payloads:
+                for a in p.get("alerts", []):
+                    if a["labels"].get("alertname") == name:
+                        return a
+            time.sleep(0.5)
+        raise AssertionError(f"no {name} alert within {timeout:.0f} s; got {self.alert_names()}")
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
