@@ -11,13 +11,17 @@ then installs what that host runs (see group_data/all.py for every setting).
 import importlib
 
 from operations import context
+from operations.install import plan_service_users
 from operations.services import wait_ready_helper
 from operations.settings import COMPONENTS
 
 context.validate_inventory()
 
-components = [c for c in COMPONENTS if context.runs(c)]
-if components:
+modules = {c: importlib.import_module(f"operations.{c}") for c in COMPONENTS if context.runs(c)}
+if modules:
     wait_ready_helper()
-for component in components:
-    importlib.import_module(f"operations.{component}").install()
+# Every service user first: some packages create users as a side effect.
+plan_service_users([(c, m.home(context.settings())) for c, m in modules.items()],
+                   name="Create the service users")
+for module in modules.values():
+    module.install()

@@ -30,12 +30,15 @@ SEVERITIES = ("critical", "warning", "info", "none")
 
 def receiver_config(receiver: dict) -> dict:
     """One receiver of the settings -> its Alertmanager form, secrets resolved."""
+    if not isinstance(receiver, dict):
+        raise SettingsError(f"alertmanager_receivers: each receiver needs a name and a type "
+                            f"(a mapping); got {receiver!r}")
     name = receiver.get("name")
     kind = receiver.get("type")
-    if not name or kind not in RECEIVER_TYPES:
+    if not name or name == "blackhole" or kind not in RECEIVER_TYPES:
         raise SettingsError(
             f"alertmanager_receivers: each receiver needs a name and a type out of "
-            f"{', '.join(RECEIVER_TYPES)}; got {receiver!r}")
+            f"{', '.join(RECEIVER_TYPES)} ('blackhole' is a reserved name); got {receiver!r}")
     config_key, required, renames = RECEIVER_TYPES[kind]
     config = {"send_resolved": True}
     for key, value in receiver.items():
@@ -63,6 +66,9 @@ def receiver_severities(receiver: dict) -> list[str]:
 def smtp_globals(smtp: dict) -> dict:
     if not smtp:
         return {}
+    missing = [k for k in ("smarthost", "from") if not smtp.get(k)]
+    if missing:
+        raise SettingsError(f"alertmanager_smtp needs {' and '.join(missing)}")
     out = {"smtp_smarthost": smtp["smarthost"], "smtp_from": smtp["from"],
            "smtp_require_tls": smtp.get("require_tls", True)}
     if smtp.get("auth_username"):
@@ -74,6 +80,12 @@ def smtp_globals(smtp: dict) -> dict:
 
 def config_content(s) -> str:
     receivers = s.alertmanager_receivers
+    configs = [receiver_config(r) for r in receivers]  # validates each receiver first
+    names = [r["name"] for r in receivers]
+    if len(set(names)) != len(names):
+        raise SettingsError(f"alertmanager_receivers: receiver names must be unique: {names}")
+    if any(r["type"] == "email" for r in receivers) and not s.alertmanager_smtp:
+        raise SettingsError("an email receiver needs alertmanager_smtp (smarthost, from)")
     routes = [{"receiver": r["name"],
                "matchers": [f'severity=~"{"|".join(receiver_severities(r))}"'],
                "continue": True} for r in receivers]
@@ -88,14 +100,18 @@ def config_content(s) -> str:
         group_by=s.alertmanager_group_by, group_wait=s.alertmanager_group_wait,
         group_interval=s.alertmanager_group_interval,
         repeat_interval=s.alertmanager_repeat_interval,
-        routes=routes, receivers=[receiver_config(r) for r in receivers],
+        routes=routes, receivers=configs,
         inhibit_rules=inhibit)
 
+
+def home(s) -> str:
+    """Home of the service user: its data folder, or none."""
+    return s.alertmanager_data_dir
 
 @deploy("Alertmanager")
 def install():
     s = settings()
-    system_user(NAME, home=s.alertmanager_data_dir)
+    system_user(NAME, home(s))
     directory(CONFIG_DIR, "root", NAME, "0750")
     directory(s.alertmanager_data_dir, NAME, NAME, "0750")
     binaries = install_binaries(NAME, [NAME, "amtool"], support_files={

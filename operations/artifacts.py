@@ -118,11 +118,28 @@ def fetch(artifact: Artifact, cache_dir: Path, timeout: float = 60) -> Path:
     return dest
 
 
+def safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract refusing absolute paths, `..`, links and devices that leave `dest`.
+
+    Python >= 3.11.4 has this as filter="data"; Debian 12's 3.11.2 does not."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for member in tar.getmembers():
+        target = (dest / member.name).resolve()
+        if not target.is_relative_to(root) or member.isdev() or (
+                member.issym() or member.islnk()) and not (
+                target.parent / member.linkname).resolve().is_relative_to(root):
+            raise tarfile.TarError(f"unsafe member {member.name!r}")
+    tar.extractall(dest)
+
+
 def unpack(artifact: Artifact, archive: Path) -> Path:
     """Unpack a verified archive next to it (once); return the folder holding its files."""
     out = archive.with_name(archive.name + ".d")
-    done = out / ".unpacked"
-    if done.exists():
+    done = out / ".unpacked"  # holds the sha256 of the archive it was unpacked from
+    if done.exists() and done.read_text() == artifact.sha256:
         return _top(artifact, out)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -131,7 +148,7 @@ def unpack(artifact: Artifact, archive: Path) -> Path:
     try:
         if fmt == "tar.gz":
             with tarfile.open(archive) as tar:
-                tar.extractall(tmp, filter="data")
+                safe_extract(tar, tmp)
         elif fmt == "zip":
             with zipfile.ZipFile(archive) as zf:
                 for info in zf.infolist():
@@ -150,7 +167,7 @@ def unpack(artifact: Artifact, archive: Path) -> Path:
         raise ArtifactError(f"could not unpack {archive.name}: {exc}") from None
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
-    done.write_text("")
+    done.write_text(artifact.sha256)
     return _top(artifact, out)
 
 

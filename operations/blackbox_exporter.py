@@ -12,10 +12,14 @@ CONFIG_DIR = "/etc/blackbox_exporter"
 CONFIG = f"{CONFIG_DIR}/blackbox.yml"
 
 
+def home(s) -> str:
+    """Home of the service user: its data folder, or none."""
+    return "/nonexistent"
+
 @deploy("blackbox_exporter")
 def install():
     s = settings()
-    system_user(NAME, home="/nonexistent")
+    system_user(NAME, home(s))
     directory(CONFIG_DIR, "root", NAME, "0750")
     binaries = install_binaries(NAME)
     config_op = validated_file(

@@ -60,7 +60,19 @@ def runs(component: str, h=None) -> bool:
     if not s.component(component, "enabled"):
         return False
     group = s.component(component, "group")
-    return group == "all" or group in h.groups
+    return group == "all" or group in h.groups or (group == MONITORING and standalone(h))
+
+
+MONITORING = "monitoring"
+
+
+def standalone(h) -> bool:
+    """A one-host inventory (`pyinfra @local deploy.py` on a laptop) in no monitoring
+    group: that host is its own monitoring host."""
+    hosts = list(inventory)
+    return len(hosts) == 1 and not any(
+        settings(x).component(c, "group") in x.groups
+        for x in hosts for c in ("prometheus", "alertmanager"))
 
 
 def hosts_running(component: str) -> list:
@@ -69,8 +81,10 @@ def hosts_running(component: str) -> list:
 
 
 def address_of(h) -> str:
-    """The address other hosts use to reach `h`."""
-    return settings(h).scrape_address or h.name
+    """The address other hosts use to reach `h` (@local: this machine itself)."""
+    if settings(h).scrape_address:
+        return settings(h).scrape_address
+    return "localhost" if h.name.startswith("@local") else h.name
 
 
 def endpoint(component: str, h) -> str:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.deb import DebPackages
-from pyinfra.facts.server import Arch
+from pyinfra.api import operation
+from pyinfra.facts.server import Arch, Groups, Users
 from pyinfra.operations import files, server
 
 from . import artifacts
@@ -18,6 +19,7 @@ from .settings import SettingsError
 from .upstream_releases import RELEASES
 
 ARCHIVE_BIN_DIR = "/usr/local/bin"
+NOLOGIN = "/usr/sbin/nologin"
 
 # Debian's binary names, where they differ from upstream's (package method).
 DEBIAN_BINARIES = {
@@ -123,13 +125,52 @@ def install_binaries(component: str, binaries: list[str] | None = None,
     return install_archive(component, binaries, support_files)
 
 
+@operation()
+def service_users(users: list[tuple[str, str]]):
+    """
+    Non-login system users, each with a group of its own name.
+
+    + users: (name, home) pairs; homes are not created (a service's data folder is made
+      by its component with its own mode)
+    """
+    existing = host.get_fact(Users)
+    groups = host.get_fact(Groups)
+    for name, home in users:
+        if name not in groups:
+            yield f"groupadd --system {name}"
+        user = existing.get(name)
+        if user is None:
+            yield (f"useradd --system --gid {name} --home-dir {home} --no-create-home "
+                   f"--shell {NOLOGIN} {name}")
+            continue
+        changes = []
+        if user.get("group") != name:
+            changes.append(f"--gid {name}")
+        if user.get("home") != home:
+            changes.append(f"--home {home}")
+        if user.get("shell") != NOLOGIN:
+            changes.append(f"--shell {NOLOGIN}")
+        if changes:
+            yield f"usermod {' '.join(changes)} {name}"
+
+
+_users_planned: set[tuple[str, str]] = set()
+
+
 def system_user(name: str, home: str) -> None:
-    """A non-login system user and group of the same name, for one service."""
-    server.group(name=f"Create the {name} group", group=name, system=True)
-    # ensure_home=False: a data folder is created (with its own mode) by the component;
-    # services without one share /nonexistent, which must stay absent.
-    server.user(name=f"Create the {name} system user", user=name, group=name, system=True,
-                shell="/usr/sbin/nologin", home=home, create_home=False, ensure_home=False)
+    """Plan the service user `name` unless this run already planned it for this host."""
+    plan_service_users([(name, home)], name=f"Create the {name} service user")
+
+
+def plan_service_users(users: list[tuple[str, str]], name: str) -> None:
+    """deploy.py creates every service user of a host in one step, before any package is
+    installed: some distribution packages create users as a side effect (Debian's
+    exporters and Alertmanager create `prometheus`), which would make a later "create
+    user" step a false prediction in --dry. Each user is planned once per host."""
+    wanted = [(u, h) for u, h in users if (host.name, u) not in _users_planned]
+    _users_planned.update((host.name, u) for u, _ in wanted)
+    if wanted:
+        service_users(name=name, users=wanted)
 
 
 def directory(path: str, user: str = "root", group: str = "root", mode: str = "0755"):

@@ -10,10 +10,14 @@ NAME = "node_exporter"
 HOME = "/var/lib/node_exporter"
 
 
+def home(s) -> str:
+    """Home of the service user: its data folder, or none."""
+    return HOME
+
 @deploy("node_exporter")
 def install():
     s = settings()
-    system_user(NAME, home=HOME)
+    system_user(NAME, home(s))
     directory(HOME, NAME, NAME, "0750")
     # root-owned: only root-run jobs drop *.prom files here; the exporter only reads them
     directory(s.node_exporter_textfile_dir, "root", NAME, "0755")

@@ -46,10 +46,14 @@ def database_role() -> None:
                      commands=[f"runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qXc '{sql}'"])
 
 
+def home(s) -> str:
+    """Home of the service user: its data folder, or none."""
+    return "/nonexistent"
+
 @deploy("postgres_exporter")
 def install():
     s = settings()
-    system_user(NAME, home="/nonexistent")
+    system_user(NAME, home(s))
     directory(CONFIG_DIR, "root", NAME, "0750")
     if s.postgres_exporter_create_db_user:
         database_role()

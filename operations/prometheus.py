@@ -29,9 +29,11 @@ SHIPPED_RULES = REPO / "templates/prometheus/rules"
 def user_scrape_configs(s) -> list[dict]:
     jobs = []
     for job in s.prometheus_scrape_jobs:
-        if not isinstance(job, dict) or not job.get("job_name") or not job.get("targets"):
-            raise SettingsError(f"prometheus_scrape_jobs: each job needs job_name and "
-                                f"targets; got {job!r}")
+        if (not isinstance(job, dict) or not job.get("job_name")
+                or not isinstance(job.get("targets"), list) or not job["targets"]
+                or not all(isinstance(t, str) for t in job["targets"])):
+            raise SettingsError(f"prometheus_scrape_jobs: each job needs job_name and a "
+                                f"list of host:port targets; got {job!r}")
         config = {"job_name": job["job_name"]}
         for key in ("metrics_path", "scheme", "scrape_interval", "scrape_timeout"):
             if key in job:
@@ -121,10 +123,14 @@ def flags(s, binary: str) -> list[str]:
     return out + list(s.prometheus_extra_flags)
 
 
+def home(s) -> str:
+    """Home of the service user: its data folder, or none."""
+    return s.prometheus_data_dir
+
 @deploy("Prometheus")
 def install():
     s = settings()
-    system_user(NAME, home=s.prometheus_data_dir)
+    system_user(NAME, home(s))
     directory(CONFIG_DIR, "root", NAME, "0750")
     directory(RULES_DIR, "root", NAME, "0750")
     directory(FILE_SD_DIR, "root", NAME, "0750")

@@ -10,10 +10,14 @@ NAME = "pushgateway"
 DATA_DIR = "/var/lib/pushgateway"
 
 
+def home(s) -> str:
+    """Home of the service user: its data folder, or none."""
+    return DATA_DIR
+
 @deploy("Pushgateway")
 def install():
     s = settings()
-    system_user(NAME, home=DATA_DIR)
+    system_user(NAME, home(s))
     directory(DATA_DIR, NAME, NAME, "0750")
     binaries = install_binaries(NAME)
     unit = Unit(

@@ -12,10 +12,14 @@ CONFIG_DIR = "/etc/redis_exporter"
 ENV_FILE = f"{CONFIG_DIR}/redis_exporter.env"
 
 
+def home(s) -> str:
+    """Home of the service user: its data folder, or none."""
+    return "/nonexistent"
+
 @deploy("redis_exporter")
 def install():
     s = settings()
-    system_user(NAME, home="/nonexistent")
+    system_user(NAME, home(s))
     directory(CONFIG_DIR, "root", NAME, "0750")
     binaries = install_binaries(NAME)
     env = f"REDIS_ADDR={s.redis_exporter_redis_addr}\n"

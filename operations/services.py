@@ -42,6 +42,15 @@ def render(template: str, **values) -> str:
     return TEMPLATES.get_template(template).render(**values)
 
 
+def systemd_quote(arg: str) -> str:
+    """One ExecStart argument as systemd reads it: % escaped (specifiers), quoted when it
+    holds white space, quotes or backslashes."""
+    arg = arg.replace("%", "%%")
+    if any(c in arg for c in " \t\"'\\"):
+        arg = '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return arg
+
+
 @dataclass
 class Unit:
     name: str
@@ -58,7 +67,7 @@ class Unit:
 
     def content(self) -> str:
         # one flag per line keeps unit diffs readable
-        exec_start = " \\\n    ".join(self.exec_start)
+        exec_start = " \\\n    ".join(systemd_quote(arg) for arg in self.exec_start)
         return render("systemd/service.j2", **{**self.__dict__, "exec_start": exec_start})
 
 

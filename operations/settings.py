@@ -39,7 +39,8 @@ INSTALL_METHODS = ("package", "archive")
 PYINFRA_KEY_PREFIXES = ("ssh_", "winrm_", "docker_", "chroot_", "local_", "podman_",
                         "terraform_", "vagrant_", "_")
 
-DURATION_RE = re.compile(r"^((\d+)(ms|s|m|h|d|w|y))+$")
+# Prometheus' own duration syntax: units largest first, each at most once.
+DURATION_RE = re.compile(r"^(?!$)((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$|^0$")
 SIZE_RE = re.compile(r"^(\d+)(B|KB|MB|GB|TB|PB|EB)$")
 
 
@@ -289,9 +290,27 @@ def validate(host_name: str, data: dict[str, Any],
             values[key] = coerce(setting, value)
         except ValueError as exc:
             errors.append(f"{key}{where}: {exc}")
+    if not errors:
+        errors += cross_checks(values)
     if errors:
         raise SettingsError(f"host {host_name}: " + "; ".join(errors))
     return Settings(host_name, values)
+
+
+def duration_seconds(value: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", value))
+
+
+def cross_checks(values: dict[str, Any]) -> list[str]:
+    """Rules between settings, which Prometheus would otherwise only report on the host."""
+    errors = []
+    if duration_seconds(values["prometheus_scrape_timeout"]) > duration_seconds(
+            values["prometheus_scrape_interval"]):
+        errors.append("prometheus_scrape_timeout "
+                      f"({values['prometheus_scrape_timeout']}) must not be longer than "
+                      f"prometheus_scrape_interval ({values['prometheus_scrape_interval']})")
+    return errors
 
 
 # -- generated files ------------------------------------------------------------------------
@@ -337,9 +356,10 @@ if __name__ == "__main__":
         readme = repo / "README.md"
         text = readme.read_text()
         start, end = "<!-- settings:start -->\n", "<!-- settings:end -->"
-        if start in text and end in text:
-            head, rest = text.split(start, 1)
-            _, tail = rest.split(end, 1)
-            readme.write_text(head + start + render_settings_table() + end + tail)
+        if start not in text or end not in text:
+            sys.exit(f"README.md has no {start.strip()} ... {end} markers for the table")
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        readme.write_text(head + start + render_settings_table() + end + tail)
     else:
         print(render_settings_table())

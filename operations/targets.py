@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .context import endpoint, hosts_running
+from .context import address_of, endpoint, hosts_running
 
 # Prometheus job name for each component that exposes metrics to be scraped.
 JOBS = {
@@ -19,7 +19,7 @@ def file_sd_groups(component: str) -> list[dict]:
     """file_sd content for one component: one group per host, labelled with its name."""
     groups = []
     for h in sorted(hosts_running(component), key=lambda h: h.name):
-        groups.append({"targets": [endpoint(component, h)], "labels": {"host": h.name}})
+        groups.append({"targets": [endpoint(component, h)], "labels": {"host": address_of(h) if h.name.startswith("@") else h.name}})
     return groups
 
 

@@ -1,0 +1,897 @@
+"""The Grafana dashboards shipped in dashboards/: well-formed models, and queries that work.
+
+dashboards/<uid>.json are plain Grafana dashboard models, uploaded by
+operations/grafana_api.py (``ensure_dashboard(model, folder_uid)``, keyed by ``uid``).
+These tests check them offline:
+
+* structure: valid JSON, uid == file stem, unique uids and titles, no server-assigned
+  ``id``/``version``, every panel on a provisioned data source (uids ``prometheus`` and
+  ``loki``), a gridPos inside the 24-column grid, unique panel ids, units on value panels,
+  template variables defined before use;
+* PromQL: every expression of a Prometheus panel or template variable, with Grafana's
+  variables replaced by concrete values, goes through Debian's real
+  ``promtool check rules`` as a recording rule;
+* metric names: every metric name in those expressions must be one the deployed
+  components actually expose, judged from the string data of Debian's builds of
+  node_exporter, redis_exporter, postgres_exporter, prometheus and alertmanager (see
+  ``verify_metric_name`` for the heuristic and RUNTIME_NAMES for names no binary holds);
+* LogQL: a small structural validator (not a full LogQL parser, see ``check_logql``).
+
+Each checker is itself tested on broken input, so a checker that accepts everything fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+TESTS = Path(__file__).resolve().parents[1]
+REPO = TESTS.parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from harness import debian  # noqa: E402
+
+DASH_DIR = REPO / "dashboards"
+DASHBOARD_FILES = sorted(DASH_DIR.glob("*.json"))
+APPS_RULES = REPO / "templates" / "prometheus" / "rules" / "apps.rules.yml"
+
+# The deploy provisions exactly these data sources (uid -> type).
+DATASOURCES = {"prometheus": "prometheus", "loki": "loki"}
+PANEL_TYPES = {"timeseries", "stat", "table", "gauge", "logs", "row", "text"}
+VALUE_PANELS = {"timeseries", "stat", "gauge"}  # must say what unit they show
+EXPECTED_UIDS = {"monstack-hosts", "monstack-stack", "monstack-redis", "monstack-postgres",
+                 "monstack-apps", "monstack-alerts", "monstack-logs"}
+
+# Grafana's built-in variables (those a query may use without defining them).
+GRAFANA_INTERVALS = {"__rate_interval", "__interval", "__range", "__auto"}
+GRAFANA_BUILTINS = GRAFANA_INTERVALS | {"__interval_ms", "__range_s", "__range_ms",
+                                        "__dashboard", "__from", "__to", "__org", "__user"}
+# $name, ${name}, ${name:format}, [[name]]
+VAR_RE = re.compile(r"\$\{(\w+)(?::[^}]*)?\}|\$(\w+)|\[\[(\w+)(?::[^\]]*)?\]\]")
+
+
+def _ids(paths):
+    return [p.name for p in paths]
+
+
+@functools.lru_cache(maxsize=None)
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def dashboards() -> list[dict]:
+    return [load(p) for p in DASHBOARD_FILES]
+
+
+def all_panels(model: dict):
+    """Every panel, including those nested in collapsed rows."""
+    for panel in model.get("panels") or []:
+        yield panel
+        yield from panel.get("panels") or []
+
+
+def variables(model: dict) -> dict[str, dict]:
+    return {v["name"]: v for v in (model.get("templating") or {}).get("list") or []}
+
+
+def ds_uid(ds) -> str | None:
+    return ds.get("uid") if isinstance(ds, dict) else ds
+
+
+def substitute(expr: str, model: dict, *, all_values: bool = False) -> str:
+    """Replace Grafana variables with concrete values a query engine accepts.
+
+    Interval variables become ``5m``; dashboard variables become ``.*`` (they are used as
+    regexes), or with ``all_values`` the variable's "All" value, what Grafana sends when
+    everything is selected."""
+    defined = variables(model)
+
+    def repl(m):
+        name = m.group(1) or m.group(2) or m.group(3)
+        if name in GRAFANA_INTERVALS:
+            return "5m"
+        if name in ("__interval_ms", "__range_ms"):
+            return "300000"
+        if name == "__range_s":
+            return "300"
+        if all_values and name in defined and defined[name].get("allValue"):
+            return defined[name]["allValue"]
+        return ".*"
+
+    return VAR_RE.sub(repl, expr)
+
+
+def variable_query(var: dict) -> str:
+    q = var.get("query")
+    if isinstance(q, dict):
+        q = q.get("query") or q.get("expr") or ""
+    return q or ""
+
+
+_LABEL_VALUES = re.compile(r"^\s*label_values\((.*),\s*([a-zA-Z_]\w*)\s*\)\s*$", re.S)
+_LABEL_VALUES_BARE = re.compile(r"^\s*label_values\(\s*([a-zA-Z_]\w*)\s*\)\s*$")
+_QUERY_RESULT = re.compile(r"^\s*query_result\((.*)\)\s*$", re.S)
+
+
+def unwrap_variable_query(q: str) -> str | None:
+    """The series selector/expression inside a label_values()/query_result() variable
+    query, or None when there is none (``label_values(label)``)."""
+    if _LABEL_VALUES_BARE.match(q):
+        return None
+    for pattern in (_LABEL_VALUES, _QUERY_RESULT):
+        m = pattern.match(q)
+        if m:
+            return m.group(1)
+    return q
+
+
+def queries(kind: str):
+    """(dashboard uid, where, raw expression, model) for every query on data source `kind`
+    ("prometheus" or "loki"): panel targets and template variable queries."""
+    for path in DASHBOARD_FILES:
+        model = load(path)
+        for panel in all_panels(model):
+            for target in panel.get("targets") or []:
+                uid = ds_uid(target.get("datasource")) or ds_uid(panel.get("datasource"))
+                if uid == kind and target.get("expr"):
+                    where = f"panel {panel.get('id')} {panel.get('title')!r} ref {target.get('refId')}"
+                    yield model["uid"], where, target["expr"], model
+        for name, var in variables(model).items():
+            if var.get("type") == "query" and ds_uid(var.get("datasource")) == kind:
+                inner = unwrap_variable_query(variable_query(var))
+                if inner:
+                    yield model["uid"], f"variable ${name}", inner, model
+
+
+# ==================================================================== structure
+
+def test_dashboards_exist():
+    assert {p.stem for p in DASHBOARD_FILES} == EXPECTED_UIDS
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=_ids(DASHBOARD_FILES))
+def test_valid_json_object(path):
+    model = json.loads(path.read_text())
+    assert isinstance(model, dict)
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=_ids(DASHBOARD_FILES))
+def test_dashboard_model(path):
+    model = load(path)
+    assert model.get("uid") == path.stem, "uid must equal the file name (ensure_dashboard keys on it)"
+    assert len(model["uid"]) <= 40 and re.fullmatch(r"[a-zA-Z0-9_-]+", model["uid"])
+    assert isinstance(model.get("title"), str) and model["title"].strip()
+    # Grafana assigns these on save, per instance (ensure_dashboard ignores them)
+    assert "id" not in model and "version" not in model
+    assert "monstack" in model.get("tags", [])
+    assert isinstance(model.get("schemaVersion"), int) and 36 <= model["schemaVersion"] <= 41
+    assert model.get("time") == {"from": "now-6h", "to": "now"}
+    assert model.get("panels"), "a dashboard without panels"
+
+
+def test_uids_and_titles_unique():
+    models = dashboards()
+    uids = [m["uid"] for m in models]
+    titles = [m["title"] for m in models]
+    assert len(set(uids)) == len(uids), uids
+    assert len(set(titles)) == len(titles), titles
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=_ids(DASHBOARD_FILES))
+def test_panels(path):
+    model = load(path)
+    ids = []
+    cells: dict[tuple[int, int], int] = {}
+    for panel in all_panels(model):
+        pid, title = panel.get("id"), panel.get("title")
+        assert isinstance(pid, int), f"panel {title!r} has no integer id"
+        ids.append(pid)
+        assert panel.get("type") in PANEL_TYPES, f"panel {pid}: type {panel.get('type')!r}"
+        assert title, f"panel {pid} has no title"
+        grid = panel.get("gridPos")
+        assert isinstance(grid, dict) and all(isinstance(grid.get(k), int) for k in "hwxy"), \
+            f"panel {pid} {title!r}: gridPos {grid!r}"
+        assert grid["w"] > 0 and grid["h"] > 0 and grid["x"] >= 0 and grid["y"] >= 0
+        assert grid["x"] + grid["w"] <= 24, f"panel {pid} {title!r} is wider than the grid"
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in cells, f"panel {pid} {title!r} overlaps panel {cells[(x, y)]}"
+                cells[(x, y)] = pid
+        if panel["type"] in ("row", "text"):
+            continue
+        ds = panel.get("datasource")
+        assert isinstance(ds, dict) and ds.get("uid") in DATASOURCES, \
+            f"panel {pid} {title!r}: data source {ds!r}"
+        assert ds.get("type") == DATASOURCES[ds["uid"]], f"panel {pid}: {ds!r}"
+        if panel["type"] == "logs":
+            assert ds["uid"] == "loki", f"logs panel {pid} {title!r} is not on Loki"
+        targets = panel.get("targets")
+        assert targets, f"panel {pid} {title!r} has no query"
+        refs = [t.get("refId") for t in targets]
+        assert len(set(refs)) == len(refs) and all(refs), f"panel {pid}: refIds {refs}"
+        for t in targets:
+            assert ds_uid(t.get("datasource", ds)) == ds["uid"], \
+                f"panel {pid}: target {t.get('refId')} on another data source"
+            assert t.get("expr", "").strip(), f"panel {pid}: target {t.get('refId')} has no expr"
+        if panel["type"] in VALUE_PANELS:
+            unit = ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("unit")
+            assert unit, f"panel {pid} {title!r} sets no unit"
+    assert len(set(ids)) == len(ids), f"duplicate panel ids: {sorted(ids)}"
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=_ids(DASHBOARD_FILES))
+def test_template_variables(path):
+    """Variables use known data sources, every variable a query uses is defined, and a
+    multi-value variable is only used where Grafana's (a|b) expansion works: =~ / !~."""
+    model = load(path)
+    defined = variables(model)
+    for name, var in defined.items():
+        assert ds_uid(var.get("datasource")) in DATASOURCES, f"${name}: {var.get('datasource')!r}"
+        assert variable_query(var).strip(), f"${name} has no query"
+    texts = [(where, expr) for kind in DATASOURCES for uid, where, expr, _ in queries(kind)
+             if uid == model["uid"]]
+    for where, expr in texts:
+        for m in VAR_RE.finditer(expr):
+            name = m.group(1) or m.group(2) or m.group(3)
+            assert name in defined or name in GRAFANA_BUILTINS, f"{where}: ${name} is not defined"
+            if name in defined and defined[name].get("multi"):
+                before = expr[:m.start()]
+                assert re.search(r'[=!]~\s*"[^"]*$', before), \
+                    f"{where}: multi-value ${name} must be used inside a =~ or !~ matcher"
+
+
+# ==================================================================== PromQL via promtool
+
+@pytest.fixture(scope="session")
+def promtool() -> Path:
+    return debian.tool("promtool")
+
+
+def promtool_check(promtool: Path, exprs: list[str], workdir: Path) -> tuple[bool, str]:
+    """Write `exprs` as recording rules check:expr_<n> and run ``promtool check rules``."""
+    rules = [{"record": f"check:expr_{n}", "expr": e} for n, e in enumerate(exprs)]
+    path = workdir / "dashboard_exprs.rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]},
+                                   sort_keys=False))
+    res = subprocess.run([str(promtool), "check", "rules", str(path)], capture_output=True,
+                         text=True, timeout=300)
+    return res.returncode == 0, res.stdout + res.stderr
+
+
+def prometheus_exprs() -> list[tuple[str, str, str]]:
+    """(dashboard uid, where, expression with Grafana variables replaced)."""
+    return [(uid, where, substitute(expr, model)) for uid, where, expr, model in queries("prometheus")]
+
+
+def test_substitute_replaces_every_grafana_variable():
+    model = {"templating": {"list": [{"name": "host", "allValue": ".+"}]}}
+    expr = 'rate(x{host=~"$host", a=~"${host}", b=~"${host:regex}", c=~"[[host]]"}[$__rate_interval])'
+    assert substitute(expr, model) == 'rate(x{host=~".*", a=~".*", b=~".*", c=~".*"}[5m])'
+    assert substitute('{h=~"$host"}[$__interval] $__range', model, all_values=True) == \
+        '{h=~".+"}[5m] 5m'
+
+
+def test_unwrap_variable_query():
+    assert unwrap_variable_query('label_values(up{job="node"}, host)') == 'up{job="node"}'
+    assert unwrap_variable_query("label_values(host)") is None
+    assert unwrap_variable_query('query_result(topk(5, up))') == "topk(5, up)"
+
+
+def test_prometheus_queries_found():
+    found = prometheus_exprs()
+    assert len(found) >= 40, found
+    assert any(w.startswith("variable") for _, w, _ in found), "variable queries not collected"
+
+
+def test_promql_parses_with_promtool(promtool, tmp_path):
+    found = prometheus_exprs()
+    ok, output = promtool_check(promtool, [e for _, _, e in found], tmp_path)
+    named = {int(n) for n in re.findall(r"check:expr_(\d+)", output)} or set(range(len(found)))
+    index = "\n".join(f"  check:expr_{n} = {found[n][0]} {found[n][1]}: {found[n][2]}"
+                      for n in sorted(named))
+    assert ok, f"promtool check rules rejected a dashboard expression:\n{output}\n{index}"
+
+
+@pytest.mark.parametrize("broken", [
+    'sum by (job) (rate(http_requests_total[5m])',          # unbalanced parenthesis
+    'rate(node_cpu_seconds_total{mode="idle"}[5x])',        # bad duration
+    'histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m]))) >',  # dangling operator
+    'rate(node_load1)',                                     # rate needs a range vector
+])
+def test_promtool_checker_rejects_broken_expression(promtool, tmp_path, broken):
+    ok, output = promtool_check(promtool, ['up{job="node"}', broken], tmp_path)
+    assert not ok, f"the checker accepted {broken!r}:\n{output}"
+    assert "check:expr_1" in output or "rule 2" in output, output
+
+
+# ==================================================================== metric names
+
+PROMQL_AGGREGATIONS = {"sum", "min", "max", "avg", "group", "stddev", "stdvar", "count",
+                       "count_values", "bottomk", "topk", "quantile", "limitk", "limit_ratio"}
+PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool",
+                   "and", "or", "unless", "offset", "atan2", "inf", "nan", "start", "end"}
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
+_IDENT = re.compile(r"(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)")
+_NAME_MATCHER = re.compile(r'__name__\s*=\s*"([^"]*)"')
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """Metric names a PromQL expression selects (a lexical extraction, good for our queries).
+
+    Strings, label matchers ({...}), ranges ([...]) and label lists of by/without/on/
+    ignoring/group_left/group_right are removed; what remains as an identifier and is not
+    followed by "(" (a function call), an aggregation operator or a keyword is a metric
+    name. {__name__="x"} counts as x."""
+    names = set(_NAME_MATCHER.findall(expr))
+    text = _STRING.sub('""', expr)
+    text = re.sub(r"\{[^{}]*\}", "{}", text)
+    text = re.sub(r"\[[^\[\]]*\]", "[]", text)
+    text = _GROUPING.sub(r"\1", text)
+    for m in _IDENT.finditer(text):
+        word = m.group(1)
+        if word in PROMQL_AGGREGATIONS or word in PROMQL_KEYWORDS:
+            continue
+        if re.match(r"\s*\(", text[m.end():]):
+            continue  # function call
+        names.add(word)
+    return names
+
+
+def test_metric_name_extraction():
+    expr = ('sum by (job, le) (rate(foo_bucket{job=~"a|b", le!="x"}[5m] offset 1h)) '
+            '/ on (job) group_left (instance) bar:recorded + ignoring (x) '
+            'count_values("value", baz) > bool 2e3 and {__name__="qux"} '
+            'or histogram_quantile(0.9, max without (cpu) (node_x)) unless vector(1) * inf')
+    assert promql_metric_names(expr) == {"foo_bucket", "bar:recorded", "baz", "qux", "node_x"}
+    assert promql_metric_names('100 * (1 - a_b{x="sum(by)"} / c_d)') == {"a_b", "c_d"}
+    assert promql_metric_names('time() - node_boot_time_seconds{host=~".*"}') == \
+        {"node_boot_time_seconds"}
+
+
+# --- the allow-list ---------------------------------------------------------------------
+
+# metric name prefix -> component whose Debian binary defines the name
+NAMESPACES = {
+    "node": "node_exporter",
+    "redis": "redis_exporter",
+    "pg": "postgres_exporter",
+    "prometheus": "prometheus",
+    "alertmanager": "alertmanager",
+}
+# Series Prometheus itself attaches to every scrape. scrape.go keeps their names as byte
+# slices with a trailing 0xff byte (`[]byte("up" + "\xff")`), stored NUL-padded in the
+# binary's .noptrdata section: we look for NUL + name + 0xff there.
+SCRAPE_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                 "scrape_samples_post_metric_relabeling", "scrape_series_added"}
+# Series of the rule manager (rules/alerting.go: alertMetricName = "ALERTS").
+RULE_SERIES = {"ALERTS", "ALERTS_FOR_STATE"}
+# Application metrics are not exposed by anything we deploy: instrumented services do.
+# They must be the ones the shipped alert rules (apps.rules.yml) use; a histogram
+# `<base>_bucket` counts as used when `<base>_bucket` is in the rules file.
+APP_METRICS = {"http_requests_total", "http_request_duration_seconds_bucket"}
+
+# Names the exporters assemble at run time from data they read or from a format string,
+# so no binary holds them as literals. Each entry: name -> (component, strings the binary
+# must contain, why the name is not in the binary).
+RUNTIME_NAMES = {
+    "node_memory_MemTotal_bytes": (
+        "node_exporter", [b"MemTotal"],
+        "meminfo collector: node_memory_<field>_bytes for each line of /proc/meminfo"),
+    "node_memory_MemAvailable_bytes": (
+        "node_exporter", [b"MemAvailable"],
+        "meminfo collector: node_memory_<field>_bytes for each line of /proc/meminfo"),
+    "node_network_receive_bytes_total": (
+        "node_exporter", [b"receive_bytes"],
+        "netdev collector: node_network_<column>_total from the /proc/net/dev header"),
+    "node_network_transmit_bytes_total": (
+        "node_exporter", [b"transmit_bytes"],
+        "netdev collector: node_network_<column>_total from the /proc/net/dev header"),
+    "pg_settings_max_connections": (
+        "postgres_exporter", [b"pg_settings"],
+        "pg_settings_<name> for each numeric row of the pg_settings view"),
+    "redis_config_maxclients": (
+        "redis_exporter", [b"config_%s", b"maxclients"],
+        "config_%s for each CONFIG GET key it exports"),
+    "redis_up": (
+        "redis_exporter", [b"redis_exporter"],
+        "namespace 'redis' + 'up': the literal 'up' is too short to be evidence"),
+    "pg_up": (
+        "postgres_exporter", [b"postgres_exporter"],
+        "namespace 'pg' + 'up': the literal 'up' is too short to be evidence"),
+}
+
+
+# --- reading the Debian binaries ----------------------------------------------------------
+
+def _elf_section(data: bytes, wanted: str) -> bytes:
+    """The bytes of one section of a 64-bit little-endian ELF file (the whole file if absent)."""
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return data
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    def header(i):
+        return struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
+    strtab = header(shstrndx)
+    names = data[strtab[4]:strtab[4] + strtab[5]]
+    for i in range(shnum):
+        h = header(i)
+        name = names[h[0]:names.index(b"\0", h[0])].decode()
+        if name == wanted:
+            return data[h[4]:h[4] + h[5]]
+    return data
+
+
+@functools.lru_cache(maxsize=None)
+def section(component: str, name: str) -> bytes:
+    """One ELF section of the component's server binary (Debian's build)."""
+    return _elf_section(debian.binaries(component)[component].read_bytes(), name)
+
+
+def rodata(component: str) -> bytes:
+    """Read-only data of the component's server binary: Go keeps string literals there."""
+    return section(component, ".rodata")
+
+
+_TEXTISH = set(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+
+
+def _sorted_run(blob: bytes, pos: int, size: int, backwards: bool, limit: int = 8) -> int:
+    """How many neighbours of blob[pos:pos+size] are text of the same size in ascending order."""
+    prev, n = blob[pos:pos + size], 0
+    while n < limit:
+        start = pos - (n + 1) * size if backwards else pos + (n + 1) * size
+        if start < 0:
+            break
+        chunk = blob[start:start + size]
+        if len(chunk) < size or not all(c in _TEXTISH for c in chunk) \
+                or not (chunk < prev if backwards else chunk > prev):
+            break
+        prev, n = chunk, n + 1
+    return n
+
+
+def is_literal(blob: bytes, text: str) -> bool:
+    """Whether `text` is a whole Go string literal in the binary, not just a substring.
+
+    Go's linker stores string literals back to back without separators, sorted by length
+    and then by content. So a whole literal of length L sits among other literals of
+    length L in ascending order: the L-byte chunks before it sort below it and those after
+    it above it. A substring of a longer literal (a typo that drops or adds a letter,
+    'seconds_tota') almost never has sorted neighbours on both sides. We ask for at least
+    one sorted neighbour on each side and 6 in all, or 8 on one side alone (a literal at
+    the edge of its length group has none on the other). The layout is a property of the
+    Go toolchain, so test_is_literal_tells_whole_literals_from_substrings guards it."""
+    needle = text.encode()
+    size, pos = len(needle), blob.find(needle)
+    while pos >= 0:
+        before = _sorted_run(blob, pos, size, backwards=True)
+        after = _sorted_run(blob, pos, size, backwards=False)
+        if (before >= 1 and after >= 1 and before + after >= 6) or before + after >= 8:
+            return True
+        pos = blob.find(needle, pos + 1)
+    return False
+
+
+def verify_metric_name(name: str) -> tuple[bool, str]:
+    """Whether a component we deploy exposes `name`, judged from its Debian binary.
+
+    The heuristic, first match wins:
+    1. application metrics (APP_METRICS) must be the names the shipped apps alert rules use;
+    2. Prometheus' own per-scrape series (up, scrape_*) must be in the prometheus binary
+       followed by the 0xff byte it appends to them; ALERTS must be a whole literal;
+    3. names exporters build from run-time data (RUNTIME_NAMES) need their witness string;
+    4. otherwise the prefix up to the first '_' names the component (NAMESPACES), and in
+       that component's binary one of these must hold, where "literal" means a whole
+       string literal (``is_literal``), not a substring:
+       a. the full name is a literal;
+       b. the name without "<namespace>_" is a literal of 4 characters or more (client
+          libraries join Namespace and Name at run time; redis_exporter prepends "redis_");
+       c. the name splits at an '_' into head and tail, both literals, the tail at least
+          5 characters and the head (with or without "<namespace>_") at least 3: the
+          BuildFQName(namespace, subsystem, name) pattern of node_exporter and Prometheus,
+          and postgres_exporter's "<view>_<column>" (pg_stat_database + xact_commit).
+    A typo in any part of a name breaks the literal it belongs to, so the name fails.
+    Known blind spot: a name assembled from two real literals that the exporter never
+    combines passes. Example: pg_stat_database_deadlock (the metric ends in "deadlocks")
+    passes because the postgres_exporter binary also holds an unrelated literal
+    "deadlock". Truncations of a single literal ("connected_client") do fail.
+    """
+    if name in APP_METRICS:
+        rules = APPS_RULES.read_text()
+        return (re.search(rf"\b{re.escape(name)}\b", rules) is not None,
+                "application metric used by apps.rules.yml")
+    if name in SCRAPE_SERIES:
+        return (b"\0" + name.encode() + b"\xff" in section("prometheus", ".noptrdata"),
+                "Prometheus scrape series")
+    if name in RULE_SERIES:
+        return is_literal(rodata("prometheus"), name), "Prometheus rule series"
+    if name in RUNTIME_NAMES:
+        component, witnesses, why = RUNTIME_NAMES[name]
+        return (all(w in rodata(component) for w in witnesses), f"built at run time: {why}")
+    ns = name.split("_", 1)[0]
+    if ns not in NAMESPACES or "_" not in name:
+        return False, f"no deployed component exposes names starting with {ns!r}"
+    blob = rodata(NAMESPACES[ns])
+    rest = name[len(ns) + 1:]
+    if is_literal(blob, name):
+        return True, "literal"
+    if len(rest) >= 4 and is_literal(blob, rest):
+        return True, "namespace + literal"
+    parts = name.split("_")
+    for i in range(2, len(parts)):
+        head, tail = "_".join(parts[:i]), "_".join(parts[i:])
+        short_head = head[len(ns) + 1:]
+        if len(tail) >= 5 and len(short_head) >= 3 and is_literal(blob, tail) \
+                and (is_literal(blob, head) or is_literal(blob, short_head)):
+            return True, f"literals {head!r} + {tail!r}"
+    return False, f"not found in the {NAMESPACES[ns]} binary"
+
+
+def dashboard_metric_names() -> dict[str, list[str]]:
+    """metric name -> where it is used."""
+    names: dict[str, list[str]] = {}
+    for uid, where, expr in prometheus_exprs():
+        for name in promql_metric_names(expr):
+            names.setdefault(name, []).append(f"{uid} {where}")
+    return names
+
+
+def test_metric_names_exist_in_exporters():
+    names = dashboard_metric_names()
+    assert len(names) >= 30, sorted(names)
+    unknown = {}
+    for name, used in sorted(names.items()):
+        ok, how = verify_metric_name(name)
+        if not ok:
+            unknown[name] = (how, used)
+    assert not unknown, "metric names no deployed component exposes:\n" + "\n".join(
+        f"  {n}: {how}; used in {used}" for n, (how, used) in unknown.items())
+
+
+def test_runtime_allow_list_is_used_and_small():
+    """Every run-time name is used by a dashboard, so the list cannot rot."""
+    used = set(dashboard_metric_names())
+    assert set(RUNTIME_NAMES) <= used, set(RUNTIME_NAMES) - used
+    assert len(RUNTIME_NAMES) <= 10
+
+
+def test_metric_names_of_alert_rules_verify_too():
+    """The verifier accepts the names used by the shipped (promtool-tested) alert rules."""
+    names = set()
+    for path in sorted((REPO / "templates" / "prometheus" / "rules").glob("*.rules.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                names |= promql_metric_names(rule["expr"])
+    names -= {"node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes"}  # run-time names
+    bad = {n: verify_metric_name(n)[1] for n in sorted(names) if not verify_metric_name(n)[0]}
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("typo", [
+    "node_cpu_second_total",
+    "node_cpu_seconds_totals",
+    "node_filesystem_avail_byte",
+    "node_filesytem_size_bytes",
+    "node_disk_read_byte_total",
+    "node_memory_MemAvailabe_bytes",
+    "node_network_recieve_bytes_total",
+    "node_load16",
+    "node_systemd_unit_states",
+    "redis_connected_client",
+    "redis_conected_clients",
+    "redis_keyspace_hit_total",
+    "redis_memory_used_byte",
+    "redis_evicted_key_total",
+    "pg_stat_activty_count",
+    "pg_stat_database_xact_comit",
+    "pg_stat_database_deadlocs",
+    "pg_database_size_byte",
+    "pg_lock_count",
+    "prometheus_tsdb_head_serie",
+    "prometheus_rule_evaluation_failure_total",
+    "prometheus_config_last_reload_succesful",
+    "alertmanager_notification_total",
+    "alertmanager_alerts_recieved_total",
+    "scrape_duration_second",
+    "http_request_total",
+    "ALERT",
+    "mysql_up",
+])
+def test_metric_name_checker_rejects_typos(typo):
+    ok, how = verify_metric_name(typo)
+    assert not ok, f"the metric name checker accepted the typo {typo!r} ({how})"
+
+
+def test_is_literal_tells_whole_literals_from_substrings():
+    blob = rodata("redis_exporter")
+    assert is_literal(blob, "connected_clients")
+    assert b"connected_client" in blob and not is_literal(blob, "connected_client")
+    assert b"onnected_clients" in blob and not is_literal(blob, "onnected_clients")
+
+
+# ==================================================================== LogQL
+
+LOGQL_RANGE_FUNCTIONS = {"count_over_time", "rate", "bytes_over_time", "bytes_rate",
+                         "absent_over_time", "sum_over_time", "avg_over_time", "max_over_time",
+                         "min_over_time", "first_over_time", "last_over_time",
+                         "stdvar_over_time", "stddev_over_time", "quantile_over_time"}
+LOGQL_AGGREGATIONS = {"sum", "avg", "min", "max", "count", "stddev", "stdvar", "topk",
+                      "bottomk", "sort", "sort_desc"}
+LOGQL_PARSERS = {"json", "logfmt", "unpack", "pattern", "regexp", "line_format",
+                 "label_format", "decolorize", "drop", "keep"}
+_LOGQL_TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<string>"(?:[^"\\]|\\.)*"|`[^`]*`)
+  | (?P<duration>\d+(?:ms|s|m|h|d|w|y)(?:\d+(?:ms|s|m|h))*)
+  | (?P<number>\d+(?:\.\d+)?)
+  | (?P<ident>[a-zA-Z_][a-zA-Z0-9_]*)
+  | (?P<op>\|=|\|~|!=|!~|=~|==|>=|<=|[|=<>{}()\[\],+\-*/%])
+""", re.X)
+
+
+class LogQLError(ValueError):
+    pass
+
+
+def _logql_tokens(expr: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    while pos < len(expr):
+        m = _LOGQL_TOKEN.match(expr, pos)
+        if not m:
+            raise LogQLError(f"cannot read {expr[pos:pos + 20]!r} (unterminated string?)")
+        if m.lastgroup != "ws":
+            out.append((m.lastgroup, m.group()))
+        pos = m.end()
+    return out
+
+
+def _unquote(s: str) -> str:
+    return s[1:-1] if s.startswith("`") else json.loads(s)
+
+
+class _LogQLParser:
+    """Recursive descent over the LogQL subset our dashboards use:
+
+        query     := log_query | metric
+        log_query := selector pipeline*
+        selector  := '{' matcher (',' matcher)* '}'
+        matcher   := label ('=' | '!=' | '=~' | '!~') string
+        pipeline  := ('|=' | '!=' | '|~' | '!~') string | '|' parser [string]
+        metric    := term (binop term)*
+        term      := number | '(' metric ')' | range_fn | aggregation
+        range_fn  := FUNC '(' log_query '[' duration ']' ')'   (range also right after selector)
+        aggregation := AGG [grouping] '(' [number ','] metric ')' [grouping]
+    """
+
+    def __init__(self, expr: str):
+        self.toks = _logql_tokens(expr)
+        self.i = 0
+
+    def peek(self, k=0):
+        j = self.i + k
+        return self.toks[j] if j < len(self.toks) else ("eof", "")
+
+    def take(self, kind=None, value=None):
+        tok = self.peek()
+        if (kind and tok[0] != kind) or (value and tok[1] != value):
+            raise LogQLError(f"expected {value or kind}, found {tok[1] or 'end of query'!r}")
+        self.i += 1
+        return tok
+
+    def parse(self) -> str:
+        kind = "log" if self.peek()[1] == "{" else "metric"
+        self.log_query() if kind == "log" else self.metric()
+        if self.peek()[0] != "eof":
+            raise LogQLError(f"unexpected {self.peek()[1]!r}")
+        return kind
+
+    def selector(self):
+        self.take("op", "{")
+        matchers = []
+        while True:
+            label = self.take("ident")[1]
+            op = self.take("op")[1]
+            if op not in ("=", "!=", "=~", "!~"):
+                raise LogQLError(f"bad matcher operator {op!r} after {label}")
+            value = _unquote(self.take("string")[1])
+            if "~" in op:
+                try:
+                    re.compile(value)
+                except re.error as exc:
+                    raise LogQLError(f"bad regex {value!r} for {label}: {exc}") from None
+            matchers.append((label, op, value))
+            if self.peek()[1] == ",":
+                self.take()
+                continue
+            self.take("op", "}")
+            break
+        # Loki refuses selectors whose every matcher also matches the empty string.
+        if not any((op == "=" and v) or (op == "=~" and not re.fullmatch(v, ""))
+                   for _, op, v in matchers):
+            raise LogQLError("the selector needs a matcher that does not match the empty value")
+
+    def pipeline(self):
+        while True:
+            kind, value = self.peek()
+            if value in ("|=", "!=", "|~", "!~"):
+                self.take()
+                pattern = _unquote(self.take("string")[1])
+                if "~" in value:
+                    try:
+                        re.compile(pattern)
+                    except re.error as exc:
+                        raise LogQLError(f"bad line filter regex {pattern!r}: {exc}") from None
+            elif value == "|":
+                self.take()
+                stage = self.take("ident")[1]
+                if stage not in LOGQL_PARSERS:
+                    raise LogQLError(f"unknown pipeline stage {stage!r}")
+                if self.peek()[0] == "string":
+                    self.take()
+            else:
+                return
+
+    def log_query(self, allow_range=False) -> bool:
+        self.selector()
+        ranged = False
+        if allow_range and self.peek()[1] == "[":
+            self.range()
+            ranged = True
+        self.pipeline()
+        if allow_range and not ranged and self.peek()[1] == "[":
+            self.range()
+            ranged = True
+        return ranged
+
+    def range(self):
+        self.take("op", "[")
+        self.take("duration")
+        self.take("op", "]")
+
+    def grouping(self):
+        if self.peek()[1] in ("by", "without"):
+            self.take()
+            self.take("op", "(")
+            while self.peek()[1] != ")":
+                self.take("ident")
+                if self.peek()[1] == ",":
+                    self.take()
+            self.take("op", ")")
+
+    def term(self):
+        kind, value = self.peek()
+        if kind == "number":
+            self.take()
+        elif value == "(":
+            self.take()
+            self.metric()
+            self.take("op", ")")
+        elif kind == "ident" and value in LOGQL_RANGE_FUNCTIONS:
+            self.take()
+            self.take("op", "(")
+            if not self.log_query(allow_range=True):
+                raise LogQLError(f"{value}() needs a range such as [5m]")
+            self.take("op", ")")
+        elif kind == "ident" and value in LOGQL_AGGREGATIONS:
+            self.take()
+            self.grouping()
+            self.take("op", "(")
+            if self.peek()[0] == "number" and self.peek(1)[1] == ",":
+                self.take()
+                self.take()
+            self.metric()
+            self.take("op", ")")
+            self.grouping()
+        elif kind == "ident":
+            raise LogQLError(f"unknown function {value!r}")
+        else:
+            raise LogQLError(f"unexpected {value or 'end of query'!r}")
+
+    def metric(self):
+        self.term()
+        while self.peek()[1] in ("+", "-", "*", "/", "%", ">", "<", ">=", "<=", "==", "!="):
+            self.take()
+            if self.peek()[1] == "bool":
+                self.take()
+            self.term()
+
+
+def check_logql(expr: str) -> str:
+    """Validate the structure of a LogQL query; return "log" or "metric".
+
+    NOT a full LogQL parser: it accepts the subset described in _LogQLParser (stream
+    selector with label matchers, line filters, a few parser stages, range functions,
+    aggregations with by/without, arithmetic) and checks balanced brackets, terminated
+    strings, matcher operators, that regexes compile (with Python's re, close to Go's RE2
+    for simple patterns), that range functions have a [range], and that the selector has
+    a matcher that cannot match the empty value (Loki refuses the query otherwise).
+    Raises LogQLError."""
+    stack, pairs = [], {")": "(", "]": "[", "}": "{"}
+    for kind, value in _logql_tokens(expr):
+        if kind == "op" and value in "([{":
+            stack.append(value)
+        elif kind == "op" and value in ")]}":
+            if not stack or stack.pop() != pairs[value]:
+                raise LogQLError(f"unbalanced {value!r}")
+    if stack:
+        raise LogQLError(f"unclosed {stack[-1]!r}")
+    return _LogQLParser(expr).parse()
+
+
+def loki_queries():
+    """(uid, where, expression with the variables' All values, panel type or 'variable')."""
+    out = []
+    for path in DASHBOARD_FILES:
+        model = load(path)
+        for panel in all_panels(model):
+            if ds_uid(panel.get("datasource")) != "loki":
+                continue
+            for t in panel.get("targets") or []:
+                out.append((model["uid"], f"panel {panel['id']} {panel['title']!r}",
+                            substitute(t["expr"], model, all_values=True), panel["type"]))
+        for name, var in variables(model).items():
+            if ds_uid(var.get("datasource")) == "loki":
+                inner = unwrap_variable_query(variable_query(var))
+                if inner:
+                    out.append((model["uid"], f"variable ${name}",
+                                substitute(inner, model, all_values=True), "variable"))
+    return out
+
+
+def test_loki_queries_found():
+    found = loki_queries()
+    assert len(found) >= 4, found
+    assert {t for *_, t in found} >= {"logs", "timeseries", "variable"}
+
+
+def test_logql_structure():
+    problems = []
+    for uid, where, expr, panel_type in loki_queries():
+        try:
+            kind = check_logql(expr)
+        except LogQLError as exc:
+            problems.append(f"{uid} {where}: {exc}: {expr}")
+            continue
+        want = {"logs": "log", "variable": "log"}.get(panel_type, "metric")
+        if kind != want:
+            problems.append(f"{uid} {where}: a {panel_type} panel needs a {want} query: {expr}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("good", [
+    '{host=~"a|b", unit=~".*"}',
+    '{host="x"} |~ "(?i)error" != "debug" | logfmt',
+    'sum by (level) (count_over_time({host=~".+"}[5m]))',
+    'sum(count_over_time({host="a"} |= "x" [1h])) / 2',
+    'topk(5, sum by (unit) (rate({host="a"}[5m])))',
+])
+def test_logql_checker_accepts(good):
+    check_logql(good)
+
+
+@pytest.mark.parametrize("broken", [
+    '{host=~"a"',                                          # unclosed brace
+    '{host=~"a"} |~ "(?i)error',                           # unterminated string
+    '{host~"a"}',                                          # bad operator
+    '{}',                                                  # no matcher
+    '{host=~".*", unit=~".*"}',                            # every matcher matches ""
+    '{host=~"("}',                                         # bad regex
+    'count_over_time({host="a"})',                         # range function without range
+    'sum by (level) (count_over_tim({host="a"}[5m]))',     # unknown function
+    'sum by (level (count_over_time({host="a"}[5m]))',     # unbalanced parenthesis
+    '{host="a"} | jsn',                                    # unknown stage
+    'sum(count_over_time({host="a"}[5x]))',                # bad duration
+])
+def test_logql_checker_rejects(broken):
+    with pytest.raises(LogQLError):
+        check_logql(broken)
