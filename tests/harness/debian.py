@@ -64,6 +64,10 @@ def extract(component: str, arch: str = "amd64") -> Path:
         dl.mkdir(parents=True, exist_ok=True)
         res = subprocess.run(["apt-get", "download", f"{package}:{arch}"], cwd=dl,
                              capture_output=True, text=True)
+        if res.returncode != 0:  # a fresh machine may have no package lists yet
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+            res = subprocess.run(["apt-get", "download", f"{package}:{arch}"], cwd=dl,
+                                 capture_output=True, text=True)
         if res.returncode != 0:
             raise RuntimeError(f"apt-get download {package}:{arch} failed: {res.stderr}")
         debs = sorted(dl.glob(f"{package}_*_{arch}.deb"))
