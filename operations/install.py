@@ -104,7 +104,9 @@ def install_archive(component: str, binaries: list[str],
     paths, ops = {}, []
     for name in binaries:
         dest = f"{ARCHIVE_BIN_DIR}/{name}"
-        ops.append(files.put(name=f"Install {name} {artifact.version} ({artifact.file_name})",
+        # the name holds no architecture: one operation serves hosts of every arch, and
+        # pyinfra's tables show one name per operation
+        ops.append(files.put(name=f"Install {name} {artifact.version} from the release archive",
                              src=str(found[name]), dest=dest, mode="755",
                              user="root", group="root"))
         paths[name] = dest
