@@ -1,0 +1,215 @@
+"""Grafana: the dashboards, from Grafana's APT repository or its release tarball, as a
+hardened service. Its data sources, folder and dashboards are provisioned over its API by
+grafana_provisioning.py once it is ready."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import threading
+from pathlib import Path
+
+import requests
+from pyinfra import host
+from pyinfra.api import FileUploadCommand, StringCommand, deploy, operation
+from pyinfra.facts.files import Sha1File
+from pyinfra.operations import files, python
+
+from . import artifacts, grafana_apt, grafana_provisioning
+from .config_files import validated_file
+from .context import local_url, secret, settings
+from .install import directory, install_package, machine, system_user
+from .services import Unit, render, service
+from .settings import SettingsError
+
+NAME = "grafana"
+CONFIG_DIR = "/etc/grafana"
+CONFIG = f"{CONFIG_DIR}/grafana.ini"
+KEYRINGS = "/etc/apt/keyrings"
+KEYRING = f"{KEYRINGS}/grafana.asc"   # ASCII-armored: apt >= 1.4 reads .asc keyrings
+SOURCES = "/etc/apt/sources.list.d/grafana.sources"
+# Grafana's deb is its release tarball, top folder stripped, in /usr/share/grafana, plus
+# wrapper scripts in /usr/sbin (grafana-server execs $GRAFANA_HOME/bin/grafana server) and
+# its own unit grafana-server.service (masked: ours is grafana.service). Our unit runs
+# bin/grafana itself, as the tarball install does.
+PACKAGE_HOME = "/usr/share/grafana"
+PACKAGED_UNIT = "grafana-server"
+ARCHIVE_ROOT = "/usr/local/share"
+ARCHIVE_MARKER = ".monstack-archive-sha256"
+PGP_PUBLIC_KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
+# What Grafana's ini reading would change in a value: a """-quoted value ends at """,
+# ${VAR} and $__env{...}/$__file{...} are expanded, go-ini interpolates %(key)s.
+INI_MANGLED = re.compile(r'"""|"$|[\r\n]|\$(__\w+)?\{|%\(')
+
+
+def home(s) -> str:
+    """Home of the service user: its data folder."""
+    return s.grafana_data_dir
+
+
+def package_name(machine_name: str) -> str:
+    # Grafana builds armv6 (Raspberry Pi 1 / Zero) only as a separate package of its APT
+    # repository, grafana-rpi (same layout); every other architecture gets grafana.
+    return "grafana-rpi" if machine_name == "armv6l" else "grafana"
+
+
+def apt_source(repo_url: str) -> str:
+    return ("# Managed by monstack (pyinfra)\n"
+            "Types: deb\n"
+            f"URIs: {repo_url}\n"
+            "Suites: stable\n"
+            "Components: main\n"
+            f"Signed-By: {KEYRING}\n")
+
+
+def admin_password(s) -> str:
+    name = s.grafana_admin_password_secret
+    password = secret(name, "Grafana's admin password")
+    if INI_MANGLED.search(password):
+        raise SettingsError(f"secret {name} (Grafana's admin password) holds a line break, "
+                            '""", a trailing ", ${, $__name{ or %( which grafana.ini would '
+                            "not keep as written; choose another password")
+    return password
+
+
+def config_content(s) -> str:
+    root_url = s.grafana_root_url
+    if root_url and not root_url.startswith(("http://", "https://")):
+        raise SettingsError(f"grafana_root_url: {root_url!r} is not an http(s):// URL")
+    return render(
+        "grafana/grafana.ini.j2",
+        http_addr=s.grafana_listen_address, http_port=s.grafana_port, root_url=root_url,
+        data_dir=s.grafana_data_dir.rstrip("/"), admin_user=s.grafana_admin_user,
+        admin_password=admin_password(s),
+        cookie_secure=bool(root_url and root_url.startswith("https://")),
+        allow_sign_up=s.grafana_allow_sign_up, anonymous=s.grafana_anonymous_access)
+
+
+# -- package method ------------------------------------------------------------------------
+_key_lock = threading.Lock()
+
+
+def apt_key(s) -> str:
+    """The repository's signing key, read on the controller (the hosts may have no route to
+    the internet): grafana_apt_key_file, or grafana_apt_key_url downloaded once into the
+    artifact cache."""
+    if s.grafana_apt_key_file:
+        path = Path(s.grafana_apt_key_file).expanduser()
+        if not path.is_file():
+            raise SettingsError(f"grafana_apt_key_file: {path} does not exist on the controller")
+    else:
+        url = s.grafana_apt_key_url
+        cache = Path(s.artifact_cache_dir).expanduser()
+        path = cache / f"grafana-apt-key-{hashlib.sha256(url.encode()).hexdigest()[:12]}.asc"
+        with _key_lock:
+            if not path.is_file():
+                try:
+                    resp = requests.get(url, timeout=30)
+                    resp.raise_for_status()
+                except requests.RequestException as exc:
+                    raise artifacts.ArtifactError(
+                        f"could not download Grafana's APT key from {url}: {exc}; or give "
+                        "it as grafana_apt_key_file") from None
+                cache.mkdir(parents=True, exist_ok=True)
+                part = path.with_name(path.name + ".part")
+                part.write_text(resp.text)
+                if PGP_PUBLIC_KEY not in resp.text:
+                    part.unlink()
+                    raise artifacts.ArtifactError(f"{url} did not answer with a PGP public key")
+                os.replace(part, path)
+    text = path.read_text()
+    if PGP_PUBLIC_KEY not in text:
+        raise SettingsError(f"{path} is not an ASCII-armored PGP public key")
+    return text
+
+
+def install_from_repository(s) -> tuple[str, list]:
+    # the key and the source, planned once per host: Loki and Alloy use them too
+    grafana_apt.repository(s)
+    installed = install_package(NAME, [NAME], package=package_name(machine()),
+                                unit=PACKAGED_UNIT, paths={NAME: f"{PACKAGE_HOME}/bin/grafana"})
+    return PACKAGE_HOME, installed.ops
+
+
+# -- archive method ------------------------------------------------------------------------
+@operation()
+def unpacked_tree(archive: str, sha256: str, dest: str, strip: int):
+    """
+    A verified release archive unpacked whole into the folder `dest`, once.
+
+    + archive: the archive on the controller (verified against `sha256` already)
+    + strip: leading folders of the archive to drop (its top folder)
+
+    `dest`/.monstack-archive-sha256 records the archive it came from: the decision is
+    made from that one fact, so --dry is exact and a second run does nothing.
+    """
+    marker = f"{dest}/{ARCHIVE_MARKER}"
+    if host.get_fact(Sha1File, path=marker) == hashlib.sha1(f"{sha256}\n".encode()).hexdigest():
+        return
+    staged, tmp = f"{dest}.tar.gz.monstack-new", f"{dest}.monstack-new"
+    q_staged, q_tmp, q_dest = shlex.quote(staged), shlex.quote(tmp), shlex.quote(dest)
+    yield FileUploadCommand(archive, staged, remote_temp_filename=host.get_temp_filename(staged))
+    yield StringCommand(
+        f"rm -rf {q_tmp} && mkdir {q_tmp} && "
+        f"tar -xzf {q_staged} -C {q_tmp} --strip-components={strip} --no-same-owner && "
+        f"chmod -R go-w {q_tmp} && printf '%s\\n' {sha256} > {q_tmp}/{ARCHIVE_MARKER} && "
+        f"rm -rf {q_dest} && mv {q_tmp} {q_dest} && rm -f {q_staged} "
+        f"|| {{ rm -rf {q_tmp} {q_staged}; exit 1; }}")
+
+
+def install_from_archive(s) -> tuple[str, list]:
+    """The whole tarball (bin/grafana needs its conf/ and public/ beside it) unpacked to a
+    folder of its version. Not files.sync: that checks each of the tree's thousands of
+    files with remote commands, at plan time and again at run time. Here the archive,
+    already verified and test-unpacked on the controller, is uploaded and unpacked only
+    when the folder's marker does not name its sha256."""
+    cache = os.path.expanduser(s.artifact_cache_dir)
+    artifact, folder = artifacts.prepare(NAME, s.grafana_version, machine(), s.artifact_mirror,
+                                         s.artifact_checksums, cache)
+    artifacts.binary_paths(artifact, folder)  # bin/grafana is there (and its wrappers)
+    archive = Path(cache) / artifact.file_name
+    # the archive's top folder is grafana-v<version> or grafana-<version>: strip what it has
+    strip = len(folder.relative_to(archive.with_name(archive.name + ".d")).parts)
+    tree = f"{ARCHIVE_ROOT}/grafana-{artifact.version}"
+    ops = [unpacked_tree(name=f"Install Grafana {artifact.version} ({artifact.file_name}) "
+                              f"in {tree}",
+                         archive=str(archive), sha256=artifact.sha256, dest=tree, strip=strip),
+           files.link(name="Link /usr/local/bin/grafana to it", path="/usr/local/bin/grafana",
+                      target=f"{tree}/bin/grafana")]
+    return tree, ops
+
+
+@deploy("Grafana")
+def install():
+    s = settings()
+    content = config_content(s)  # the admin password first: unset, nothing is planned
+    system_user(NAME, home(s))
+    if s.grafana_install_method == "package":
+        grafana_home, install_ops = install_from_repository(s)
+    else:
+        grafana_home, install_ops = install_from_archive(s)
+    # after the package: its postinst sets these folders to 0755 when it installs
+    directory(CONFIG_DIR, "root", NAME, "0750")
+    directory(s.grafana_data_dir, NAME, NAME, "0750")
+    config_op = validated_file(
+        name="Write grafana.ini (Grafana has no config checker)", dest=CONFIG,
+        content=content, user="root", group=NAME, mode="0640", secret=True)
+    unit = Unit(
+        name=NAME, user=NAME,
+        description="Grafana", documentation="https://grafana.com/docs/grafana/latest/",
+        write_paths=[s.grafana_data_dir],
+        memory_deny_write_execute=False,  # as in Grafana's own hardened unit
+        exec_start=[f"{grafana_home}/bin/grafana", "server", f"--config={CONFIG}",
+                    f"--homepath={grafana_home}", *s.grafana_extra_flags],
+    )
+    # the first start migrates the database: slow on a Raspberry Pi
+    service(unit, local_url(NAME, "/api/health"), restart_on=install_ops,
+            reload_on=[config_op], ready_seconds=300)
+
+    grafana = grafana_provisioning.connect(s, host)
+    if grafana.state == grafana_provisioning.ROTATE:
+        python.call(name="Change Grafana's admin password over its API (grafana.ini sets it "
+                         "only at the first start)",
+                    function=grafana_provisioning.change_admin_password, grafana=grafana)

@@ -1,0 +1,130 @@
+"""An operator adds Grafana to the monitoring host: installed from the release archive,
+then its data sources, folder and dashboards provisioned over its HTTP API.
+
+The archive on the mirror is upstream-shaped, but its bin/grafana starts the GRAFANA API
+TEST DOUBLE (tests/harness/grafana_double.py, see harness/grafana_archive.py): it is not
+Grafana. What is tested is the deploy: archive install, hardened unit, readiness on
+/api/health, provisioning, --dry equal to the real run, a second run changing nothing.
+The double keeps its objects in memory, so these tests never restart it on purpose.
+"""
+
+import base64
+import json
+import urllib.request
+
+import pytest
+
+from conftest import REPO, hosts_fixture, write_inventory
+from harness import grafana_archive
+from harness.pyinfra_cli import run_pyinfra
+from harness.stack import mirror_settings, service_pids
+from operations.settings import COMPONENTS
+
+pytestmark = pytest.mark.fleet
+
+hosts = hosts_fixture(1)
+PASSWORD = "e2e-Grafana-admin-pw#1"
+ENV = {"GRAFANA_ADMIN_PASSWORD": PASSWORD}
+RUNS = {"prometheus", "alertmanager", "node_exporter", "grafana"}
+# no Loki in this inventory: the Logs dashboard is left out
+DASHBOARDS = sorted(p.stem for p in (REPO / "dashboards").glob("*.json")
+                    if p.stem != "monstack-logs")
+PROVISION_ALL = (f"Provision Grafana: {1 + 2 + len(DASHBOARDS)} datasources/folders/dashboards "
+                 "to create or update")
+
+
+@pytest.fixture(scope="module")
+def stack(hosts, fleet, mirror, tmp_path_factory):
+    (mon,) = hosts
+    settings = mirror_settings(mirror, ["prometheus", "alertmanager", "node_exporter"])
+    grafana = grafana_archive.publish(mirror, tmp_path_factory.mktemp("grafana-archive"))
+    settings["artifact_checksums"].update(grafana.pop("artifact_checksums"))
+    settings.update(grafana)
+    settings["artifact_cache_dir"] = str(tmp_path_factory.mktemp("artifact-cache"))
+    settings.update({f"{c}_enabled": False for c in COMPONENTS if c not in RUNS})
+    inventory = write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
+                                {"monitoring": [mon]}, group_data={"all": settings})
+    return {"inventory": inventory, "mon": mon, "version": settings["grafana_version"]}
+
+
+def deploy(stack, **kw):
+    return run_pyinfra(stack["inventory"], env=ENV, **kw)
+
+
+@pytest.fixture(scope="module")
+def first_runs(stack):
+    dry = deploy(stack, dry=True).check()
+    real = deploy(stack).check()
+    return dry, real
+
+
+def api(mon, path: str):
+    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
+    req = urllib.request.Request(f"http://{mon.ip}:3000{path}",
+                                 headers={"Authorization": f"Basic {token}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_dry_run_lists_exactly_what_the_first_run_does(first_runs):
+    dry, real = first_runs
+    assert not any(dry.conditional.values()), dry.conditional
+    assert dry.changes == real.changes
+    assert real.changes[PROVISION_ALL] == 1
+    assert real.changes["Grafana | Restart grafana and wait until ready"] == 1
+    for run in first_runs:
+        assert PASSWORD not in run.output
+
+
+def test_grafana_is_provisioned(stack, first_runs):
+    mon = stack["mon"]
+    health = api(mon, "/api/health")
+    assert health["database"] == "ok" and health["commit"] == "test-double"
+    prom = api(mon, "/api/datasources/uid/prometheus")
+    assert (prom["type"], prom["url"], prom["isDefault"]) == (
+        "prometheus", f"http://{mon.ip}:9090", True)
+    am = api(mon, "/api/datasources/uid/alertmanager")
+    assert am["type"] == "alertmanager" and am["jsonData"] == {"implementation": "prometheus"}
+    assert api(mon, "/api/folders/monstack")["title"] == "Monitoring"
+    for uid in DASHBOARDS:
+        assert api(mon, f"/api/dashboards/uid/{uid}")["meta"]["folderUid"] == "monstack", uid
+
+
+def test_the_service_is_hardened_and_its_config_private(stack, first_runs):
+    mon, tree = stack["mon"], f"/usr/local/share/grafana-{stack['version']}"
+    unit = mon.ssh("systemctl cat grafana").stdout
+    for line in ("User=grafana", "ProtectSystem=strict", "NoNewPrivileges=yes",
+                 "ReadWritePaths=/var/lib/grafana", f"ExecStart={tree}/bin/grafana \\",
+                 "    --config=/etc/grafana/grafana.ini \\", f"    --homepath={tree}"):
+        assert line in unit.splitlines(), line
+    pid = mon.ssh("systemctl show -p MainPID --value grafana").stdout.strip()
+    assert mon.ssh(f"ps -o user= -p {pid}").stdout.strip() == "grafana"
+    assert mon.ssh("stat -c '%a %U:%G' /etc/grafana/grafana.ini").stdout.strip() == \
+        "640 root:grafana"
+    assert mon.ssh("stat -c '%a %U:%G' /etc/grafana /var/lib/grafana").stdout.split("\n")[:2] \
+        == ["750 root:grafana", "750 grafana:grafana"]
+    assert mon.ssh(f"cat {tree}/.monstack-archive-sha256").stdout.strip()
+    # the package's unit name is never used by the archive install
+    assert mon.ssh("systemctl cat grafana-server", check=False).returncode != 0
+
+
+def test_a_second_run_changes_nothing(stack, first_runs):
+    mon = stack["mon"]
+    before = service_pids(mon, ["grafana", "prometheus"])
+    dry = deploy(stack, dry=True).check()
+    again = deploy(stack).check()
+    assert dry.changed_ops() == {} and again.changed_ops() == {}, (dry.changes, again.changes)
+    assert "data sources, folder and dashboards are up to date" in again.output
+    assert service_pids(mon, ["grafana", "prometheus"]) == before
+
+
+def test_a_new_dashboard_is_one_change_in_dry_and_real_run(stack, first_runs, tmp_path):
+    mon = stack["mon"]
+    (tmp_path / "team.json").write_text(json.dumps({"uid": "e2e-team", "title": "E2E team"}))
+    data = {"grafana_dashboards_dir": str(tmp_path)}
+    dry = deploy(stack, dry=True, data=data).check()
+    real = deploy(stack, data=data).check()
+    expected = {"Provision Grafana: 1 datasources/folders/dashboards to create or update": 1}
+    assert dry.changed_ops() == real.changed_ops() == expected
+    assert api(mon, "/api/dashboards/uid/e2e-team")["meta"]["folderUid"] == "monstack"
+    assert deploy(stack, data=data).check().changed_ops() == {}

@@ -1,0 +1,78 @@
+"""An upstream-shaped Grafana release archive whose bin/grafana is the GRAFANA API TEST
+DOUBLE (tests/harness/grafana_double.py). It is NOT Grafana.
+
+Upstream's download site is not reachable from the fleet, and what the end-to-end test
+checks is the deploy: the archive install method, the hardened unit, readiness on
+/api/health and provisioning over the API. The archive is named and laid out like
+upstream's (grafana-<version>.linux-<arch>.tar.gz, top folder grafana-v<version>, bin/,
+conf/, public/), with a version that says what it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .mirror import Mirror, build_archive, sha256
+
+HERE = Path(__file__).resolve().parent
+VERSION = "0.0.1-testdouble"
+
+# Started as Grafana is: `bin/grafana server --config=FILE --homepath=DIR ...`.
+LAUNCHER = '''#!/usr/bin/env python3
+"""GRAFANA API TEST DOUBLE launcher: this is not Grafana (see grafana_double.py).
+
+Serves the double on [server] http_addr:http_port of the --config file, with the
+[security] admin_user / admin_password found there."""
+import configparser
+import os
+import sys
+from pathlib import Path
+
+sys.dont_write_bytecode = True
+HOME = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(HOME))
+import grafana_double  # noqa: E402
+
+args = sys.argv[1:]
+if not args or args[0] != "server":
+    sys.exit("grafana API test double: only `grafana server --config=FILE` is supported")
+config = next((a.split("=", 1)[1] for a in args if a.startswith("--config=")), None)
+ini = configparser.ConfigParser(interpolation=None, comment_prefixes=("#", ";"))
+if not config or not ini.read(config):
+    sys.exit(f"grafana API test double: cannot read --config {config!r}")
+password = ini.get("security", "admin_password", fallback="admin")
+if len(password) >= 6 and password.startswith('"""') and password.endswith('"""'):
+    password = password[3:-3]
+os.environ["GF_SECURITY_ADMIN_PASSWORD"] = password   # not on the command line (ps)
+sys.exit(grafana_double.main([
+    "--host", ini.get("server", "http_addr", fallback="") or "0.0.0.0",
+    "--port", ini.get("server", "http_port", fallback="3000"),
+    "--admin-user", ini.get("security", "admin_user", fallback="admin")]))
+'''
+NOTICE = "GRAFANA API TEST DOUBLE: this archive is not Grafana; see bin/grafana.\n"
+
+
+def build(work: Path, version: str = VERSION, deb_arch: str = "amd64") -> Path:
+    """Write the archive (and its source files) under `work`; return its path."""
+    src = work / "grafana-double-src"
+    src.mkdir(parents=True, exist_ok=True)
+    (src / "grafana").write_text(LAUNCHER)
+    (src / "NOTICE").write_text(NOTICE)
+    members = {
+        "bin/grafana": (src / "grafana", 0o755),
+        # upstream's compatibility wrappers, which the release table lists too
+        "bin/grafana-server": (src / "grafana", 0o755),
+        "bin/grafana-cli": (src / "grafana", 0o755),
+        "grafana_double.py": (HERE / "grafana_double.py", 0o644),
+        "conf/TEST-DOUBLE": (src / "NOTICE", 0o644),
+        "public/TEST-DOUBLE": (src / "NOTICE", 0o644),
+        "TEST-DOUBLE": (src / "NOTICE", 0o644),
+    }
+    return build_archive("grafana", version, deb_arch, members=members, out_dir=work)
+
+
+def publish(mirror: Mirror, work: Path, version: str = VERSION) -> dict:
+    """Put the archive on the mirror; return the group_data that installs it."""
+    name = mirror.add(build(work, version))
+    return {"grafana_install_method": "archive", "grafana_version": version,
+            "artifact_checksums": {name: sha256(mirror.root / name)}}
