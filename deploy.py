@@ -5,7 +5,8 @@
     pyinfra --dry inventories/prod.py deploy.py    # preview every change
 
 Every host's settings are validated before anything is planned; each component module
-then installs what that host runs (see group_data/all.py for every setting).
+then installs what that host runs (see group_data/all.py for every setting). Grafana is
+provisioned last, from the controller over its HTTP API.
 """
 
 import importlib
@@ -25,3 +26,6 @@ plan_service_users([(c, m.home(context.settings())) for c, m in modules.items()]
                    name="Create the service users")
 for module in modules.values():
     module.install()
+# Grafana's data sources, folder and dashboards, over its API once its service is ready
+if "grafana" in modules:
+    importlib.import_module("operations.grafana_provisioning").install()

@@ -41,7 +41,7 @@ prometheus_scrape_jobs = []
 # raw Prometheus scrape_config entries, passed through as given
 prometheus_extra_scrape_configs = []
 # shipped alert rule sets to install
-prometheus_shipped_rules = ['host', 'targets', 'apps', 'redis', 'postgres', 'monitoring', 'watchdog']
+prometheus_shipped_rules = ['host', 'targets', 'apps', 'redis', 'postgres', 'monitoring', 'watchdog', 'loki', 'containers']
 # your own rule files (controller paths), validated and installed
 prometheus_rule_files = []
 # install prometheus (scrapes targets, stores metrics, evaluates alert rules)
@@ -168,6 +168,118 @@ blackbox_exporter_listen_address = '0.0.0.0'
 blackbox_exporter_group = 'monitoring'
 # extra command-line flags, appended as given
 blackbox_exporter_extra_flags = []
+
+# -- loki ---------------------------------------------------------------------
+# chunks, index, rules and the compactor's working folder
+loki_data_dir = '/var/lib/loki'
+# how long logs are kept (deleted by the compactor; at least 24h, or 0s to keep them forever)
+loki_retention_period = '30d'
+# per-tenant ingestion rate limit in MB/s (pushes above it get HTTP 429)
+loki_ingestion_rate_mb = 4
+# per-tenant ingestion burst size in MB
+loki_ingestion_burst_size_mb = 6
+# most active streams (label sets) Loki accepts
+loki_max_global_streams_per_user = 10000
+# install loki (stores the logs shipped by Alloy (no authentication of its own))
+loki_enabled = True
+# `archive`: upstream zip (via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); `package`: Grafana's APT repository (package loki)
+loki_install_method = 'package'
+# upstream version for the archive method (pinned, never 'latest')
+loki_version = '3.6.8'
+# TCP port it listens on
+loki_port = 3100
+# address it binds to (0.0.0.0: every interface)
+loki_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+loki_group = 'monitoring'
+# extra command-line flags, appended as given
+loki_extra_flags = []
+
+# -- alloy --------------------------------------------------------------------
+# log files Alloy tails (glob patterns; [] for none)
+alloy_log_paths = ['/var/log/*.log']
+# ship the systemd journal (labels unit and level)
+alloy_journal = True
+# ship Docker containers' logs (label container); auto: where /var/run/docker.sock and the docker group exist
+alloy_docker_logs = 'auto'
+# push URL of the Loki to ship to (default: the first Loki host of the inventory, http://<host>:<loki_port>/loki/api/v1/push)
+alloy_loki_url = None
+# install alloy (log shipper: journal, log files and Docker containers to Loki)
+alloy_enabled = True
+# `archive`: upstream zip (x86_64, aarch64; via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); `package`: Grafana's APT repository (package alloy)
+alloy_install_method = 'package'
+# upstream version for the archive method (pinned, never 'latest')
+alloy_version = '1.17.1'
+# TCP port it listens on
+alloy_port = 12345
+# address it binds to (0.0.0.0: every interface)
+alloy_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+alloy_group = 'all'
+# extra command-line flags, appended as given
+alloy_extra_flags = []
+
+# -- cadvisor -----------------------------------------------------------------
+# how often cAdvisor collects container statistics (s, m or h units)
+cadvisor_housekeeping_interval = '30s'
+# install cadvisor (container metrics (CPU, memory, restarts), on hosts of the docker group)
+cadvisor_enabled = True
+# `archive` only: upstream's raw binary (via artifact_mirror); there is no package
+cadvisor_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+cadvisor_version = '0.57.0'
+# TCP port it listens on
+cadvisor_port = 8080
+# address it binds to (0.0.0.0: every interface)
+cadvisor_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+cadvisor_group = 'docker'
+# extra command-line flags, appended as given
+cadvisor_extra_flags = []
+
+# -- grafana ------------------------------------------------------------------
+# login of Grafana's server admin (used to provision over the API)
+grafana_admin_user = 'admin'
+# name of the secret holding the admin password (there is no default password: the deploy stops while it is unset)
+grafana_admin_password_secret = 'GRAFANA_ADMIN_PASSWORD'
+# name of the secret holding the admin password Grafana has now, to change it to the one above (Grafana reads admin_password only at its first start)
+grafana_admin_password_previous_secret = None
+# URL users reach Grafana at (https: secure cookies)
+grafana_root_url = None
+# database, plugins and logs
+grafana_data_dir = '/var/lib/grafana'
+# Grafana's APT repository (package method; or your mirror of it)
+grafana_apt_repo_url = 'https://apt.grafana.com'
+# signing key of that repository, downloaded once on the controller into artifact_cache_dir (delete it there to fetch it again)
+grafana_apt_key_url = 'https://apt.grafana.com/gpg.key'
+# controller path of that key, instead of downloading it (air-gapped sites)
+grafana_apt_key_file = None
+# let visitors create their own accounts
+grafana_allow_sign_up = False
+# let visitors view dashboards without logging in
+grafana_anonymous_access = False
+# controller folder of your own dashboard JSON files (each with a uid)
+grafana_dashboards_dir = None
+# more data sources: [{uid, name, type, url, access, jsonData, secureJsonData}]; secureJsonData keys ending in _secret name a secret
+grafana_extra_datasources = []
+# title of the folder (uid monstack) holding the dashboards
+grafana_folder = 'Monitoring'
+# URL the controller reaches Grafana's API at (default: http://<host address>:<grafana_port>)
+grafana_url = None
+# install grafana (dashboards; data sources and dashboards provisioned over its API)
+grafana_enabled = True
+# `archive`: upstream tarball (x86_64, aarch64; via artifact_mirror); `package`: Grafana's APT repository (package grafana, or grafana-rpi on armv6l hosts)
+grafana_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+grafana_version = '13.2.3'
+# TCP port it listens on
+grafana_port = 3000
+# address it binds to (0.0.0.0: every interface)
+grafana_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+grafana_group = 'monitoring'
+# extra command-line flags, appended as given
+grafana_extra_flags = []
 
 # -- pushgateway --------------------------------------------------------------
 # install pushgateway (push endpoint for batch jobs)

@@ -58,6 +58,13 @@ def upstream_arch(component: str, machine: str) -> str:
         ) from None
 
 
+def has_pinned_checksums(component: str) -> bool:
+    """Does the pinned table hold a sha256 of any release file of `component`?"""
+    spec = RELEASES[component]
+    return any(spec["file"].format(version=spec["version"], arch=arch) in CHECKSUMS
+               for arch in set(spec["arch"].values()))
+
+
 def resolve(component: str, version: str, machine: str, mirror: str | None,
             extra_checksums: dict[str, str]) -> Artifact:
     """Which file to fetch from where, and the sha256 it must have."""
@@ -69,6 +76,13 @@ def resolve(component: str, version: str, machine: str, mirror: str | None,
     else:
         url = spec["url"].format(version=version, file=file_name, arch=arch)
     sha = extra_checksums.get(file_name) or CHECKSUMS.get(file_name)
+    if not sha and not has_pinned_checksums(component):
+        # Loki's and Alloy's zips: no checksum of them could be verified, none is pinned.
+        raise ArtifactError(
+            f"no sha256 is pinned for any {component} release, so the operator must give "
+            f"it: add {{{file_name!r}: '<sha256>'}} to artifact_checksums (take it from "
+            f"upstream's release checksums for {component} {version}, or from the file "
+            f"you put on artifact_mirror), or use the package install method")
     if not sha:
         raise ArtifactError(
             f"no sha256 known for {file_name}: add it to artifact_checksums "

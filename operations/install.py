@@ -70,23 +70,28 @@ def debian_package(component: str) -> str:
     return package
 
 
-def mask_packaged_unit(component: str) -> list[OperationMeta]:
+def mask_packaged_unit(component: str, unit: str | None = None) -> list[OperationMeta]:
     """The package's own unit, when named differently from ours, must never run beside it
     (same port); a masked unit is also not started by the package's postinst."""
-    unit = debian_package(component)
+    unit = unit or debian_package(component)
     if unit == component:
         return []  # same name: our unit in /etc/systemd/system overrides the package's
     return [files.link(name=f"Mask the packaged {unit} unit ({component} runs as its own unit)",
                        path=f"/etc/systemd/system/{unit}.service", target="/dev/null")]
 
 
-def install_package(component: str, binaries: list[str]) -> Installed:
-    package = debian_package(component)
-    ops = mask_packaged_unit(component)
+def install_package(component: str, binaries: list[str], package: str | None = None,
+                    unit: str | None = None, paths: dict[str, str] | None = None) -> Installed:
+    """Install the distribution's package of `component`.
+
+    A package from a vendor's own APT repository (set up by the caller first) names
+    itself: `package`, the `unit` it ships and the `paths` of its binaries."""
+    package = package or debian_package(component)
+    ops = mask_packaged_unit(component, unit or package)
     if package not in host.get_fact(DebPackages):
         ops.append(server.shell(name=f"Install the {package} package",
                                 commands=[APT_INSTALL.format(packages=package)]))
-    paths = {b: f"/usr/bin/{DEBIAN_BINARIES.get(b, b)}" for b in binaries}
+    paths = paths or {b: f"/usr/bin/{DEBIAN_BINARIES.get(b, b)}" for b in binaries}
     return Installed(paths, ops)
 
 
@@ -164,12 +169,14 @@ def system_user(name: str, home: str) -> None:
     plan_service_users([(name, home)], name=f"Create the {name} service user")
 
 
-def plan_service_users(users: list[tuple[str, str]], name: str) -> None:
+def plan_service_users(users: list[tuple[str, str | None]], name: str) -> None:
     """deploy.py creates every service user of a host in one step, before any package is
     installed: some distribution packages create users as a side effect (Debian's
     exporters and Alertmanager create `prometheus`), which would make a later "create
-    user" step a false prediction in --dry. Each user is planned once per host."""
-    wanted = [(u, h) for u, h in users if (host.name, u) not in _users_planned]
+    user" step a false prediction in --dry. Each user is planned once per host. A home
+    of None means the component runs as no user of its own (cAdvisor runs as root)."""
+    wanted = [(u, h) for u, h in users
+              if h is not None and (host.name, u) not in _users_planned]
     _users_planned.update((host.name, u) for u, _ in wanted)
     if wanted:
         service_users(name=name, users=wanted)

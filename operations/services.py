@@ -64,6 +64,11 @@ class Unit:
     protect_proc: str = "invisible"
     address_families: list[str] = field(default_factory=lambda: ["AF_INET", "AF_INET6", "AF_UNIX"])
     reloadable: bool = False
+    memory_deny_write_execute: bool = True
+    # groups the service runs in besides its own (e.g. systemd-journal to read logs)
+    supplementary_groups: list[str] = field(default_factory=list)
+    # capabilities it keeps (CapabilityBoundingSet); none unless a unit needs one
+    capabilities: list[str] = field(default_factory=list)
 
     def content(self) -> str:
         # one flag per line keeps unit diffs readable

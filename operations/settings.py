@@ -24,6 +24,10 @@ COMPONENTS: dict[str, dict[str, Any]] = {
                        "help": "Redis metrics, on hosts of the redis group"},
     "postgres_exporter": {"port": 9187, "group": "postgres", "enabled": True,
                           "help": "PostgreSQL metrics, on hosts of the postgres group"},
+    "cadvisor": {"port": 8080, "group": "docker", "enabled": True,
+                 "help": "container metrics (CPU, memory, restarts), on hosts of the docker group",
+                 "install_help": "`archive` only: upstream's raw binary (via "
+                                 "artifact_mirror); there is no package"},
     "pushgateway": {"port": 9091, "group": "monitoring", "enabled": False,
                     "help": "push endpoint for batch jobs"},
     "blackbox_exporter": {"port": 9115, "group": "monitoring", "enabled": False,
@@ -32,6 +36,26 @@ COMPONENTS: dict[str, dict[str, Any]] = {
                      "help": "routes alerts to receivers"},
     "prometheus": {"port": 9090, "group": "monitoring", "enabled": True,
                    "help": "scrapes targets, stores metrics, evaluates alert rules"},
+    # Loki before Alloy: on a one-host first run the shipper finds its Loki running.
+    # no sha256 of Loki's or Alloy's zips is pinned: by default they come from Grafana's
+    # signed APT repository, so a plain deploy works without artifact_checksums
+    "loki": {"port": 3100, "group": "monitoring", "enabled": True, "install_method": "package",
+             "help": "stores the logs shipped by Alloy (no authentication of its own)",
+             "install_help": "`archive`: upstream zip (via artifact_mirror; no sha256 is "
+                             "pinned: give it in artifact_checksums); `package`: Grafana's "
+                             "APT repository (package loki)"},
+    "alloy": {"port": 12345, "group": "all", "enabled": True, "install_method": "package",
+              "help": "log shipper: journal, log files and Docker containers to Loki",
+              "install_help": "`archive`: upstream zip (x86_64, aarch64; via "
+                              "artifact_mirror; no sha256 is pinned: give it in "
+                              "artifact_checksums); `package`: Grafana's APT repository "
+                              "(package alloy)"},
+    "grafana": {"port": 3000, "group": "monitoring", "enabled": True,
+                "help": "dashboards; data sources and dashboards provisioned over its API",
+                # armv6 (Pi 1/Zero): Grafana builds it only as the grafana-rpi package
+                "install_help": "`archive`: upstream tarball (x86_64, aarch64; via "
+                                "artifact_mirror); `package`: Grafana's APT repository "
+                                "(package grafana, or grafana-rpi on armv6l hosts)"},
 }
 INSTALL_METHODS = ("package", "archive")
 
@@ -67,10 +91,10 @@ def _component_settings() -> list[Setting]:
         out += [
             Setting(f"{name}_enabled", "bool", c["enabled"],
                     f"install {name} ({c['help']})", section=name),
-            Setting(f"{name}_install_method", "choice", "archive",
-                    "`archive`: upstream release archive (via artifact_mirror); "
-                    "`package`: the distribution's package", choices=INSTALL_METHODS,
-                    section=name),
+            Setting(f"{name}_install_method", "choice", c.get("install_method", "archive"), c.get(
+                    "install_help", "`archive`: upstream release archive (via "
+                    "artifact_mirror); `package`: the distribution's package"),
+                    choices=INSTALL_METHODS, section=name),
             Setting(f"{name}_version", "str", _default_version(name),
                     "upstream version for the archive method (pinned, never 'latest')",
                     section=name),
@@ -132,7 +156,8 @@ SETTINGS: list[Setting] = [
     Setting("prometheus_extra_scrape_configs", "list", [], section="prometheus",
             help="raw Prometheus scrape_config entries, passed through as given"),
     Setting("prometheus_shipped_rules", "list",
-            ["host", "targets", "apps", "redis", "postgres", "monitoring", "watchdog"],
+            ["host", "targets", "apps", "redis", "postgres", "monitoring", "watchdog",
+             "loki", "containers"],
             section="prometheus", help="shipped alert rule sets to install"),
     Setting("prometheus_rule_files", "list", [], section="prometheus",
             help="your own rule files (controller paths), validated and installed"),
@@ -178,6 +203,73 @@ SETTINGS: list[Setting] = [
             help="create the postgres_exporter role (login, pg_monitor) on the local server"),
     Setting("blackbox_exporter_targets", "list", [], section="blackbox_exporter",
             help="URLs probed with the http_2xx module"),
+    # -- loki ------------------------------------------------------------------------------
+    Setting("loki_data_dir", "str", "/var/lib/loki", section="loki",
+            help="chunks, index, rules and the compactor's working folder"),
+    Setting("loki_retention_period", "duration", "30d", section="loki", help=(
+        "how long logs are kept (deleted by the compactor; at least 24h, or 0s to keep "
+        "them forever)")),
+    Setting("loki_ingestion_rate_mb", "int", 4, minimum=1, maximum=100000, section="loki",
+            help="per-tenant ingestion rate limit in MB/s (pushes above it get HTTP 429)"),
+    Setting("loki_ingestion_burst_size_mb", "int", 6, minimum=1, maximum=100000,
+            section="loki",
+            help="per-tenant ingestion burst size in MB"),
+    Setting("loki_max_global_streams_per_user", "int", 10000, minimum=1, maximum=10000000,
+            section="loki",
+            help="most active streams (label sets) Loki accepts"),
+    # -- alloy -----------------------------------------------------------------------------
+    Setting("alloy_log_paths", "list", ["/var/log/*.log"], section="alloy",
+            help="log files Alloy tails (glob patterns; [] for none)"),
+    Setting("alloy_journal", "bool", True, section="alloy",
+            help="ship the systemd journal (labels unit and level)"),
+    Setting("alloy_docker_logs", "choice", "auto", choices=("auto", "true", "false"),
+            section="alloy", help=(
+                "ship Docker containers' logs (label container); auto: where "
+                "/var/run/docker.sock and the docker group exist")),
+    Setting("alloy_loki_url", "str", None, optional=True, section="alloy", help=(
+        "push URL of the Loki to ship to (default: the first Loki host of the inventory, "
+        "http://<host>:<loki_port>/loki/api/v1/push)")),
+    # -- cadvisor --------------------------------------------------------------------------
+    Setting("cadvisor_housekeeping_interval", "duration", "30s", section="cadvisor",
+            help="how often cAdvisor collects container statistics (s, m or h units)"),
+    # -- grafana -------------------------------------------------------------------------
+    Setting("grafana_admin_user", "str", "admin", section="grafana",
+            help="login of Grafana's server admin (used to provision over the API)"),
+    Setting("grafana_admin_password_secret", "str", "GRAFANA_ADMIN_PASSWORD",
+            section="grafana", help=(
+                "name of the secret holding the admin password (there is no default "
+                "password: the deploy stops while it is unset)")),
+    Setting("grafana_admin_password_previous_secret", "str", None, optional=True,
+            section="grafana", help=(
+                "name of the secret holding the admin password Grafana has now, to change "
+                "it to the one above (Grafana reads admin_password only at its first "
+                "start)")),
+    Setting("grafana_root_url", "str", None, optional=True, section="grafana",
+            help="URL users reach Grafana at (https: secure cookies)"),
+    Setting("grafana_data_dir", "str", "/var/lib/grafana", section="grafana",
+            help="database, plugins and logs"),
+    Setting("grafana_apt_repo_url", "str", "https://apt.grafana.com", section="grafana",
+            help="Grafana's APT repository (package method; or your mirror of it)"),
+    Setting("grafana_apt_key_url", "str", "https://apt.grafana.com/gpg.key",
+            section="grafana", help=(
+                "signing key of that repository, downloaded once on the controller into "
+                "artifact_cache_dir (delete it there to fetch it again)")),
+    Setting("grafana_apt_key_file", "str", None, optional=True, section="grafana",
+            help="controller path of that key, instead of downloading it (air-gapped sites)"),
+    Setting("grafana_allow_sign_up", "bool", False, section="grafana",
+            help="let visitors create their own accounts"),
+    Setting("grafana_anonymous_access", "bool", False, section="grafana",
+            help="let visitors view dashboards without logging in"),
+    Setting("grafana_dashboards_dir", "str", None, optional=True, section="grafana",
+            help="controller folder of your own dashboard JSON files (each with a uid)"),
+    Setting("grafana_extra_datasources", "list", [], section="grafana", help=(
+        "more data sources: [{uid, name, type, url, access, jsonData, secureJsonData}]; "
+        "secureJsonData keys ending in _secret name a secret")),
+    Setting("grafana_folder", "str", "Monitoring", section="grafana",
+            help="title of the folder (uid monstack) holding the dashboards"),
+    Setting("grafana_url", "str", None, optional=True, section="grafana", help=(
+        "URL the controller reaches Grafana's API at (default: http://<host address>:"
+        "<grafana_port>)")),
     *_component_settings(),
 ]
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -219,6 +311,8 @@ def coerce(setting: Setting, value: Any) -> Any:
                 setting.maximum is not None and number > setting.maximum):
             raise ValueError(f"{number} is out of range {setting.minimum}..{setting.maximum}")
         return number
+    if t == "choice" and isinstance(value, bool) and {"true", "false"} <= set(setting.choices):
+        value = "true" if value else "false"
     if t in ("str", "choice", "duration", "size"):
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {type(value).__name__} {value!r}")
@@ -310,6 +404,20 @@ def cross_checks(values: dict[str, Any]) -> list[str]:
         errors.append("prometheus_scrape_timeout "
                       f"({values['prometheus_scrape_timeout']}) must not be longer than "
                       f"prometheus_scrape_interval ({values['prometheus_scrape_interval']})")
+    # Loki's documented minimum retention is 24h, its index period (0s: keep forever).
+    retention = duration_seconds(values["loki_retention_period"])
+    if 0 < retention < 86400:
+        errors.append(f"loki_retention_period ({values['loki_retention_period']}) must be "
+                      "at least 24h, or 0s to keep logs forever")
+    if values["cadvisor_install_method"] == "package":
+        errors.append("cadvisor_install_method = 'package': cAdvisor has no Debian package "
+                      "(nor one in Grafana's repository); use 'archive' (upstream's binary, "
+                      "via artifact_mirror)")
+    # cAdvisor reads its flag with Go's time.ParseDuration, which has no d, w or y.
+    if re.search(r"\d(d|w|y)", values["cadvisor_housekeeping_interval"]):
+        errors.append(f"cadvisor_housekeeping_interval "
+                      f"({values['cadvisor_housekeeping_interval']}) may only use the units "
+                      "ms, s, m and h")
     return errors
 
 

@@ -12,14 +12,23 @@ JOBS = {
     "pushgateway": ("pushgateway", "pushed batch-job metrics"),
     "blackbox_exporter": ("blackbox_exporter", "the blackbox exporter's own metrics"),
     "alertmanager": ("alertmanager", "Alertmanager"),
+    "loki": ("loki", "Loki"),
+    "alloy": ("alloy", "the Alloy log shipper"),
+    "cadvisor": ("cadvisor", "container metrics (cAdvisor)"),
 }
+
+
+def host_label(h) -> str:
+    """The `host` label of a host's metrics and logs: its inventory name (@local: the
+    address it is reached at)."""
+    return address_of(h) if h.name.startswith("@") else h.name
 
 
 def file_sd_groups(component: str) -> list[dict]:
     """file_sd content for one component: one group per host, labelled with its name."""
     groups = []
     for h in sorted(hosts_running(component), key=lambda h: h.name):
-        groups.append({"targets": [endpoint(component, h)], "labels": {"host": address_of(h) if h.name.startswith("@") else h.name}})
+        groups.append({"targets": [endpoint(component, h)], "labels": {"host": host_label(h)}})
     return groups
 
 

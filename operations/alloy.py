@@ -1,0 +1,142 @@
+"""Grafana Alloy: the log shipper on every host. It reads the systemd journal, the log
+files of alloy_log_paths and, where Docker runs, the containers' logs, and pushes them to
+Loki with the labels host, job, unit / container / filename and level.
+
+Alloy runs as its own user alloy, in the groups that may read logs: systemd-journal (the
+journal), adm (/var/log) and docker (the Docker socket) where those groups exist and their
+source is shipped. The groups are given by the unit (SupplementaryGroups), not added to
+the account.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.files import Socket
+from pyinfra.facts.server import Groups
+
+from . import grafana_apt
+from .config_files import validated_file
+from .context import endpoint, hosts_running, listen_address, local_url, settings
+from .install import directory, install_binaries, system_user
+from .services import Unit, render, service
+from .settings import SettingsError
+from .targets import host_label
+
+NAME = "alloy"
+CONFIG_DIR = "/etc/alloy"
+CONFIG = f"{CONFIG_DIR}/config.alloy"
+DATA_DIR = "/var/lib/alloy"          # --storage.path: positions of files and journal
+PACKAGE_BINARY = "/usr/bin/alloy"    # where Grafana's deb puts it
+DOCKER_SOCKET = "/var/run/docker.sock"
+DOCKER_HOST = f"unix://{DOCKER_SOCKET}"
+LOG_GROUPS = ("systemd-journal", "adm")
+LOKI_PUSH_PATH = "/loki/api/v1/push"
+
+# The level field of a line: logfmt (level=warn), JSON ("level":"error") or "severity:
+# info", case-insensitive. Only known level words are taken, so no line can invent label
+# values (every value is a stream in Loki).
+LEVEL_REGEX = (r"""(?i)(?:^|[\s{,"'])["']?(?:level|lvl|severity)["']?\s*[=:]\s*["']?"""
+               r"(?P<level>trace|debug|info|notice|warn(?:ing)?|err(?:or)?|crit(?:ical)?"
+               r"|alert|emerg(?:ency)?|fatal|panic)\b")
+# After lower-casing: the journal's keywords (warning, crit) and short forms, as one name.
+LEVEL_ALIASES = (("err", "error"), ("warning", "warn"), ("crit", "critical"),
+                 ("emergency", "emerg"))
+
+
+def home(s) -> str:
+    """Home of the service user: its data folder."""
+    return DATA_DIR
+
+
+def alloy_string(value: str) -> str:
+    """`value` as an Alloy string literal (Go-style double-quoted escapes)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def loki_push_url(s) -> str:
+    """alloy_loki_url, or the push endpoint of the first Loki host of the inventory."""
+    if s.alloy_loki_url:
+        return s.alloy_loki_url
+    lokis = sorted(hosts_running("loki"), key=lambda h: h.name)
+    if not lokis:
+        raise SettingsError(
+            f"host {s.host_name}: Alloy ships logs to Loki, but no host of the inventory "
+            f"runs Loki (group {s.loki_group!r}, loki_enabled): add one, set alloy_loki_url "
+            "to your Loki's push URL, or set alloy_enabled = False")
+    return f"http://{endpoint('loki', lokis[0])}{LOKI_PUSH_PATH}"
+
+
+def ships_docker(s) -> bool:
+    """alloy_docker_logs; auto: the Docker socket exists and so does the docker group
+    that may read it."""
+    if s.alloy_docker_logs != "auto":
+        return s.alloy_docker_logs == "true"
+    return bool(host.get_fact(Socket, path=DOCKER_SOCKET)) and "docker" in host.get_fact(Groups)
+
+
+def config_content(s, host_name: str, loki_url: str, docker: bool) -> str:
+    for path in s.alloy_log_paths:
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise SettingsError(f"host {s.host_name}: alloy_log_paths: {path!r} is not an "
+                                "absolute path (glob patterns such as /var/log/*.log)")
+    return render(
+        "alloy/config.alloy.j2", quote=alloy_string, host=host_name, loki_url=loki_url,
+        journal=s.alloy_journal, log_paths=list(s.alloy_log_paths), docker=docker,
+        docker_host=DOCKER_HOST, level_regex=LEVEL_REGEX, level_aliases=LEVEL_ALIASES)
+
+
+def groups(s, docker: bool) -> list[str]:
+    """The unit's supplementary groups: only those the host has (a missing one would stop
+    the unit from starting)."""
+    present = host.get_fact(Groups)
+    wanted = [*LOG_GROUPS, "docker"] if docker else list(LOG_GROUPS)
+    return [g for g in wanted if g in present]
+
+
+def validator(binary: str) -> str:
+    """`alloy fmt` parses the file and exits non-zero on a syntax error (it prints the
+    formatted file otherwise); it does not check the components' arguments."""
+    return f"{binary} fmt {{path}}"
+
+
+def unit(s, binary: str, supplementary_groups: list[str]) -> Unit:
+    return Unit(
+        name=NAME, user=NAME, reloadable=True,   # Alloy reloads its config on SIGHUP
+        description="Grafana Alloy (ships logs to Loki)",
+        documentation="https://grafana.com/docs/alloy/latest/",
+        write_paths=[DATA_DIR],
+        supplementary_groups=supplementary_groups,
+        exec_start=[binary, "run", f"--server.http.listen-addr={listen_address(NAME)}",
+                    f"--storage.path={DATA_DIR}", "--disable-reporting",
+                    *s.alloy_extra_flags, CONFIG],
+        # the journal and /var/log are read through the read-only system view; the Docker
+        # socket is AF_UNIX; AF_NETLINK for Go's interface listing
+        address_families=["AF_INET", "AF_INET6", "AF_UNIX", "AF_NETLINK"],
+    )
+
+
+def install_alloy(s):
+    if s.alloy_install_method == "package":
+        return grafana_apt.install(NAME, {NAME: PACKAGE_BINARY})
+    return install_binaries(NAME)
+
+
+@deploy("Alloy")
+def install():
+    s = settings()
+    docker = ships_docker(s)
+    content = config_content(s, host_label(host), loki_push_url(s), docker)
+    system_user(NAME, home(s))
+    binaries = install_alloy(s)
+    # after the package: its postinst makes both 0770
+    directory(CONFIG_DIR, "root", NAME, "0750")
+    directory(DATA_DIR, NAME, NAME, "0750")
+    alloy = binaries.path(NAME)
+    config_op = validated_file(
+        name="Write config.alloy (checked by alloy fmt)", dest=CONFIG, content=content,
+        validate=validator(alloy), user="root", group=NAME, mode="0640")
+    service(unit(s, alloy, groups(s, docker)), local_url(NAME, "/-/ready"),
+            restart_on=binaries.ops, reload_on=[config_op])
