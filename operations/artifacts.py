@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from pyinfra.api.exceptions import PyinfraError
 
 from .upstream_releases import CHECKSUMS, RELEASES
 
@@ -28,8 +29,9 @@ DEB_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf", "armv8l": 
             "armv6l": "armhf"}
 
 
-class ArtifactError(RuntimeError):
-    """An archive could not be had or did not verify; nothing on any host was changed."""
+class ArtifactError(PyinfraError):
+    """An archive could not be had or did not verify; raised while planning, so nothing
+    on any host was changed."""
 
 
 @dataclass(frozen=True)

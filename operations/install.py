@@ -102,9 +102,12 @@ def install_archive(component: str, binaries: list[str],
     `support_files`: file in the archive -> path on the host, installed when the archive
     carries it (some builds read templates from disk that upstream's embed)."""
     s = settings()
-    artifact, folder = artifacts.prepare(
-        component, s.component(component, "version"), machine(), s.artifact_mirror,
-        s.artifact_checksums, s.artifact_cache_dir)
+    try:
+        artifact, folder = artifacts.prepare(
+            component, s.component(component, "version"), machine(), s.artifact_mirror,
+            s.artifact_checksums, s.artifact_cache_dir)
+    except artifacts.ArtifactError as exc:
+        raise artifacts.ArtifactError(f"host {host.name}: {exc}") from None
     found = artifacts.binary_paths(artifact, folder)
     paths, ops = {}, []
     for name in binaries:

@@ -46,6 +46,21 @@ def user_scrape_configs(s) -> list[dict]:
     return jobs + list(s.prometheus_extra_scrape_configs)
 
 
+def check_rule_file_shape(local: str, text: str) -> None:
+    """Catch a malformed rule file on the controller, before any host is touched; its
+    PromQL is checked by promtool on the host."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"prometheus_rule_files: {local} is not valid YAML: {exc}") from None
+    groups = data.get("groups") if isinstance(data, dict) else None
+    if not isinstance(groups, list) or not all(
+            isinstance(g, dict) and g.get("name") and isinstance(g.get("rules"), list)
+            for g in groups):
+        raise SettingsError(f"prometheus_rule_files: {local} must hold `groups:`, a list of "
+                            "{name, rules: [...]}")
+
+
 def rule_files(s) -> dict[str, str]:
     """Remote file name -> content, for the shipped rule sets chosen and the user's files."""
     wanted = {}
@@ -61,6 +76,7 @@ def rule_files(s) -> dict[str, str]:
         if not path.is_file():
             raise SettingsError(f"prometheus_rule_files: {local} does not exist on the "
                                 "controller")
+        check_rule_file_shape(local, path.read_text())
         name = path.name if path.name.endswith((".yml", ".yaml")) else f"{path.name}.yml"
         if name in wanted:
             raise SettingsError(f"prometheus_rule_files: {local} has the name of a shipped "

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from pyinfra.api.exceptions import PyinfraError
+
 # Components, in deploy order, with where they run and the port they listen on.
 # `group` is the inventory group whose hosts get the component ("all" = every host).
 COMPONENTS: dict[str, dict[str, Any]] = {
@@ -68,8 +70,9 @@ DURATION_RE = re.compile(r"^(?!$)((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((
 SIZE_RE = re.compile(r"^(\d+)(B|KB|MB|GB|TB|PB|EB)$")
 
 
-class SettingsError(ValueError):
-    """Bad deploy data: raised before any operation is planned."""
+class SettingsError(PyinfraError, ValueError):
+    """Bad deploy data: raised before any operation runs. As a PyinfraError, pyinfra
+    shows it as one line naming the cause, without a traceback."""
 
 
 @dataclass(frozen=True)
@@ -342,7 +345,18 @@ def is_pyinfra_key(key: str) -> bool:
     return key.startswith(PYINFRA_KEY_PREFIXES)
 
 
+COMPONENT_SUFFIXES = ("_enabled", "_install_method", "_version", "_port", "_listen_address",
+                      "_group", "_extra_flags")
+
+
 def suggestion(key: str) -> str:
+    for suffix in COMPONENT_SUFFIXES:
+        component = key[: -len(suffix)]
+        if key.endswith(suffix) and component not in COMPONENTS:
+            close = difflib.get_close_matches(component, COMPONENTS, n=1, cutoff=0.75)
+            hint = f"did you mean {close[0] + suffix!r}? " if close else ""
+            return (f" ({hint}unknown component {component!r}; components: "
+                    f"{', '.join(COMPONENTS)})")
     close = difflib.get_close_matches(key, BY_NAME, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -26,7 +26,8 @@ UNITS = {"monitoring": ["prometheus", "alertmanager", "node_exporter"],
 @pytest.fixture(scope="module")
 def webhook(fleet):
     from harness.fleet import CONTROLLER_IP
-    receiver = WebhookReceiver(CONTROLLER_IP)
+    # a distinctive path, so the URL can be looked for in pyinfra's output
+    receiver = WebhookReceiver(CONTROLLER_IP, path="/hook/c2VjcmV0LXRva2Vu")
     yield receiver
     receiver.stop()
 
@@ -39,8 +40,9 @@ def stack(hosts, fleet, mirror, webhook, tmp_path_factory):
         **mirror_settings(mirror),
         "artifact_cache_dir": str(tmp_path_factory.mktemp("artifact-cache")),
         "alertmanager_group_wait": "1s",
+        # the webhook URL is a secret, given through the environment (see SECRET_ENV)
         "alertmanager_receivers": [{"name": "test-webhook", "type": "webhook",
-                                    "url": webhook.url,
+                                    "url_secret": "TEST_WEBHOOK_URL",
                                     "severities": ["critical", "warning", "none"]}],
         "postgres_exporter_create_db_user": True,
     }
@@ -49,14 +51,19 @@ def stack(hosts, fleet, mirror, webhook, tmp_path_factory):
         {"monitoring": [monitoring], "nodes": [node], "redis": [db], "postgres": [db]},
         group_data={"all": settings})
     return {"inventory": inventory, "monitoring": monitoring, "node": node, "db": db,
-            "hosts": {"monitoring": monitoring, "node": node, "db": db}}
+            "hosts": {"monitoring": monitoring, "node": node, "db": db},
+            "env": {"TEST_WEBHOOK_URL": webhook.url}}
+
+
+def deploy(stack, **kw):
+    return run_pyinfra(stack["inventory"], env=stack["env"], **kw)
 
 
 @pytest.fixture(scope="module")
 def first_runs(stack):
     """The preview, then the real first run."""
-    dry = run_pyinfra(stack["inventory"], dry=True).check()
-    real = run_pyinfra(stack["inventory"]).check()
+    dry = deploy(stack, dry=True).check()
+    real = deploy(stack).check()
     return dry, real
 
 
@@ -110,7 +117,7 @@ def test_services_run_as_their_own_users_with_tight_files(stack, first_runs):
 
 def test_a_second_run_changes_nothing_and_restarts_nothing(stack, first_runs):
     before = {role: service_pids(stack["hosts"][role], units) for role, units in UNITS.items()}
-    again = run_pyinfra(stack["inventory"]).check()
+    again = deploy(stack).check()
     assert again.changed_ops() == {}, again.changed_ops()
     after = {role: service_pids(stack["hosts"][role], units) for role, units in UNITS.items()}
     assert after == before
@@ -129,7 +136,7 @@ def test_a_broken_rule_file_fails_the_run_and_prometheus_keeps_its_config(stack,
                       for r in g["rules"])
 
     rules_before = loaded_rules()
-    run = run_pyinfra(stack["inventory"], data={"prometheus_rule_files": f"[{broken}]"})
+    run = deploy(stack, data={"prometheus_rule_files": f"[{broken}]"})
     assert run.returncode != 0
     assert "failed validation" in run.output and "broken.rules.yml" in run.output
     assert "parse error" in run.output.lower() or "could not parse" in run.output.lower() \
@@ -148,8 +155,7 @@ def test_a_checksum_mismatch_on_the_mirror_fails_before_any_host_changes(
     mirror.faults[name] = "corrupt"
     try:
         # a fresh controller cache, so the archive is downloaded (corrupted) again
-        run = run_pyinfra(stack["inventory"],
-                          data={"artifact_cache_dir": str(tmp_path / "cache"),
+        run = deploy(stack, data={"artifact_cache_dir": str(tmp_path / "cache"),
                                 "node_exporter_extra_flags": "['--collector.disable-defaults', '--collector.cpu']"})
     finally:
         mirror.faults.pop(name)
@@ -159,3 +165,46 @@ def test_a_checksum_mismatch_on_the_mirror_fails_before_any_host_changes(
     assert run.changes == {}
     assert node.ssh("sha256sum /usr/local/bin/node_exporter").stdout == binary_before
     assert not list((tmp_path / "cache").glob("node_exporter-*"))
+
+
+def test_the_webhook_secret_never_appears_in_any_output(stack, first_runs, webhook):
+    dry, real = first_runs
+    verbose = deploy(stack, dry=True, extra=["-vvv"]).check()
+    secret = webhook.url
+    for run in (dry, real, verbose):
+        assert secret not in run.output
+        assert "c2VjcmV0LXRva2Vu" not in run.output
+    # but it is in the config, readable only by root and the alertmanager group
+    mon = stack["monitoring"]
+    assert "c2VjcmV0LXRva2Vu" in mon.ssh("cat /etc/alertmanager/alertmanager.yml").stdout
+
+
+def test_nothing_on_the_hosts_is_world_writable(stack, first_runs):
+    for host in stack["hosts"].values():
+        found = host.ssh(
+            "find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /run \\) -prune "
+            "-o -perm -0002 ! -type l ! -type s ! -type c ! \\( -type d -perm -1000 \\) -print"
+        ).stdout.split()
+        assert found == [], f"{host.name}: world-writable: {found}"
+        for path in ("/etc/prometheus", "/var/lib/prometheus", "/etc/alertmanager",
+                     "/var/lib/alertmanager"):
+            if host is stack["monitoring"]:
+                mode = host.ssh(f"stat -c %a {path}").stdout.strip()
+                assert mode == "750", f"{path} is {mode}"
+
+
+# `systemd-analyze security` exposure (0 = locked down, 10 = fully exposed). 2.0 is the top
+# of its "OK" band; cAdvisor-like root services would need a higher one.
+EXPOSURE_LIMIT = 2.0
+
+
+def test_every_unit_scores_ok_in_systemd_analyze_security(stack, first_runs):
+    scores = {}
+    for role, units in UNITS.items():
+        host = stack["hosts"][role]
+        for unit in units:
+            out = host.ssh(f"systemd-analyze security {unit}.service --no-pager").stdout
+            line = [l for l in out.splitlines() if "Overall exposure level" in l][0]
+            scores[f"{role}/{unit}"] = float(line.split(":")[1].split()[0])
+    print("systemd-analyze security exposure:", scores)
+    assert all(score <= EXPOSURE_LIMIT for score in scores.values()), scores

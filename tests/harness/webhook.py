@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class WebhookReceiver:
-    def __init__(self, host: str, port: int = 0):
+    def __init__(self, host: str, port: int = 0, path: str = "/hook"):
         self.payloads: list[dict] = []
         receiver = self
 
@@ -27,7 +27,7 @@ class WebhookReceiver:
                 pass
 
         self._server = ThreadingHTTPServer((host, port), Handler)
-        self.url = f"http://{host}:{self._server.server_address[1]}/hook"
+        self.url = f"http://{host}:{self._server.server_address[1]}{path}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def alert_names(self) -> set[str]:
