@@ -28,7 +28,7 @@ from conftest import write_inventory  # noqa: E402
 from harness.fleet import CONTROLLER_IP, Fleet  # noqa: E402
 from harness.mirror import Mirror  # noqa: E402
 from harness.pyinfra_cli import PYINFRA, run_pyinfra  # noqa: E402
-from harness.stack import CORE_COMPONENTS, mirror_settings  # noqa: E402
+from harness.stack import CORE_ONLY, CORE_COMPONENTS, mirror_settings  # noqa: E402
 
 
 def timed(inventory, repeat: int, **kw) -> tuple[list[float], object]:
@@ -140,7 +140,7 @@ def main() -> int:
 
 
 # The benchmark measures the core stack (components with real binaries here).
-BENCH_SETTINGS: dict = {}
+BENCH_SETTINGS: dict = dict(CORE_ONLY)
 
 if __name__ == "__main__":
     sys.exit(main())

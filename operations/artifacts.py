@@ -92,7 +92,7 @@ def resolve(component: str, version: str, machine: str, mirror: str | None,
     return Artifact(component, version, machine, file_name, url, sha.lower())
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -112,7 +112,7 @@ def fetch(artifact: Artifact, cache_dir: Path, timeout: float = 60) -> Path:
     in_process = _file_locks.setdefault(str(dest), threading.Lock())
     with in_process, open(cache_dir / f".{artifact.file_name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if dest.exists() and _sha256(dest) == artifact.sha256:
+        if dest.exists() and file_sha256(dest) == artifact.sha256:
             return dest
         part = dest.with_name(dest.name + ".part")
         try:
@@ -124,7 +124,7 @@ def fetch(artifact: Artifact, cache_dir: Path, timeout: float = 60) -> Path:
         except requests.RequestException as exc:
             part.unlink(missing_ok=True)
             raise ArtifactError(f"could not download {artifact.url}: {exc}") from None
-        got = _sha256(part)
+        got = file_sha256(part)
         if got != artifact.sha256:
             part.unlink(missing_ok=True)
             raise ArtifactError(

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import arm64_unavailable, hosts_fixture, write_inventory
 from harness.pyinfra_cli import run_pyinfra
-from harness.stack import mirror_settings, prom_query, wait_targets_up
+from harness.stack import CORE_ONLY, mirror_settings, prom_query, wait_targets_up
 
 pytestmark = [pytest.mark.fleet,
               pytest.mark.skipif(arm64_unavailable() is not None,
@@ -27,6 +27,7 @@ def lab(x86_hosts, arm_hosts, fleet, mirror, tmp_path_factory):
     settings.update(mirror_settings(mirror, ["node_exporter"], deb_arch="arm64"))
     settings["artifact_checksums"] = mirror.checksums()
     settings["artifact_cache_dir"] = str(tmp_path_factory.mktemp("artifact-cache"))
+    settings.update(CORE_ONLY)
     inventory = write_inventory(
         tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
         {"monitoring": [monitoring], "pis": [pi]}, group_data={"all": settings},

@@ -10,7 +10,7 @@ import pytest
 from conftest import hosts_fixture, write_inventory
 from harness.fleet import CONTROLLER_IP
 from harness.pyinfra_cli import run_pyinfra
-from harness.stack import mirror_settings
+from harness.stack import CORE_ONLY, mirror_settings
 
 pytestmark = pytest.mark.fleet
 
@@ -103,7 +103,7 @@ def setup(hosts, fleet, mirror, tmp_path_factory):
     (tmp / "secrets.yml").write_text("- just\n- a list\n")
     inventory = write_inventory(tmp / "inventory" / "inventory.py", fleet,
                                 {"monitoring": [host]},
-                                group_data={"all": mirror_settings(mirror)})
+                                group_data={"all": {**mirror_settings(mirror), **CORE_ONLY}})
     return {"host": host, "inventory": inventory, "tmp": tmp, "mirror": mirror,
             "before": host_fingerprint(host)}
 

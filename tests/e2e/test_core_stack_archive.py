@@ -11,8 +11,8 @@ import pytest
 
 from conftest import hosts_fixture, write_inventory
 from harness.pyinfra_cli import run_pyinfra
-from harness.stack import (http_json, install_databases, mirror_settings, prom_query,
-                           service_pids, wait_targets_up)
+from harness.stack import (CORE_ONLY, http_json, install_databases, mirror_settings,
+                           prom_query, service_pids, wait_targets_up)
 from harness.webhook import WebhookReceiver
 
 pytestmark = pytest.mark.fleet
@@ -37,7 +37,7 @@ def stack(hosts, fleet, mirror, webhook, tmp_path_factory):
     monitoring, node, db = hosts
     install_databases(db)
     settings = {
-        **mirror_settings(mirror),
+        **mirror_settings(mirror), **CORE_ONLY,
         "artifact_cache_dir": str(tmp_path_factory.mktemp("artifact-cache")),
         "alertmanager_group_wait": "1s",
         # the webhook URL is a secret, given through the environment (see SECRET_ENV)

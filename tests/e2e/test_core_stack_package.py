@@ -4,7 +4,7 @@ import pytest
 
 from conftest import hosts_fixture, write_inventory
 from harness.pyinfra_cli import run_pyinfra
-from harness.stack import install_databases, prom_query, service_pids, wait_targets_up
+from harness.stack import CORE_ONLY, install_databases, prom_query, service_pids, wait_targets_up
 
 pytestmark = pytest.mark.fleet
 
@@ -17,7 +17,7 @@ COMPONENTS = ["prometheus", "alertmanager", "node_exporter", "redis_exporter",
 def stack(hosts, fleet, tmp_path_factory):
     monitoring, db = hosts
     install_databases(db)
-    settings = {f"{c}_install_method": "package" for c in COMPONENTS}
+    settings = {**CORE_ONLY, **{f"{c}_install_method": "package" for c in COMPONENTS}}
     settings["postgres_exporter_create_db_user"] = True
     inventory = write_inventory(
         tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import hosts_fixture, write_inventory
 from harness.pyinfra_cli import PYINFRA, REPO, run_pyinfra
-from harness.stack import mirror_settings, wait_targets_up
+from harness.stack import CORE_ONLY, mirror_settings, wait_targets_up
 
 pytestmark = pytest.mark.fleet
 
@@ -19,7 +19,7 @@ hosts = hosts_fixture(3)
 @pytest.fixture(scope="module")
 def lab(hosts, fleet, mirror, tmp_path_factory):
     mon, n1, n2 = hosts
-    settings = {**mirror_settings(mirror),
+    settings = {**mirror_settings(mirror), **CORE_ONLY,
                 "artifact_cache_dir": str(tmp_path_factory.mktemp("cache"))}
     inventory = write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
                                 {"monitoring": [mon], "nodes": [n1, n2]},

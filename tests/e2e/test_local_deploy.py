@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO, hosts_fixture
 from harness.fleet import CACHE
 from harness.pyinfra_cli import parse_detected_changes, parse_results
-from harness.stack import CORE_COMPONENTS, mirror_settings, wait_targets_up
+from harness.stack import CORE_ONLY, CORE_COMPONENTS, mirror_settings, wait_targets_up
 
 pytestmark = pytest.mark.fleet
 
@@ -69,7 +69,7 @@ def local_pyinfra(h, data: dict, dry: bool = False):
 
 
 def test_pyinfra_at_local_installs_the_whole_stack_on_the_machine_itself(laptop, mirror):
-    settings = mirror_settings(mirror, CORE_COMPONENTS)
+    settings = {**mirror_settings(mirror, CORE_COMPONENTS), **CORE_ONLY}
     data = {k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in settings.items()}
     dry_changes, conditional = parse_detected_changes(local_pyinfra(laptop, data, dry=True))
     real_changes, errors = parse_results(local_pyinfra(laptop, data))

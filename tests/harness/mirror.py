@@ -12,7 +12,6 @@ Faults can be injected per file name: 404, 503, a truncated body, or corrupted b
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import os
 import shutil
@@ -39,11 +38,10 @@ def releases() -> dict:
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from operations.artifacts import file_sha256
+    return file_sha256(path)
 
 
 def archive_name(component: str, version: str, machine: str) -> str:
