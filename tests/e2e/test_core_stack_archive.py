@@ -5,11 +5,13 @@ Archives come from the local mirror (Debian's real binaries, repacked the way up
 publishes them, with their sha256s given as artifact_checksums).
 """
 
-import hashlib
+import time
+import urllib.error
 
 import pytest
 
 from conftest import hosts_fixture, write_inventory
+from harness.dashboards import queries, substitute
 from harness.pyinfra_cli import run_pyinfra
 from harness.stack import (CORE_ONLY, http_json, install_databases, mirror_settings,
                            prom_query, service_pids, wait_targets_up)
@@ -74,11 +76,16 @@ def test_dry_run_lists_exactly_the_changes_the_first_run_makes(first_runs):
     assert dry.changes == real.changes
 
 
-def test_every_expected_target_is_up_and_all_rule_groups_load(stack, first_runs):
+def expected_targets(stack) -> set[tuple[str, str]]:
     mon, node, db = stack["monitoring"], stack["node"], stack["db"]
-    expected = {("node", f"{h.ip}:9100") for h in (mon, node, db)} | {
+    return {("node", f"{h.ip}:9100") for h in (mon, node, db)} | {
         ("redis", f"{db.ip}:9121"), ("postgres", f"{db.ip}:9187"),
         ("prometheus", f"{mon.ip}:9090"), ("alertmanager", f"{mon.ip}:9093")}
+
+
+def test_every_expected_target_is_up_and_all_rule_groups_load(stack, first_runs):
+    mon, db = stack["monitoring"], stack["db"]
+    expected = expected_targets(stack)
     seen = wait_targets_up(mon, expected)
     assert set(seen) == expected, f"unexpected targets: {set(seen) - expected}"
     # the exporters really talk to their databases
@@ -208,3 +215,46 @@ def test_every_unit_scores_ok_in_systemd_analyze_security(stack, first_runs):
             scores[f"{role}/{unit}"] = float(line.split(":")[1].split()[0])
     print("systemd-analyze security exposure:", scores)
     assert all(score <= EXPOSURE_LIMIT for score in scores.values()), scores
+
+
+def test_every_dashboard_query_runs_on_the_real_prometheus(stack, first_runs):
+    """Each PromQL expression of the shipped dashboards, as Grafana would send it with
+    "All" selected, is accepted by the real Prometheus; those about what runs here return
+    data (metric names that exist only in a typo would return nothing)."""
+    mon = stack["monitoring"]
+    wait_targets_up(mon, expected_targets(stack))
+    # rates need two samples of every target in their window
+    deadline = time.monotonic() + 120
+    while len(prom_query(mon, "count_over_time(up[5m]) >= 2")) < len(expected_targets(stack)):
+        assert time.monotonic() < deadline, "targets not scraped twice after 120 s"
+        time.sleep(3)
+    errors, empty = [], []
+    for uid, where, expr, model in queries("prometheus"):
+        query = substitute(expr, model, all_values=True)
+        try:
+            result = prom_query(mon, query)
+        except urllib.error.HTTPError as exc:
+            errors.append(f"{uid} {where}: {exc.read().decode()[:300]}")
+            continue
+        if not result:
+            empty.append((uid, where))
+    assert errors == []
+    # dashboards about what runs here must show data, but for panels that are empty on a
+    # healthy stack (nothing failing, nothing down)
+    missing = [(uid, where) for uid, where in empty
+               if uid in MUST_SHOW_DATA and (uid, where) not in QUIET_ON_A_HEALTHY_STACK]
+    assert missing == [], f"no data (all empty: {empty})"
+
+
+MUST_SHOW_DATA = {"monstack-hosts", "monstack-redis", "monstack-postgres", "monstack-stack"}
+QUIET_ON_A_HEALTHY_STACK = {
+    # the fleet hosts' root is an overlayfs, which the disk panels leave out
+    ("monstack-hosts", "panel 6 'Disk used by mountpoint' ref A"),
+    # no unit has failed, no rule fails
+    ("monstack-hosts", "panel 11 'Failed systemd units' ref A"),
+    ("monstack-stack", "panel 9 'Rule evaluation failures' ref A"),
+    # an idle Redis: no key lookups yet (hit rate of nothing), and no maxmemory set
+    ("monstack-redis", "panel 3 'Hit rate' ref A"),
+    ("monstack-redis", "panel 6 'Hit rate' ref A"),
+    ("monstack-redis", "panel 5 'Memory' ref B"),
+}

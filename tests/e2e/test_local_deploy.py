@@ -5,7 +5,6 @@ its Python requirements are copied there and pyinfra runs on it against @local.
 """
 
 import json
-import os
 import shlex
 import subprocess
 import sys

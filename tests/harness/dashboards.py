@@ -1,0 +1,111 @@
+"""Reading the shipped Grafana dashboards: their panels, variables and queries, with
+Grafana's variables replaced by values a query engine accepts. Used by the offline
+dashboard tests and by the fleet test that runs every query on a real Prometheus."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DASH_DIR = REPO / "dashboards"
+DASHBOARD_FILES = sorted(DASH_DIR.glob("*.json"))
+
+# Grafana's built-in variables (those a query may use without defining them).
+GRAFANA_INTERVALS = {"__rate_interval", "__interval", "__range", "__auto"}
+GRAFANA_BUILTINS = GRAFANA_INTERVALS | {"__interval_ms", "__range_s", "__range_ms",
+                                        "__dashboard", "__from", "__to", "__org", "__user"}
+
+# $name, ${name}, ${name:format}, [[name]]
+VAR_RE = re.compile(r"\$\{(\w+)(?::[^}]*)?\}|\$(\w+)|\[\[(\w+)(?::[^\]]*)?\]\]")
+
+
+@functools.lru_cache(maxsize=None)
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def dashboards() -> list[dict]:
+    return [load(p) for p in DASHBOARD_FILES]
+
+
+def all_panels(model: dict):
+    """Every panel, including those nested in collapsed rows."""
+    for panel in model.get("panels") or []:
+        yield panel
+        yield from panel.get("panels") or []
+
+
+def variables(model: dict) -> dict[str, dict]:
+    return {v["name"]: v for v in (model.get("templating") or {}).get("list") or []}
+
+
+def ds_uid(ds) -> str | None:
+    return ds.get("uid") if isinstance(ds, dict) else ds
+
+
+def substitute(expr: str, model: dict, *, all_values: bool = False) -> str:
+    """Replace Grafana variables with concrete values a query engine accepts.
+
+    Interval variables become ``5m``; dashboard variables become ``.*`` (they are used as
+    regexes), or with ``all_values`` the variable's "All" value, what Grafana sends when
+    everything is selected."""
+    defined = variables(model)
+
+    def repl(m):
+        name = m.group(1) or m.group(2) or m.group(3)
+        if name in GRAFANA_INTERVALS:
+            return "5m"
+        if name in ("__interval_ms", "__range_ms"):
+            return "300000"
+        if name == "__range_s":
+            return "300"
+        if all_values and name in defined and defined[name].get("allValue"):
+            return defined[name]["allValue"]
+        return ".*"
+
+    return VAR_RE.sub(repl, expr)
+
+
+def variable_query(var: dict) -> str:
+    q = var.get("query")
+    if isinstance(q, dict):
+        q = q.get("query") or q.get("expr") or ""
+    return q or ""
+
+
+_LABEL_VALUES = re.compile(r"^\s*label_values\((.*),\s*([a-zA-Z_]\w*)\s*\)\s*$", re.S)
+_LABEL_VALUES_BARE = re.compile(r"^\s*label_values\(\s*([a-zA-Z_]\w*)\s*\)\s*$")
+_QUERY_RESULT = re.compile(r"^\s*query_result\((.*)\)\s*$", re.S)
+
+
+def unwrap_variable_query(q: str) -> str | None:
+    """The series selector/expression inside a label_values()/query_result() variable
+    query, or None when there is none (``label_values(label)``)."""
+    if _LABEL_VALUES_BARE.match(q):
+        return None
+    for pattern in (_LABEL_VALUES, _QUERY_RESULT):
+        m = pattern.match(q)
+        if m:
+            return m.group(1)
+    return q
+
+
+def queries(kind: str):
+    """(dashboard uid, where, raw expression, model) for every query on data source `kind`
+    ("prometheus" or "loki"): panel targets and template variable queries."""
+    for path in DASHBOARD_FILES:
+        model = load(path)
+        for panel in all_panels(model):
+            for target in panel.get("targets") or []:
+                uid = ds_uid(target.get("datasource")) or ds_uid(panel.get("datasource"))
+                if uid == kind and target.get("expr"):
+                    where = f"panel {panel.get('id')} {panel.get('title')!r} ref {target.get('refId')}"
+                    yield model["uid"], where, target["expr"], model
+        for name, var in variables(model).items():
+            if var.get("type") == "query" and ds_uid(var.get("datasource")) == kind:
+                inner = unwrap_variable_query(variable_query(var))
+                if inner:
+                    yield model["uid"], f"variable ${name}", inner, model
