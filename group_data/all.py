@@ -262,6 +262,10 @@ grafana_anonymous_access = False
 grafana_dashboards_dir = None
 # more data sources: [{uid, name, type, url, access, jsonData, secureJsonData}]; secureJsonData keys ending in _secret name a secret
 grafana_extra_datasources = []
+# service account (Admin) with a token for automation, created once; its token is written to grafana_token_dir; unset: none
+grafana_service_account = 'monstack'
+# controller folder (0700) where each Grafana host's service-account token is kept, as <host>.token (0600); a lost token is replaced on the next run
+grafana_token_dir = '~/.config/monstack/grafana-tokens'
 # title of the folder (uid monstack) holding the dashboards
 grafana_folder = 'Monitoring'
 # URL the controller reaches Grafana's API at (default: http://<host address>:<grafana_port>)

@@ -384,7 +384,8 @@ class GrafanaClient:
             page += 1
 
     def ensure_service_account_token(self, name: str, token_name: str, *,
-                                     role: str = "Admin") -> ServiceAccountToken:
+                                     role: str = "Admin",
+                                     have_key: bool = True) -> ServiceAccountToken:
         """Make sure service account ``name`` has a token called ``token_name``.
 
         Grafana shows a token's key only in the create response. So ``key`` is set only
@@ -403,15 +404,32 @@ class GrafanaClient:
                                   f"create service account {name!r}", ok=(200, 201))
         account_id = account["id"]
         _, tokens = self._get(f"/api/serviceaccounts/{account_id}/tokens")
+        action = CREATED
         for token in tokens or []:
             if token.get("name") == token_name:
-                return ServiceAccountToken(UNCHANGED, account_id, token.get("id"))
+                if have_key:
+                    return ServiceAccountToken(UNCHANGED, account_id, token.get("id"))
+                # the key of an existing token cannot be read back: replace the token
+                action = UPDATED
+                self._write("DELETE", f"/api/serviceaccounts/{account_id}/tokens/{token['id']}",
+                            None, f"replace token {token_name!r} of {name!r}")
+                if self.dry_run:
+                    return ServiceAccountToken(UPDATED, account_id, None)
         created = self._write("POST", f"/api/serviceaccounts/{account_id}/tokens",
                               {"name": token_name}, f"create token {token_name!r} for {name!r}")
         if created is None:  # dry run
-            return ServiceAccountToken(CREATED, account_id, None)
+            return ServiceAccountToken(action, account_id, None)
         self._remember_secret(created.get("key"))
-        return ServiceAccountToken(CREATED, account_id, created.get("id"), created.get("key"))
+        return ServiceAccountToken(action, account_id, created.get("id"), created.get("key"))
+
+    def _ensure_account(self, spec: dict) -> str:
+        """A plan's service account: {name, token_name, have_key, save(key)}; `save`
+        receives a new token's key at once (it is shown only in the create response)."""
+        result = self.ensure_service_account_token(spec["name"], spec["token_name"],
+                                                   have_key=spec.get("have_key", True))
+        if result.key and spec.get("save"):
+            spec["save"](result.key)
+        return result.action
 
     # ---- admin password -----------------------------------------------------------------
 
@@ -478,6 +496,8 @@ class GrafanaClient:
                   for d in plan.get("dashboards", [])]
         steps += [("contact_point", c["uid"], lambda c=c: self.ensure_contact_point(c))
                   for c in plan.get("contact_points", [])]
+        steps += [("service_account", a["name"], lambda a=a: self._ensure_account(a))
+                  for a in plan.get("service_accounts", [])]
         results: list[tuple[str, str, str]] = []
         for kind, uid, apply in steps:
             try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -200,26 +201,54 @@ def dashboards(s, available: set[str]) -> list[dict]:
     return [{"model": m, "folder_uid": FOLDER_UID} for m in models.values()]
 
 
-def wanted(s) -> dict:
+TOKEN_NAME = "monstack-automation"
+
+
+def token_file(s, h) -> Path:
+    return Path(s.grafana_token_dir).expanduser() / f"{h.name}.token"
+
+
+def _saver(path: Path):
+    def save(key: str) -> None:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
+    return save
+
+
+def service_accounts(s, h) -> list[dict]:
+    """The automation service account: created once; its token's key is kept on the
+    controller, and a token whose key was lost there is replaced."""
+    if not s.grafana_service_account:
+        return []
+    path = token_file(s, h)
+    return [{"name": s.grafana_service_account, "token_name": TOKEN_NAME,
+             "have_key": path.is_file(), "save": _saver(path)}]
+
+
+def wanted(s, h=None) -> dict:
     """The provisioning plan, in GrafanaClient.provision()'s form."""
     sources = datasources(s)
     return {"folders": [{"uid": FOLDER_UID, "title": s.grafana_folder}],
             "datasources": sources,
-            "dashboards": dashboards(s, {d["uid"] for d in sources})}
+            "dashboards": dashboards(s, {d["uid"] for d in sources}),
+            "service_accounts": service_accounts(s, h if h is not None else host)}
 
 
 def objects(plan: dict) -> list[tuple[str, str]]:
     """(kind, uid) of everything in a plan, in the order provision() applies them."""
     return ([("folder", f["uid"]) for f in plan["folders"]]
             + [("datasource", d["uid"]) for d in plan["datasources"]]
-            + [("dashboard", d["model"]["uid"]) for d in plan["dashboards"]])
+            + [("dashboard", d["model"]["uid"]) for d in plan["dashboards"]]
+            + [("service_account", a["name"]) for a in plan.get("service_accounts", [])])
 
 
 # -- plan time ---------------------------------------------------------------------------------
 def pending(s, h) -> tuple[Grafana, list[tuple[str, str, str]]]:
     """What provisioning would change on host `h`'s Grafana: [(kind, uid, action)]."""
     g = connect(s, h)
-    g.plan = wanted(s)
+    g.plan = wanted(s, h)
     if g.state == DOWN:
         return g, [(kind, uid, CREATED) for kind, uid in objects(g.plan)]
     # before a planned password change, only the previous password is accepted
@@ -247,8 +276,7 @@ def install() -> None:
                  "will be created", logger.info)
     host.log(f"Grafana at {g.url}: will {describe(actions)}", logger.info)
     python.call(
-        name=f"Provision Grafana: {len(actions)} datasources/folders/dashboards to create "
-             "or update",
+        name=f"Provision Grafana: {len(actions)} objects to create or update",
         function=provision, grafana=g)
 
 

@@ -268,6 +268,13 @@ SETTINGS: list[Setting] = [
     Setting("grafana_extra_datasources", "list", [], section="grafana", help=(
         "more data sources: [{uid, name, type, url, access, jsonData, secureJsonData}]; "
         "secureJsonData keys ending in _secret name a secret")),
+    Setting("grafana_service_account", "str", "monstack", optional=True, section="grafana",
+            help=("service account (Admin) with a token for automation, created once; its "
+                  "token is written to grafana_token_dir; unset: none")),
+    Setting("grafana_token_dir", "str", "~/.config/monstack/grafana-tokens",
+            section="grafana", help=(
+                "controller folder (0700) where each Grafana host's service-account token "
+                "is kept, as <host>.token (0600); a lost token is replaced on the next run")),
     Setting("grafana_folder", "str", "Monitoring", section="grafana",
             help="title of the folder (uid monstack) holding the dashboards"),
     Setting("grafana_url", "str", None, optional=True, section="grafana", help=(

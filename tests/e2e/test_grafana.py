@@ -10,6 +10,7 @@ The double keeps its objects in memory, so these tests never restart it on purpo
 
 import base64
 import json
+from pathlib import Path
 import urllib.request
 
 import pytest
@@ -29,8 +30,8 @@ RUNS = {"prometheus", "alertmanager", "node_exporter", "grafana"}
 # no Loki in this inventory: the Logs dashboard is left out
 DASHBOARDS = sorted(p.stem for p in (REPO / "dashboards").glob("*.json")
                     if p.stem != "monstack-logs")
-PROVISION_ALL = (f"Provision Grafana: {1 + 2 + len(DASHBOARDS)} datasources/folders/dashboards "
-                 "to create or update")
+# folder, 2 data sources, the dashboards and the automation service account
+PROVISION_ALL = f"Provision Grafana: {1 + 2 + len(DASHBOARDS) + 1} objects to create or update"
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +42,12 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
     settings["artifact_checksums"].update(grafana.pop("artifact_checksums"))
     settings.update(grafana)
     settings["artifact_cache_dir"] = str(tmp_path_factory.mktemp("artifact-cache"))
+    settings["grafana_token_dir"] = str(tmp_path_factory.mktemp("grafana-tokens"))
     settings.update({f"{c}_enabled": False for c in COMPONENTS if c not in RUNS})
     inventory = write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
                                 {"monitoring": [mon]}, group_data={"all": settings})
-    return {"inventory": inventory, "mon": mon, "version": settings["grafana_version"]}
+    return {"inventory": inventory, "mon": mon, "version": settings["grafana_version"],
+            "token_file": Path(settings["grafana_token_dir"]) / f"{mon.ip}.token"}
 
 
 def deploy(stack, **kw):
@@ -124,7 +127,19 @@ def test_a_new_dashboard_is_one_change_in_dry_and_real_run(stack, first_runs, tm
     data = {"grafana_dashboards_dir": str(tmp_path)}
     dry = deploy(stack, dry=True, data=data).check()
     real = deploy(stack, data=data).check()
-    expected = {"Provision Grafana: 1 datasources/folders/dashboards to create or update": 1}
+    expected = {"Provision Grafana: 1 objects to create or update": 1}
     assert dry.changed_ops() == real.changed_ops() == expected
     assert api(mon, "/api/dashboards/uid/e2e-team")["meta"]["folderUid"] == "monstack"
     assert deploy(stack, data=data).check().changed_ops() == {}
+
+
+def test_the_automation_token_is_kept_on_the_controller_and_works(stack, first_runs):
+    token_file = stack["token_file"]
+    assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+    key = token_file.read_text().strip()
+    req = urllib.request.Request(f"http://{stack['mon'].ip}:3000/api/folders/monstack",
+                                 headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert json.loads(resp.read())["uid"] == "monstack"
+    for run in first_runs:
+        assert key not in run.output

@@ -366,6 +366,15 @@ class GrafanaState:
         self.tokens[token["id"]] = token
         return {"id": token["id"], "name": name, "key": token["key"]}
 
+    def delete_token(self, account_id: int, token_id: int) -> dict:
+        # Grafana's route: DELETE /api/serviceaccounts/:serviceAccountId/tokens/:tokenId
+        self.account(account_id)
+        token = self.tokens.get(token_id)
+        if token is None or token["serviceAccountId"] != account_id:
+            raise ApiError(404, "service account token not found")
+        del self.tokens[token_id]
+        return {"message": "Service account token deleted"}
+
     # ---- users (admin API) --------------------------------------------------------------
 
     def lookup_user(self, query: dict) -> dict:
@@ -467,6 +476,8 @@ ROUTES = [
      lambda s, w, m, q, b: s.list_tokens(int(m["id"]))),
     ("POST", r"/api/serviceaccounts/(?P<id>\d+)/tokens", "Admin", False,
      lambda s, w, m, q, b: s.create_token(int(m["id"]), b)),
+    ("DELETE", r"/api/serviceaccounts/(?P<id>\d+)/tokens/(?P<token>\d+)", "Admin", False,
+     lambda s, w, m, q, b: s.delete_token(int(m["id"]), int(m["token"]))),
     # Docs: user lookup and the admin API need basic auth as a Grafana server admin.
     ("GET", r"/api/users/lookup", "Viewer", True, lambda s, w, m, q, b: s.lookup_user(q)),
     ("PUT", r"/api/admin/users/(?P<id>\d+)/password", "Viewer", True,

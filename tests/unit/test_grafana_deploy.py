@@ -24,6 +24,7 @@ for p in (str(TESTS), str(REPO)):
 
 from harness.grafana_double import GrafanaDouble  # noqa: E402
 from operations import context, grafana, grafana_provisioning as gp  # noqa: E402
+from operations.grafana_api import GrafanaClient, GrafanaError  # noqa: E402
 from operations.settings import COMPONENTS, SettingsError, validate  # noqa: E402
 
 PASSWORD = "s3cret-Grafana-admin"
@@ -61,7 +62,8 @@ def host_settings(monkeypatch, tmp_path):
     monkeypatch.setattr(context, "_secrets_files", {})
 
     def build(data: dict | None = None):
-        s = validate("mon1", {"secrets_file": str(tmp_path / "secrets.yml"), **(data or {})})
+        s = validate("mon1", {"secrets_file": str(tmp_path / "secrets.yml"),
+                              "grafana_token_dir": str(tmp_path / "tokens"), **(data or {})})
         monkeypatch.setattr(context, "settings", lambda h=None: s)
         monkeypatch.setattr(gp, "settings", lambda h=None: s)
         return s
@@ -351,7 +353,8 @@ def test_user_dashboards(host_settings, inventory, tmp_path):
 
 # -- planning against the double -----------------------------------------------------------------
 def count_objects(plan: dict) -> int:
-    return len(plan["folders"]) + len(plan["datasources"]) + len(plan["dashboards"])
+    return (len(plan["folders"]) + len(plan["datasources"]) + len(plan["dashboards"])
+            + len(plan["service_accounts"]))
 
 
 def test_first_run_plans_one_operation_creating_everything(host_settings, inventory, double):
@@ -366,8 +369,7 @@ def test_first_run_plans_one_operation_creating_everything(host_settings, invent
 
     gp.install()
     (call,) = inventory["python"].calls
-    assert call["name"] == (f"Provision Grafana: {len(actions)} datasources/folders/"
-                            "dashboards to create or update")
+    assert call["name"] == f"Provision Grafana: {len(actions)} objects to create or update"
     assert call["function"] is gp.provision and call["grafana"] is g
     log = "\n".join(inventory["host"].messages)
     assert "create dashboard monstack-hosts" in log and PASSWORD not in log
@@ -417,7 +419,7 @@ def test_a_changed_dashboard_is_exactly_one_update(host_settings, inventory, dou
     assert actions == [("dashboard", "monstack-redis", "updated")]
     gp.install()
     (call,) = inventory["python"].calls
-    assert call["name"].startswith("Provision Grafana: 1 datasources/folders/dashboards")
+    assert call["name"].startswith("Provision Grafana: 1 objects")
     assert gp.provision(None, FakeHost("mon1"), call["grafana"])
     assert double.state.dashboards["monstack-redis"]["model"]["refresh"] == model["refresh"]
 
@@ -483,3 +485,36 @@ def test_provisioning_fails_the_operation_on_a_refused_login(host_settings, inve
     assert gp.provision(None, runner, g) is False
     assert "HTTP 401" in runner.messages[-1] and PASSWORD not in runner.messages[-1]
     assert double.writes() == []
+
+
+def test_the_automation_token_is_created_once_kept_0600_and_replaced_when_lost(
+        host_settings, inventory, double, tmp_path):
+    s = host_settings({"grafana_url": double.url})
+    h = FakeHost("mon1")
+    g, actions = gp.pending(s, h)
+    assert ("service_account", "monstack", "created") in actions
+    assert gp.provision(None, h, g)
+    token = gp.token_file(s, h)
+    assert oct(token.stat().st_mode & 0o777) == "0o600"
+    assert oct(token.parent.stat().st_mode & 0o777) == "0o700"
+    key = token.read_text().strip()
+    # the token works against the API, and a second run plans nothing for it
+    with GrafanaClient(double.url, token=key) as client:
+        assert client.find_service_account("monstack")["name"] == "monstack"
+    assert gp.pending(s, h)[1] == []
+    # the controller lost the file: the token is replaced (its key cannot be read back)
+    token.unlink()
+    g, actions = gp.pending(s, h)
+    assert actions == [("service_account", "monstack", "updated")]
+    assert gp.provision(None, h, g)
+    new_key = token.read_text().strip()
+    assert new_key != key
+    with pytest.raises(GrafanaError):
+        with GrafanaClient(double.url, token=key, retries=0) as client:
+            client.find_service_account("monstack")
+
+
+def test_no_service_account_when_unset(host_settings, inventory, double):
+    s = host_settings({"grafana_url": double.url, "grafana_service_account": ""})
+    g, actions = gp.pending(s, FakeHost("mon1"))
+    assert not any(kind == "service_account" for kind, _, _ in actions)
