@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from operations import (alloy, artifacts, cadvisor, context, loki, prometheus,  
 from operations.artifacts import ArtifactError  # noqa: E402
 from operations.settings import COMPONENTS, SettingsError, validate  # noqa: E402
 from operations.upstream_releases import CHECKSUMS, RELEASES  # noqa: E402
+from harness.units import directives, exec_start_argv  # noqa: E402
 
 LOKI_URL = "http://mon1:3100/loki/api/v1/push"
 
@@ -393,21 +393,6 @@ def test_shipped_rule_sets_include_loki_and_containers():
 
 
 # -- units --------------------------------------------------------------------------------------
-def directives(content: str) -> list[str]:
-    out, pending = [], ""
-    for line in content.splitlines():
-        if line.endswith("\\"):
-            pending += line[:-1]
-            continue
-        line, pending = pending + line, ""
-        if line.strip() and not line.lstrip().startswith("#"):
-            out.append(line)
-    return out
-
-
-def exec_start(content: str) -> list[str]:
-    (line,) = [d for d in directives(content) if d.startswith("ExecStart=")]
-    return shlex.split(line[len("ExecStart="):])
 
 
 @pytest.fixture
@@ -426,7 +411,7 @@ def test_loki_unit(current):
     assert "User=loki" in lines and "ReadWritePaths=/var/lib/loki" in lines
     assert "ProtectSystem=strict" in lines and "CapabilityBoundingSet=" in lines
     assert not any(line.startswith("ExecReload") for line in lines)   # restarts on change
-    assert exec_start("\n".join(lines)) == ["/usr/local/bin/loki",
+    assert exec_start_argv("\n".join(lines)) == ["/usr/local/bin/loki",
                                             "-config.file=/etc/loki/loki.yaml"]
 
 
@@ -439,7 +424,7 @@ def test_alloy_unit(current):
               "NoNewPrivileges=yes", "CapabilityBoundingSet=",
               "ExecReload=/bin/kill -HUP $MAINPID"):
         assert d in lines, d
-    assert exec_start(content) == ["/usr/local/bin/alloy", "run",
+    assert exec_start_argv(content) == ["/usr/local/bin/alloy", "run",
                                    "--server.http.listen-addr=0.0.0.0:12345",
                                    "--storage.path=/var/lib/alloy", "--disable-reporting",
                                    "--stability.level=generally-available",
@@ -460,7 +445,7 @@ def test_cadvisor_unit_root_with_two_capabilities(current):
               "AmbientCapabilities="):
         assert d in lines, d
     assert not any(line.startswith("ReadWritePaths") for line in lines)
-    argv = exec_start(content)
+    argv = exec_start_argv(content)
     assert argv[:5] == ["/usr/local/bin/cadvisor", "--listen_ip=10.0.0.7", "--port=8081",
                         "--docker_only=false", "--housekeeping_interval=30s"]
     assert "--store_container_labels=false" in argv

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import glob
 import json
-import shlex
 import shutil
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from harness import debian  # noqa: E402
 from operations import alertmanager, context, prometheus  # noqa: E402
 from operations.services import Unit  # noqa: E402
 from operations.settings import SettingsError, validate  # noqa: E402
+from harness.units import directives, exec_start_argv  # noqa: E402
 
 SECRET_VARS = ("MONSTACK_T_SLACK_URL", "MONSTACK_T_TG_TOKEN", "MONSTACK_T_PD_KEY",
                "MONSTACK_T_SMTP_PW", "MONSTACK_T_HOOK_URL")
@@ -208,7 +208,7 @@ def test_alertmanager_inhibit_rule_follows_the_setting(host_settings, monkeypatc
 
 def test_secret_from_the_secrets_file(host_settings, tmp_path, monkeypatch):
     (tmp_path / "secrets.yml").write_text(
-        f"MONSTACK_T_PD_KEY: from-the-file\nMONSTACK_T_HOOK_URL: http://127.0.0.1:9/x\n")
+        "MONSTACK_T_PD_KEY: from-the-file\nMONSTACK_T_HOOK_URL: http://127.0.0.1:9/x\n")
     monkeypatch.setenv("MONSTACK_T_HOOK_URL", "http://127.0.0.1:9/from-env")
     s = host_settings({"alertmanager_receivers": [
         {"name": "oncall", "type": "pagerduty", "routing_key_secret": "MONSTACK_T_PD_KEY"},
@@ -479,26 +479,6 @@ def make_unit(exec_start=None, **kw) -> Unit:
         write_paths=["/var/lib/prometheus"], reloadable=True)
     args.update(kw)
     return Unit(**args)
-
-
-def directives(content: str) -> list[str]:
-    """Unit lines with continuation lines joined, comments dropped."""
-    out, pending = [], ""
-    for line in content.splitlines():
-        if line.endswith("\\"):
-            pending += line[:-1]
-            continue
-        line = pending + line
-        pending = ""
-        if line.strip() and not line.lstrip().startswith(("#", ";")):
-            out.append(line)
-    return out
-
-
-def exec_start_argv(content: str) -> list[str]:
-    """ExecStart as systemd would split it (quotes as in a shell, %% -> %)."""
-    (line,) = [d for d in directives(content) if d.startswith("ExecStart=")]
-    return [w.replace("%%", "%") for w in shlex.split(line[len("ExecStart="):])]
 
 
 def test_unit_hardening(tmp_path):
