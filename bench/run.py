@@ -60,7 +60,7 @@ def scenario_rows(count: int, repeat: int, fleet: Fleet, mirror: Mirror, setting
                            check=True, capture_output=True, stdin=subprocess.DEVNULL)
             floor.append(time.monotonic() - t0)
         t0 = time.monotonic()
-        first = run_pyinfra(inventory).check()
+        run_pyinfra(inventory).check()
         first_time = time.monotonic() - t0
         noop, _ = timed(inventory, repeat)
         dry, _ = timed(inventory, repeat, dry=True)

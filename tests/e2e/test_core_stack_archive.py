@@ -84,7 +84,7 @@ def expected_targets(stack) -> set[tuple[str, str]]:
 
 
 def test_every_expected_target_is_up_and_all_rule_groups_load(stack, first_runs):
-    mon, db = stack["monitoring"], stack["db"]
+    mon = stack["monitoring"]
     expected = expected_targets(stack)
     seen = wait_targets_up(mon, expected)
     assert set(seen) == expected, f"unexpected targets: {set(seen) - expected}"
