@@ -76,7 +76,14 @@ class Unit:
         return render("systemd/service.j2", **{**self.__dict__, "exec_start": exec_start})
 
 
+_helper_planned: set[str] = set()
+
+
 def wait_ready_helper() -> None:
+    """The readiness helper every service() uses; planned once per host and run."""
+    if host.name in _helper_planned:
+        return
+    _helper_planned.add(host.name)
     files.put(name="Install the wait-ready helper", src=str(REPO / "files/wait-ready"),
               dest=WAIT_READY, mode="755", user="root", group="root", create_remote_dir=True)
 
@@ -84,6 +91,7 @@ def wait_ready_helper() -> None:
 def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
             reload_on: list[OperationMeta] = (), ready_seconds: int = 60) -> None:
     """Install `unit`, keep it enabled and running, restart/reload it as its inputs change."""
+    wait_ready_helper()
     name = unit.name
     unit_op = validated_file(name=f"Install the {name} systemd unit",
                              dest=f"/etc/systemd/system/{name}.service", content=unit.content())

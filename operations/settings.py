@@ -386,11 +386,13 @@ class Settings:
 
 
 def validate(host_name: str, data: dict[str, Any],
-             source: Callable[[str], str] | None = None) -> Settings:
+             source: Callable[[str], str] | None = None, strict: bool = True) -> Settings:
     """Check one host's data against the schema; return its Settings.
 
     `data` holds only the keys the user gave (group_data, host data, --data); `source`
-    names where a key came from, for the error message."""
+    names where a key came from, for the error message. Not `strict`: keys that are not
+    settings are ignored (a user's own deploy importing our components has data of its
+    own); ours are still checked."""
     errors = []
     values = {s.name: s.default for s in SETTINGS}
     for key, value in data.items():
@@ -398,6 +400,8 @@ def validate(host_name: str, data: dict[str, Any],
             continue
         where = f" (from {source(key)})" if source else ""
         setting = BY_NAME.get(key)
+        if setting is None and not strict:
+            continue
         if setting is None:
             errors.append(f"unknown setting {key!r}{where}{suggestion(key)}")
             continue

@@ -374,3 +374,14 @@ def test_readme_settings_table_is_current():
     assert start in text and end in text
     table = text.split(start, 1)[1].split(end, 1)[0]
     assert table == S.render_settings_table()
+
+
+def test_a_users_own_deploy_may_have_data_of_its_own():
+    """Not strict (a user's deploy imports our components): unknown keys are ignored, ours
+    are still checked."""
+    s = validate("h1", {"my_app_port": "8080", "node_exporter_port": "9101"}, strict=False)
+    assert s.node_exporter_port == 9101
+    with pytest.raises(SettingsError, match="node_exporter_port"):
+        validate("h1", {"my_app_port": "8080", "node_exporter_port": "x"}, strict=False)
+    with pytest.raises(SettingsError, match="unknown setting 'my_app_port'"):
+        validate("h1", {"my_app_port": "8080"})
