@@ -108,6 +108,7 @@ def home(s) -> str:
     """Home of the service user: its data folder, or none."""
     return s.alertmanager_data_dir
 
+
 @deploy("Alertmanager")
 def install():
     s = settings()

@@ -16,6 +16,7 @@ def home(s) -> str:
     """Home of the service user: its data folder, or none."""
     return "/nonexistent"
 
+
 @deploy("blackbox_exporter")
 def install():
     s = settings()

@@ -12,6 +12,19 @@ from pyinfra import inventory
 from .settings import COMPONENTS, Settings, SettingsError, validate
 
 _validated: dict[str, Settings] = {}
+_planned: set[tuple[str, str]] = set()
+
+
+def first_plan(step: str, h=None) -> bool:
+    """True the first time `step` is planned for host `h` in this run. For steps that
+    several components share (service users, the readiness helper, Grafana's APT
+    repository): planning one twice would show a change in --dry that the run, having
+    made it once, would not make again."""
+    key = ((current_host if h is None else h).name, step)
+    if key in _planned:
+        return False
+    _planned.add(key)
+    return True
 
 
 def _data_source(h, key: str) -> str:

@@ -8,10 +8,8 @@ import hashlib
 import os
 import re
 import shlex
-import threading
 from pathlib import Path
 
-import requests
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, deploy, operation
 from pyinfra.facts.files import Sha1File
@@ -27,9 +25,6 @@ from .settings import SettingsError
 NAME = "grafana"
 CONFIG_DIR = "/etc/grafana"
 CONFIG = f"{CONFIG_DIR}/grafana.ini"
-KEYRINGS = "/etc/apt/keyrings"
-KEYRING = f"{KEYRINGS}/grafana.asc"   # ASCII-armored: apt >= 1.4 reads .asc keyrings
-SOURCES = "/etc/apt/sources.list.d/grafana.sources"
 # Grafana's deb is its release tarball, top folder stripped, in /usr/share/grafana, plus
 # wrapper scripts in /usr/sbin (grafana-server execs $GRAFANA_HOME/bin/grafana server) and
 # its own unit grafana-server.service (masked: ours is grafana.service). Our unit runs
@@ -38,7 +33,6 @@ PACKAGE_HOME = "/usr/share/grafana"
 PACKAGED_UNIT = "grafana-server"
 ARCHIVE_ROOT = "/usr/local/share"
 ARCHIVE_MARKER = ".monstack-archive-sha256"
-PGP_PUBLIC_KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
 # What Grafana's ini reading would change in a value: a """-quoted value ends at """,
 # ${VAR} and $__env{...}/$__file{...} are expanded, go-ini interpolates %(key)s.
 INI_MANGLED = re.compile(r'"""|"$|[\r\n]|\$(__\w+)?\{|%\(')
@@ -54,14 +48,6 @@ def package_name(machine_name: str) -> str:
     # repository, grafana-rpi (same layout); every other architecture gets grafana.
     return "grafana-rpi" if machine_name == "armv6l" else "grafana"
 
-
-def apt_source(repo_url: str) -> str:
-    return ("# Managed by monstack (pyinfra)\n"
-            "Types: deb\n"
-            f"URIs: {repo_url}\n"
-            "Suites: stable\n"
-            "Components: main\n"
-            f"Signed-By: {KEYRING}\n")
 
 
 def admin_password(s) -> str:
@@ -88,43 +74,6 @@ def config_content(s) -> str:
 
 
 # -- package method ------------------------------------------------------------------------
-_key_lock = threading.Lock()
-
-
-def apt_key(s) -> str:
-    """The repository's signing key, read on the controller (the hosts may have no route to
-    the internet): grafana_apt_key_file, or grafana_apt_key_url downloaded once into the
-    artifact cache."""
-    if s.grafana_apt_key_file:
-        path = Path(s.grafana_apt_key_file).expanduser()
-        if not path.is_file():
-            raise SettingsError(f"grafana_apt_key_file: {path} does not exist on the controller")
-    else:
-        url = s.grafana_apt_key_url
-        cache = Path(s.artifact_cache_dir).expanduser()
-        path = cache / f"grafana-apt-key-{hashlib.sha256(url.encode()).hexdigest()[:12]}.asc"
-        with _key_lock:
-            if not path.is_file():
-                try:
-                    resp = requests.get(url, timeout=30)
-                    resp.raise_for_status()
-                except requests.RequestException as exc:
-                    raise artifacts.ArtifactError(
-                        f"could not download Grafana's APT key from {url}: {exc}; or give "
-                        "it as grafana_apt_key_file") from None
-                cache.mkdir(parents=True, exist_ok=True)
-                part = path.with_name(path.name + ".part")
-                part.write_text(resp.text)
-                if PGP_PUBLIC_KEY not in resp.text:
-                    part.unlink()
-                    raise artifacts.ArtifactError(f"{url} did not answer with a PGP public key")
-                os.replace(part, path)
-    text = path.read_text()
-    if PGP_PUBLIC_KEY not in text:
-        raise SettingsError(f"{path} is not an ASCII-armored PGP public key")
-    return text
-
-
 def install_from_repository(s) -> tuple[str, list]:
     # the key and the source, planned once per host: Loki and Alloy use them too
     grafana_apt.repository(s)

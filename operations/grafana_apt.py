@@ -5,8 +5,8 @@ an unrelated pedigree-analysis tool).
 The repository is set up once per host, whichever component asks first: the signing key,
 read on the controller (grafana_apt_key_file, or grafana_apt_key_url downloaded once into
 artifact_cache_dir), uploaded to /etc/apt/keyrings/grafana.asc, and a deb822 source
-signed by that keyring. The key, the source and their paths are operations/grafana.py's,
-so Grafana's own package install writes byte-identical files.
+signed by that keyring. Grafana's own package install (operations/grafana.py) uses this
+same repository step.
 
 What Grafana's packages do, from their packaging sources (grafana/loki
 tools/packaging/nfpm.jsonnet and loki-postinstall.sh; grafana/alloy
@@ -26,20 +26,29 @@ tools/make/packaging.mk and packaging/deb/control/postinst):
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shlex
+import threading
+from pathlib import Path
 
+import requests
 from pyinfra import host
 from pyinfra.api import FactBase
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import server
 
+from . import artifacts
 from .config_files import validated_file
-from .context import settings
+from .context import first_plan, settings
 from .install import Installed, directory, install_package
+from .settings import SettingsError
 
 DIVERTED_BY = "monstack"
-
-_planned: set[str] = set()
+KEYRINGS = "/etc/apt/keyrings"
+KEYRING = f"{KEYRINGS}/grafana.asc"   # ASCII-armored: apt >= 1.4 reads .asc keyrings
+SOURCES = "/etc/apt/sources.list.d/grafana.sources"
+PGP_PUBLIC_KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
 
 
 class DiversionHolder(FactBase):
@@ -54,12 +63,56 @@ class DiversionHolder(FactBase):
         return line or None
 
 
+def apt_source(repo_url: str) -> str:
+    return ("# Managed by monstack (pyinfra)\n"
+            "Types: deb\n"
+            f"URIs: {repo_url}\n"
+            "Suites: stable\n"
+            "Components: main\n"
+            f"Signed-By: {KEYRING}\n")
+
+
+_key_lock = threading.Lock()
+
+
+def apt_key(s) -> str:
+    """The repository's signing key, read on the controller (the hosts may have no route to
+    the internet): grafana_apt_key_file, or grafana_apt_key_url downloaded once into the
+    artifact cache."""
+    if s.grafana_apt_key_file:
+        path = Path(s.grafana_apt_key_file).expanduser()
+        if not path.is_file():
+            raise SettingsError(f"grafana_apt_key_file: {path} does not exist on the controller")
+    else:
+        url = s.grafana_apt_key_url
+        cache = Path(s.artifact_cache_dir).expanduser()
+        path = cache / f"grafana-apt-key-{hashlib.sha256(url.encode()).hexdigest()[:12]}.asc"
+        with _key_lock:
+            if not path.is_file():
+                try:
+                    resp = requests.get(url, timeout=30)
+                    resp.raise_for_status()
+                except requests.RequestException as exc:
+                    raise artifacts.ArtifactError(
+                        f"could not download Grafana's APT key from {url}: {exc}; or give "
+                        "it as grafana_apt_key_file") from None
+                cache.mkdir(parents=True, exist_ok=True)
+                part = path.with_name(path.name + ".part")
+                part.write_text(resp.text)
+                if PGP_PUBLIC_KEY not in resp.text:
+                    part.unlink()
+                    raise artifacts.ArtifactError(f"{url} did not answer with a PGP public key")
+                os.replace(part, path)
+    text = path.read_text()
+    if PGP_PUBLIC_KEY not in text:
+        raise SettingsError(f"{path} is not an ASCII-armored PGP public key")
+    return text
+
+
 def repository(s) -> list[OperationMeta]:
     """The keyring and source of Grafana's repository, planned once per host."""
-    if host.name in _planned:
+    if not first_plan("Grafana's APT repository"):
         return []
-    _planned.add(host.name)
-    from .grafana import KEYRING, KEYRINGS, SOURCES, apt_key, apt_source
     return [directory(KEYRINGS),
             validated_file(name="Install the signing key of Grafana's APT repository",
                            dest=KEYRING, content=apt_key(s)),

@@ -14,7 +14,7 @@ from pyinfra.facts.server import Arch, Groups, Users
 from pyinfra.operations import files, server
 
 from . import artifacts
-from .context import settings
+from .context import first_plan, settings
 from .settings import SettingsError
 from .upstream_releases import RELEASES
 
@@ -164,9 +164,6 @@ def service_users(users: list[tuple[str, str]]):
             yield f"usermod {' '.join(changes)} {name}"
 
 
-_users_planned: set[tuple[str, str]] = set()
-
-
 def system_user(name: str, home: str) -> None:
     """Plan the service user `name` unless this run already planned it for this host."""
     plan_service_users([(name, home)], name=f"Create the {name} service user")
@@ -178,9 +175,7 @@ def plan_service_users(users: list[tuple[str, str | None]], name: str) -> None:
     exporters and Alertmanager create `prometheus`), which would make a later "create
     user" step a false prediction in --dry. Each user is planned once per host. A home
     of None means the component runs as no user of its own (cAdvisor runs as root)."""
-    wanted = [(u, h) for u, h in users
-              if h is not None and (host.name, u) not in _users_planned]
-    _users_planned.update((host.name, u) for u, _ in wanted)
+    wanted = [(u, h) for u, h in users if h is not None and first_plan(f"user {u}")]
     if wanted:
         service_users(name=name, users=wanted)
 

@@ -50,6 +50,7 @@ def home(s) -> str:
     """Home of the service user: its data folder, or none."""
     return "/nonexistent"
 
+
 @deploy("postgres_exporter")
 def install():
     s = settings()

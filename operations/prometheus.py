@@ -143,6 +143,7 @@ def home(s) -> str:
     """Home of the service user: its data folder, or none."""
     return s.prometheus_data_dir
 
+
 @deploy("Prometheus")
 def install():
     s = settings()

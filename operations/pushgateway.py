@@ -14,6 +14,7 @@ def home(s) -> str:
     """Home of the service user: its data folder, or none."""
     return DATA_DIR
 
+
 @deploy("Pushgateway")
 def install():
     s = settings()

@@ -19,6 +19,7 @@ from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.operations import files, server
 
 from .config_files import validated_file
+from .context import first_plan
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT_READY = "/usr/local/lib/monstack/wait-ready"
@@ -76,14 +77,10 @@ class Unit:
         return render("systemd/service.j2", **{**self.__dict__, "exec_start": exec_start})
 
 
-_helper_planned: set[str] = set()
-
-
 def wait_ready_helper() -> None:
     """The readiness helper every service() uses; planned once per host and run."""
-    if host.name in _helper_planned:
+    if not first_plan("wait-ready helper"):
         return
-    _helper_planned.add(host.name)
     files.put(name="Install the wait-ready helper", src=str(REPO / "files/wait-ready"),
               dest=WAIT_READY, mode="755", user="root", group="root", create_remote_dir=True)
 

@@ -23,7 +23,7 @@ for p in (str(TESTS), str(REPO)):
         sys.path.insert(0, p)
 
 from harness.grafana_double import GrafanaDouble  # noqa: E402
-from operations import context, grafana, grafana_provisioning as gp  # noqa: E402
+from operations import context, grafana, grafana_apt, grafana_provisioning as gp  # noqa: E402
 from operations.grafana_api import GrafanaClient, GrafanaError  # noqa: E402
 from operations.settings import COMPONENTS, SettingsError, validate  # noqa: E402
 
@@ -198,7 +198,7 @@ def test_the_password_is_only_in_grafana_ini(host_settings, monkeypatch, invento
     unit = grafana.Unit(name="grafana", user="grafana", description="Grafana",
                         exec_start=["/usr/share/grafana/bin/grafana", "server"])
     g, _ = gp.pending(s, FakeHost("mon1"))
-    for text in (unit.content(), grafana.apt_source(s.grafana_apt_repo_url), repr(g)):
+    for text in (unit.content(), grafana_apt.apt_source(s.grafana_apt_repo_url), repr(g)):
         assert PASSWORD not in text
     assert "MemoryDenyWriteExecute=no" in grafana.Unit(
         name="grafana", user="grafana", description="Grafana", exec_start=["/bin/true"],
@@ -207,7 +207,7 @@ def test_the_password_is_only_in_grafana_ini(host_settings, monkeypatch, invento
 
 # -- package method ------------------------------------------------------------------------------
 def test_apt_source_is_deb822_signed_by_the_keyring():
-    text = grafana.apt_source("https://apt.grafana.com")
+    text = grafana_apt.apt_source("https://apt.grafana.com")
     fields = dict(line.split(": ", 1) for line in text.splitlines() if not line.startswith("#"))
     assert fields == {"Types": "deb", "URIs": "https://apt.grafana.com", "Suites": "stable",
                       "Components": "main", "Signed-By": "/etc/apt/keyrings/grafana.asc"}
@@ -225,12 +225,12 @@ KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGTnhmkBEADUfake\n-----END PG
 def test_apt_key_from_a_local_file(host_settings, tmp_path):
     key = tmp_path / "grafana.asc"
     key.write_text(KEY)
-    assert grafana.apt_key(host_settings({"grafana_apt_key_file": str(key)})) == KEY
+    assert grafana_apt.apt_key(host_settings({"grafana_apt_key_file": str(key)})) == KEY
     key.write_text("<html>not a key</html>")
     with pytest.raises(SettingsError, match="not an ASCII-armored PGP public key"):
-        grafana.apt_key(host_settings({"grafana_apt_key_file": str(key)}))
+        grafana_apt.apt_key(host_settings({"grafana_apt_key_file": str(key)}))
     with pytest.raises(SettingsError, match="grafana_apt_key_file"):
-        grafana.apt_key(host_settings({"grafana_apt_key_file": str(tmp_path / "missing")}))
+        grafana_apt.apt_key(host_settings({"grafana_apt_key_file": str(tmp_path / "missing")}))
 
 
 def test_apt_key_is_downloaded_once_on_the_controller(host_settings, tmp_path):
@@ -256,8 +256,8 @@ def test_apt_key_is_downloaded_once_on_the_controller(host_settings, tmp_path):
     try:
         s = host_settings({"grafana_apt_key_url": f"http://127.0.0.1:{server.server_address[1]}/gpg.key",
                            "artifact_cache_dir": str(tmp_path / "cache")})
-        assert grafana.apt_key(s) == KEY
-        assert grafana.apt_key(s) == KEY
+        assert grafana_apt.apt_key(s) == KEY
+        assert grafana_apt.apt_key(s) == KEY
     finally:
         server.shutdown()
         server.server_close()
