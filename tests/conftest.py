@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sys
@@ -41,12 +42,18 @@ def fleet():
     reason = fleet_unavailable()
     if reason:
         pytest.skip(reason)
-    f = Fleet()
-    f.down()  # whatever an interrupted earlier run left behind
-    try:
-        yield f
-    finally:
-        f.down()
+    # One test session at a time owns the fleet: a second one (another terminal, a
+    # helper) waits here instead of tearing the first one's hosts down.
+    lock_path = Path(os.environ.get("FLEET_CACHE", "/var/tmp/monstack-fleet")) / "session.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        f = Fleet()
+        f.down()  # whatever an interrupted earlier run left behind
+        try:
+            yield f
+        finally:
+            f.down()
 
 
 def arm64_unavailable() -> str | None:
