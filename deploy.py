@@ -11,12 +11,18 @@ provisioned last, from the controller over its HTTP API.
 
 import importlib
 
-from operations import context
+from pyinfra import host, state
+
+from operations import context, fact_batch
 from operations.install import plan_service_users
 from operations.services import wait_ready_helper
 from operations.settings import COMPONENTS
 
 context.validate_inventory()
+# Facts in one round trip per host (see operations/fact_batch.py).
+fact_dir = context.settings().fact_batch_dir
+if fact_dir:
+    fact_batch.start(state, host, fact_dir)
 
 modules = {c: importlib.import_module(f"operations.{c}") for c in COMPONENTS if context.runs(c)}
 if modules:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fcntl
 import json
 import re
 import statistics
@@ -25,19 +26,22 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
 from conftest import write_inventory  # noqa: E402
-from harness.fleet import CONTROLLER_IP, Fleet  # noqa: E402
+from harness.fleet import CACHE, CONTROLLER_IP, Fleet  # noqa: E402
 from harness.mirror import Mirror  # noqa: E402
 from harness.pyinfra_cli import PYINFRA, run_pyinfra  # noqa: E402
 from harness.stack import CORE_ONLY, CORE_COMPONENTS, mirror_settings  # noqa: E402
 
+TIMED_PYINFRA = [sys.executable, str(REPO / "bench" / "timed_pyinfra.py")]
 
-def timed(inventory, repeat: int, **kw) -> tuple[list[float], object]:
-    times, last = [], None
-    for _ in range(repeat):
-        t0 = time.monotonic()
-        last = run_pyinfra(inventory, **kw).check()
-        times.append(time.monotonic() - t0)
-    return times, last
+
+def timed_run(inventory, timings_file: Path | None = None, **kw):
+    """One pyinfra run through bench/timed_pyinfra.py; its wall time and its timings."""
+    env = {"BENCH_TIMINGS": str(timings_file)} if timings_file else {}
+    t0 = time.monotonic()
+    run = run_pyinfra(inventory, env=env, pyinfra=TIMED_PYINFRA, **kw).check()
+    seconds = time.monotonic() - t0
+    timings = json.loads(timings_file.read_text()) if timings_file else None
+    return seconds, run, timings
 
 
 def remote_commands(output: str) -> int:
@@ -45,41 +49,73 @@ def remote_commands(output: str) -> int:
     return len(re.findall(r"\] >>> ", output))
 
 
-def scenario_rows(count: int, repeat: int, fleet: Fleet, mirror: Mirror, settings: dict,
-                  workdir: Path) -> list[dict]:
+# Operations that install software: the part of a first converge that is not ours to cut.
+# (names inside a @deploy read "<deploy> | <operation>")
+INSTALL_OP = re.compile(
+    r"(?:^|\| )Install (the \S+ package|\S+ \S+ from the release archive|\S+'s )")
+
+
+def install_share(timings: dict) -> float:
+    ops = timings["ops"].values()
+    install = sum(op["seconds"] for op in ops if INSTALL_OP.search(op["name"]))
+    return install / timings["total_s"]
+
+
+def floor_time(inventory: Path) -> float:
+    t0 = time.monotonic()
+    subprocess.run([*PYINFRA, "-y", str(inventory), "exec", "--", "true"], cwd=REPO,
+                   check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    return time.monotonic() - t0
+
+
+def one_repetition(count: int, fleet: Fleet, settings: dict, workdir: Path,
+                   count_commands: bool) -> dict:
+    """Fresh hosts: the floor, a first converge, a no-op re-run, a --dry run."""
     hosts = fleet.up(count)
     try:
         inventory = write_inventory(workdir / f"inv{count}" / "inventory.py", fleet,
                                     {"monitoring": hosts[:1], "nodes": hosts[1:]},
                                     group_data={"all": settings})
-        rows = []
-        floor = []
-        for _ in range(repeat):
-            t0 = time.monotonic()
-            subprocess.run([*PYINFRA, "-y", str(inventory), "exec", "--", "true"], cwd=REPO,
-                           check=True, capture_output=True, stdin=subprocess.DEVNULL)
-            floor.append(time.monotonic() - t0)
-        t0 = time.monotonic()
-        run_pyinfra(inventory).check()
-        first_time = time.monotonic() - t0
-        noop, _ = timed(inventory, repeat)
-        dry, _ = timed(inventory, repeat, dry=True)
-        verbose = run_pyinfra(inventory, extra=["-vv"]).check()
-        per_host = remote_commands(verbose.output) / count
-        base = statistics.median(floor)
-        for name, times in (("floor (exec -- true)", floor), ("first converge", [first_time]),
-                            ("no-op re-run", noop), ("--dry", dry)):
-            rows.append({"scenario": name, "hosts": count,
-                         "median_s": round(statistics.median(times), 2),
-                         "min_s": round(min(times), 2), "max_s": round(max(times), 2),
-                         "runs": len(times),
-                         "ratio_to_floor": round(statistics.median(times) / base, 2),
-                         "commands_per_host": round(per_host, 1) if name == "no-op re-run" else ""})
-        return rows
+        sample = {"floor": floor_time(inventory)}
+        timings_file = workdir / f"timings-{count}.json"
+        sample["first"], _, timings = timed_run(inventory, timings_file)
+        sample["install_share"] = install_share(timings)
+        sample["planning_share_first"] = timings["stages"].get("Execute", 0) / timings["total_s"]
+        sample["noop"], noop_run, _ = timed_run(inventory)
+        assert noop_run.changed_ops() == {}, noop_run.changed_ops()
+        sample["dry"], _, _ = timed_run(inventory, dry=True)
+        if count_commands:
+            verbose = run_pyinfra(inventory, extra=["-vv"]).check()
+            sample["commands_per_host"] = remote_commands(verbose.output) / count
+            # which commands they were, for whoever wants to cut them further
+            (workdir / f"noop-{count}-hosts.log").write_text(verbose.output)
+        return sample
     finally:
         for h in hosts:
             fleet.stop(h)
 
+
+def scenario_rows(count: int, repeat: int, fleet: Fleet, settings: dict,
+                  workdir: Path) -> list[dict]:
+    samples = [one_repetition(count, fleet, settings, workdir, count_commands=(i == 0))
+               for i in range(repeat)]
+    base = statistics.median(s["floor"] for s in samples)
+    rows = []
+    for key, name in (("floor", "floor (exec -- true)"), ("first", "first converge"),
+                      ("noop", "no-op re-run"), ("dry", "--dry")):
+        times = [s[key] for s in samples]
+        row = {"scenario": name, "hosts": count,
+               "median_s": round(statistics.median(times), 2),
+               "min_s": round(min(times), 2), "max_s": round(max(times), 2),
+               "runs": len(times),
+               "ratio_to_floor": round(statistics.median(times) / base, 2),
+               "commands_per_host": "", "install_share": ""}
+        if key == "noop":
+            row["commands_per_host"] = round(samples[0]["commands_per_host"], 1)
+        if key == "first":
+            row["install_share"] = round(statistics.median(s["install_share"] for s in samples), 2)
+        rows.append(row)
+    return rows
 
 
 def plot(rows: list[dict], path: Path) -> bool:
@@ -110,6 +146,9 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # the test suite's fleet lock: a bench and a test session never share the fleet
+    lock = open(CACHE / "session.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     fleet = Fleet()
     fleet.down()
     fleet.net_up()
@@ -120,12 +159,12 @@ def main() -> int:
                     "artifact_cache_dir": str(out / "artifact-cache")}
         settings.update(BENCH_SETTINGS)
         for count in (int(n) for n in args.hosts.split(",")):
-            rows += scenario_rows(count, args.repeat, fleet, mirror, settings, out)
+            rows += scenario_rows(count, args.repeat, fleet, settings, out)
     finally:
         mirror.stop()
         fleet.down()
     header = ["scenario", "hosts", "median_s", "min_s", "max_s", "runs", "ratio_to_floor",
-              "commands_per_host"]
+              "commands_per_host", "install_share"]
     print(" | ".join(header))
     for r in rows:
         print(" | ".join(str(r[h]) for h in header))

@@ -12,12 +12,30 @@ artifact_mirror = None
 artifact_checksums = {}
 # controller folder where archives are downloaded once and verified
 artifact_cache_dir = '~/.cache/monstack/artifacts'
+# controller folder remembering which facts each host was asked for (names and arguments, never values), so the next run asks them all in one round trip per host; unset (None): one round trip per fact, as plain pyinfra
+fact_batch_dir = '~/.cache/monstack/facts'
 # override the host's `uname -m` for artifact selection (x86_64, aarch64, armv7l, armv6l, armv8l)
 machine_arch = None
 # untracked YAML file (relative to where pyinfra runs) with secrets not given as environment variables
 secrets_file = 'secrets.yml'
 # address Prometheus uses to reach this host's exporters (default: its inventory name)
 scrape_address = None
+
+# -- tls_and_basic_auth -------------------------------------------------------
+# serve Prometheus, Alertmanager, Pushgateway and the node, postgres, redis and blackbox exporters over HTTPS; Prometheus, Grafana and the readiness checks verify them with tls_ca_file
+tls_enabled = False
+# controller path of the host's certificate (PEM, chain after it), valid for the address Prometheus scrapes the host at; {host} is replaced by the inventory name
+tls_cert_file = None
+# controller path of that certificate's private key (PEM, not encrypted); {host} as above
+tls_key_file = None
+# controller path of the CA certificate(s) (PEM) that signed the hosts' certificates, trusted by Prometheus, Grafana and the readiness checks
+tls_ca_file = None
+# require an HTTP basic auth login on those endpoints (a bcrypt hash in each web.yml); Prometheus, Grafana and the readiness checks log in
+basic_auth_enabled = False
+# user name of that login
+basic_auth_username = 'prometheus'
+# name of the secret holding its password (at most 72 bytes; no line breaks, no spaces at either end)
+basic_auth_password_secret = 'MONSTACK_BASIC_AUTH_PASSWORD'
 
 # -- prometheus ---------------------------------------------------------------
 # how often targets are scraped
@@ -34,6 +52,8 @@ prometheus_retention_time = '30d'
 prometheus_retention_size = None
 # TSDB folder
 prometheus_data_dir = '/var/lib/prometheus'
+# the deploy stops before changing anything when the filesystem of prometheus_data_dir has less free space than this, in MiB (on a full disk Prometheus stores no samples); 0: no check
+prometheus_min_free_mb = 256
 # URL users reach Prometheus at (behind a proxy)
 prometheus_web_external_url = None
 # extra jobs: [{job_name, targets: [host:port], metrics_path, scheme, labels}] (application /metrics endpoints)
@@ -52,7 +72,7 @@ prometheus_install_method = 'archive'
 prometheus_version = '3.15.0'
 # TCP port it listens on
 prometheus_port = 9090
-# address it binds to (0.0.0.0: every interface)
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
 prometheus_listen_address = '0.0.0.0'
 # inventory group whose hosts run it ('all': every host)
 prometheus_group = 'monitoring'
@@ -84,7 +104,7 @@ alertmanager_install_method = 'archive'
 alertmanager_version = '0.34.1'
 # TCP port it listens on
 alertmanager_port = 9093
-# address it binds to (0.0.0.0: every interface)
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
 alertmanager_listen_address = '0.0.0.0'
 # inventory group whose hosts run it ('all': every host)
 alertmanager_group = 'monitoring'
@@ -102,8 +122,8 @@ node_exporter_install_method = 'archive'
 node_exporter_version = '1.12.1'
 # TCP port it listens on
 node_exporter_port = 9100
-# address it binds to (0.0.0.0: every interface)
-node_exporter_listen_address = '0.0.0.0'
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+node_exporter_listen_address = 'auto'
 # inventory group whose hosts run it ('all': every host)
 node_exporter_group = 'all'
 # extra command-line flags, appended as given
@@ -122,8 +142,8 @@ redis_exporter_install_method = 'archive'
 redis_exporter_version = '1.80.1'
 # TCP port it listens on
 redis_exporter_port = 9121
-# address it binds to (0.0.0.0: every interface)
-redis_exporter_listen_address = '0.0.0.0'
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+redis_exporter_listen_address = 'auto'
 # inventory group whose hosts run it ('all': every host)
 redis_exporter_group = 'redis'
 # extra command-line flags, appended as given
@@ -144,8 +164,8 @@ postgres_exporter_install_method = 'archive'
 postgres_exporter_version = '0.20.1'
 # TCP port it listens on
 postgres_exporter_port = 9187
-# address it binds to (0.0.0.0: every interface)
-postgres_exporter_listen_address = '0.0.0.0'
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+postgres_exporter_listen_address = 'auto'
 # inventory group whose hosts run it ('all': every host)
 postgres_exporter_group = 'postgres'
 # extra command-line flags, appended as given
@@ -162,8 +182,8 @@ blackbox_exporter_install_method = 'archive'
 blackbox_exporter_version = '0.28.0'
 # TCP port it listens on
 blackbox_exporter_port = 9115
-# address it binds to (0.0.0.0: every interface)
-blackbox_exporter_listen_address = '0.0.0.0'
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+blackbox_exporter_listen_address = 'auto'
 # inventory group whose hosts run it ('all': every host)
 blackbox_exporter_group = 'monitoring'
 # extra command-line flags, appended as given
@@ -188,7 +208,7 @@ loki_install_method = 'package'
 loki_version = '3.6.8'
 # TCP port it listens on
 loki_port = 3100
-# address it binds to (0.0.0.0: every interface)
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
 loki_listen_address = '0.0.0.0'
 # inventory group whose hosts run it ('all': every host)
 loki_group = 'monitoring'
@@ -212,8 +232,8 @@ alloy_install_method = 'package'
 alloy_version = '1.17.1'
 # TCP port it listens on
 alloy_port = 12345
-# address it binds to (0.0.0.0: every interface)
-alloy_listen_address = '0.0.0.0'
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+alloy_listen_address = 'auto'
 # inventory group whose hosts run it ('all': every host)
 alloy_group = 'all'
 # extra command-line flags, appended as given
@@ -230,8 +250,8 @@ cadvisor_install_method = 'archive'
 cadvisor_version = '0.57.0'
 # TCP port it listens on
 cadvisor_port = 8080
-# address it binds to (0.0.0.0: every interface)
-cadvisor_listen_address = '0.0.0.0'
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+cadvisor_listen_address = 'auto'
 # inventory group whose hosts run it ('all': every host)
 cadvisor_group = 'docker'
 # extra command-line flags, appended as given
@@ -278,7 +298,7 @@ grafana_install_method = 'archive'
 grafana_version = '13.2.3'
 # TCP port it listens on
 grafana_port = 3000
-# address it binds to (0.0.0.0: every interface)
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
 grafana_listen_address = '0.0.0.0'
 # inventory group whose hosts run it ('all': every host)
 grafana_group = 'monitoring'
@@ -294,7 +314,7 @@ pushgateway_install_method = 'archive'
 pushgateway_version = '1.11.3'
 # TCP port it listens on
 pushgateway_port = 9091
-# address it binds to (0.0.0.0: every interface)
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
 pushgateway_listen_address = '0.0.0.0'
 # inventory group whose hosts run it ('all': every host)
 pushgateway_group = 'monitoring'

@@ -9,6 +9,7 @@ from .context import listen_address, local_url, secret, settings
 from .install import directory, install_binaries, system_user
 from .services import Unit, render, service
 from .settings import SettingsError
+from .web_config import protect
 
 NAME = "alertmanager"
 CONFIG_DIR = "/etc/alertmanager"
@@ -119,6 +120,7 @@ def install():
         "default.tmpl": f"{DEBIAN_TEMPLATES}/default.tmpl",
         "email.tmpl": f"{DEBIAN_TEMPLATES}/email.tmpl",
     })
+    web = protect(NAME, CONFIG_DIR)
     config_op = validated_file(
         name="Write alertmanager.yml (checked by amtool)", dest=CONFIG,
         content=config_content(s), validate=f"{binaries.path('amtool')} check-config {{path}}",
@@ -133,6 +135,7 @@ def install():
                     f"--web.listen-address={listen_address(NAME)}",
                     # a single Alertmanager: no gossip port open
                     "--cluster.listen-address=",
-                    *s.alertmanager_extra_flags],
+                    *web.flags, *s.alertmanager_extra_flags],
     )
-    service(unit, local_url(NAME, "/-/ready"), restart_on=binaries.ops, reload_on=[config_op])
+    service(unit, local_url(NAME, "/-/ready"), restart_on=[*binaries.ops, *web.restart_on],
+            reload_on=[config_op])

@@ -4,7 +4,8 @@ Archives are fetched on the controller (not on the hosts) into a cache, one down
 (component, version, architecture): hosts need no route to the internet or the mirror,
 a Raspberry Pi fleet downloads each file once, and the sha256 is checked before anything
 is unpacked, let alone pushed. Hosts then receive the verified binaries with
-`files.put`, which compares checksums and so makes re-runs and `--dry` exact.
+`install.program` (uploaded beside the old one and renamed over it), which compares
+checksums and so makes re-runs and `--dry` exact.
 """
 
 from __future__ import annotations
@@ -121,6 +122,12 @@ def fetch(artifact: Artifact, cache_dir: Path, timeout: float = 60) -> Path:
                 with open(part, "wb") as fh:
                     for chunk in resp.iter_content(1 << 20):
                         fh.write(chunk)
+        except requests.exceptions.ChunkedEncodingError:
+            part.unlink(missing_ok=True)
+            length = resp.headers.get("Content-Length")
+            raise ArtifactError(
+                f"could not download {artifact.url}: truncated, the connection closed "
+                f"before all {length or 'the'} bytes arrived; nothing was installed") from None
         except requests.RequestException as exc:
             part.unlink(missing_ok=True)
             raise ArtifactError(f"could not download {artifact.url}: {exc}") from None

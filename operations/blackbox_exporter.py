@@ -6,6 +6,7 @@ from .config_files import validated_file
 from .context import listen_address, local_url, settings
 from .install import directory, install_binaries, system_user
 from .services import Unit, render, service
+from .web_config import protect
 
 NAME = "blackbox_exporter"
 CONFIG_DIR = "/etc/blackbox_exporter"
@@ -23,6 +24,7 @@ def install():
     system_user(NAME, home(s))
     directory(CONFIG_DIR, "root", NAME, "0750")
     binaries = install_binaries(NAME)
+    web = protect(NAME, CONFIG_DIR)
     config_op = validated_file(
         name="Write blackbox.yml (checked by blackbox_exporter)", dest=CONFIG,
         content=render("blackbox_exporter/blackbox.yml.j2"),
@@ -34,7 +36,7 @@ def install():
         documentation="https://github.com/prometheus/blackbox_exporter",
         exec_start=[binaries.path(NAME), f"--config.file={CONFIG}",
                     f"--web.listen-address={listen_address(NAME)}",
-                    *s.blackbox_exporter_extra_flags],
+                    *web.flags, *s.blackbox_exporter_extra_flags],
     )
-    service(unit, local_url(NAME, "/-/healthy"), restart_on=binaries.ops,
+    service(unit, local_url(NAME, "/-/healthy"), restart_on=[*binaries.ops, *web.restart_on],
             reload_on=[config_op])

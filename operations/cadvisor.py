@@ -6,7 +6,7 @@ when the settings are validated).
 
 from pyinfra.api import deploy
 
-from .context import local_url, settings
+from .context import bind_address, local_url, settings
 from .install import install_binaries
 from .services import Unit, service
 
@@ -32,7 +32,7 @@ def home(s) -> None:
 
 def flags(s, binary: str) -> list[str]:
     return [binary,
-            f"--listen_ip={s.cadvisor_listen_address}",
+            f"--listen_ip={bind_address(NAME, s=s)}",
             f"--port={s.cadvisor_port}",
             # every cgroup (systemd services too), not only Docker's containers
             "--docker_only=false",

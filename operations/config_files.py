@@ -13,12 +13,24 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 import shlex
 from io import StringIO
 
 from pyinfra import host, logger, state
 from pyinfra.api import FileUploadCommand, StringCommand, operation
-from pyinfra.facts.files import File, Sha1File
+from pyinfra.api.util import format_text
+from pyinfra.facts.files import File, FileContents, Sha1File
+from pyinfra.operations.util.files import generate_color_diff
+
+from .facts import SECRET_KEY_WORDS, SECRET_MASK, MaskedFileContents
+
+# In files holding secrets the value of any secret-looking key is masked on both sides of
+# a diff (the live side on the host, by MaskedFileContents): the live file may hold an old
+# secret that no setting names any more.
+_SECRET_ASSIGNMENT = re.compile(
+    r"^(\s*(?:-\s+)?[\w.-]*(?:" + "|".join(SECRET_KEY_WORDS) + r")[\w.-]*\s*[:=]\s*)\S.*$",
+    re.IGNORECASE)
 
 
 def _mode_digits(mode: str | int) -> int:
@@ -26,6 +38,34 @@ def _mode_digits(mode: str | int) -> int:
     if isinstance(mode, int):
         return int(oct(mode)[2:])
     return int(str(mode).lstrip("0") or "0")
+
+
+def masked_lines(text: str, secrets=()) -> list[str]:
+    """`text` as diff lines with secret values replaced by SECRET_MASK."""
+    lines = []
+    for line in text.splitlines():
+        for value in secrets:
+            if value:
+                line = line.replace(value, SECRET_MASK)
+        lines.append(_SECRET_ASSIGNMENT.sub(lambda m: m.group(1) + SECRET_MASK, line) + "\n")
+    return lines
+
+
+def _show_diff(dest: str, old: str | None, new: str, secret: bool, secrets) -> None:
+    """What `--diff` prints: the rendered change, secrets masked."""
+    host.log(f"Will {'modify' if old is not None else 'create'} {format_text(dest, bold=True)}",
+             logger.info)
+    if secret:  # `old` was masked on the host already; masking again is harmless
+        old_lines = masked_lines(old or "", secrets)
+        new_lines = masked_lines(new, secrets)
+    else:
+        old_lines = [line + "\n" for line in (old or "").splitlines()]
+        new_lines = [line + "\n" for line in new.splitlines()]
+    if old_lines == new_lines:
+        logger.info("  (only masked secret values differ)")
+    for line in generate_color_diff(old_lines, new_lines):
+        logger.info("  %s", line)
+    logger.info("")
 
 
 def staging_path(dest: str) -> str:
@@ -36,13 +76,16 @@ def staging_path(dest: str) -> str:
 @operation()
 def validated_file(dest: str, content: str, validate: str | None = None,
                    user: str = "root", group: str = "root", mode: str = "0644",
-                   secret: bool = False):
+                   secret: bool = False, secrets=(), hidden: bool = False):
     """
     Put `content` at `dest`, checked by `validate` first.
 
     + validate: shell command with `{path}` where the staged file goes; a non-zero exit
       keeps the live file and fails the operation with the validator's output
-    + secret: the content holds secrets; it is never shown (not even with --diff)
+    + secret: the content holds secrets: --diff masks every value of a secret-looking key
+    + secrets: the secret values in `content`, masked wherever they appear in a --diff
+    + hidden: never show either side, not even masked (private keys, password hashes:
+      no key=value lines a --diff could mask)
     """
     remote = host.get_fact(File, path=dest)
     wanted_sha1 = hashlib.sha1(content.encode()).hexdigest()
@@ -50,10 +93,15 @@ def validated_file(dest: str, content: str, validate: str | None = None,
     q_dest = shlex.quote(dest)
 
     if not same_content:
-        if state.config.DIFF:
-            verb = "modify" if remote else "create"
-            shown = "(content not shown: it holds secrets)" if secret else ""
-            host.log(f"Will {verb} {dest} {shown}".rstrip(), logger.info)
+        if state.config.DIFF and hidden:
+            host.log(f"Will {'modify' if remote else 'create'} {dest} (content not shown: "
+                     "it holds keys or password hashes)", logger.info)
+        elif state.config.DIFF:
+            old = None
+            if remote:
+                fact = MaskedFileContents if secret else FileContents
+                old = "".join(line + "\n" for line in host.get_fact(fact, path=dest) or [])
+            _show_diff(dest, old, content, secret, secrets)
         staged = staging_path(dest)
         q_staged = shlex.quote(staged)
         yield FileUploadCommand(StringIO(content), staged,

@@ -103,18 +103,42 @@ def address_of(h) -> str:
     return "localhost" if h.name.startswith("@local") else h.name
 
 
+EVERY_INTERFACE = ("0.0.0.0", "::", "")
+
+
+def bind_address(component: str, h=None, s: Settings | None = None) -> str:
+    """The address `component` binds to on host `h`. "auto": the address other hosts
+    reach `h` at, when `h` has it on an interface (so an exporter on a host with a
+    public and a private interface listens only where Prometheus scrapes it); else every
+    interface (the scrape address is translated on the way: NAT, a proxy)."""
+    listen = (s or settings(h)).component(component, "listen_address")
+    if listen != "auto":
+        return listen
+    h = current_host if h is None else h
+    reached_at = address_of(h)
+    if reached_at == "localhost":
+        return "127.0.0.1"
+    from .facts import LocalAddressOf
+    return h.get_fact(LocalAddressOf, address=reached_at) or "0.0.0.0"
+
+
 def endpoint(component: str, h) -> str:
+    """host:port other hosts use for `component` on `h`."""
     s = settings(h)
     listen = s.component(component, "listen_address")
-    address = address_of(h) if listen in ("0.0.0.0", "::", "") else listen
+    address = address_of(h) if listen in (*EVERY_INTERFACE, "auto") else listen
+    if ":" in address and not address.startswith("["):
+        address = f"[{address}]"
     return f"{address}:{s.component(component, 'port')}"
 
 
 def local_url(component: str, path: str, h=None) -> str:
     """URL of the component's HTTP endpoint as seen from its own host."""
     s = settings(h)
-    listen = s.component(component, "listen_address")
-    address = "127.0.0.1" if listen in ("0.0.0.0", "") else ("[::1]" if listen == "::" else listen)
+    listen = bind_address(component, h)
+    address = "127.0.0.1" if listen in ("0.0.0.0", "") else "[::1]" if listen == "::" else listen
+    if ":" in address and not address.startswith("["):
+        address = f"[{address}]"
     return f"http://{address}:{s.component(component, 'port')}{path}"
 
 
@@ -151,7 +175,7 @@ def secret(name: str, purpose: str, h=None) -> str:
 def listen_address(component: str, h=None) -> str:
     """host:port for a --web.listen-address flag (IPv6 addresses bracketed)."""
     s = settings(h)
-    address = s.component(component, "listen_address")
+    address = bind_address(component, h)
     if ":" in address and not address.startswith("["):
         address = f"[{address}]"
     return f"{address}:{s.component(component, 'port')}"

@@ -17,7 +17,7 @@ from pyinfra.operations import files, python
 
 from . import artifacts, grafana_apt, grafana_provisioning
 from .config_files import validated_file
-from .context import local_url, secret, settings
+from .context import bind_address, local_url, secret, settings
 from .install import directory, install_package, machine, system_user
 from .services import Unit, render, service
 from .settings import SettingsError
@@ -66,7 +66,7 @@ def config_content(s) -> str:
         raise SettingsError(f"grafana_root_url: {root_url!r} is not an http(s):// URL")
     return render(
         "grafana/grafana.ini.j2",
-        http_addr=s.grafana_listen_address, http_port=s.grafana_port, root_url=root_url,
+        http_addr=bind_address(NAME, s=s), http_port=s.grafana_port, root_url=root_url,
         data_dir=s.grafana_data_dir.rstrip("/"), admin_user=s.grafana_admin_user,
         admin_password=admin_password(s),
         cookie_secure=bool(root_url and root_url.startswith("https://")),

@@ -28,6 +28,7 @@ from .context import endpoint, hosts_running, secret, settings
 from .grafana_api import CREATED, UNCHANGED, GrafanaClient, GrafanaError, ensure_admin_password
 from .services import REPO
 from .settings import COMPONENTS, SettingsError
+from .web_config import grafana_client
 
 SHIPPED_DASHBOARDS = REPO / "dashboards"
 FOLDER_UID = "monstack"
@@ -114,13 +115,17 @@ def datasources(s) -> list[dict]:
     if prom := _first("prometheus"):
         # Prometheus serves under the path of its external URL (its route prefix)
         prefix = urlsplit(settings(prom).prometheus_web_external_url or "").path.rstrip("/")
-        out.append({"uid": "prometheus", "name": "Prometheus", "type": "prometheus",
-                    "url": f"http://{endpoint('prometheus', prom)}{prefix}",
-                    "access": "proxy", "isDefault": True})
+        scheme = "https" if settings(prom).tls_enabled else "http"
+        out.append(_protected({"uid": "prometheus", "name": "Prometheus", "type": "prometheus",
+                               "url": f"{scheme}://{endpoint('prometheus', prom)}{prefix}",
+                               "access": "proxy", "isDefault": True}, prom))
     if am := _first("alertmanager"):
-        out.append({"uid": "alertmanager", "name": "Alertmanager", "type": "alertmanager",
-                    "url": f"http://{endpoint('alertmanager', am)}", "access": "proxy",
-                    "isDefault": False, "jsonData": {"implementation": "prometheus"}})
+        scheme = "https" if settings(am).tls_enabled else "http"
+        out.append(_protected({"uid": "alertmanager", "name": "Alertmanager",
+                               "type": "alertmanager",
+                               "url": f"{scheme}://{endpoint('alertmanager', am)}",
+                               "access": "proxy", "isDefault": False,
+                               "jsonData": {"implementation": "prometheus"}}, am))
     if "loki" in COMPONENTS and (loki := _first("loki")):  # not a component yet
         out.append({"uid": "loki", "name": "Loki", "type": "loki",
                     "url": f"http://{endpoint('loki', loki)}", "access": "proxy",
@@ -131,6 +136,17 @@ def datasources(s) -> list[dict]:
         raise SettingsError(f"grafana_extra_datasources: data source uids must be unique "
                             f"(also against prometheus, alertmanager, loki): {uids}")
     return out
+
+
+def _protected(datasource: dict, h) -> dict:
+    """`datasource` with the login and CA of its host's TLS and basic auth, if any."""
+    extra = grafana_client(h, datasource["uid"])
+    if extra:
+        datasource.update(basicAuth=extra.get("basicAuth", False),
+                          basicAuthUser=extra.get("basicAuthUser", ""),
+                          jsonData={**datasource.get("jsonData", {}), **extra["jsonData"]},
+                          secureJsonData=extra["secureJsonData"])
+    return datasource
 
 
 def _extra_datasource(spec) -> dict:

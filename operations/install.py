@@ -4,16 +4,20 @@ release archive. Written once, used by every component module.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
+from pyinfra.api.util import get_file_sha1
 from pyinfra.facts.deb import DebPackages
-from pyinfra.api import operation
+from pyinfra.api import FileUploadCommand, StringCommand, operation
+from pyinfra.facts.files import File, Sha1File
 from pyinfra.facts.server import Arch, Groups, Users
 from pyinfra.operations import files, server
 
 from . import artifacts
+from .config_files import staging_path
 from .context import first_plan, settings
 from .settings import SettingsError
 from .upstream_releases import RELEASES
@@ -95,6 +99,30 @@ def install_package(component: str, binaries: list[str], package: str | None = N
     return Installed(paths, ops)
 
 
+@operation()
+def program(src: str, dest: str):
+    """
+    Install the executable `src` (a controller path) at `dest`, 0755 root:root.
+
+    Uploaded beside `dest`, then renamed over it: the file of a running program cannot be
+    written (ETXTBSY: files.put failed to upgrade the binary of a running service), but
+    it can be replaced, and an interrupted upload never leaves half a program in place.
+    """
+    remote = host.get_fact(File, path=dest)
+    q_dest = shlex.quote(dest)
+    if remote and host.get_fact(Sha1File, path=dest) == get_file_sha1(src):
+        if (remote["user"], remote["group"]) != ("root", "root"):
+            yield StringCommand(f"chown root:root {q_dest}")
+        if remote["mode"] != 755:
+            yield StringCommand(f"chmod 755 {q_dest}")
+        return
+    staged = staging_path(dest)
+    q_staged = shlex.quote(staged)
+    yield FileUploadCommand(src, staged, remote_temp_filename=host.get_temp_filename(staged))
+    yield StringCommand(f"chown root:root {q_staged} && chmod 755 {q_staged} "
+                        f"&& mv -f {q_staged} {q_dest}")
+
+
 def install_archive(component: str, binaries: list[str],
                     support_files: dict[str, str] | None = None) -> Installed:
     """Push the verified binaries of the upstream archive to /usr/local/bin.
@@ -114,9 +142,8 @@ def install_archive(component: str, binaries: list[str],
         dest = f"{ARCHIVE_BIN_DIR}/{name}"
         # the name holds no architecture: one operation serves hosts of every arch, and
         # pyinfra's tables show one name per operation
-        ops.append(files.put(name=f"Install {name} {artifact.version} from the release archive",
-                             src=str(found[name]), dest=dest, mode="755",
-                             user="root", group="root"))
+        ops.append(program(name=f"Install {name} {artifact.version} from the release archive",
+                           src=str(found[name]), dest=dest))
         paths[name] = dest
     for inner, dest in (support_files or {}).items():
         if (folder / inner).is_file():

@@ -14,7 +14,7 @@ from pyinfra.api import deploy
 
 from . import grafana_apt
 from .config_files import validated_file
-from .context import local_url, settings
+from .context import bind_address, local_url, settings
 from .install import directory, install_binaries, system_user
 from .services import Unit, render, service
 
@@ -35,7 +35,7 @@ def home(s) -> str:
 def config_content(s) -> str:
     return render(
         "loki/loki.yaml.j2",
-        listen_address=s.loki_listen_address, port=s.loki_port,
+        listen_address=bind_address(NAME, s=s), port=s.loki_port,
         data_dir=s.loki_data_dir.rstrip("/"), schema_from=SCHEMA_FROM,
         retention_period=s.loki_retention_period,
         ingestion_rate_mb=s.loki_ingestion_rate_mb,

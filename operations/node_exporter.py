@@ -5,9 +5,11 @@ from pyinfra.api import deploy
 from .context import listen_address, local_url, settings
 from .install import directory, install_binaries, system_user
 from .services import Unit, service
+from .web_config import protect
 
 NAME = "node_exporter"
 HOME = "/var/lib/node_exporter"
+CONFIG_DIR = "/etc/node_exporter"   # only for web.yml (TLS, login)
 
 
 def home(s) -> str:
@@ -23,6 +25,7 @@ def install():
     # root-owned: only root-run jobs drop *.prom files here; the exporter only reads them
     directory(s.node_exporter_textfile_dir, "root", NAME, "0755")
     binaries = install_binaries(NAME)
+    web = protect(NAME, CONFIG_DIR, make_dir=True)
     unit = Unit(
         name=NAME, user=NAME,
         description="Prometheus node_exporter (host metrics)",
@@ -31,11 +34,11 @@ def install():
                     f"--web.listen-address={listen_address(NAME)}",
                     "--collector.systemd",  # feeds the HostSystemdServiceFailed alert
                     f"--collector.textfile.directory={s.node_exporter_textfile_dir}",
-                    *s.node_exporter_extra_flags],
+                    *web.flags, *s.node_exporter_extra_flags],
         # filesystem metrics of /home need it visible, read-only is enough
         protect_home="read-only",
         # /proc of other processes is needed for process counts
         protect_proc="default",
         address_families=["AF_INET", "AF_INET6", "AF_UNIX", "AF_NETLINK"],
     )
-    service(unit, local_url(NAME, "/metrics"), restart_on=binaries.ops)
+    service(unit, local_url(NAME, "/metrics"), restart_on=[*binaries.ops, *web.restart_on])

@@ -10,6 +10,7 @@ from .facts import PostgresRole
 from .install import directory, install_binaries, system_user
 from .services import Unit, service
 from .settings import SettingsError
+from .web_config import protect
 
 NAME = "postgres_exporter"
 CONFIG_DIR = "/etc/postgres_exporter"
@@ -59,6 +60,7 @@ def install():
     if s.postgres_exporter_create_db_user:
         database_role()
     binaries = install_binaries(NAME)
+    web = protect(NAME, CONFIG_DIR)
     env_op = validated_file(name="Write postgres_exporter's environment file", dest=ENV_FILE,
                             content=f"DATA_SOURCE_NAME={data_source_name(s)}\n",
                             user="root", group=NAME, mode="0640", secret=True)
@@ -68,6 +70,7 @@ def install():
         documentation="https://github.com/prometheus-community/postgres_exporter",
         environment_files=[ENV_FILE],
         exec_start=[binaries.path(NAME), f"--web.listen-address={listen_address(NAME)}",
-                    *s.postgres_exporter_extra_flags],
+                    *web.flags, *s.postgres_exporter_extra_flags],
     )
-    service(unit, local_url(NAME, "/metrics"), restart_on=[*binaries.ops, env_op])
+    service(unit, local_url(NAME, "/metrics"),
+            restart_on=[*binaries.ops, env_op, *web.restart_on])

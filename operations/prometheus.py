@@ -8,15 +8,19 @@ from pathlib import Path
 import yaml
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.files import FindFiles
 from pyinfra.operations import files
 
 from .config_files import validated_file
 from .context import endpoint, hosts_running, listen_address, local_url, settings
+from .facts import FreeSpace
 from .install import directory, install_binaries, system_user
 from .services import REPO, Unit, render, service
 from .settings import SettingsError
 from .targets import inventory_jobs
+from .web_config import (PROMETHEUS_PASSWORD_FILE, PROTECTED, password_file, protect,
+                         scrape_client)
 
 NAME = "prometheus"
 CONFIG_DIR = "/etc/prometheus"
@@ -100,7 +104,7 @@ def blackbox_probe_jobs(s) -> list[dict]:
     if not exporters or not s.blackbox_exporter_targets:
         return []
     return [{
-        "job_name": "blackbox_http", "metrics_path": "/probe",
+        "job_name": "blackbox_http", **scrape_client(s), "metrics_path": "/probe",
         "params": {"module": ["http_2xx"]},
         "static_configs": [{"targets": list(s.blackbox_exporter_targets)}],
         "relabel_configs": [
@@ -113,6 +117,9 @@ def blackbox_probe_jobs(s) -> list[dict]:
 
 
 def config_content(s, jobs: list[dict]) -> str:
+    client = scrape_client(s)   # TLS and login of the stack's own endpoints, if any
+    jobs = [{**job, "client": client if job["component"] in PROTECTED else {}}
+            for job in jobs]
     return render(
         "prometheus/prometheus.yml.j2",
         scrape_interval=s.prometheus_scrape_interval,
@@ -122,12 +129,12 @@ def config_content(s, jobs: list[dict]) -> str:
         alertmanagers=[endpoint("alertmanager", h) for h in
                        sorted(hosts_running("alertmanager"), key=lambda h: h.name)],
         rules_dir=RULES_DIR, file_sd_dir=FILE_SD_DIR,
-        self_target=endpoint(NAME, host),
+        self_target=endpoint(NAME, host), client=client,
         inventory_jobs=jobs, blackbox_jobs=blackbox_probe_jobs(s),
         user_jobs=user_scrape_configs(s))
 
 
-def flags(s, binary: str) -> list[str]:
+def flags(s, binary: str, web_flags: list[str] = ()) -> list[str]:
     out = [binary, f"--config.file={CONFIG}",
            f"--storage.tsdb.path={s.prometheus_data_dir}",
            f"--storage.tsdb.retention.time={s.prometheus_retention_time}",
@@ -136,7 +143,7 @@ def flags(s, binary: str) -> list[str]:
         out.append(f"--storage.tsdb.retention.size={s.prometheus_retention_size}")
     if s.prometheus_web_external_url:
         out.append(f"--web.external-url={s.prometheus_web_external_url}")
-    return out + list(s.prometheus_extra_flags)
+    return out + list(web_flags) + list(s.prometheus_extra_flags)
 
 
 def home(s) -> str:
@@ -144,9 +151,22 @@ def home(s) -> str:
     return s.prometheus_data_dir
 
 
+def check_free_space(s) -> None:
+    """On a full disk Prometheus stores no samples (every WAL write fails) while it still
+    answers as ready, and restarted there it may damage its WAL: stop the run while
+    planning, before any host is touched."""
+    free = host.get_fact(FreeSpace, path=s.prometheus_data_dir)
+    if s.prometheus_min_free_mb and free is not None and free < s.prometheus_min_free_mb:
+        raise PyinfraError(
+            f"prometheus_data_dir {s.prometheus_data_dir} on {host.name} has {free} MiB free, "
+            f"need at least {s.prometheus_min_free_mb} MiB (prometheus_min_free_mb): free "
+            "some space there and run again; nothing was changed")
+
+
 @deploy("Prometheus")
 def install():
     s = settings()
+    check_free_space(s)
     system_user(NAME, home(s))
     directory(CONFIG_DIR, "root", NAME, "0750")
     directory(RULES_DIR, "root", NAME, "0750")
@@ -154,8 +174,11 @@ def install():
     directory(s.prometheus_data_dir, NAME, NAME, "0750")
     binaries = install_binaries(NAME, [NAME, "promtool"])
     promtool = binaries.path("promtool")
+    web = protect(NAME, CONFIG_DIR, validator=f"{promtool} check web-config {{path}}")
 
     reload_on = []
+    if s.basic_auth_enabled:   # Prometheus' login to the stack's endpoints
+        reload_on.append(password_file(PROMETHEUS_PASSWORD_FILE, NAME))
     wanted_rules = rule_files(s)
     for name, content in sorted(wanted_rules.items()):
         reload_on.append(validated_file(
@@ -183,6 +206,7 @@ def install():
         description="Prometheus monitoring server",
         documentation="https://prometheus.io/docs/",
         write_paths=[s.prometheus_data_dir],
-        exec_start=flags(s, binaries.path(NAME)),
+        exec_start=flags(s, binaries.path(NAME), web.flags),
     )
-    service(unit, local_url(NAME, "/-/ready"), restart_on=binaries.ops, reload_on=reload_on)
+    service(unit, local_url(NAME, "/-/ready"), restart_on=[*binaries.ops, *web.restart_on],
+            reload_on=reload_on)

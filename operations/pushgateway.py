@@ -5,9 +5,11 @@ from pyinfra.api import deploy
 from .context import listen_address, local_url, settings
 from .install import directory, install_binaries, system_user
 from .services import Unit, service
+from .web_config import protect
 
 NAME = "pushgateway"
 DATA_DIR = "/var/lib/pushgateway"
+CONFIG_DIR = "/etc/pushgateway"   # only for web.yml (TLS, login)
 
 
 def home(s) -> str:
@@ -21,6 +23,7 @@ def install():
     system_user(NAME, home(s))
     directory(DATA_DIR, NAME, NAME, "0750")
     binaries = install_binaries(NAME)
+    web = protect(NAME, CONFIG_DIR, make_dir=True)
     unit = Unit(
         name=NAME, user=NAME,
         description="Prometheus Pushgateway",
@@ -29,6 +32,6 @@ def install():
         exec_start=[binaries.path(NAME), f"--web.listen-address={listen_address(NAME)}",
                     # pushed metrics survive restarts
                     f"--persistence.file={DATA_DIR}/metrics.store",
-                    *s.pushgateway_extra_flags],
+                    *web.flags, *s.pushgateway_extra_flags],
     )
-    service(unit, local_url(NAME, "/-/ready"), restart_on=binaries.ops)
+    service(unit, local_url(NAME, "/-/ready"), restart_on=[*binaries.ops, *web.restart_on])

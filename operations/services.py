@@ -20,6 +20,7 @@ from pyinfra.operations import files, server
 
 from .config_files import validated_file
 from .context import first_plan
+from .web_config import readiness
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT_READY = "/usr/local/lib/monstack/wait-ready"
@@ -100,7 +101,9 @@ def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
         server.shell(name=f"Enable {name} at boot", commands=[f"systemctl enable {name}.service"])
 
     running = host.get_fact(SystemdStatus).get(f"{name}.service", False)
-    wait = f"{WAIT_READY} {name} {ready_url} {ready_seconds}"
+    # TLS / basic auth: an https URL, and curl options naming a config file on the host
+    ready_url, curl_options = readiness(name, ready_url)
+    wait = " ".join([WAIT_READY, name, ready_url, str(ready_seconds), *curl_options])
     if not running or unit_op.will_change or any(op.will_change for op in restart_on):
         server.shell(name=f"Restart {name} and wait until ready",
                      commands=[f"systemctl restart {name}.service", wait])

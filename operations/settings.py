@@ -19,20 +19,21 @@ from pyinfra.api.exceptions import PyinfraError
 
 # Components, in deploy order, with where they run and the port they listen on.
 # `group` is the inventory group whose hosts get the component ("all" = every host).
+# Components only Prometheus talks to listen on "auto": the address it scrapes them at.
 COMPONENTS: dict[str, dict[str, Any]] = {
-    "node_exporter": {"port": 9100, "group": "all", "enabled": True,
+    "node_exporter": {"listen_address": "auto", "port": 9100, "group": "all", "enabled": True,
                       "help": "host metrics (CPU, memory, disks, network, systemd units)"},
-    "redis_exporter": {"port": 9121, "group": "redis", "enabled": True,
+    "redis_exporter": {"listen_address": "auto", "port": 9121, "group": "redis", "enabled": True,
                        "help": "Redis metrics, on hosts of the redis group"},
-    "postgres_exporter": {"port": 9187, "group": "postgres", "enabled": True,
+    "postgres_exporter": {"listen_address": "auto", "port": 9187, "group": "postgres", "enabled": True,
                           "help": "PostgreSQL metrics, on hosts of the postgres group"},
-    "cadvisor": {"port": 8080, "group": "docker", "enabled": True,
+    "cadvisor": {"listen_address": "auto", "port": 8080, "group": "docker", "enabled": True,
                  "help": "container metrics (CPU, memory, restarts), on hosts of the docker group",
                  "install_help": "`archive` only: upstream's raw binary (via "
                                  "artifact_mirror); there is no package"},
     "pushgateway": {"port": 9091, "group": "monitoring", "enabled": False,
                     "help": "push endpoint for batch jobs"},
-    "blackbox_exporter": {"port": 9115, "group": "monitoring", "enabled": False,
+    "blackbox_exporter": {"listen_address": "auto", "port": 9115, "group": "monitoring", "enabled": False,
                           "help": "HTTP/TCP/ICMP probes of endpoints"},
     "alertmanager": {"port": 9093, "group": "monitoring", "enabled": True,
                      "help": "routes alerts to receivers"},
@@ -46,7 +47,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
              "install_help": "`archive`: upstream zip (via artifact_mirror; no sha256 is "
                              "pinned: give it in artifact_checksums); `package`: Grafana's "
                              "APT repository (package loki)"},
-    "alloy": {"port": 12345, "group": "all", "enabled": True, "install_method": "package",
+    "alloy": {"listen_address": "auto", "port": 12345, "group": "all", "enabled": True, "install_method": "package",
               "help": "log shipper: journal, log files and Docker containers to Loki",
               "install_help": "`archive`: upstream zip (x86_64, aarch64; via "
                               "artifact_mirror; no sha256 is pinned: give it in "
@@ -103,8 +104,10 @@ def _component_settings() -> list[Setting]:
                     section=name),
             Setting(f"{name}_port", "int", c["port"], "TCP port it listens on",
                     minimum=1, maximum=65535, section=name),
-            Setting(f"{name}_listen_address", "str", "0.0.0.0",
-                    "address it binds to (0.0.0.0: every interface)", section=name),
+            Setting(f"{name}_listen_address", "str", c.get("listen_address", "0.0.0.0"),
+                    "address it binds to: `auto` = only the address other hosts reach this "
+                    "host at (see \"Listen addresses\"); `0.0.0.0` = every interface",
+                    section=name),
             Setting(f"{name}_group", "str", c["group"],
                     "inventory group whose hosts run it ('all': every host)", section=name),
             Setting(f"{name}_extra_flags", "list", [],
@@ -127,6 +130,10 @@ SETTINGS: list[Setting] = [
         "file name -> sha256, extending the pinned table (for builds you mirror yourself)")),
     Setting("artifact_cache_dir", "str", "~/.cache/monstack/artifacts", help=(
         "controller folder where archives are downloaded once and verified")),
+    Setting("fact_batch_dir", "str", "~/.cache/monstack/facts", optional=True, help=(
+        "controller folder remembering which facts each host was asked for (names and "
+        "arguments, never values), so the next run asks them all in one round trip per "
+        "host; unset (None): one round trip per fact, as plain pyinfra")),
     Setting("machine_arch", "str", None, optional=True, help=(
         "override the host's `uname -m` for artifact selection (x86_64, aarch64, armv7l, "
         "armv6l, armv8l)")),
@@ -136,6 +143,31 @@ SETTINGS: list[Setting] = [
     Setting("scrape_address", "str", None, optional=True, help=(
         "address Prometheus uses to reach this host's exporters (default: its inventory "
         "name)")),
+    # -- tls and basic auth ---------------------------------------------------------------
+    # Settings of the whole stack (every host the same): Prometheus reaches every target of
+    # a job with one scheme and one login. Only the certificate and key are per host.
+    Setting("tls_enabled", "bool", False, section="tls_and_basic_auth", help=(
+        "serve Prometheus, Alertmanager, Pushgateway and the node, postgres, redis and "
+        "blackbox exporters over HTTPS; Prometheus, Grafana and the readiness checks verify "
+        "them with tls_ca_file")),
+    Setting("tls_cert_file", "str", None, optional=True, section="tls_and_basic_auth", help=(
+        "controller path of the host's certificate (PEM, chain after it), valid for the "
+        "address Prometheus scrapes the host at; {host} is replaced by the inventory name")),
+    Setting("tls_key_file", "str", None, optional=True, section="tls_and_basic_auth", help=(
+        "controller path of that certificate's private key (PEM, not encrypted); {host} as "
+        "above")),
+    Setting("tls_ca_file", "str", None, optional=True, section="tls_and_basic_auth", help=(
+        "controller path of the CA certificate(s) (PEM) that signed the hosts' "
+        "certificates, trusted by Prometheus, Grafana and the readiness checks")),
+    Setting("basic_auth_enabled", "bool", False, section="tls_and_basic_auth", help=(
+        "require an HTTP basic auth login on those endpoints (a bcrypt hash in each "
+        "web.yml); Prometheus, Grafana and the readiness checks log in")),
+    Setting("basic_auth_username", "str", "prometheus", section="tls_and_basic_auth",
+            help="user name of that login"),
+    Setting("basic_auth_password_secret", "str", "MONSTACK_BASIC_AUTH_PASSWORD",
+            section="tls_and_basic_auth", help=(
+                "name of the secret holding its password (at most 72 bytes; no line breaks, "
+                "no spaces at either end)")),
     # -- prometheus ----------------------------------------------------------------------
     Setting("prometheus_scrape_interval", "duration", "15s", "how often targets are scraped",
             section="prometheus"),
@@ -151,6 +183,11 @@ SETTINGS: list[Setting] = [
             help="cap on block storage (e.g. 10GB); unset: no size cap"),
     Setting("prometheus_data_dir", "str", "/var/lib/prometheus", "TSDB folder",
             section="prometheus"),
+    Setting("prometheus_min_free_mb", "int", 256, minimum=0, maximum=1048576,
+            section="prometheus", help=(
+                "the deploy stops before changing anything when the filesystem of "
+                "prometheus_data_dir has less free space than this, in MiB (on a full disk "
+                "Prometheus stores no samples); 0: no check")),
     Setting("prometheus_web_external_url", "str", None, optional=True, section="prometheus",
             help="URL users reach Prometheus at (behind a proxy)"),
     Setting("prometheus_scrape_jobs", "list", [], section="prometheus", help=(
@@ -438,6 +475,16 @@ def cross_checks(values: dict[str, Any]) -> list[str]:
         errors.append("cadvisor_install_method = 'package': cAdvisor has no Debian package "
                       "(nor one in Grafana's repository); use 'archive' (upstream's binary, "
                       "via artifact_mirror)")
+    if values["tls_enabled"]:
+        missing = [k for k in ("tls_cert_file", "tls_key_file", "tls_ca_file") if not values[k]]
+        if missing:
+            errors.append(f"tls_enabled needs {', '.join(missing)} (controller paths of PEM "
+                          "files)")
+    # a colon ends the user name in a basic auth header; the rest would break config lines
+    if values["basic_auth_enabled"] and not re.fullmatch(r"[^\s:\"\\]+",
+                                                          values["basic_auth_username"]):
+        errors.append(f"basic_auth_username ({values['basic_auth_username']!r}) must not be "
+                      "empty nor hold white space, colons, quotes or backslashes")
     # cAdvisor reads its flag with Go's time.ParseDuration, which has no d, w or y.
     if re.search(r"\d(d|w|y)", values["cadvisor_housekeeping_interval"]):
         errors.append(f"cadvisor_housekeeping_interval "

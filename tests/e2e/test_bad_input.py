@@ -85,6 +85,18 @@ CASES = [
                      "{tmp}/cache"}, {}, ["could not download http://10.77.0.1:9/node_exporter-"]),
     ("mirror-404", {"artifact_mirror": "{mirror}/nothing-here", "artifact_cache_dir":
                     "{tmp}/cache"}, {}, ["could not download", "404"]),
+    ("tls-incomplete", {"tls_enabled": "true"}, {},
+     ["tls_enabled needs tls_cert_file, tls_key_file, tls_ca_file"]),
+    ("tls-cert-missing", {"tls_enabled": "true", "tls_cert_file": "{tmp}/certs/{host}.crt",
+                          "tls_key_file": "{tmp}/certs/{host}.key",
+                          "tls_ca_file": "{tmp}/certs/ca.crt"}, {},
+     ["tls_cert_file: ", ".crt does not exist on the controller"]),
+    ("basic-auth-secret", {"basic_auth_enabled": "true"}, {},
+     ["secret MONSTACK_BASIC_AUTH_PASSWORD (needed for basic auth of the Prometheus "
+      "components) is not set"]),
+    ("basic-auth-redis-1.45", {"basic_auth_enabled": "true", "redis_exporter_group": "all"},
+     {"MONSTACK_BASIC_AUTH_PASSWORD": "a-password"},
+     ["redis_exporter has basic auth only from 1.67.0 on, not with version 1.45.0"]),
 ]
 
 

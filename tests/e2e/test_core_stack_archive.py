@@ -5,8 +5,11 @@ Archives come from the local mirror (Debian's real binaries, repacked the way up
 publishes them, with their sha256s given as artifact_checksums).
 """
 
+import re
+import subprocess
 import time
 import urllib.error
+from collections import Counter
 
 import pytest
 
@@ -20,6 +23,7 @@ from harness.webhook import WebhookReceiver
 pytestmark = pytest.mark.fleet
 
 hosts = hosts_fixture(3)
+SECOND_ADDRESS = "192.0.2.7"   # TEST-NET-1, a second address of the db host
 UNITS = {"monitoring": ["prometheus", "alertmanager", "node_exporter"],
          "node": ["node_exporter"],
          "db": ["node_exporter", "redis_exporter", "postgres_exporter"]}
@@ -38,6 +42,11 @@ def webhook(fleet):
 def stack(hosts, fleet, mirror, webhook, tmp_path_factory):
     monitoring, node, db = hosts
     install_databases(db)
+    # the database host has a second interface, like a server with a public and a private
+    # network: its exporters must listen only where Prometheus scrapes them
+    # (added from outside: the container may not configure its own network)
+    subprocess.run(["ip", "-n", fleet.profile.netns(db.name), "addr", "add",
+                    f"{SECOND_ADDRESS}/32", "dev", "lo"], check=True)
     settings = {
         **mirror_settings(mirror), **CORE_ONLY,
         "artifact_cache_dir": str(tmp_path_factory.mktemp("artifact-cache")),
@@ -122,12 +131,36 @@ def test_services_run_as_their_own_users_with_tight_files(stack, first_runs):
         assert line in unit
 
 
+def test_exporters_listen_only_where_prometheus_scrapes_them(stack, first_runs):
+    db, mon = stack["db"], stack["monitoring"]
+    listening = db.ssh("ss -Hltn").stdout
+    for port in (9100, 9121, 9187):
+        bound = sorted(line.split()[3] for line in listening.splitlines()
+                       if line.split()[3].endswith(f":{port}"))
+        assert bound == [f"{db.ip}:{port}"], (port, bound)
+        assert db.ssh(f"curl -fsS -o /dev/null --max-time 2 http://{SECOND_ADDRESS}:{port}/metrics",
+                      check=False).returncode != 0
+    # Prometheus and Alertmanager are for people: every interface by default
+    assert re.search(r"\s(\*|0\.0\.0\.0):9090\s", mon.ssh("ss -Hltn").stdout)
+
+
 def test_a_second_run_changes_nothing_and_restarts_nothing(stack, first_runs):
     before = {role: service_pids(stack["hosts"][role], units) for role, units in UNITS.items()}
     again = deploy(stack).check()
     assert again.changed_ops() == {}, again.changed_ops()
     after = {role: service_pids(stack["hosts"][role], units) for role, units in UNITS.items()}
     assert after == before
+
+
+def test_a_no_op_run_asks_each_host_in_one_round_trip(stack, first_runs):
+    """What operators wait for most: the no-op run. Each host is asked everything the
+    deploy needs to know in one command (operations/fact_batch.py), like the floor
+    `pyinfra INVENTORY exec -- true`."""
+    deploy(stack).check()  # learns what a converged host is asked
+    run = deploy(stack, extra=["-vv"]).check()
+    assert run.changed_ops() == {}
+    per_host = Counter(re.findall(r"^\[([\d.]+)\] >>> ", run.output, re.M))
+    assert per_host == {h.ip: 1 for h in stack["hosts"].values()}, per_host
 
 
 def test_a_broken_rule_file_fails_the_run_and_prometheus_keeps_its_config(stack, first_runs,
@@ -184,6 +217,24 @@ def test_the_webhook_secret_never_appears_in_any_output(stack, first_runs, webho
     # but it is in the config, readable only by root and the alertmanager group
     mon = stack["monitoring"]
     assert "c2VjcmV0LXRva2Vu" in mon.ssh("cat /etc/alertmanager/alertmanager.yml").stdout
+
+
+def test_diff_shows_rendered_config_changes_with_secrets_masked(stack, first_runs, webhook):
+    """A cautious operator previews a change with --diff: the changed lines of the
+    rendered config show, no secret does (neither the live one nor its replacement)."""
+    new_secret = webhook.url.replace("c2VjcmV0LXRva2Vu", "bmV3LXNlY3JldA")
+    preview = run_pyinfra(stack["inventory"], env={"TEST_WEBHOOK_URL": new_secret},
+                          data={"alertmanager_repeat_interval": "5h"}, dry=True,
+                          extra=["--diff", "-vvv"]).check()
+    assert "Will modify" in preview.output and "alertmanager.yml" in preview.output
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", preview.output)  # without colours
+    assert re.search(r"^\s*-\s+repeat_interval: 4h$", shown, re.M), shown[-3000:]
+    assert re.search(r"^\s*\+\s+repeat_interval: 5h$", shown, re.M)
+    for value in ("c2VjcmV0LXRva2Vu", "bmV3LXNlY3JldA", webhook.url, new_secret):
+        assert value not in preview.output
+    assert preview.changes  # a preview: the host still has the old config
+    assert "c2VjcmV0LXRva2Vu" in stack["monitoring"].ssh(
+        "cat /etc/alertmanager/alertmanager.yml").stdout
 
 
 def test_nothing_on_the_hosts_is_world_writable(stack, first_runs):

@@ -8,11 +8,17 @@ run under qemu-user-static through binfmt_misc.
 
 Works on a machine without systemd as PID 1 (cgroup v1 hybrid), as root. Every process
 it starts is recorded by PID and stopped by PID; nothing is killed by name.
+
+Every name a fleet takes on this machine (addresses, bridge, namespaces, links, cgroups,
+machine names, run folder, apt proxy) comes from its Profile, so the test fleet
+(`FLEET`, the defaults) and the demo's (demo/profile.py) run side by side. They share
+only the cached base rootfs and the SSH key.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -40,8 +46,8 @@ QEMU_NAME = {"arm64": "aarch64", "armhf": "arm", "armel": "arm"}
 UNAME_MACHINE = {"amd64": "x86_64", "arm64": "aarch64", "armhf": "armv7l"}
 
 
-def log(msg: str) -> None:
-    print(f"[fleet {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+def log(msg: str, label: str = "fleet") -> None:
+    print(f"[{label} {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def sh(*cmd: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
@@ -56,6 +62,51 @@ class FleetError(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class Profile:
+    """The names one fleet takes on this machine. Host K is `<host_prefix>K` (hostname and
+    nspawn --machine) at `<net>.(10+K)`, in netns `<netns_prefix><name>` with the link
+    `<netns_prefix>v<K>` on `bridge`; the controller is `<net>.1`."""
+
+    net: str = NET
+    bridge: str = BRIDGE
+    run: Path = RUN
+    netns_prefix: str = "hl-"
+    host_prefix: str = "h"
+    cgroup: str = "monstack-fleet"
+    proxy_cache: Path = CACHE / "acng-cache"
+    # apt-cacher-ng's control socket in <run>/acng rather than its default
+    # /run/apt-cacher-ng/socket, which a second instance would take over
+    own_proxy_socket: bool = False
+    # host:port pattern the proxy may tunnel (CONNECT) to, for https APT repositories
+    proxy_passthrough: str | None = None
+    label: str = "fleet"
+
+    @property
+    def controller_ip(self) -> str:
+        return f"{self.net}.1"
+
+    def host_ip(self, index: int) -> str:
+        return f"{self.net}.{10 + index}"
+
+    def netns(self, host_name: str) -> str:
+        return f"{self.netns_prefix}{host_name}"
+
+    def cgroup_tops(self) -> list[Path]:
+        return [Path(f"/sys/fs/cgroup/systemd/{self.cgroup}"),
+                Path(f"/sys/fs/cgroup/unified/{self.cgroup}")]
+
+    def apt_proxy_conf(self) -> str:
+        proxy = f"http://{self.controller_ip}:{PROXY_PORT}"
+        conf = f'Acquire::http::Proxy "{proxy}";\n'
+        if self.proxy_passthrough:
+            conf += f'Acquire::https::Proxy "{proxy}";\n'
+        return conf
+
+
+FLEET = Profile()  # the test fleet
+
+
 @dataclass
 class Host:
     index: int
@@ -64,15 +115,15 @@ class Host:
 
     @property
     def ip(self) -> str:
-        return f"{NET}.{10 + self.index}"
+        return self.fleet.profile.host_ip(self.index)
 
     @property
     def name(self) -> str:
-        return f"h{self.index}"
+        return f"{self.fleet.profile.host_prefix}{self.index}"
 
     @property
     def dir(self) -> Path:
-        return RUN / "hosts" / self.name
+        return self.fleet.profile.run / "hosts" / self.name
 
     @property
     def root(self) -> Path:
@@ -98,9 +149,13 @@ class Host:
 class Fleet:
     """The bridge, the apt proxy, the cached base rootfs and the hosts on them."""
 
-    def __init__(self) -> None:
+    def __init__(self, profile: Profile = FLEET) -> None:
+        self.profile = profile
         self.hosts: dict[int, Host] = {}
         self.key = CACHE / "ssh" / "id_ed25519"
+
+    def log(self, msg: str) -> None:
+        log(msg, self.profile.label)
 
     # -- tooling ---------------------------------------------------------------------
     def ssh_options(self) -> list[str]:
@@ -139,6 +194,14 @@ class Fleet:
         base = self.base_dir(arch)
         if base.is_dir():
             return base
+        # the test fleet and the demo share the base: one builds it, the other waits
+        with open(CACHE / f".base-{arch}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not base.is_dir():
+                self._build_base(base, arch)
+        return base
+
+    def _build_base(self, base: Path, arch: str) -> None:
         tmp = base.with_name(base.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         t0 = time.monotonic()
@@ -148,7 +211,7 @@ class Fleet:
                   f"deb {DEBIAN_MIRROR}/debian bookworm-updates main"]
         if arch != "armhf":
             suites.append(f"deb {DEBIAN_MIRROR}/debian-security bookworm-security main")
-        log(f"building base rootfs ({arch}) at {base}")
+        self.log(f"building base rootfs ({arch}) at {base}")
         res = subprocess.run(
             ["mmdebstrap", "--variant=minbase", f"--arch={arch}",
              f"--include={','.join(BASE_PACKAGES)}", "bookworm", str(tmp), "-"],
@@ -157,8 +220,7 @@ class Fleet:
             raise FleetError(f"mmdebstrap failed:\n{res.stderr[-3000:]}")
         self._customize(tmp, arch)
         tmp.rename(base)
-        log(f"base rootfs ({arch}) built in {time.monotonic() - t0:.0f} s")
-        return base
+        self.log(f"base rootfs ({arch}) built in {time.monotonic() - t0:.0f} s")
 
     def _customize(self, root: Path, arch: str) -> None:
         for f in root.glob("etc/ssh/ssh_host_*"):
@@ -185,8 +247,8 @@ class Fleet:
         (root / "etc/sudoers.d/deploy").write_text("deploy ALL=(ALL) NOPASSWD:ALL\n")
         os.chmod(root / "etc/sudoers.d/deploy", 0o440)
         apt_conf = root / "etc/apt/apt.conf.d"
-        (apt_conf / "01fleet-proxy").write_text(
-            f'Acquire::http::Proxy "http://{CONTROLLER_IP}:{PROXY_PORT}";\n')
+        # the test fleet's proxy; hosts of another profile get theirs in _create
+        (apt_conf / "01fleet-proxy").write_text(FLEET.apt_proxy_conf())
         (apt_conf / "99fleet-snapshot").write_text(
             'Acquire::Check-Valid-Until "false";\nAcquire::Check-Date "false";\n')
         # small hosts: no recommends (recommended nvme-cli ships a unit that fails here)
@@ -212,27 +274,32 @@ class Fleet:
 
     # -- network and proxy -----------------------------------------------------------
     def net_up(self) -> None:
-        if sh("ip", "link", "show", BRIDGE, check=False).returncode == 0:
+        bridge = self.profile.bridge
+        if sh("ip", "link", "show", bridge, check=False).returncode == 0:
             return
-        sh("ip", "link", "add", BRIDGE, "type", "bridge")
-        sh("ip", "addr", "add", f"{CONTROLLER_IP}/24", "dev", BRIDGE)
-        sh("ip", "link", "set", BRIDGE, "up")
+        sh("ip", "link", "add", bridge, "type", "bridge")
+        sh("ip", "addr", "add", f"{self.profile.controller_ip}/24", "dev", bridge)
+        sh("ip", "link", "set", bridge, "up")
 
     def proxy_up(self) -> None:
-        d = RUN / "acng"
+        d = self.profile.run / "acng"
         pid = self._read_pid(d / "pid")
         if pid and _alive(pid):
             return
         for sub in ("conf", "log"):
             (d / sub).mkdir(parents=True, exist_ok=True)
-        cache = CACHE / "acng-cache"  # kept across runs: packages come from disk
+        cache = self.profile.proxy_cache  # kept across runs: packages come from disk
         cache.mkdir(parents=True, exist_ok=True)
         # Own minimal config: the stock remap rewrites deb.debian.org to a host that does
         # not resolve here.
-        (d / "conf/acng.conf").write_text(
-            f"CacheDir: {cache}\nLogDir: {d}/log\nSupportDir: /usr/lib/apt-cacher-ng\n"
-            f"BindAddress: {CONTROLLER_IP}\nPort: {PROXY_PORT}\nPidFile: {d}/pid\n"
-            "ExThreshold: 4\n")
+        conf = (f"CacheDir: {cache}\nLogDir: {d}/log\nSupportDir: /usr/lib/apt-cacher-ng\n"
+                f"BindAddress: {self.profile.controller_ip}\nPort: {PROXY_PORT}\n"
+                f"PidFile: {d}/pid\nExThreshold: 4\n")
+        if self.profile.own_proxy_socket:
+            conf += f"SocketPath: {d}/socket\n"
+        if self.profile.proxy_passthrough:
+            conf += f"PassThroughPattern: {self.profile.proxy_passthrough}\n"
+        (d / "conf/acng.conf").write_text(conf)
         subprocess.Popen(
             ["/usr/sbin/apt-cacher-ng", "-c", str(d / "conf"), "ForeGround=1"],
             stdout=open(d / "stdout", "w"), stderr=subprocess.STDOUT,
@@ -254,7 +321,7 @@ class Fleet:
         new = []
         for _ in range(count):
             index = next(i for i in range(1, 240) if i not in self.hosts
-                         and not (RUN / "hosts" / f"h{i}").exists())
+                         and not Host(i, arch, self).dir.exists())
             host = Host(index, arch, self)
             self.hosts[index] = host
             self._create(host, base)
@@ -262,9 +329,39 @@ class Fleet:
             new.append(host)
         with ThreadPoolExecutor(max_workers=max(1, len(new))) as pool:
             list(pool.map(self._wait_ssh, new))
-        log(f"{count} {arch} host(s) up in {time.monotonic() - t0:.1f} s: "
-            + ", ".join(f"{h.name}={h.ip}" for h in new))
+        self.log(f"{count} {arch} host(s) up in {time.monotonic() - t0:.1f} s: "
+                 + ", ".join(f"{h.name}={h.ip}" for h in new))
         return new
+
+    def host_dirs(self) -> dict[int, Path]:
+        """Index -> folder of every host of this profile on disk, running or not."""
+        hosts_dir = self.profile.run / "hosts"
+        prefix = self.profile.host_prefix
+        found = {}
+        if hosts_dir.is_dir():
+            for p in hosts_dir.iterdir():
+                if p.name.startswith(prefix) and p.name[len(prefix):].isdigit():
+                    found[int(p.name[len(prefix):])] = p
+        return found
+
+    def is_running(self, host: Host) -> bool:
+        """Does the host's launcher (nspawn, rebooting it when it reboots) still run?"""
+        launcher = self._read_pid(host.dir / "pid")
+        return bool(launcher and _alive(launcher))
+
+    def reattach(self) -> list[Host]:
+        """Take over the hosts an earlier process started and that still run; delete the
+        folders (mounts, netns, links) of those that no longer do."""
+        running = []
+        for index, d in sorted(self.host_dirs().items()):
+            arch = (d / "arch").read_text().strip() if (d / "arch").exists() else "amd64"
+            host = Host(index, arch, self)
+            if self.is_running(host):
+                self.hosts[index] = host
+                running.append(host)
+            else:
+                self._stop_dir(host)
+        return running
 
     def _create(self, host: Host, base: Path) -> None:
         d = host.dir
@@ -276,22 +373,29 @@ class Fleet:
         (host.root / "etc/hostname").write_text(host.name + "\n")
         (host.root / "etc/hosts").write_text(
             f"127.0.0.1\tlocalhost\n127.0.1.1\t{host.name}\n"
-            f"::1\tlocalhost ip6-localhost ip6-loopback\n{CONTROLLER_IP}\tgw\n")
+            f"::1\tlocalhost ip6-localhost ip6-loopback\n{self.profile.controller_ip}\tgw\n")
         (host.root / "etc/machine-id").write_text(os.urandom(16).hex() + "\n")
-        ns, veth = f"hl-{host.name}", f"hl-v{host.index}"
+        proxy_conf = host.root / "etc/apt/apt.conf.d/01fleet-proxy"
+        if proxy_conf.read_text() != self.profile.apt_proxy_conf():
+            proxy_conf.write_text(self.profile.apt_proxy_conf())
+        ns, veth = self.profile.netns(host.name), self._veth(host)
         sh("ip", "netns", "add", ns)
         sh("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
-        sh("ip", "link", "set", veth, "master", BRIDGE, "up")
+        sh("ip", "link", "set", veth, "master", self.profile.bridge, "up")
         sh("ip", "-n", ns, "addr", "add", f"{host.ip}/24", "dev", "eth0")
         sh("ip", "-n", ns, "link", "set", "eth0", "up")
         sh("ip", "-n", ns, "link", "set", "lo", "up")
 
+    def _veth(self, host: Host) -> str:
+        return f"{self.profile.netns_prefix}v{host.index}"
+
     def _cgroup_dirs(self, host: Host) -> list[Path]:
         # nspawn --keep-unit puts the container under its own cgroup: one per host, or two
         # containers share (and fight over) one tree.
-        dirs = [Path(f"/sys/fs/cgroup/systemd/monstack-fleet/{host.name}")]
+        systemd, unified = self.profile.cgroup_tops()
+        dirs = [systemd / host.name]
         if Path("/sys/fs/cgroup/unified").is_dir():
-            dirs.append(Path(f"/sys/fs/cgroup/unified/monstack-fleet/{host.name}"))
+            dirs.append(unified / host.name)
         return dirs
 
     def _start(self, host: Host) -> None:
@@ -308,7 +412,7 @@ echo $$ > {d}/pid
 while :; do
   systemd-nspawn --quiet --boot --register=no --keep-unit \\
     --directory={host.root} --machine={host.name} \\
-    --network-namespace-path=/run/netns/hl-{host.name} \\
+    --network-namespace-path=/run/netns/{self.profile.netns(host.name)} \\
     --link-journal=no --resolv-conf=off --timezone=off --console=read-only &
   echo $! > {d}/nspawn.pid
   wait $!; rc=$?
@@ -372,7 +476,7 @@ rm -f {d}/nspawn.pid
             if not _wait_gone(launcher, 30):
                 # SIGKILL to nspawn alone would orphan the container; killing the
                 # container's PID 1 ends its whole PID namespace.
-                log(f"{host.name}: still running after 30 s, SIGKILL to its PID 1")
+                self.log(f"{host.name}: still running after 30 s, SIGKILL to its PID 1")
                 if leader:
                     _signal(leader, 9)
                 if not _wait_gone(launcher, 10):
@@ -383,8 +487,8 @@ rm -f {d}/nspawn.pid
             if sh("umount", str(host.root), check=False).returncode == 0:
                 break
             time.sleep(0.5)
-        sh("ip", "netns", "del", f"hl-{host.name}", check=False)
-        sh("ip", "link", "del", f"hl-v{host.index}", check=False)
+        sh("ip", "netns", "del", self.profile.netns(host.name), check=False)
+        sh("ip", "link", "del", self._veth(host), check=False)
         for c in self._cgroup_dirs(host):
             if c.is_dir():
                 for sub in sorted(c.rglob("*"), key=lambda p: -len(p.parts)):
@@ -397,39 +501,46 @@ rm -f {d}/nspawn.pid
 
     def down(self) -> None:
         """Stop every host (including ones left by an interrupted run), the proxy, the bridge."""
-        hosts_dir = RUN / "hosts"
-        leftovers = [int(p.name[1:]) for p in hosts_dir.glob("h*")] if hosts_dir.is_dir() else []
-        for index in sorted(set(leftovers) | set(self.hosts)):
+        for index in sorted(set(self.host_dirs()) | set(self.hosts)):
             h = self.hosts.pop(index, None) or Host(index, "amd64", self)
             self._stop_dir(h)
-        pid = self._read_pid(RUN / "acng/pid")
+        pid_file = self.profile.run / "acng/pid"
+        pid = self._read_pid(pid_file)
         if pid and _alive(pid):
             _signal(pid, 15)
             _wait_gone(pid, 10)
         with contextlib.suppress(OSError):
-            (RUN / "acng/pid").unlink()
-        sh("ip", "link", "del", BRIDGE, check=False)
-        for top in ("/sys/fs/cgroup/systemd/monstack-fleet", "/sys/fs/cgroup/unified/monstack-fleet"):
+            pid_file.unlink()
+        sh("ip", "link", "del", self.profile.bridge, check=False)
+        for top in self.profile.cgroup_tops():
             with contextlib.suppress(OSError):
                 os.rmdir(top)
 
+    def proxy_pid(self) -> int | None:
+        """PID of this fleet's running apt proxy, if it runs."""
+        pid = self._read_pid(self.profile.run / "acng/pid")
+        return pid if pid and _alive(pid) else None
+
     def leftovers(self) -> list[str]:
         """What a teardown left behind: namespaces, links, mounts, cgroups, processes."""
+        p = self.profile
         found = []
         netns = sh("ip", "netns", "list", check=False).stdout
         found += [f"netns {line.split()[0]}" for line in netns.splitlines()
-                  if line.startswith("hl-h")]
-        if sh("ip", "link", "show", BRIDGE, check=False).returncode == 0:
-            found.append(f"bridge {BRIDGE}")
+                  if line.startswith(p.netns(p.host_prefix))]
+        if sh("ip", "link", "show", p.bridge, check=False).returncode == 0:
+            found.append(f"bridge {p.bridge}")
         for line in Path("/proc/mounts").read_text().splitlines():
-            if str(RUN / "hosts") in line:
+            if str(p.run / "hosts") in line:
                 found.append(f"mount {line.split()[1]}")
-        for top in ("/sys/fs/cgroup/systemd/monstack-fleet", "/sys/fs/cgroup/unified/monstack-fleet"):
-            if Path(top).exists():
+        for top in p.cgroup_tops():
+            if top.exists():
                 found.append(f"cgroup {top}")
-        hosts_dir = RUN / "hosts"
+        hosts_dir = p.run / "hosts"
         if hosts_dir.is_dir():
-            found += [f"host dir {p}" for p in hosts_dir.iterdir()]
+            found += [f"host dir {d}" for d in hosts_dir.iterdir()]
+        if self.proxy_pid():
+            found.append(f"apt proxy pid {self.proxy_pid()}")
         return found
 
 

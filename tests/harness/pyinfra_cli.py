@@ -84,8 +84,8 @@ def parse_results(output: str) -> tuple[dict[str, int], dict[str, int]]:
 def run_pyinfra(inventory: str | Path, deploy: str = "deploy.py", *, dry: bool = False,
                 data: dict[str, str] | None = None, env: dict[str, str] | None = None,
                 cwd: Path = REPO, extra: list[str] | None = None,
-                timeout: float = 1200) -> PyinfraRun:
-    cmd = [*PYINFRA]
+                timeout: float = 1200, pyinfra: list[str] = PYINFRA) -> PyinfraRun:
+    cmd = [*pyinfra]
     cmd += ["--dry"] if dry else ["-y"]
     for key, value in (data or {}).items():
         cmd += ["--data", f"{key}={value}"]

@@ -395,9 +395,21 @@ def test_shipped_rule_sets_include_loki_and_containers():
 # -- units --------------------------------------------------------------------------------------
 
 
+class HostWithOneAddress:
+    """The pyinfra host the unit is planned for: web1, which has 10.0.0.5 on an
+    interface (the LocalAddressOf fact's answer for its own name)."""
+    name = "web1"
+
+    @staticmethod
+    def get_fact(fact, address):
+        return "10.0.0.5" if address == "web1" else None
+
+
 @pytest.fixture
 def current(monkeypatch):
     """validate()d settings that context.settings() also answers (listen_address)."""
+    monkeypatch.setattr(context, "current_host", HostWithOneAddress())
+
     def build(data=None):
         s = validate("web1", data or {})
         monkeypatch.setattr(context, "settings", lambda h=None: s)
@@ -434,6 +446,15 @@ def test_alloy_unit(current):
 def test_alloy_unit_without_groups_has_no_supplementary_groups(current):
     lines = directives(alloy.unit(current(), "/usr/bin/alloy", []).content())
     assert not any(line.startswith("SupplementaryGroups") for line in lines)
+
+
+@pytest.mark.parametrize("component, flag", [("alloy", "--server.http.listen-addr=10.0.0.5:12345"),
+                                             ("cadvisor", "--listen_ip=10.0.0.5")])
+def test_scraped_components_bind_only_where_prometheus_reaches_them(current, component, flag):
+    s = current()
+    unit = alloy.unit(s, "/usr/bin/alloy", []) if component == "alloy" else \
+        cadvisor.unit(s, "/usr/local/bin/cadvisor")
+    assert flag in exec_start_argv(unit.content())
 
 
 def test_cadvisor_unit_root_with_two_capabilities(current):

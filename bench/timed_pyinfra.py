@@ -1,0 +1,57 @@
+"""pyinfra's own CLI, timing where a run's time goes. Usage: like `python3 -m pyinfra`, with
+BENCH_TIMINGS=<file.json> in the environment.
+
+Written to the file: total wall time; the planning stage (connecting, facts, our Python);
+and, for every operation, its wall time across the hosts (pyinfra runs one operation on
+all hosts at a time, so an operation costs its slowest host) and the remote commands it
+sent. The benchmark splits a first converge into package/archive installs and the rest.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import time
+
+from pyinfra.api import operations
+from pyinfra.api.state import State, StateStage
+
+T0 = time.monotonic()
+timings = {"stages": {}, "ops": {}}
+_original_set_stage = State.set_stage
+_original_run_host_op = operations.run_host_op
+
+
+def _set_stage(self, stage):
+    timings["stages"][StateStage(stage).name] = round(time.monotonic() - T0, 3)
+    return _original_set_stage(self, stage)
+
+
+def _run_host_op(state, host, op_hash):
+    t0 = time.monotonic()
+    try:
+        return _original_run_host_op(state, host, op_hash)
+    finally:
+        name = ", ".join(sorted(state.get_op_meta(op_hash).names)) or op_hash
+        seconds = time.monotonic() - t0
+        op = timings["ops"].setdefault(op_hash, {"name": name, "seconds": 0.0, "hosts": 0})
+        op["seconds"] = round(max(op["seconds"], seconds), 3)
+        op["hosts"] += 1
+
+
+@atexit.register
+def _write() -> None:
+    timings["total_s"] = round(time.monotonic() - T0, 3)
+    path = os.environ.get("BENCH_TIMINGS")
+    if path:
+        with open(path, "w") as fh:
+            json.dump(timings, fh, indent=1)
+
+
+State.set_stage = _set_stage
+operations.run_host_op = _run_host_op
+
+if __name__ == "__main__":
+    from pyinfra_cli.main import main
+    main()

@@ -1,0 +1,204 @@
+"""One round trip per host: facts asked in a batch give exactly the values pyinfra gets
+when it asks them one by one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from types import SimpleNamespace
+
+import pytest
+from pyinfra.api.command import StringCommand
+from pyinfra.facts.files import Directory, File, FindFiles, Sha1File
+from pyinfra.facts.server import Arch, Users
+
+from operations import fact_batch
+from operations.facts import LocalAddressOf, MaskedFileContents
+
+pytestmark = pytest.mark.skipif(not fact_batch.SUPPORTED, reason="pyinfra internals differ")
+
+
+def run_locally(command: str) -> tuple[bool, list[str]]:
+    res = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+    return res.returncode == 0, res.stdout.splitlines()
+
+
+class LocalHost:
+    """A host whose shell is this machine's, answering like pyinfra's connectors."""
+    name = "local-test-host"
+    connected = True
+
+    def __init__(self):
+        self.commands = []
+
+    def run_shell_command(self, command: StringCommand, **kwargs):
+        self.commands.append(command.get_raw_value())
+        ok, lines = run_locally(command.get_raw_value())
+        return ok, SimpleNamespace(stdout_lines=lines)
+
+
+def one_by_one(cls, **kwargs):
+    """What pyinfra's get_fact makes of the fact: its command run alone, then process()."""
+    fact = cls()
+    ok, lines = run_locally(str(fact.command(**kwargs)) if not isinstance(
+        fact.command(**kwargs), StringCommand) else fact.command(**kwargs).get_raw_value())
+    assert ok
+    return fact.process(lines) if lines else fact.default()
+
+
+@pytest.fixture
+def tree(tmp_path):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf/a.yml").write_text("a: 1\npassword: x\n")
+    (tmp_path / "conf/no-newline").write_text("last line without newline")
+    (tmp_path / "conf/blank-lines").write_text("x\n\n\n")
+    (tmp_path / "conf/empty").write_text("")
+    return tmp_path
+
+
+def asked(tree) -> list[tuple]:
+    return [
+        (File, {"path": str(tree / "conf/a.yml")}),
+        (File, {"path": str(tree / "missing")}),
+        (Directory, {"path": str(tree / "conf")}),
+        (Sha1File, {"path": str(tree / "conf/no-newline")}),
+        (Sha1File, {"path": str(tree / "missing")}),
+        (FindFiles, {"path": str(tree / "conf"), "quote_path": True}),
+        (MaskedFileContents, {"path": str(tree / "conf/a.yml")}),
+        (MaskedFileContents, {"path": str(tree / "conf/blank-lines")}),
+        (MaskedFileContents, {"path": str(tree / "conf/empty")}),
+        (LocalAddressOf, {"address": "127.0.0.1"}),
+        (Arch, {}),
+        (Users, {}),
+    ]
+
+
+def remembered(tree, tmp_path) -> str:
+    folder = tmp_path / "facts"
+    folder.mkdir()
+    host = LocalHost()
+    records = [{"module": cls.__module__, "name": cls.__qualname__, "kwargs": kw,
+                "executor": {}} for cls, kw in asked(tree)]
+    fact_batch._record_path(str(folder), host.name).write_text(json.dumps(records))
+    return str(folder)
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    monkeypatch.setattr(fact_batch, "_answers", {})
+    monkeypatch.setattr(fact_batch, "_asked", {})
+    monkeypatch.setattr(fact_batch, "stats", {"asked": 0, "from_memory": 0, "batched": 0})
+
+
+def test_a_batch_answers_every_fact_as_asking_them_one_by_one_does(tree, tmp_path, fresh):
+    folder = remembered(tree, tmp_path)
+    host = LocalHost()
+    state = SimpleNamespace(print_fact_output=False, print_fact_input=False)
+    fact_batch._prefetch_host(state, host, folder)
+    assert len(host.commands) == 1  # one round trip
+    answers = fact_batch._answers[host.name]
+    for cls, kwargs in asked(tree):
+        key = fact_batch._fact_key(cls, kwargs, {})
+        assert key in answers, cls.__name__
+        assert answers[key] == one_by_one(cls, **kwargs), (cls.__name__, kwargs)
+    assert fact_batch.stats["batched"] == len(asked(tree))
+
+
+def test_a_fact_that_fails_in_the_batch_is_left_to_the_normal_path(tmp_path, fresh):
+    folder = tmp_path / "facts"
+    folder.mkdir()
+    host = LocalHost()
+    records = [{"module": "operations.facts", "name": "LocalAddressOf",
+                "kwargs": {"address": "127.0.0.1"}, "executor": {}},
+               {"module": "pyinfra.facts.server", "name": "Command",
+                "kwargs": {"command": "echo partial; exit 3"}, "executor": {}}]
+    fact_batch._record_path(str(folder), host.name).write_text(json.dumps(records))
+    fact_batch._prefetch_host(SimpleNamespace(print_fact_output=False, print_fact_input=False),
+                              host, str(folder))
+    answers = fact_batch._answers[host.name]
+    assert answers[fact_batch._fact_key(LocalAddressOf, {"address": "127.0.0.1"}, {})] == "127.0.0.1"
+    assert len(answers) == 1
+
+
+def test_only_facts_of_known_modules_are_recreated(tmp_path, fresh):
+    folder = tmp_path / "facts"
+    folder.mkdir()
+    host = LocalHost()
+    fact_batch._record_path(str(folder), host.name).write_text(json.dumps(
+        [{"module": "os", "name": "system", "kwargs": {}, "executor": {}}]))
+    fact_batch._prefetch_host(SimpleNamespace(print_fact_output=False, print_fact_input=False),
+                              host, str(folder))
+    assert host.commands == []
+
+
+def test_remembered_are_names_and_arguments_never_values(tmp_path, fresh, monkeypatch):
+    monkeypatch.setattr(fact_batch, "_installed", True)
+    host = LocalHost()
+    fact_batch._asked[host.name] = {"k": {"module": "pyinfra.facts.files", "name": "File",
+                                          "kwargs": {"path": "/etc/x"}, "executor": {}}}
+    fact_batch._answers[host.name] = {"k": {"mode": 640, "secret": "never written"}}
+    fact_batch.remember(host.name, str(tmp_path))
+    text = fact_batch._record_path(str(tmp_path), host.name).read_text()
+    assert "/etc/x" in text and "never written" not in text
+
+
+DEPLOY = """\
+import sys
+sys.path.insert(0, {repo!r})
+from pyinfra import host, state
+from pyinfra.operations import files
+from operations import fact_batch
+fact_batch.start(state, host, {facts!r})  # remembers this run's facts when it ends
+for name in ("a", "b", "c"):
+    files.directory(path={tmp!r} + "/" + name)
+files.put(src=__file__, dest={tmp!r} + "/copy.py")
+files.file(path={tmp!r} + "/b/marker", mode="600")
+"""
+
+
+def run_deploy(deploy, *args) -> tuple[str, int]:
+    import re
+    import sys
+    res = subprocess.run([sys.executable, "-m", "pyinfra", *args, "-vv", "@local", str(deploy)],
+                         capture_output=True, text=True, cwd=deploy.parent)
+    output = res.stdout + res.stderr
+    assert res.returncode == 0, output
+    return output, len(re.findall(r"\] >>> ", output))
+
+
+@pytest.fixture
+def deploy(tmp_path):
+    from pathlib import Path
+    repo = str(Path(__file__).resolve().parents[2])
+    path = tmp_path / "deploy.py"
+    path.write_text(DEPLOY.format(repo=repo, facts=str(tmp_path / "facts"),
+                                  tmp=str(tmp_path / "managed")))
+    return path
+
+
+def test_a_second_run_asks_every_fact_in_one_command(deploy):
+    """The real pyinfra CLI, planning (--dry) on this machine: the first run asks fact
+    by fact and remembers which; the second asks them all in one command."""
+    output, first = run_deploy(deploy, "--dry")
+    assert "Detected changes" in output
+    assert first >= 5          # a Directory fact per folder, File + Sha1File for the copy...
+    assert run_deploy(deploy, "--dry")[1] == 1     # ...all asked at once
+
+
+def test_a_real_no_op_run_sends_one_command_and_a_change_is_still_seen(deploy, tmp_path):
+    """Executing, pyinfra asks each operation's facts again: a host that has run nothing
+    yet answers from memory; once it has run a command, its facts are asked afresh."""
+    managed = tmp_path / "managed"
+    run_deploy(deploy, "-y")                       # converge
+    assert (managed / "b/marker").stat().st_mode & 0o777 == 0o600
+    # nothing to do; it asks what a converge had no reason to (the copy's checksum: there
+    # was no copy), so the run after it asks everything at once
+    output, commands = run_deploy(deploy, "-y")
+    assert commands <= 2 and "Success" not in output.split("--> Results")[0]
+    output, commands = run_deploy(deploy, "-y")
+    assert commands == 1 and "Success" not in output.split("--> Results")[0]
+    (managed / "b/marker").unlink()                # someone removes a file
+    (managed / "b").rmdir()
+    output, _ = run_deploy(deploy, "-y")           # the directory, then the file in it
+    assert (managed / "b/marker").stat().st_mode & 0o777 == 0o600
+    assert run_deploy(deploy, "-y")[1] == 1
