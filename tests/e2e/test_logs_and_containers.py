@@ -91,9 +91,12 @@ def test_services_run_and_answer_their_readiness_paths(stack, first_runs):
         for unit in units:
             assert h[role].ssh(f"systemctl is-active {unit}").stdout.strip() == "active", \
                 (role, unit)
-    for host, port, path in ((h["mon"], 3100, "/ready"), (h["docker1"], 8080, "/healthz"),
-                             *((x, 12345, "/-/ready") for x in h.values())):
-        assert host.ssh(f"curl -fsS http://127.0.0.1:{port}{path}").returncode == 0, \
+    # Loki listens everywhere; cAdvisor and Alloy only where Prometheus scrapes them
+    for host, address, port, path in (
+            (h["mon"], "127.0.0.1", 3100, "/ready"),
+            (h["docker1"], h["docker1"].ip, 8080, "/healthz"),
+            *((x, x.ip, 12345, "/-/ready") for x in h.values())):
+        assert host.ssh(f"curl -fsS http://{address}:{port}{path}").returncode == 0, \
             (host.ip, port, path)
 
 

@@ -52,6 +52,7 @@ def test_a_users_deploy_installs_our_node_exporter_beside_its_own_steps(project)
     assert dry.changes == real.changes
     assert real.changes["My app's folder"] == 1
     assert real.changes["node_exporter | Restart node_exporter and wait until ready"] == 1
-    assert h.ssh("curl -fsS http://127.0.0.1:9100/metrics | grep -c '^node_uname_info'"
+    # on the address Prometheus scrapes, the host's inventory address
+    assert h.ssh(f"curl -fsS http://{h.ip}:9100/metrics | grep -c '^node_uname_info'"
                  ).stdout.strip() == "1"
     assert users_run(project).check().changed_ops() == {}
