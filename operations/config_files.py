@@ -33,7 +33,7 @@ _SECRET_ASSIGNMENT = re.compile(
     re.IGNORECASE)
 
 
-def _mode_digits(mode: str | int) -> int:
+def mode_digits(mode: str | int) -> int:
     """'0640' / 0o640 -> 640, the form pyinfra's File fact reports."""
     if isinstance(mode, int):
         return int(oct(mode)[2:])
@@ -106,18 +106,20 @@ def validated_file(dest: str, content: str, validate: str | None = None,
         q_staged = shlex.quote(staged)
         yield FileUploadCommand(StringIO(content), staged,
                                 remote_temp_filename=host.get_temp_filename(staged))
-        yield StringCommand(f"chown {user}:{group} {q_staged} && chmod {mode} {q_staged}")
+        # owner, mode, check and move in one command: one round trip per changed file
+        steps = [f"chown {user}:{group} {q_staged}", f"chmod {mode} {q_staged}"]
         if validate:
             check = validate.format(path=q_staged)
-            yield StringCommand(
-                f"if ! out=$({check} 2>&1); then rm -f {q_staged}; "
+            steps.append(
+                f"{{ if ! out=$({check} 2>&1); then rm -f {q_staged}; "
                 f"printf '%s\\n' \"$out\" >&2; "
                 f"echo 'monstack: {dest} failed validation; the live file was kept' >&2; "
-                "exit 1; fi")
-        yield StringCommand(f"mv -f {q_staged} {q_dest}")
+                "exit 1; fi; }")
+        steps.append(f"mv -f {q_staged} {q_dest}")
+        yield StringCommand(" && ".join(steps))
         return
 
     if (remote["user"], remote["group"]) != (user, group):
         yield StringCommand(f"chown {user}:{group} {q_dest}")
-    if remote["mode"] != _mode_digits(mode):
+    if remote["mode"] != mode_digits(mode):
         yield StringCommand(f"chmod {mode} {q_dest}")

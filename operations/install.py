@@ -11,13 +11,13 @@ from pyinfra import host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.util import get_file_sha1
 from pyinfra.facts.deb import DebPackages
-from pyinfra.api import FileUploadCommand, StringCommand, operation
-from pyinfra.facts.files import File, Sha1File
+from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
+from pyinfra.facts.files import Directory, File, Sha1File
 from pyinfra.facts.server import Arch, Groups, Users
 from pyinfra.operations import files, server
 
 from . import artifacts
-from .config_files import staging_path
+from .config_files import mode_digits, staging_path
 from .context import first_plan, settings
 from .settings import SettingsError
 from .upstream_releases import RELEASES
@@ -208,5 +208,28 @@ def plan_service_users(users: list[tuple[str, str | None]], name: str) -> None:
 
 
 def directory(path: str, user: str = "root", group: str = "root", mode: str = "0755"):
-    return files.directory(name=f"Create {path}", path=path, user=user, group=group,
-                           mode=mode, recursive=False)
+    return managed_directory(name=f"Create {path}", path=path, user=user, group=group,
+                             mode=mode)
+
+
+@operation()
+def managed_directory(path: str, user: str = "root", group: str = "root", mode: str = "0755"):
+    """
+    A directory with this owner and mode, in one command.
+
+    files.directory sends mkdir, chown and chmod separately: three round trips per
+    directory of a first converge.
+    """
+    present = host.get_fact(Directory, path=path)
+    if present is False:
+        raise OperationError(f"{path} exists and is not a directory")
+    q_path = shlex.quote(path)
+    steps = []
+    if not present:
+        steps.append(f"mkdir -p {q_path}")
+    if not present or (present["user"], present["group"]) != (user, group):
+        steps.append(f"chown {user}:{group} {q_path}")
+    if not present or present["mode"] != mode_digits(mode):
+        steps.append(f"chmod {mode} {q_path}")
+    if steps:
+        yield StringCommand(" && ".join(steps))
