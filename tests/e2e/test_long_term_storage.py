@@ -159,6 +159,10 @@ def test_the_stores_run_as_their_own_user_the_package_unit_masked(stack, first_r
         assert store.ssh(f"ps -o user= -p {pid}").stdout.strip() == "victoriametrics"
         assert store.ssh("stat -c '%a %U' /var/lib/victoriametrics").stdout.strip() == \
             "750 victoriametrics"
+        # as locked down as every other unit (test_core_stack_archive: at most 2.0)
+        out = store.ssh("systemd-analyze security victoriametrics.service --no-pager").stdout
+        line = [x for x in out.splitlines() if "Overall exposure level" in x][0]
+        assert float(line.split(":")[1].split()[0]) <= 2.0, line
 
 
 def test_a_second_run_changes_nothing_and_restarts_nothing(stack, first_runs):
