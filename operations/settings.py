@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 from pyinfra.api.exceptions import PyinfraError
 
+from .remote_write import problems as remote_write_problems
+
 # Components, in deploy order, with where they run and the port they listen on.
 # `group` is the inventory group whose hosts get the component ("all" = every host).
 # Components only Prometheus talks to listen on "auto": the address it scrapes them at.
@@ -511,7 +513,6 @@ def cross_checks(values: dict[str, Any]) -> list[str]:
                                                           values["basic_auth_username"]):
         errors.append(f"basic_auth_username ({values['basic_auth_username']!r}) must not be "
                       "empty nor hold white space, colons, quotes or backslashes")
-    from .remote_write import problems as remote_write_problems
     errors += remote_write_problems(values["prometheus_remote_write"])
     retention = values["victoriametrics_retention_period"]
     match = VM_RETENTION_RE.match(retention)
