@@ -64,6 +64,10 @@ prometheus_extra_scrape_configs = []
 prometheus_shipped_rules = ['host', 'targets', 'apps', 'redis', 'postgres', 'monitoring', 'watchdog', 'loki', 'containers']
 # your own rule files (controller paths), validated and installed
 prometheus_rule_files = []
+# long-term stores to send samples to: [{url, name, remote_timeout, basic_auth: {username, password_secret}, bearer_token_secret, queue_config: {...}, write_relabel_configs: [...]}]; secrets are written to files beside prometheus.yml, never into it
+prometheus_remote_write = []
+# send samples to every VictoriaMetrics host of the inventory too (group victoriametrics)
+prometheus_remote_write_victoriametrics = True
 # install prometheus (scrapes targets, stores metrics, evaluates alert rules)
 prometheus_enabled = True
 # `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
@@ -214,6 +218,26 @@ loki_listen_address = '0.0.0.0'
 loki_group = 'monitoring'
 # extra command-line flags, appended as given
 loki_extra_flags = []
+
+# -- victoriametrics ----------------------------------------------------------
+# how long samples are kept (-retentionPeriod: a number with h, d, w or y, at least 24h; a bare number counts months)
+victoriametrics_retention_period = '1y'
+# storage folder (-storageDataPath)
+victoriametrics_data_dir = '/var/lib/victoriametrics'
+# install victoriametrics (long-term storage of every Prometheus' samples (remote_write), on hosts of the victoriametrics group)
+victoriametrics_enabled = True
+# `archive`: upstream's single-node tarball (via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); `package`: the distribution's package victoria-metrics
+victoriametrics_install_method = 'package'
+# upstream version for the archive method (pinned, never 'latest')
+victoriametrics_version = '1.150.0'
+# TCP port it listens on
+victoriametrics_port = 8428
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+victoriametrics_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+victoriametrics_group = 'victoriametrics'
+# extra command-line flags, appended as given
+victoriametrics_extra_flags = []
 
 # -- alloy --------------------------------------------------------------------
 # log files Alloy tails (glob patterns; [] for none)

@@ -110,7 +110,8 @@ def _first(component: str):
 
 
 def datasources(s) -> list[dict]:
-    """Prometheus (the default), Alertmanager and Loki of this inventory, then the extras."""
+    """Prometheus (the default), Alertmanager, Loki and VictoriaMetrics of this inventory,
+    then the extras."""
     out = []
     if prom := _first("prometheus"):
         # Prometheus serves under the path of its external URL (its route prefix)
@@ -130,11 +131,17 @@ def datasources(s) -> list[dict]:
         out.append({"uid": "loki", "name": "Loki", "type": "loki",
                     "url": f"http://{endpoint('loki', loki)}", "access": "proxy",
                     "isDefault": False})
+    if vm := _first("victoriametrics"):
+        # its query API is Prometheus': Grafana's Prometheus data source type reads it
+        out.append({"uid": "victoriametrics", "name": "VictoriaMetrics", "type": "prometheus",
+                    "url": f"http://{endpoint('victoriametrics', vm)}", "access": "proxy",
+                    "isDefault": False})
     out += [_extra_datasource(d) for d in s.grafana_extra_datasources]
     uids = [d["uid"] for d in out]
     if len(set(uids)) != len(uids):
         raise SettingsError(f"grafana_extra_datasources: data source uids must be unique "
-                            f"(also against prometheus, alertmanager, loki): {uids}")
+                            f"(also against prometheus, alertmanager, loki, "
+                            f"victoriametrics): {uids}")
     return out
 
 

@@ -12,8 +12,9 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.files import FindFiles
 from pyinfra.operations import files
 
+from . import remote_write
 from .config_files import validated_file
-from .context import endpoint, hosts_running, listen_address, local_url, settings
+from .context import endpoint, hosts_running, listen_address, local_url, secret, settings
 from .facts import FreeSpace
 from .install import directory, install_binaries, system_user
 from .services import REPO, Unit, render, service
@@ -116,6 +117,19 @@ def blackbox_probe_jobs(s) -> list[dict]:
     }]
 
 
+def store_urls(s) -> dict[str, str]:
+    """name -> write URL of every VictoriaMetrics host of the inventory (by name)."""
+    if not s.prometheus_remote_write_victoriametrics:
+        return {}
+    return {f"victoriametrics-{h.name}": f"http://{endpoint('victoriametrics', h)}/api/v1/write"
+            for h in sorted(hosts_running("victoriametrics"), key=lambda h: h.name)}
+
+
+def remote_write_config(s) -> tuple[list[dict], list[remote_write.SecretFile]]:
+    """prometheus.yml's remote_write entries, and the secret files they name."""
+    return remote_write.config_entries(s.prometheus_remote_write, store_urls(s))
+
+
 def config_content(s, jobs: list[dict]) -> str:
     client = scrape_client(s)   # TLS and login of the stack's own endpoints, if any
     jobs = [{**job, "client": client if job["component"] in PROTECTED else {}}
@@ -130,6 +144,7 @@ def config_content(s, jobs: list[dict]) -> str:
                        sorted(hosts_running("alertmanager"), key=lambda h: h.name)],
         rules_dir=RULES_DIR, file_sd_dir=FILE_SD_DIR,
         self_target=endpoint(NAME, host), client=client,
+        remote_write=remote_write_config(s)[0],
         inventory_jobs=jobs, blackbox_jobs=blackbox_probe_jobs(s),
         user_jobs=user_scrape_configs(s))
 
@@ -144,6 +159,21 @@ def flags(s, binary: str, web_flags: list[str] = ()) -> list[str]:
     if s.prometheus_web_external_url:
         out.append(f"--web.external-url={s.prometheus_web_external_url}")
     return out + list(web_flags) + list(s.prometheus_extra_flags)
+
+
+def remote_write_secrets(s) -> None:
+    """The password and token files of the remote_write entries (read again by Prometheus
+    on every request: no reload), and the removal of those no entry names any more."""
+    _, wanted = remote_write_config(s)
+    if wanted:
+        directory(remote_write.SECRETS_DIR, "root", NAME, "0750")
+    for f in wanted:
+        value = secret(f.secret_name, f.purpose)
+        validated_file(name=f"Write {f.path} (remote_write secret)", dest=f.path,
+                       content=value + "\n", user="root", group=NAME, mode="0640",
+                       secret=True, secrets=[value])
+    remove_stale(remote_write.SECRETS_DIR, {Path(f.path).name for f in wanted},
+                 "remote_write secret")
 
 
 def home(s) -> str:
@@ -196,6 +226,7 @@ def install():
                        user="root", group=NAME, mode="0640")
     remove_stale(FILE_SD_DIR, {f"{job['name']}.yml" for job in jobs}, "scrape targets")
 
+    remote_write_secrets(s)   # before prometheus.yml, which names them
     reload_on.append(validated_file(
         name="Write prometheus.yml (checked by promtool)", dest=CONFIG,
         content=config_content(s, jobs), validate=f"{promtool} check config {{path}}",

@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 from pyinfra.api.exceptions import PyinfraError
 
+from .remote_write import problems as remote_write_problems
+
 # Components, in deploy order, with where they run and the port they listen on.
 # `group` is the inventory group whose hosts get the component ("all" = every host).
 # Components only Prometheus talks to listen on "auto": the address it scrapes them at.
@@ -37,6 +39,16 @@ COMPONENTS: dict[str, dict[str, Any]] = {
                           "help": "HTTP/TCP/ICMP probes of endpoints"},
     "alertmanager": {"port": 9093, "group": "monitoring", "enabled": True,
                      "help": "routes alerts to receivers"},
+    # the long-term store before Prometheus: a host running both sends to a ready store
+    # no sha256 of its release archives is pinned: Debian's package is the default
+    "victoriametrics": {"port": 8428, "group": "victoriametrics", "enabled": True,
+                        "install_method": "package",
+                        "help": "long-term storage of every Prometheus' samples (remote_write), "
+                                "on hosts of the victoriametrics group",
+                        "install_help": "`archive`: upstream's single-node tarball (via "
+                                        "artifact_mirror; no sha256 is pinned: give it in "
+                                        "artifact_checksums); `package`: the distribution's "
+                                        "package victoria-metrics"},
     "prometheus": {"port": 9090, "group": "monitoring", "enabled": True,
                    "help": "scrapes targets, stores metrics, evaluates alert rules"},
     # Loki before Alloy: on a one-host first run the shipper finds its Loki running.
@@ -69,6 +81,8 @@ PYINFRA_KEY_PREFIXES = ("ssh_", "winrm_", "docker_", "chroot_", "local_", "podma
 # Prometheus' own duration syntax: units largest first, each at most once.
 DURATION_RE = re.compile(r"^(?!$)((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$|^0$")
 SIZE_RE = re.compile(r"^(\d+)(B|KB|MB|GB|TB|PB|EB)$")
+# VictoriaMetrics' -retentionPeriod: one number, a unit or none (months)
+VM_RETENTION_RE = re.compile(r"^(\d+)(h|d|w|y)?$")
 
 
 class SettingsError(PyinfraError, ValueError):
@@ -201,6 +215,14 @@ SETTINGS: list[Setting] = [
             section="prometheus", help="shipped alert rule sets to install"),
     Setting("prometheus_rule_files", "list", [], section="prometheus",
             help="your own rule files (controller paths), validated and installed"),
+    Setting("prometheus_remote_write", "list", [], section="prometheus", help=(
+        "long-term stores to send samples to: [{url, name, remote_timeout, basic_auth: "
+        "{username, password_secret}, bearer_token_secret, queue_config: {...}, "
+        "write_relabel_configs: [...]}]; secrets are written to files beside "
+        "prometheus.yml, never into it")),
+    Setting("prometheus_remote_write_victoriametrics", "bool", True, section="prometheus",
+            help=("send samples to every VictoriaMetrics host of the inventory too (group "
+                  "victoriametrics)")),
     # -- alertmanager ------------------------------------------------------------------
     Setting("alertmanager_receivers", "list", [], section="alertmanager", help=(
         "receivers: [{name, type: slack|email|telegram|pagerduty|webhook, severities, "
@@ -257,6 +279,12 @@ SETTINGS: list[Setting] = [
     Setting("loki_max_global_streams_per_user", "int", 10000, minimum=1, maximum=10000000,
             section="loki",
             help="most active streams (label sets) Loki accepts"),
+    # -- victoriametrics ------------------------------------------------------------------
+    Setting("victoriametrics_retention_period", "str", "1y", section="victoriametrics",
+            help=("how long samples are kept (-retentionPeriod: a number with h, d, w or y, "
+                  "at least 24h; a bare number counts months)")),
+    Setting("victoriametrics_data_dir", "str", "/var/lib/victoriametrics",
+            section="victoriametrics", help="storage folder (-storageDataPath)"),
     # -- alloy -----------------------------------------------------------------------------
     Setting("alloy_log_paths", "list", ["/var/log/*.log"], section="alloy",
             help="log files Alloy tails (glob patterns; [] for none)"),
@@ -485,6 +513,13 @@ def cross_checks(values: dict[str, Any]) -> list[str]:
                                                           values["basic_auth_username"]):
         errors.append(f"basic_auth_username ({values['basic_auth_username']!r}) must not be "
                       "empty nor hold white space, colons, quotes or backslashes")
+    errors += remote_write_problems(values["prometheus_remote_write"])
+    retention = values["victoriametrics_retention_period"]
+    match = VM_RETENTION_RE.match(retention)
+    if not match or (match.group(2) and duration_seconds(retention) < 86400) or (
+            int(match.group(1)) == 0):
+        errors.append(f"victoriametrics_retention_period ({retention!r}) must be a number "
+                      "with h, d, w or y (or none: months), at least 24h, like 1y or 90d")
     # cAdvisor reads its flag with Go's time.ParseDuration, which has no d, w or y.
     if re.search(r"\d(d|w|y)", values["cadvisor_housekeeping_interval"]):
         errors.append(f"cadvisor_housekeeping_interval "

@@ -15,6 +15,7 @@ JOBS = {
     "loki": ("loki", "Loki"),
     "alloy": ("alloy", "the Alloy log shipper"),
     "cadvisor": ("cadvisor", "container metrics (cAdvisor)"),
+    "victoriametrics": ("victoriametrics", "the long-term store (VictoriaMetrics)"),
 }
 
 

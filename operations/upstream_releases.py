@@ -16,9 +16,9 @@ uses the 32-bit armv7 asset. (On Raspberry Pi OS with a 64-bit kernel, ``uname -
 
 ``CHECKSUMS`` pins sha256 values only where a public source was found. Every entry has a trailing
 comment giving its sources. "x2"/"x3" means that many independent sources agree. Assets that have no
-entry (most armv7/armv6 builds, all Loki and Alloy zips) must be checked some other way, for example
-against upstream's own checksum file (``checksums``) fetched through the mirror. Otherwise they
-should not be installed.
+entry (most armv7/armv6 builds, all Loki and Alloy zips, all VictoriaMetrics tarballs) must be
+checked some other way, for example against upstream's own checksum file (``checksums``) fetched
+through the mirror. Otherwise they should not be installed.
 
 Version pins were chosen in 2026 from stored public sources, without any live lookup. Newer upstream
 releases may exist.
@@ -203,6 +203,32 @@ RELEASES: Dict[str, Dict[str, Any]] = {
                  "name cadvisor-v{version}-linux-arm was not seen, so it is left out of the arch map. There is "
                  "no armv6 build, and bookworm's apt index here has no cadvisor package.",
     },
+    "victoriametrics": {
+        "version": "1.150.0",
+        "url": "https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/v{version}/{file}",
+        "file": "victoria-metrics-linux-{arch}-v{version}.tar.gz",
+        "format": "tar.gz",
+        "top_dir": None,
+        "binaries": {"victoria-metrics": "victoria-metrics-prod"},
+        "arch": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm",
+                 "armv8l": "arm"},
+        "checksums": "https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/v{version}/"
+                     "victoria-metrics-linux-{arch}-v{version}_checksums.txt",
+        "debian_package": "victoria-metrics",
+        "notes": "Single-node edition. From the repository's Makefile (release-victoria-metrics-goos-goarch): "
+                 "the tarball holds one file at its root, victoria-metrics-prod (the -linux-<arch> part "
+                 "of the built name is stripped by tar --transform), and the sha256 of the tarball and the "
+                 "binary are published beside it as victoria-metrics-linux-<arch>-v<version>_checksums.txt. "
+                 "Linux assets: 386, amd64, arm, arm64, s390x; 'arm' is built with GOARM=5 "
+                 "(deployment/docker/Makefile), so it runs on armv6l, armv7l and armv8l. v1.150.0 is the "
+                 "newest tag seen (Aug 2026; the v1.148.x and v1.136.x lines are the LTS ones). The cluster "
+                 "edition is another tarball (victoria-metrics-linux-<arch>-v<version>-cluster.tar.gz with "
+                 "vminsert, vmselect, vmstorage), not installed by this deploy. NO sha256 is pinned: "
+                 "upstream's checksum files could not be read here, so give the one of the file you mirror "
+                 "in artifact_checksums. Debian bookworm ships 1.79.5 as package victoria-metrics "
+                 "(/usr/bin/victoria-metrics, plus vmagent, vmalert, vmauth, vmbackup, vmctl, vmrestore; "
+                 "unit victoria-metrics.service, user _victoria-metrics).",
+    },
 }
 
 CHECKSUMS: Dict[str, str] = {
@@ -235,5 +261,6 @@ CHECKSUMS: Dict[str, str] = {
     # cadvisor 0.57.0 (raw binaries)
     "cadvisor-v0.57.0-linux-amd64": "9359a1192775eafeead41941690f7d94fb55f5f85833071b70593f8e7eae31ec",  # x1 project: two bootstrap scripts from one 'deploycrate' project
     "cadvisor-v0.57.0-linux-arm64": "38477947aab2dc5ff0288d4ee59e2ddb351d3a627140b707416f4b4ee91c1b85",  # x1 project: same as amd64
-    # loki 3.6.8 zips and alloy 1.17.1 zips: no verified sha256 found, intentionally not pinned.
+    # loki 3.6.8 zips, alloy 1.17.1 zips and victoria-metrics 1.150.0 tarballs: no verified
+    # sha256 found, intentionally not pinned.
 }

@@ -1,4 +1,5 @@
-"""Debian's real builds of the Prometheus family, downloaded and unpacked on the controller.
+"""Debian's real builds of the Prometheus family (and VictoriaMetrics), downloaded and
+unpacked on the controller.
 
 They stand in for upstream binaries in tests: as tools on the controller (promtool,
 amtool) and as the content of upstream-shaped archives on the test mirror.
@@ -28,6 +29,8 @@ PACKAGES = {
     "pushgateway": ("prometheus-pushgateway", {"prometheus-pushgateway": "pushgateway"}),
     "blackbox_exporter": ("prometheus-blackbox-exporter",
                           {"prometheus-blackbox-exporter": "blackbox_exporter"}),
+    # single-node VictoriaMetrics; the package's vmagent, vmalert, ... are not used
+    "victoriametrics": ("victoria-metrics", {"victoria-metrics": "victoria-metrics"}),
 }
 
 

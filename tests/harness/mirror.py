@@ -59,7 +59,9 @@ def _members_from_debian(component: str, deb_arch: str) -> dict[str, tuple[Path,
         members[(inner or name).format(arch=arch)] = (built[name], 0o755)
     root = debian.extract(component, deb_arch)
     copyright_file = next(root.glob("usr/share/doc/*/copyright"), None)
-    if copyright_file:
+    # promu archives carry a LICENSE in their top folder; VictoriaMetrics' tarball holds
+    # its one binary (victoria-metrics-prod) and nothing else
+    if copyright_file and spec.get("top_dir"):
         members["LICENSE"] = (copyright_file, 0o644)
     if component == "alertmanager":
         # Debian's alertmanager reads its notification templates from disk at run time

@@ -49,6 +49,9 @@ EXPECTED_ARCH = {
     "loki": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv8l": "arm"},
     "alloy": AMD64_ARM64,
     "cadvisor": AMD64_ARM64,
+    # one 32-bit ARM build (GOARM=5) for every 32-bit ARM host
+    "victoriametrics": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm",
+                        "armv6l": "arm", "armv8l": "arm"},
 }
 
 GITHUB = "https://github.com"
@@ -61,6 +64,7 @@ EXPECTED_FILE = {  # (version, arch token) -> upstream file name
     "loki": lambda v, a: f"loki-linux-{a}.zip",
     "alloy": lambda v, a: f"alloy-linux-{a}.zip",
     "cadvisor": lambda v, a: f"cadvisor-v{v}-linux-{a}",
+    "victoriametrics": lambda v, a: f"victoria-metrics-linux-{a}-v{v}.tar.gz",
 }
 GITHUB_REPO = {
     "prometheus": "prometheus/prometheus", "alertmanager": "prometheus/alertmanager",
@@ -69,6 +73,7 @@ GITHUB_REPO = {
     "postgres_exporter": "prometheus-community/postgres_exporter",
     "redis_exporter": "oliver006/redis_exporter", "loki": "grafana/loki",
     "alloy": "grafana/alloy", "cadvisor": "google/cadvisor",
+    "victoriametrics": "VictoriaMetrics/VictoriaMetrics",
 }
 SHA = "ab" * 32
 
@@ -160,7 +165,8 @@ def test_empty_mirror_means_upstream():
 
 
 @pytest.mark.parametrize("component", [c for c, r in RELEASES.items()
-                                       if r["format"] == "tar.gz" and c != "grafana"])
+                                       if r["format"] == "tar.gz" and r["top_dir"]
+                                       and c != "grafana"])
 def test_top_dir_is_the_file_name_without_extension(component):
     # promu archives (and redis_exporter's) unpack into <file name minus .tar.gz>/
     spec = RELEASES[component]
@@ -185,7 +191,8 @@ def test_every_pinned_checksum_belongs_to_a_resolvable_file():
         assert resolvable[name] == sha
 
 
-@pytest.mark.parametrize("component", [c for c in RELEASES if c not in ("loki", "alloy")])
+@pytest.mark.parametrize("component", [c for c in RELEASES
+                                       if c not in ("loki", "alloy", "victoriametrics")])
 @pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
 def test_default_versions_are_pinned_for_64_bit(component, machine):
     a = artifacts.resolve(component, RELEASES[component]["version"], machine, None, {})
