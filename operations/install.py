@@ -12,12 +12,13 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.api.util import get_file_sha1
 from pyinfra.facts.deb import DebPackages
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
-from pyinfra.facts.files import Directory, File, Sha1File
+from pyinfra.facts.files import Directory
 from pyinfra.facts.server import Arch, Groups, Users
 from pyinfra.operations import files, server
 
 from . import artifacts
 from .config_files import mode_digits, staging_path
+from .facts import InstalledProgram, write_program_stamp
 from .context import first_plan, settings
 from .settings import SettingsError
 from .upstream_releases import RELEASES
@@ -108,19 +109,23 @@ def program(src: str, dest: str):
     written (ETXTBSY: files.put failed to upgrade the binary of a running service), but
     it can be replaced, and an interrupted upload never leaves half a program in place.
     """
-    remote = host.get_fact(File, path=dest)
+    installed = host.get_fact(InstalledProgram, path=dest)
+    wanted = get_file_sha1(src)
     q_dest = shlex.quote(dest)
-    if remote and host.get_fact(Sha1File, path=dest) == get_file_sha1(src):
-        if (remote["user"], remote["group"]) != ("root", "root"):
-            yield StringCommand(f"chown root:root {q_dest}")
-        if remote["mode"] != 755:
-            yield StringCommand(f"chmod 755 {q_dest}")
+    if installed and installed["sha1"] == wanted:
+        steps = []
+        if (installed["user"], installed["group"]) != ("root", "root"):
+            steps.append(f"chown root:root {q_dest}")
+        if installed["mode"] != 755:
+            steps.append(f"chmod 755 {q_dest}")
+        if steps or not installed["stamped"]:
+            yield StringCommand(" && ".join([*steps, write_program_stamp(dest, wanted)]))
         return
     staged = staging_path(dest)
     q_staged = shlex.quote(staged)
     yield FileUploadCommand(src, staged, remote_temp_filename=host.get_temp_filename(staged))
     yield StringCommand(f"chown root:root {q_staged} && chmod 755 {q_staged} "
-                        f"&& mv -f {q_staged} {q_dest}")
+                        f"&& mv -f {q_staged} {q_dest} && {write_program_stamp(dest, wanted)}")
 
 
 def install_archive(component: str, binaries: list[str],
