@@ -46,6 +46,8 @@ prometheus_scrape_timeout = '10s'
 prometheus_evaluation_interval = '15s'
 # labels added to every series and alert (e.g. cluster, environment)
 prometheus_external_labels = {}
+# when 2+ hosts run Prometheus (an HA pair): external label naming each one, its value the host's inventory name (unless prometheus_external_labels sets it); dropped from the alerts they send, so Alertmanager sees one alert, not one per replica (see "Topologies")
+prometheus_replica_label = 'replica'
 # how long samples are kept
 prometheus_retention_time = '30d'
 # cap on block storage (e.g. 10GB); unset: no size cap
@@ -100,6 +102,8 @@ alertmanager_inhibit_warning_when_critical = True
 alertmanager_smtp = {}
 # silences and notification log
 alertmanager_data_dir = '/var/lib/alertmanager'
+# gossip port (TCP and UDP) of the Alertmanager cluster, when 2+ hosts run Alertmanager: open it between them (silences and sent notifications are shared there, not encrypted; see "Topologies")
+alertmanager_cluster_port = 9094
 # install alertmanager (routes alerts to receivers)
 alertmanager_enabled = True
 # `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package

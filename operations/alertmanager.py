@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from pyinfra import host
 from pyinfra.api import deploy
 
 from .config_files import validated_file
-from .context import listen_address, local_url, secret, settings
+from .context import (EVERY_INTERFACE, address_of, bracketed, hosts_running,
+                      listen_address, local_address, local_url, reach_address, secret,
+                      settings)
 from .install import directory, install_binaries, system_user
 from .services import Unit, render, service
 from .settings import SettingsError
@@ -110,6 +115,55 @@ def home(s) -> str:
     return s.alertmanager_data_dir
 
 
+def peers() -> list:
+    """The other hosts of the inventory that run Alertmanager (also outside --limit)."""
+    return sorted((h for h in hosts_running(NAME) if h.name != host.name),
+                  key=lambda h: h.name)
+
+
+def gossip_bind(s) -> str:
+    """Where this host's gossip listens: the address Alertmanager's web interface was
+    told to bind to, else only the one its peers reach it at (every interface when the
+    host does not have that address: NAT)."""
+    listen = s.alertmanager_listen_address
+    if listen not in (*EVERY_INTERFACE, "auto"):
+        return listen
+    return local_address() or "0.0.0.0"
+
+
+def is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def cluster_flags(s) -> list[str]:
+    """One Alertmanager: no gossip port open. More: each gossips with every other one
+    (silences, and which notifications were sent, so each goes out once); Prometheus
+    sends every alert to all of them."""
+    others = peers()
+    if not others:
+        return ["--cluster.listen-address="]
+    port = s.alertmanager_cluster_port
+    bind = gossip_bind(s)
+    # Alertmanager advertises its bind address to the peers, or for 0.0.0.0 a private
+    # address it picks itself (failing when it has none); an IP is all it takes
+    advertise = bind if bind not in EVERY_INTERFACE else address_of(host)
+    flags = [f"--cluster.listen-address={bracketed(bind)}:{port}"]
+    if is_ip(advertise):
+        flags.append(f"--cluster.advertise-address={bracketed(advertise)}:{port}")
+    return flags + [f"--cluster.peer={reach_address(NAME, h)}:"
+                    f"{settings(h).alertmanager_cluster_port}" for h in others]
+
+
+def flags(s, binary: str, web_flags: list[str] = ()) -> list[str]:
+    return [binary, f"--config.file={CONFIG}", f"--storage.path={s.alertmanager_data_dir}",
+            f"--web.listen-address={listen_address(NAME)}", *cluster_flags(s),
+            *web_flags, *s.alertmanager_extra_flags]
+
+
 @deploy("Alertmanager")
 def install():
     s = settings()
@@ -130,12 +184,7 @@ def install():
         description="Prometheus Alertmanager",
         documentation="https://prometheus.io/docs/alerting/latest/alertmanager/",
         write_paths=[s.alertmanager_data_dir],
-        exec_start=[binaries.path(NAME), f"--config.file={CONFIG}",
-                    f"--storage.path={s.alertmanager_data_dir}",
-                    f"--web.listen-address={listen_address(NAME)}",
-                    # a single Alertmanager: no gossip port open
-                    "--cluster.listen-address=",
-                    *web.flags, *s.alertmanager_extra_flags],
+        exec_start=flags(s, binaries.path(NAME), web.flags),
     )
     service(unit, local_url(NAME, "/-/ready"), restart_on=[*binaries.ops, *web.restart_on],
             reload_on=[config_op])

@@ -114,22 +114,34 @@ def bind_address(component: str, h=None, s: Settings | None = None) -> str:
     listen = (s or settings(h)).component(component, "listen_address")
     if listen != "auto":
         return listen
+    return local_address(h) or "0.0.0.0"
+
+
+def local_address(h=None) -> str | None:
+    """The address other hosts reach `h` at, as `h` has it on one of its interfaces
+    (resolved on the host); None when it has not (NAT, a port forward)."""
     h = current_host if h is None else h
     reached_at = address_of(h)
     if reached_at == "localhost":
         return "127.0.0.1"
     from .facts import LocalAddressOf
-    return h.get_fact(LocalAddressOf, address=reached_at) or "0.0.0.0"
+    return h.get_fact(LocalAddressOf, address=reached_at)
+
+
+def bracketed(address: str) -> str:
+    """An address ready for ":port" (IPv6 in brackets)."""
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address
+
+
+def reach_address(component: str, h) -> str:
+    """The address (bracketed) other hosts use for `component` on `h`."""
+    listen = settings(h).component(component, "listen_address")
+    return bracketed(address_of(h) if listen in (*EVERY_INTERFACE, "auto") else listen)
 
 
 def endpoint(component: str, h) -> str:
     """host:port other hosts use for `component` on `h`."""
-    s = settings(h)
-    listen = s.component(component, "listen_address")
-    address = address_of(h) if listen in (*EVERY_INTERFACE, "auto") else listen
-    if ":" in address and not address.startswith("["):
-        address = f"[{address}]"
-    return f"{address}:{s.component(component, 'port')}"
+    return f"{reach_address(component, h)}:{settings(h).component(component, 'port')}"
 
 
 def local_url(component: str, path: str, h=None) -> str:

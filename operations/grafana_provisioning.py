@@ -113,13 +113,12 @@ def datasources(s) -> list[dict]:
     """Prometheus (the default), Alertmanager, Loki and VictoriaMetrics of this inventory,
     then the extras."""
     out = []
-    if prom := _first("prometheus"):
-        # Prometheus serves under the path of its external URL (its route prefix)
-        prefix = urlsplit(settings(prom).prometheus_web_external_url or "").path.rstrip("/")
-        scheme = "https" if settings(prom).tls_enabled else "http"
-        out.append(_protected({"uid": "prometheus", "name": "Prometheus", "type": "prometheus",
-                               "url": f"{scheme}://{endpoint('prometheus', prom)}{prefix}",
-                               "access": "proxy", "isDefault": True}, prom))
+    replicas = sorted(hosts_running("prometheus"), key=lambda h: h.name)
+    if replicas:   # the dashboards' data source: the first replica
+        out.append(_prometheus(replicas[0], "prometheus", "Prometheus", default=True))
+    # an HA group: each other replica too, to look at while the first one is down
+    out += [_prometheus(h, f"prometheus-{n}", f"Prometheus ({h.name})")
+            for n, h in enumerate(replicas[1:], start=2)]
     if am := _first("alertmanager"):
         scheme = "https" if settings(am).tls_enabled else "http"
         out.append(_protected({"uid": "alertmanager", "name": "Alertmanager",
@@ -143,6 +142,16 @@ def datasources(s) -> list[dict]:
                             f"(also against prometheus, alertmanager, loki, "
                             f"victoriametrics): {uids}")
     return out
+
+
+def _prometheus(h, uid: str, name: str, default: bool = False) -> dict:
+    """The data source of the Prometheus on host `h`."""
+    # Prometheus serves under the path of its external URL (its route prefix)
+    prefix = urlsplit(settings(h).prometheus_web_external_url or "").path.rstrip("/")
+    scheme = "https" if settings(h).tls_enabled else "http"
+    return _protected({"uid": uid, "name": name, "type": "prometheus",
+                       "url": f"{scheme}://{endpoint('prometheus', h)}{prefix}",
+                       "access": "proxy", "isDefault": default}, h)
 
 
 def _protected(datasource: dict, h) -> dict:

@@ -130,20 +130,45 @@ def remote_write_config(s) -> tuple[list[dict], list[remote_write.SecretFile]]:
     return remote_write.config_entries(s.prometheus_remote_write, store_urls(s))
 
 
+def replicas() -> list:
+    """Every Prometheus of the inventory, by name: 2+ are an HA group scraping the same
+    targets."""
+    return sorted(hosts_running(NAME), key=lambda h: h.name)
+
+
+def external_labels(s, ha: bool) -> dict:
+    """The user's external labels; in an HA group also the replica label naming this
+    host (unless the user's labels set it, e.g. per host)."""
+    if not ha:
+        return s.prometheus_external_labels
+    return {s.prometheus_replica_label: host.name, **s.prometheus_external_labels}
+
+
+def alert_relabel_configs(s, ha: bool) -> list[dict]:
+    """Alert relabeling runs after external labels are added: dropping the replica label
+    there makes the replicas' alerts identical, so Alertmanager merges them into one."""
+    return [{"action": "labeldrop", "regex": s.prometheus_replica_label}] if ha else []
+
+
 def config_content(s, jobs: list[dict]) -> str:
     client = scrape_client(s)   # TLS and login of the stack's own endpoints, if any
     jobs = [{**job, "client": client if job["component"] in PROTECTED else {}}
             for job in jobs]
+    group = replicas()
+    ha = len(group) > 1
     return render(
         "prometheus/prometheus.yml.j2",
         scrape_interval=s.prometheus_scrape_interval,
         scrape_timeout=s.prometheus_scrape_timeout,
         evaluation_interval=s.prometheus_evaluation_interval,
-        external_labels=s.prometheus_external_labels,
+        external_labels=external_labels(s, ha),
+        alert_relabel_configs=alert_relabel_configs(s, ha),
         alertmanagers=[endpoint("alertmanager", h) for h in
                        sorted(hosts_running("alertmanager"), key=lambda h: h.name)],
         rules_dir=RULES_DIR, file_sd_dir=FILE_SD_DIR,
-        self_target=endpoint(NAME, host), client=client,
+        # replicas scrape each other too: the one left up tells that the other is down
+        prometheus_targets=[endpoint(NAME, h) for h in group] if ha else [endpoint(NAME, host)],
+        client=client,
         remote_write=remote_write_config(s)[0],
         inventory_jobs=jobs, blackbox_jobs=blackbox_probe_jobs(s),
         user_jobs=user_scrape_configs(s))

@@ -191,6 +191,11 @@ SETTINGS: list[Setting] = [
             "how often rules are evaluated", section="prometheus"),
     Setting("prometheus_external_labels", "dict", {}, section="prometheus",
             help="labels added to every series and alert (e.g. cluster, environment)"),
+    Setting("prometheus_replica_label", "str", "replica", section="prometheus", help=(
+        "when 2+ hosts run Prometheus (an HA pair): external label naming each one, its "
+        "value the host's inventory name (unless prometheus_external_labels sets it); "
+        "dropped from the alerts they send, so Alertmanager sees one alert, not one per "
+        "replica (see \"Topologies\")")),
     Setting("prometheus_retention_time", "duration", "30d", "how long samples are kept",
             section="prometheus"),
     Setting("prometheus_retention_size", "size", None, optional=True, section="prometheus",
@@ -244,6 +249,11 @@ SETTINGS: list[Setting] = [
         "require_tls}")),
     Setting("alertmanager_data_dir", "str", "/var/lib/alertmanager", "silences and "
             "notification log", section="alertmanager"),
+    Setting("alertmanager_cluster_port", "int", 9094, minimum=1, maximum=65535,
+            section="alertmanager", help=(
+                "gossip port (TCP and UDP) of the Alertmanager cluster, when 2+ hosts run "
+                "Alertmanager: open it between them (silences and sent notifications are "
+                "shared there, not encrypted; see \"Topologies\")")),
     # -- exporters -----------------------------------------------------------------------
     Setting("node_exporter_textfile_dir", "str", "/var/lib/node_exporter/textfile_collector",
             "folder of *.prom files exposed by the textfile collector",
@@ -520,6 +530,12 @@ def cross_checks(values: dict[str, Any]) -> list[str]:
             int(match.group(1)) == 0):
         errors.append(f"victoriametrics_retention_period ({retention!r}) must be a number "
                       "with h, d, w or y (or none: months), at least 24h, like 1y or 90d")
+    if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", values["prometheus_replica_label"]):
+        errors.append(f"prometheus_replica_label ({values['prometheus_replica_label']!r}) is "
+                      "not a Prometheus label name (letters, digits, _; not a digit first)")
+    if values["alertmanager_cluster_port"] == values["alertmanager_port"]:
+        errors.append(f"alertmanager_cluster_port ({values['alertmanager_cluster_port']}) "
+                      "must differ from alertmanager_port")
     # cAdvisor reads its flag with Go's time.ParseDuration, which has no d, w or y.
     if re.search(r"\d(d|w|y)", values["cadvisor_housekeeping_interval"]):
         errors.append(f"cadvisor_housekeeping_interval "

@@ -11,15 +11,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class WebhookReceiver:
     def __init__(self, host: str, port: int = 0, path: str = "/hook"):
         self.payloads: list[dict] = []
+        # (time.monotonic() of arrival, payload), for tests that count deliveries
+        self.received: list[tuple[float, dict]] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 try:
-                    receiver.payloads.append(json.loads(body))
+                    payload = json.loads(body)
                 except ValueError:
-                    receiver.payloads.append({"raw": body.decode(errors="replace")})
+                    payload = {"raw": body.decode(errors="replace")}
+                receiver.payloads.append(payload)
+                receiver.received.append((time.monotonic(), payload))
                 self.send_response(200)
                 self.end_headers()
 

@@ -518,3 +518,16 @@ def test_no_service_account_when_unset(host_settings, inventory, double):
     s = host_settings({"grafana_url": double.url, "grafana_service_account": ""})
     g, actions = gp.pending(s, FakeHost("mon1"))
     assert not any(kind == "service_account" for kind, _, _ in actions)
+
+
+def test_a_prometheus_ha_pair_gives_one_data_source_per_replica(host_settings, inventory):
+    inventory["running"]["prometheus"] = [FakeHost("mon2"), FakeHost("mon1")]
+    s = host_settings()
+    sources = {d["uid"]: d for d in gp.datasources(s) if d["type"] == "prometheus"}
+    assert list(sources) == ["prometheus", "prometheus-2"]
+    # the dashboards' data source is the first replica; the other is there to switch to
+    assert (sources["prometheus"]["url"], sources["prometheus"]["isDefault"]) == (
+        "http://mon1:9090", True)
+    assert sources["prometheus-2"] == {"uid": "prometheus-2", "name": "Prometheus (mon2)",
+                                       "type": "prometheus", "url": "http://mon2:9090",
+                                       "access": "proxy", "isDefault": False}
