@@ -164,7 +164,7 @@ def test_a_no_op_run_asks_each_host_in_one_round_trip(stack, timings):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "over budget on this 2-core machine: no-op 5.4-6.2 s vs floor 0.7-0.8 s (7.6-8.1x) at "
+    "over budget on this 2-core machine: no-op 5.4-6.5 s vs floor 0.7-0.8 s (7.6-8.2x) at "
     "21 hosts. One round trip per host, but each node's fact batch costs ~0.4 s of CPU on "
     "the host (pyinfra's Users fact ~220 ms, SystemdStatus + SystemdEnabled ~145 ms) and "
     "the 21 hosts share 2 cores; left to the lead's decision"))
