@@ -44,6 +44,12 @@ BASE_PACKAGES = [
 BASE_RECIPE_VERSION = "3"
 QEMU_NAME = {"arm64": "aarch64", "armhf": "arm", "armel": "arm"}
 UNAME_MACHINE = {"amd64": "x86_64", "arm64": "aarch64", "armhf": "armv7l"}
+# inotify instances each booted host takes from root's fs.inotify.max_user_instances (its
+# systemd, journald, logind, dbus, getty... about 9; Prometheus adds its own): hosts share
+# that limit with this machine's root (no user namespaces), and a systemd that gets none
+# fails to boot. Counted generously.
+INOTIFY_PER_HOST = 16
+INOTIFY_SYSCTL = Path("/proc/sys/fs/inotify/max_user_instances")
 
 
 def log(msg: str, label: str = "fleet") -> None:
@@ -317,6 +323,7 @@ class Fleet:
         base = self.ensure_base(arch)
         self.net_up()
         self.proxy_up()
+        self._ensure_inotify(len(self.host_dirs()) + count)
         t0 = time.monotonic()
         new = []
         for _ in range(count):
@@ -332,6 +339,17 @@ class Fleet:
         self.log(f"{count} {arch} host(s) up in {time.monotonic() - t0:.1f} s: "
                  + ", ".join(f"{h.name}={h.ip}" for h in new))
         return new
+
+    def _ensure_inotify(self, hosts: int) -> None:
+        """Room for `hosts` booted hosts in root's inotify instance limit (the kernel's
+        default of 128 fits about a dozen): raised, never lowered."""
+        with contextlib.suppress(OSError, ValueError):
+            current = int(INOTIFY_SYSCTL.read_text())
+            wanted = 128 + INOTIFY_PER_HOST * hosts
+            if current < wanted:
+                INOTIFY_SYSCTL.write_text(f"{wanted}\n")
+                self.log(f"fs.inotify.max_user_instances {current} -> {wanted} "
+                         f"(room for {hosts} hosts)")
 
     def host_dirs(self) -> dict[int, Path]:
         """Index -> folder of every host of this profile on disk, running or not."""

@@ -81,6 +81,16 @@ def parse_results(output: str) -> tuple[dict[str, int], dict[str, int]]:
     return changes, errors
 
 
+def results_hosts(output: str) -> dict[str, int]:
+    """Operation -> the "Hosts" column of the Results table (hosts it ran on: with
+    --limit, only those of the limit)."""
+    hosts: dict[str, int] = {}
+    for row in _table(output, "Results"):
+        if len(row) >= 5 and row[0] != "Grand total":
+            hosts[row[0]] = hosts.get(row[0], 0) + _count(row[1])
+    return hosts
+
+
 def run_pyinfra(inventory: str | Path, deploy: str = "deploy.py", *, dry: bool = False,
                 data: dict[str, str] | None = None, env: dict[str, str] | None = None,
                 cwd: Path = REPO, extra: list[str] | None = None,
