@@ -15,11 +15,11 @@ import json
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.files import Socket
-from pyinfra.facts.server import Groups
 
 from . import grafana_apt
 from .config_files import validated_file
 from .context import endpoint, hosts_running, listen_address, local_url, settings
+from .facts import SystemGroups
 from .install import directory, install_binaries, system_user
 from .services import Unit, render, service
 from .settings import SettingsError
@@ -74,7 +74,8 @@ def ships_docker(s) -> bool:
     that may read it."""
     if s.alloy_docker_logs != "auto":
         return s.alloy_docker_logs == "true"
-    return bool(host.get_fact(Socket, path=DOCKER_SOCKET)) and "docker" in host.get_fact(Groups)
+    return bool(host.get_fact(Socket, path=DOCKER_SOCKET)) and "docker" in host.get_fact(
+        SystemGroups, names=["docker"])
 
 
 def config_content(s, host_name: str, loki_url: str, docker: bool) -> str:
@@ -91,8 +92,8 @@ def config_content(s, host_name: str, loki_url: str, docker: bool) -> str:
 def groups(s, docker: bool) -> list[str]:
     """The unit's supplementary groups: only those the host has (a missing one would stop
     the unit from starting)."""
-    present = host.get_fact(Groups)
     wanted = [*LOG_GROUPS, "docker"] if docker else list(LOG_GROUPS)
+    present = host.get_fact(SystemGroups, names=wanted)
     return [g for g in wanted if g in present]
 
 

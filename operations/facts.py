@@ -131,3 +131,52 @@ class InstalledProgram(FactBase):
         user, group, mode, sha1, how = fields
         return {"user": user, "group": group, "mode": int(mode), "sha1": sha1,
                 "stamped": how == "stamped"}
+
+
+# Asked about by name: pyinfra's Users fact runs lastlog, id and grep for every account of
+# the host (~0.2 s of CPU a host), its systemd facts list every unit (~0.07 s each).
+class SystemUsers(FactBase):
+    """{name: {group, home, shell}} of those of `names` that exist."""
+
+    def command(self, names) -> str:
+        quoted = " ".join(shlex.quote(n) for n in names)
+        return ("echo users:; getent passwd " + quoted + " | while IFS=: read -r n _ _ gid _ home shell; "
+                "do echo \"$n $(getent group \"$gid\" | cut -d: -f1) $home $shell\"; done; true")
+
+    def process(self, output):
+        users = {}
+        for line in output[1:]:
+            fields = line.split()
+            if len(fields) == 4:
+                name, group, home, shell = fields
+                users[name] = {"group": group, "home": home, "shell": shell}
+        return users
+
+
+class SystemGroups(FactBase):
+    """Those of `names` that are groups of the host."""
+
+    def command(self, names) -> str:
+        quoted = " ".join(shlex.quote(n) for n in names)
+        return f"echo groups:; getent group {quoted} | cut -d: -f1; true"
+
+    def process(self, output):
+        return [line.strip() for line in output[1:] if line.strip()]
+
+
+class UnitState(FactBase):
+    """{"enabled": bool, "running": bool} of one systemd unit, read as pyinfra's
+    SystemdEnabled (UnitFileState enabled or static) and SystemdStatus (SubState running)
+    read them."""
+
+    def requires_command(self, unit: str) -> str:
+        return "systemctl"
+
+    def command(self, unit: str) -> str:
+        return (f"systemctl show -p UnitFileState -p SubState {shlex.quote(unit)} "
+                "2>/dev/null; true")
+
+    def process(self, output):
+        values = dict(line.split("=", 1) for line in output if "=" in line)
+        return {"enabled": values.get("UnitFileState") in ("enabled", "static"),
+                "running": values.get("SubState") == "running"}

@@ -13,12 +13,12 @@ from pyinfra.api.util import get_file_sha1
 from pyinfra.facts.deb import DebPackages
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
 from pyinfra.facts.files import Directory
-from pyinfra.facts.server import Arch, Groups, Users
+from pyinfra.facts.server import Arch
 from pyinfra.operations import files, server
 
 from . import artifacts
 from .config_files import mode_digits, staging_path
-from .facts import InstalledProgram, write_program_stamp
+from .facts import InstalledProgram, SystemGroups, SystemUsers, write_program_stamp
 from .context import first_plan, settings
 from .settings import SettingsError
 from .upstream_releases import RELEASES
@@ -175,8 +175,9 @@ def service_users(users: list[tuple[str, str]]):
     + users: (name, home) pairs; homes are not created (a service's data folder is made
       by its component with its own mode)
     """
-    existing = host.get_fact(Users)
-    groups = host.get_fact(Groups)
+    names = [name for name, _ in users]
+    existing = host.get_fact(SystemUsers, names=names)
+    groups = host.get_fact(SystemGroups, names=names)
     for name, home in users:
         if name not in groups:
             yield f"groupadd --system {name}"

@@ -15,11 +15,11 @@ from pathlib import Path
 import jinja2
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
-from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.operations import files, server
 
 from .config_files import validated_file
 from .context import first_plan
+from .facts import UnitState
 from .web_config import readiness
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,11 +96,12 @@ def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
     if unit_op.will_change:
         server.shell(name=f"Reload systemd units ({name})", commands=["systemctl daemon-reload"])
 
-    enabled = host.get_fact(SystemdEnabled).get(f"{name}.service", False)
+    state = host.get_fact(UnitState, unit=f"{name}.service") or {}
+    enabled = state.get("enabled", False)
     if not enabled:
         server.shell(name=f"Enable {name} at boot", commands=[f"systemctl enable {name}.service"])
 
-    running = host.get_fact(SystemdStatus).get(f"{name}.service", False)
+    running = state.get("running", False)
     # TLS / basic auth: an https URL, and curl options naming a config file on the host
     ready_url, curl_options = readiness(name, ready_url)
     wait = " ".join([WAIT_READY, name, ready_url, str(ready_seconds), *curl_options])

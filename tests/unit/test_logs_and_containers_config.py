@@ -81,9 +81,11 @@ class FakeFacts:
 
     def __init__(self, name="web1", socket=None, groups=("adm", "systemd-journal")):
         self.name = name
-        self.facts = {"Socket": socket, "Groups": list(groups)}
+        self.facts = {"Socket": socket, "SystemGroups": list(groups)}
 
     def get_fact(self, fact, **kw):
+        if fact.__name__ == "SystemGroups":  # the groups asked about that the host has
+            return [g for g in self.facts["SystemGroups"] if g in kw["names"]]
         return self.facts[fact.__name__]
 
 
