@@ -386,3 +386,12 @@ def test_a_users_own_deploy_may_have_data_of_its_own():
         validate("h1", {"my_app_port": "8080", "node_exporter_port": "x"}, strict=False)
     with pytest.raises(SettingsError, match="unknown setting 'my_app_port'"):
         validate("h1", {"my_app_port": "8080"})
+
+
+def test_no_test_module_name_is_used_twice():
+    """pytest imports test modules by basename (no packages here): a unit and an e2e
+    module of one name stop the whole suite at collection."""
+    from pathlib import Path
+    tests = Path(__file__).resolve().parents[1]
+    names = [p.name for p in tests.rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
