@@ -1,8 +1,13 @@
-"""Debian's real builds of the Prometheus family (and VictoriaMetrics), downloaded and
-unpacked on the controller.
+"""Debian's real builds of the Prometheus family (and VictoriaMetrics, cAdvisor), downloaded
+and unpacked on the controller, from any Debian release the mirror serves.
 
 They stand in for upstream binaries in tests: as tools on the controller (promtool,
 amtool) and as the content of upstream-shaped archives on the test mirror.
+
+Releases newer or older than this machine's (trixie, sid, bullseye) are read with apt's
+own client and a private configuration (its own state, cache and sources list under
+CACHE/apt/<suite>), never by adding suites to this machine's or a host's sources. Their
+builds need glibc >= 2.34, which Debian 12 hosts have.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import subprocess
 from pathlib import Path
 
 CACHE = Path(os.environ.get("FLEET_CACHE", "/var/tmp/monstack-fleet")) / "debian"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+ARCHES = ("amd64", "arm64", "armhf")
 
 # component -> (Debian package, binaries in the package -> upstream binary names)
 PACKAGES = {
@@ -31,7 +38,17 @@ PACKAGES = {
                           {"prometheus-blackbox-exporter": "blackbox_exporter"}),
     # single-node VictoriaMetrics; the package's vmagent, vmalert, ... are not used
     "victoriametrics": ("victoria-metrics", {"victoria-metrics": "victoria-metrics"}),
+    "cadvisor": ("cadvisor", {"cadvisor": "cadvisor"}),
 }
+# From trixie on, promtool is a package of its own that prometheus depends on.
+COMPANIONS = {"prometheus": ("promtool",)}
+
+# The newest real build of each component that the mirror has (checked 2026-12): sid for
+# the Prometheus family and VictoriaMetrics, bullseye for cAdvisor (newer releases dropped it).
+NEWEST = {component: "sid" for component in PACKAGES}
+NEWEST["cadvisor"] = "bullseye"
+# This machine's own release: the oldest builds the suite proves.
+OLDEST = "bookworm"
 
 
 def _locked(path: Path):
@@ -41,41 +58,57 @@ def _locked(path: Path):
     return fh
 
 
-def ensure_foreign_arch(arch: str) -> None:
-    """apt on the controller must know `arch` before it can download its packages."""
-    if arch == subprocess.run(["dpkg", "--print-architecture"], capture_output=True,
-                              text=True, check=True).stdout.strip():
-        return
-    known = subprocess.run(["dpkg", "--print-foreign-architectures"], capture_output=True,
-                           text=True, check=True).stdout.split()
-    if arch not in known:
-        subprocess.run(["dpkg", "--add-architecture", arch], check=True)
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
+def _apt(suite: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """apt-get with a private configuration reading `suite` only."""
+    d = CACHE / "apt" / suite
+    for sub in ("state/lists/partial", "cache/archives/partial"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    (d / "state/status").touch()
+    sources = d / "sources.list"
+    sources.write_text(f"deb {DEBIAN_MIRROR} {suite} main\n")
+    options = [f"Dir::State={d}/state", f"Dir::State::status={d}/state/status",
+               f"Dir::Cache={d}/cache", f"Dir::Etc::SourceList={sources}",
+               "Dir::Etc::SourceParts=/dev/null", "Dir::Etc::Preferences=/dev/null",
+               "Dir::Etc::PreferencesParts=/dev/null",
+               f"APT::Architectures={','.join(ARCHES)}", "Acquire::Languages=none",
+               # downloads land in a root-owned folder: no privilege drop to _apt
+               "APT::Sandbox::User=root"]
+    return subprocess.run(["apt-get", "-q", *(a for o in options for a in ("-o", o)), *args],
+                          cwd=cwd, capture_output=True, text=True)
 
 
-def extract(component: str, arch: str = "amd64") -> Path:
-    """Download the component's Debian package for `arch` and unpack it; return the root."""
+def _download(package: str, arch: str, suite: str, dest: Path) -> Path:
+    """The .deb of `package` for `arch` from `suite`, in `dest`."""
+    res = _apt(suite, "download", f"{package}:{arch}", cwd=dest)
+    if res.returncode != 0:  # no package lists yet, or stale ones
+        update = _apt(suite, "update")
+        if update.returncode != 0:
+            raise RuntimeError(f"apt-get update ({suite}) failed: {update.stderr}")
+        res = _apt(suite, "download", f"{package}:{arch}", cwd=dest)
+    if res.returncode != 0:
+        raise RuntimeError(f"apt-get download {package}:{arch} ({suite}) failed: {res.stderr}")
+    return max(dest.glob(f"{package}_*_{arch}.deb"), key=lambda p: p.stat().st_mtime)
+
+
+def extract(component: str, arch: str = "amd64", suite: str = OLDEST) -> Path:
+    """Download the component's Debian package of `suite` for `arch` and unpack it (with
+    its companion packages); return the root."""
     package, _ = PACKAGES[component]
-    root = CACHE / f"{package}_{arch}"
+    root = CACHE / suite / f"{package}_{arch}"
     if (root / ".done").exists():
         return root
-    with _locked(CACHE / f".{package}_{arch}.lock"):
+    with _locked(CACHE / suite / f".{package}_{arch}.lock"):
         if (root / ".done").exists():
             return root
-        ensure_foreign_arch(arch)
-        dl = CACHE / "downloads"
+        dl = CACHE / suite / "downloads" / arch
         dl.mkdir(parents=True, exist_ok=True)
-        res = subprocess.run(["apt-get", "download", f"{package}:{arch}"], cwd=dl,
-                             capture_output=True, text=True)
-        if res.returncode != 0:  # a fresh machine may have no package lists yet
-            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
-            res = subprocess.run(["apt-get", "download", f"{package}:{arch}"], cwd=dl,
-                                 capture_output=True, text=True)
-        if res.returncode != 0:
-            raise RuntimeError(f"apt-get download {package}:{arch} failed: {res.stderr}")
-        debs = sorted(dl.glob(f"{package}_*_{arch}.deb"))
-        subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(root)], check=True)
-        (root / ".version").write_text(deb_version(debs[-1]))
+        deb = _download(package, arch, suite, dl)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+        for companion in COMPANIONS.get(component, ()):
+            if not (root / "usr/bin" / companion).exists():
+                subprocess.run(["dpkg-deb", "-x", str(_download(companion, arch, suite, dl)),
+                                str(root)], check=True)
+        (root / ".version").write_text(deb_version(deb))
         (root / ".done").write_text("")
     return root
 
@@ -85,31 +118,32 @@ def deb_version(deb: Path) -> str:
                           text=True, check=True).stdout.strip()
 
 
-def upstream_version(component: str, arch: str = "amd64") -> str:
+def upstream_version(component: str, arch: str = "amd64", suite: str = OLDEST) -> str:
     """'2.42.0+ds-5+deb12u1' -> '2.42.0': the version an upstream archive would carry."""
-    full = (extract(component, arch) / ".version").read_text()
+    full = (extract(component, arch, suite) / ".version").read_text()
     return re.match(r"(?:\d+:)?([0-9.]+)", full).group(1)
 
 
-def binaries(component: str, arch: str = "amd64") -> dict[str, Path]:
+def binaries(component: str, arch: str = "amd64", suite: str = OLDEST) -> dict[str, Path]:
     """Upstream binary name -> path of Debian's build of it."""
-    root = extract(component, arch)
+    root = extract(component, arch, suite)
     _, names = PACKAGES[component]
     return {upstream: root / "usr/bin" / debian for debian, upstream in names.items()}
 
 
-def tool(name: str) -> Path:
-    """A controller-side tool such as promtool or amtool (amd64 build)."""
+def tool(name: str, suite: str = OLDEST) -> Path:
+    """A controller-side tool such as promtool or amtool (amd64 build of `suite`)."""
     for component, (_, names) in PACKAGES.items():
         if name in names.values():
-            return binaries(component)[name]
+            return binaries(component, suite=suite)[name]
     raise KeyError(name)
 
 
-def promtool_accepts(text: str, tmp_path: Path) -> None:
-    """`promtool check config` (Debian's real promtool) passes the rendered prometheus.yml."""
+def promtool_accepts(text: str, tmp_path: Path, suite: str = OLDEST) -> None:
+    """`promtool check config` (Debian's real promtool of `suite`) passes the rendered
+    prometheus.yml."""
     path = tmp_path / "prometheus.yml"
     path.write_text(text)
-    res = subprocess.run([str(tool("promtool")), "check", "config", str(path)],
+    res = subprocess.run([str(tool("promtool", suite)), "check", "config", str(path)],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr

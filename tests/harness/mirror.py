@@ -49,15 +49,16 @@ def archive_name(component: str, version: str, machine: str) -> str:
     return spec["file"].format(version=version, arch=spec["arch"][machine])
 
 
-def _members_from_debian(component: str, deb_arch: str) -> dict[str, tuple[Path, int]]:
+def _members_from_debian(component: str, deb_arch: str,
+                         suite: str) -> dict[str, tuple[Path, int]]:
     """Archive-relative path (below the top dir) -> (source file, mode)."""
     spec = releases()[component]
-    built = debian.binaries(component, deb_arch)
+    built = debian.binaries(component, deb_arch, suite)
     members = {}
     arch = spec["arch"][DEB_ARCH_TO_MACHINE[deb_arch]]
     for name, inner in spec["binaries"].items():
         members[(inner or name).format(arch=arch)] = (built[name], 0o755)
-    root = debian.extract(component, deb_arch)
+    root = debian.extract(component, deb_arch, suite)
     copyright_file = next(root.glob("usr/share/doc/*/copyright"), None)
     # promu archives carry a LICENSE in their top folder; VictoriaMetrics' tarball holds
     # its one binary (victoria-metrics-prod) and nothing else
@@ -73,8 +74,9 @@ def _members_from_debian(component: str, deb_arch: str) -> dict[str, tuple[Path,
 
 def build_archive(component: str, version: str, deb_arch: str = "amd64",
                   members: dict[str, tuple[Path, int]] | None = None,
-                  out_dir: Path = CACHE) -> Path:
-    """Build (or reuse) the upstream-shaped archive of `component` for `deb_arch`."""
+                  out_dir: Path = CACHE, suite: str = debian.OLDEST) -> Path:
+    """Build (or reuse) the upstream-shaped archive of `component` for `deb_arch`, from
+    the Debian build of `suite` unless `members` are given."""
     spec = releases()[component]
     machine = DEB_ARCH_TO_MACHINE[deb_arch]
     arch = spec["arch"][machine]
@@ -83,7 +85,7 @@ def build_archive(component: str, version: str, deb_arch: str = "amd64",
     out = out_dir / name
     if out.exists() and members is None:
         return out
-    members = members if members is not None else _members_from_debian(component, deb_arch)
+    members = members if members is not None else _members_from_debian(component, deb_arch, suite)
     top = spec["top_dir"].format(version=version, arch=arch) if spec.get("top_dir") else ""
     tmp = out.with_name(out.name + ".tmp")
     fmt = spec["format"]
@@ -144,12 +146,13 @@ class Mirror:
             shutil.copyfile(path, dest)
         return path.name
 
-    def add_component(self, component: str, deb_arch: str = "amd64") -> tuple[str, str, str]:
-        """Publish Debian's build of `component` as its upstream archive.
+    def add_component(self, component: str, deb_arch: str = "amd64",
+                      suite: str = debian.OLDEST) -> tuple[str, str, str]:
+        """Publish the Debian build of `component` from `suite` as its upstream archive.
 
         Returns (version, file name, sha256)."""
-        version = debian.upstream_version(component, deb_arch)
-        name = self.add(build_archive(component, version, deb_arch))
+        version = debian.upstream_version(component, deb_arch, suite)
+        name = self.add(build_archive(component, version, deb_arch, suite=suite))
         return version, name, sha256(self.root / name)
 
     def checksums(self) -> dict[str, str]:

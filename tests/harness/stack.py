@@ -7,6 +7,7 @@ import time
 import urllib.parse
 import urllib.request
 
+from . import debian
 from .fleet import Host
 from .mirror import Mirror
 
@@ -17,12 +18,15 @@ CORE_COMPONENTS = ["prometheus", "alertmanager", "node_exporter", "redis_exporte
 CORE_ONLY = {f"{c}_enabled": False for c in ("grafana", "loki", "alloy", "cadvisor")}
 
 
-def mirror_settings(mirror: Mirror, components=CORE_COMPONENTS, deb_arch="amd64") -> dict:
+def mirror_settings(mirror: Mirror, components=CORE_COMPONENTS, deb_arch="amd64",
+                    suites: dict[str, str] | None = None) -> dict:
     """group_data that points every archive install at the test mirror, with the versions
-    and sha256s of the archives repacked from Debian's builds."""
+    and sha256s of the archives repacked from Debian's builds: the newest real build of
+    each component unless `suites` names another Debian release for it."""
     data = {"artifact_mirror": mirror.base_url, "artifact_checksums": {}}
     for component in components:
-        version, name, sha = mirror.add_component(component, deb_arch)
+        suite = (suites or {}).get(component, debian.NEWEST[component])
+        version, name, sha = mirror.add_component(component, deb_arch, suite)
         data[f"{component}_version"] = version
         data["artifact_checksums"][name] = sha
     return data
