@@ -9,6 +9,7 @@ from pyinfra.api import deploy
 from .context import bind_address, local_url, settings
 from .install import install_binaries
 from .services import Unit, service
+from .settings import version_tuple
 
 NAME = "cadvisor"
 
@@ -23,6 +24,17 @@ DISABLED_METRICS = (
     "referenced_memory", "cpu_topology", "resctrl", "cpuset",
     "percpu", "disk", "oom_event",
 )
+# Kinds younger than the oldest supported cAdvisor (container/factory.go at each tag:
+# cpuset came with v0.39.0, oom_event with v0.40.0). An older cAdvisor refuses a kind it
+# does not know and exits 2, so they are left out of its list.
+METRIC_KIND_SINCE = {"cpuset": (0, 39, 0), "oom_event": (0, 40, 0)}
+
+
+def disabled_metrics(version: str) -> list[str]:
+    """DISABLED_METRICS that cAdvisor `version` knows."""
+    release = version_tuple(version)
+    return [kind for kind in DISABLED_METRICS
+            if release >= METRIC_KIND_SINCE.get(kind, (0,))]
 
 
 def home(s) -> None:
@@ -37,7 +49,7 @@ def flags(s, binary: str) -> list[str]:
             # every cgroup (systemd services too), not only Docker's containers
             "--docker_only=false",
             f"--housekeeping_interval={s.cadvisor_housekeeping_interval}",
-            f"--disable_metrics={','.join(DISABLED_METRICS)}",
+            f"--disable_metrics={','.join(disabled_metrics(s.cadvisor_version))}",
             # labels: container name, image and id only; not every Docker label and
             # environment variable of every container (series by the thousand)
             "--store_container_labels=false",

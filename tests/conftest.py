@@ -73,8 +73,11 @@ def mirror(fleet, tmp_path_factory):
     m.stop()
 
 
-def hosts_fixture(count: int, arch: str = "amd64"):
-    """A module-scoped fixture giving `count` fresh hosts, deleted after the module."""
+def hosts_fixture(count: int, arch: str = "amd64", suites: tuple[str, ...] = ()):
+    """A module-scoped fixture giving `count` fresh hosts, deleted after the module.
+
+    `suites` names the Debian release of each host in turn (Debian 12 for the rest): a
+    mixed fleet such as ("bookworm", "trixie") proves both releases in one module."""
 
     @pytest.fixture(scope="module")
     def _hosts(fleet) -> list[Host]:
@@ -82,7 +85,12 @@ def hosts_fixture(count: int, arch: str = "amd64"):
             reason = arm64_unavailable()
             if reason:
                 pytest.skip(reason)
-        hosts = fleet.up(count, arch)
+        releases = list(suites) + ["bookworm"] * (count - len(suites))
+        hosts = [h for suite in dict.fromkeys(releases)
+                 for h in fleet.up(releases.count(suite), arch, suite)]
+        # in the order asked for, whatever order the releases came up in
+        by_suite = {s: [h for h in hosts if h.suite == s] for s in releases}
+        hosts = [by_suite[s].pop(0) for s in releases]
         yield hosts
         for h in hosts:
             fleet.stop(h)

@@ -23,7 +23,7 @@ from harness.webhook import WebhookReceiver
 
 pytestmark = pytest.mark.fleet
 
-hosts = hosts_fixture(3)
+hosts = hosts_fixture(3, suites=("trixie",))  # the monitoring host runs Debian 13
 SECOND_ADDRESS = "192.0.2.7"   # TEST-NET-1, a second address of the db host
 UNITS = {"monitoring": ["prometheus", "alertmanager", "node_exporter"],
          "node": ["node_exporter"],

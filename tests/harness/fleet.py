@@ -1,4 +1,4 @@
-"""Throw-away Debian 12 hosts with systemd as PID 1, for end-to-end tests.
+"""Throw-away Debian 12 and 13 hosts with systemd as PID 1, for end-to-end tests.
 
 Each host is a `systemd-nspawn --boot` container on an overlayfs copy of a cached
 mmdebstrap rootfs, in its own network namespace with one veth on a bridge, reached over
@@ -42,6 +42,9 @@ BASE_PACKAGES = [
 ]
 # Bump when customize() changes, so cached rootfs are rebuilt.
 BASE_RECIPE_VERSION = "3"
+# Debian releases a host can run: Debian 12 (the default) and Debian 13.
+SUITES = ("bookworm", "trixie")
+DEFAULT_SUITE = "bookworm"
 QEMU_NAME = {"arm64": "aarch64", "armhf": "arm", "armel": "arm"}
 UNAME_MACHINE = {"amd64": "x86_64", "arm64": "aarch64", "armhf": "armv7l"}
 # inotify instances each booted host takes from root's fs.inotify.max_user_instances (its
@@ -118,6 +121,7 @@ class Host:
     index: int
     arch: str
     fleet: "Fleet"
+    suite: str = DEFAULT_SUITE
 
     @property
     def ip(self) -> str:
@@ -187,46 +191,50 @@ class Fleet:
             sh("update-binfmts", "--enable", f"qemu-{q}")
 
     # -- base rootfs -----------------------------------------------------------------
-    def base_dir(self, arch: str) -> Path:
+    def base_dir(self, arch: str, suite: str = DEFAULT_SUITE) -> Path:
         pub = (self.key.with_suffix(".pub")).read_text()
         key = hashlib.sha256(
             json.dumps([BASE_RECIPE_VERSION, BASE_PACKAGES, arch, pub]).encode()
         ).hexdigest()[:12]
-        return CACHE / f"base-{arch}-{key}"
+        # Debian 12 bases keep their old names, so caches built before Debian 13 stay valid
+        release = "" if suite == DEFAULT_SUITE else f"{suite}-"
+        return CACHE / f"base-{release}{arch}-{key}"
 
-    def ensure_base(self, arch: str = "amd64") -> Path:
+    def ensure_base(self, arch: str = "amd64", suite: str = DEFAULT_SUITE) -> Path:
+        if suite not in SUITES:
+            raise FleetError(f"unknown Debian release {suite!r} (one of {', '.join(SUITES)})")
         self._ensure_key()
         self._ensure_binfmt(arch)
-        base = self.base_dir(arch)
+        base = self.base_dir(arch, suite)
         if base.is_dir():
             return base
         # the test fleet and the demo share the base: one builds it, the other waits
-        with open(CACHE / f".base-{arch}.lock", "w") as lock:
+        with open(CACHE / f".base-{suite}-{arch}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not base.is_dir():
-                self._build_base(base, arch)
+                self._build_base(base, arch, suite)
         return base
 
-    def _build_base(self, base: Path, arch: str) -> None:
+    def _build_base(self, base: Path, arch: str, suite: str) -> None:
         tmp = base.with_name(base.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         t0 = time.monotonic()
         # bookworm-security's armhf index has been seen out of sync with its InRelease on
         # the mirror used here; emulated armhf hosts go without it.
-        suites = [f"deb {DEBIAN_MIRROR}/debian bookworm main",
-                  f"deb {DEBIAN_MIRROR}/debian bookworm-updates main"]
+        suites = [f"deb {DEBIAN_MIRROR}/debian {suite} main",
+                  f"deb {DEBIAN_MIRROR}/debian {suite}-updates main"]
         if arch != "armhf":
-            suites.append(f"deb {DEBIAN_MIRROR}/debian-security bookworm-security main")
-        self.log(f"building base rootfs ({arch}) at {base}")
+            suites.append(f"deb {DEBIAN_MIRROR}/debian-security {suite}-security main")
+        self.log(f"building base rootfs ({suite} {arch}) at {base}")
         res = subprocess.run(
             ["mmdebstrap", "--variant=minbase", f"--arch={arch}",
-             f"--include={','.join(BASE_PACKAGES)}", "bookworm", str(tmp), "-"],
+             f"--include={','.join(BASE_PACKAGES)}", suite, str(tmp), "-"],
             input="\n".join(suites) + "\n", text=True, capture_output=True)
         if res.returncode != 0:
             raise FleetError(f"mmdebstrap failed:\n{res.stderr[-3000:]}")
         self._customize(tmp, arch)
         tmp.rename(base)
-        self.log(f"base rootfs ({arch}) built in {time.monotonic() - t0:.0f} s")
+        self.log(f"base rootfs ({suite} {arch}) built in {time.monotonic() - t0:.0f} s")
 
     def _customize(self, root: Path, arch: str) -> None:
         for f in root.glob("etc/ssh/ssh_host_*"):
@@ -318,9 +326,10 @@ class Fleet:
             raise FleetError(f"apt-cacher-ng did not start: {(d / 'stdout').read_text()}")
 
     # -- hosts -----------------------------------------------------------------------
-    def up(self, count: int, arch: str = "amd64") -> list[Host]:
-        """Start `count` new hosts of `arch` and wait until each answers SSH."""
-        base = self.ensure_base(arch)
+    def up(self, count: int, arch: str = "amd64", suite: str = DEFAULT_SUITE) -> list[Host]:
+        """Start `count` new hosts of `arch` running Debian `suite` and wait until each
+        answers SSH."""
+        base = self.ensure_base(arch, suite)
         self.net_up()
         self.proxy_up()
         self._ensure_inotify(len(self.host_dirs()) + count)
@@ -329,14 +338,14 @@ class Fleet:
         for _ in range(count):
             index = next(i for i in range(1, 240) if i not in self.hosts
                          and not Host(i, arch, self).dir.exists())
-            host = Host(index, arch, self)
+            host = Host(index, arch, self, suite)
             self.hosts[index] = host
             self._create(host, base)
             self._start(host)
             new.append(host)
         with ThreadPoolExecutor(max_workers=max(1, len(new))) as pool:
             list(pool.map(self._wait_ssh, new))
-        self.log(f"{count} {arch} host(s) up in {time.monotonic() - t0:.1f} s: "
+        self.log(f"{count} {suite} {arch} host(s) up in {time.monotonic() - t0:.1f} s: "
                  + ", ".join(f"{h.name}={h.ip}" for h in new))
         return new
 
@@ -373,7 +382,9 @@ class Fleet:
         running = []
         for index, d in sorted(self.host_dirs().items()):
             arch = (d / "arch").read_text().strip() if (d / "arch").exists() else "amd64"
-            host = Host(index, arch, self)
+            suite = ((d / "suite").read_text().strip() if (d / "suite").exists()
+                     else DEFAULT_SUITE)
+            host = Host(index, arch, self, suite)
             if self.is_running(host):
                 self.hosts[index] = host
                 running.append(host)
@@ -386,6 +397,7 @@ class Fleet:
         for sub in ("upper", "work", "root"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         (d / "arch").write_text(host.arch)
+        (d / "suite").write_text(host.suite)
         sh("mount", "-t", "overlay", f"fleet-{host.name}", "-o",
            f"lowerdir={base},upperdir={d}/upper,workdir={d}/work", str(host.root))
         (host.root / "etc/hostname").write_text(host.name + "\n")

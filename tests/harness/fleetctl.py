@@ -1,4 +1,4 @@
-"""Command line for the test fleet: `python3 tests/harness/fleetctl.py up 3|down|leftovers|ssh K CMD`."""
+"""Command line for the test fleet: `python3 tests/harness/fleetctl.py up 3 [ARCH [SUITE]]|down|leftovers|ssh K CMD`."""
 
 import sys
 from pathlib import Path
@@ -14,8 +14,9 @@ def main(argv: list[str]) -> int:
     if cmd == "up":
         count = int(argv[1]) if len(argv) > 1 else 1
         arch = argv[2] if len(argv) > 2 else "amd64"
-        for h in fleet.up(count, arch):
-            print(h.name, h.ip, h.arch)
+        suite = argv[3] if len(argv) > 3 else "bookworm"
+        for h in fleet.up(count, arch, suite):
+            print(h.name, h.ip, h.arch, h.suite)
         print(f"ssh -i {fleet.key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@<ip>")
         return 0
     if cmd == "down":

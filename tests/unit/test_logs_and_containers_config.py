@@ -11,13 +11,17 @@ is a real pyinfra Inventory, and downloads go to an HTTP server on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import os
 import re
 import shutil
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,6 +41,7 @@ from operations import (alloy, artifacts, cadvisor, context, loki, prometheus,  
 from operations.artifacts import ArtifactError  # noqa: E402
 from operations.settings import COMPONENTS, SettingsError, validate  # noqa: E402
 from operations.upstream_releases import CHECKSUMS, RELEASES  # noqa: E402
+from harness import debian  # noqa: E402
 from harness.units import directives, exec_start_argv  # noqa: E402
 
 LOKI_URL = "http://mon1:3100/loki/api/v1/push"
@@ -444,6 +449,49 @@ def test_cadvisor_unit_root_with_two_capabilities(current):
     # --disable_metrics replaces cAdvisor's default list, so that list must be there too
     assert CADVISOR_DEFAULT_DISABLED <= set(kinds)
     assert set(kinds) <= CADVISOR_METRIC_KINDS
+
+
+@pytest.mark.parametrize("version, younger", [("0.38.7", set()), ("0.39.3", {"cpuset"}),
+                                              ("0.57.0", {"cpuset", "oom_event"})])
+def test_cadvisor_disables_only_metric_kinds_its_version_knows(version, younger):
+    kinds = set(cadvisor.disabled_metrics(version))
+    assert kinds & {"cpuset", "oom_event"} == younger
+    assert {"percpu", "disk", "memory_numa", "resctrl"} <= kinds
+
+
+def _cadvisor_starts(binary: Path, argv: list[str]) -> tuple[bool, str]:
+    """Start the real cAdvisor with `argv`'s flags on loopback: does it answer /healthz?"""
+    port = 18000 + os.getpid() % 1000
+    flags = [a for a in argv[1:] if not a.startswith(("--listen_ip", "--port"))]
+    proc = subprocess.Popen([str(binary), "--listen_ip=127.0.0.1", f"--port={port}", *flags],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(100):
+            if proc.poll() is not None:
+                return False, proc.stdout.read()
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    return True, ""
+            time.sleep(0.1)
+        return False, "no answer on /healthz"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="cAdvisor reads every cgroup: root only")
+def test_the_real_cadvisor_takes_the_flags_rendered_for_its_version(current):
+    """Debian's real cAdvisor 0.38.7 (bullseye) starts with the flags rendered for 0.38.7,
+    and refuses, as the deploy did before, the metric list of a newer cAdvisor."""
+    real = debian.binaries("cadvisor", suite=debian.NEWEST["cadvisor"])["cadvisor"]
+    version = debian.upstream_version("cadvisor", suite=debian.NEWEST["cadvisor"])
+    s = current({"cadvisor_version": version})
+    started, output = _cadvisor_starts(real, exec_start_argv(
+        cadvisor.unit(s, str(real)).content()))
+    assert started, output
+    newer = [f"--disable_metrics={','.join(cadvisor.disabled_metrics('0.57.0'))}"]
+    started, output = _cadvisor_starts(real, ["cadvisor", *newer])
+    assert not started and "cpuset" in output, output
 
 
 # cAdvisor v0.57.0: container.AllMetrics (container/factory.go) and the default

@@ -46,12 +46,12 @@ def build(component: str, work: Path, version: str = VERSION, deb_arch: str = "a
                          out_dir=work)
 
 
-def publish(mirror: Mirror, work: Path, deb_arch: str = "amd64") -> dict:
-    """Put the three files on the mirror; return the group_data that installs them, with
-    their sha256s from the mirror (artifact_checksums)."""
-    names = [mirror.add(build(c, work, deb_arch=deb_arch)) for c in COMPONENTS]
+def publish(mirror: Mirror, work: Path, components=COMPONENTS, deb_arch: str = "amd64") -> dict:
+    """Put the files of `components` on the mirror; return the group_data that installs
+    them, with their sha256s from the mirror (artifact_checksums)."""
+    names = [mirror.add(build(c, work, deb_arch=deb_arch)) for c in components]
     sums = mirror.checksums()
-    data = {f"{c}_{k}": v for c in COMPONENTS
+    data = {f"{c}_{k}": v for c in components
             for k, v in (("install_method", "archive"), ("version", VERSION))}
     data["artifact_checksums"] = {n: sums[n] for n in names}
     return data
