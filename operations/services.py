@@ -72,6 +72,8 @@ class Unit:
     supplementary_groups: list[str] = field(default_factory=list)
     # capabilities it keeps (CapabilityBoundingSet); none unless a unit needs one
     capabilities: list[str] = field(default_factory=list)
+    # system calls it may make beyond systemd's @system-service set
+    extra_system_calls: list[str] = field(default_factory=list)
 
     def content(self) -> str:
         # one flag per line keeps unit diffs readable

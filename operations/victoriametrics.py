@@ -22,6 +22,9 @@ from .services import Unit, service
 
 NAME = "victoriametrics"
 BINARY = "victoria-metrics"   # Debian's name; upstream's victoria-metrics-prod is renamed
+# Its storage asks the kernel whether file pages are in memory (mincore(2): 1.145 does,
+# 1.79 did not) and panics when refused; systemd's @system-service set leaves mincore out.
+STORAGE_SYSTEM_CALLS = ["mincore"]
 
 
 def home(s) -> str:
@@ -44,6 +47,7 @@ def unit(s, binary: str) -> Unit:
         documentation="https://docs.victoriametrics.com/",
         write_paths=[s.victoriametrics_data_dir],
         exec_start=flags(s, binary),
+        extra_system_calls=STORAGE_SYSTEM_CALLS,
     )
 
 

@@ -27,6 +27,7 @@ from .context import (bind_address, bracketed, endpoint, hosts_running, listen_a
 from .install import directory, install_binaries, system_user
 from .services import Unit, service
 from .settings import SettingsError
+from .victoriametrics import STORAGE_SYSTEM_CALLS
 
 STORAGE, INSERT, SELECT = "vmstorage", "vminsert", "vmselect"
 COMPONENTS = (STORAGE, INSERT, SELECT)
@@ -113,6 +114,7 @@ def unit(component: str, s, binary: str) -> Unit:
         documentation=DOCS,
         write_paths=[s.vmstorage_data_dir] if component == STORAGE else [],
         exec_start=flags(component, s, binary),
+        extra_system_calls=STORAGE_SYSTEM_CALLS if component == STORAGE else [],
     )
 
 

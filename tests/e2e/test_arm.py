@@ -32,7 +32,8 @@ def lab(x86_hosts, arm_hosts, fleet, mirror, tmp_path_factory):
         tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
         {"monitoring": [monitoring], "pis": [pi]}, group_data={"all": settings},
         host_data={pi.ip: {"node_exporter_install_method": "package"}})
-    return {"inventory": inventory, "monitoring": monitoring, "pi": pi}
+    return {"inventory": inventory, "monitoring": monitoring, "pi": pi,
+            "node_exporter_version": settings["node_exporter_version"]}
 
 
 def machine_of(mon, pi) -> str:
@@ -55,7 +56,8 @@ def test_switching_the_pi_to_the_archive_installs_the_arm64_build(lab):
     mon, pi = lab["monitoring"], lab["pi"]
     run = run_pyinfra(lab["inventory"], data={"node_exporter_install_method": "archive"}).check()
     assert run.changed_ops().get(
-        "node_exporter | Install node_exporter 1.5.0 from the release archive") == 1
+        f"node_exporter | Install node_exporter {lab['node_exporter_version']} "
+        "from the release archive") == 1
     # ELF e_machine 0xb7 = AArch64
     assert pi.ssh("od -An -tx1 -j18 -N2 /usr/local/bin/node_exporter").stdout.split() == \
         ["b7", "00"]

@@ -94,7 +94,8 @@ CASES = [
     ("basic-auth-secret", {"basic_auth_enabled": "true"}, {},
      ["secret MONSTACK_BASIC_AUTH_PASSWORD (needed for basic auth of the Prometheus "
       "components) is not set"]),
-    ("basic-auth-redis-1.45", {"basic_auth_enabled": "true", "redis_exporter_group": "all"},
+    ("basic-auth-redis-1.45", {"basic_auth_enabled": "true", "redis_exporter_group": "all",
+                               "redis_exporter_version": "1.45.0"},
      {"MONSTACK_BASIC_AUTH_PASSWORD": "a-password"},
      ["redis_exporter has basic auth only from 1.67.0 on, not with version 1.45.0"]),
 ]

@@ -61,7 +61,8 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
         {"monitoring": [mon1, mon2], "victoriametrics": [packaged, archived]},
         group_data={"all": settings}, host_data=host_data)
     return {"inventory": inventory, "replicas": [mon1, mon2], "packaged": packaged,
-            "archived": archived, "hosts": hosts, "env": {"TEST_LTS_PASSWORD": PASSWORD}}
+            "archived": archived, "hosts": hosts, "env": {"TEST_LTS_PASSWORD": PASSWORD},
+            "vm_version": settings["victoriametrics_version"]}
 
 
 def deploy(stack, **kw):
@@ -94,12 +95,12 @@ def replicas_in(store, query: str = "count by (replica) (up)") -> dict[str, str]
     return {r["metric"].get("replica"): r["value"][1] for r in vm_query(store, query)}
 
 
-def test_dry_run_lists_exactly_the_changes_the_first_run_makes(first_runs):
+def test_dry_run_lists_exactly_the_changes_the_first_run_makes(stack, first_runs):
     dry, real = first_runs
     assert_preview_was_exact(dry, real)
     assert real.changes.get("VictoriaMetrics | Install the victoria-metrics package") == 1
-    assert real.changes.get("VictoriaMetrics | Install victoria-metrics 1.79.5 from the "
-                            "release archive") == 1
+    assert real.changes.get(f"VictoriaMetrics | Install victoria-metrics {stack['vm_version']} "
+                            "from the release archive") == 1
 
 
 def test_both_replicas_samples_are_queryable_from_every_store(stack, first_runs):

@@ -92,7 +92,8 @@ def test_vmstorage_unit(inventory):
         "-vminsertAddr=0.0.0.0:8400", "-vmselectAddr=0.0.0.0:8401"]
     content = vmcluster.unit("vmstorage", use("st1"), "/usr/local/bin/vmstorage").content()
     for line in ("User=vmstorage", "Group=vmstorage", "ReadWritePaths=/srv/vmstorage",
-                 "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes"):
+                 "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes",
+                 "SystemCallFilter=mincore"):
         assert line in directives(content)
     assert vmcluster.home("vmstorage", use("st1")) == "/srv/vmstorage"
 
