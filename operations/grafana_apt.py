@@ -8,14 +8,14 @@ artifact_cache_dir), uploaded to /etc/apt/keyrings/grafana.asc, and a deb822 sou
 signed by that keyring. Grafana's own package install (operations/grafana.py) uses this
 same repository step.
 
-What Grafana's packages do, from their packaging sources (grafana/loki
-tools/packaging/nfpm.jsonnet and loki-postinstall.sh; grafana/alloy
-tools/make/packaging.mk and packaging/deb/control/postinst):
+What Grafana's packages do, from their packaging sources at the pinned tags (grafana/loki
+v3.6.8 tools/packaging/nfpm.jsonnet, loki.service and loki-postinstall.sh; grafana/alloy
+v1.17.1 build-tools/make/packaging.mk and packaging/deb/control/postinst):
 
 * alloy: /usr/bin/alloy; its unit in /usr/lib/systemd/system (ours, of the same name in
   /etc/systemd/system, overrides it); it is not started on install. The postinst adds
   the user alloy to adm and systemd-journal.
-* loki: /usr/local/bin/loki; its unit is a package file at /etc/systemd/system/
+* loki: /usr/bin/loki; its unit is a package file at /etc/systemd/system/
   loki.service, the very path of ours, so a package upgrade would put the package's unit
   (default config under /tmp) in place of ours. The path is diverted (dpkg-divert) before
   the package is installed: the package's unit goes to loki.service.monstack-packaged,

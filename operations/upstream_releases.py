@@ -169,7 +169,11 @@ RELEASES: Dict[str, Dict[str, Any]] = {
                  "NO sha256 was found for any Loki zip, so verify against the release's checksum asset "
                  "through the mirror. The 'arm' build is used for armv7 by public scripts; its GOARM level is "
                  "not confirmed, and no armv6 build is known. Debian's package named 'loki' is an unrelated "
-                 "pedigree-analysis tool; use Grafana's APT repo (package loki) or the zip.",
+                 "pedigree-analysis tool; use Grafana's APT repo (package loki) or the zip. "
+                 "Grafana's loki deb (grafana/loki v3.6.8 tools/packaging/nfpm.jsonnet): the binary "
+                 "at /usr/bin/loki, its unit at /etc/systemd/system/loki.service "
+                 "(tools/packaging/loki.service: ExecStart=/usr/bin/loki -config.file "
+                 "/etc/loki/config.yml), that config at /etc/loki/config.yml.",
     },
     "alloy": {
         "version": "1.17.1",
