@@ -135,8 +135,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "file": "grafana-{version}.linux-{arch}.tar.gz",
         "format": "tar.gz",
         "top_dir": "grafana-v{version}",
-        "binaries": {"grafana": "bin/grafana", "grafana-server": "bin/grafana-server",
-                     "grafana-cli": "bin/grafana-cli"},
+        "binaries": {"grafana": "bin/grafana"},
         "arch": {"x86_64": "amd64", "aarch64": "arm64"},
         "checksums": "https://dl.grafana.com/oss/release/{file}.sha256",
         "debian_package": None,
@@ -146,7 +145,14 @@ RELEASES: Dict[str, Dict[str, Any]] = {
                  "but the pins below are for the oss/release name. top_dir 'grafana-v{version}' is what "
                  "zulip uses for 12.3.3 and has not been checked for 13.x; one script expects 'grafana-{version}' "
                  "for the build-id tarball. Strip the one top-level directory rather than trust the name. "
-                 "bin/grafana is the main binary; grafana-server and grafana-cli are compatibility wrappers. "
+                 "bin/grafana is the only binary from 13.0.0 on (`grafana server`, `grafana cli`): the "
+                 "grafana-server and grafana-cli binaries were dropped from the build for 13.0.0 "
+                 "(grafana/grafana PR #120225; the 12.4.x backport PR #122125 keeps them below 13.0.0; "
+                 "grafana.com what's-new 2026-04-14 'removal of grafana-cli and grafana-server "
+                 "commands'; an endoflife-date report (PR #9982) finds no grafana-server on 13.0.1 "
+                 "and 13.1.0 installs). NOT read at tag v13.2.3: the grafana/grafana repository is "
+                 "too large to fetch here, so the tarball layout and the deb's /usr/sbin wrappers "
+                 "rest on those sources. "
                  "32-bit ARM: armv7 (armhf) builds have been unlisted on the download page since about 10.1.x "
                  "but were still uploaded as debs (grafana/grafana#84994). armv6 is only the 'grafana-rpi' deb "
                  "(grafana-rpi_{version}_armhf.deb, depends on musl) from the Grafana APT repo "
