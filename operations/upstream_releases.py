@@ -195,7 +195,11 @@ RELEASES: Dict[str, Dict[str, Any]] = {
                  "and 32-bit Pi OS are not supported. There are also alloy-boringcrypto-linux-{amd64,arm64} "
                  "zips. Not pinned: the only 1.17.1 hashes seen were in an example comment of a Homebrew "
                  "formula template (amd64 b92bfa28..., arm64 730d41d9...), which is not a reliable source. "
-                 "The Grafana APT repo has package alloy (not checked here).",
+                 "The Grafana APT repo has package alloy (not checked here). `alloy validate` "
+                 "exists from v1.9.0 on (internal/alloycli/cmd_validate.go is absent at v1.8.3, "
+                 "present at v1.9.0 and v1.17.1; docs/sources/reference/cli/validate.md at v1.17.1: "
+                 "exit non-zero with diagnostics on stderr, run's --stability.level and "
+                 "--feature.community-components.enabled must be given to it too).",
     },
     "cadvisor": {
         "version": "0.57.0",

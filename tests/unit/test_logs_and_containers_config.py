@@ -295,6 +295,25 @@ def test_alloy_validator_is_fmt():
         "/usr/bin/alloy fmt /etc/alloy/.c.new"
 
 
+@pytest.mark.parametrize("version,check", [
+    ("1.8.3", "fmt"),        # the last release without `alloy validate`
+    ("1.9.0", "validate"),   # grafana/alloy v1.9.0 added internal/alloycli/cmd_validate.go
+    (RELEASES["alloy"]["version"], "validate"),
+    ("0.0.1-testdouble", "fmt"),
+])
+def test_alloy_config_is_checked_by_validate_where_the_version_has_it(version, check):
+    assert alloy.config_check(version) == check
+
+
+def test_alloy_validate_gets_the_stability_flags_of_the_unit():
+    # validate must accept what `run` will: the same stability level and community flag
+    flags = ["--stability.level=experimental", "--feature.community-components.enabled",
+             "--server.http.enable-pprof=false"]
+    assert alloy.validator("/usr/bin/alloy", "validate", flags).format(path="/etc/alloy/.c") == (
+        "/usr/bin/alloy validate --stability.level=experimental "
+        "--feature.community-components.enabled /etc/alloy/.c")
+
+
 # -- which Loki, Docker or not ------------------------------------------------------------------
 def test_alloy_ships_to_the_first_loki_of_the_inventory(inventory):
     use = inventory({"monitoring": ["mon2", "mon1"], "web": ["web1"]})
