@@ -137,7 +137,7 @@ def unit(s, binary: str, supplementary_groups: list[str]) -> Unit:
 
 def install_alloy(s):
     if s.alloy_install_method == "package":
-        return grafana_apt.install(NAME, {NAME: PACKAGE_BINARY})
+        return grafana_apt.install(NAME, {NAME: PACKAGE_BINARY}, s.alloy_version)
     return install_binaries(NAME)
 
 

@@ -79,7 +79,8 @@ def install_from_repository(s) -> tuple[str, list]:
     # the key and the source, planned once per host: Loki and Alloy use them too
     grafana_apt.repository(s)
     installed = install_package(NAME, [NAME], package=package_name(machine()),
-                                unit=PACKAGED_UNIT, paths={NAME: f"{PACKAGE_HOME}/bin/grafana"})
+                                unit=PACKAGED_UNIT, paths={NAME: f"{PACKAGE_HOME}/bin/grafana"},
+                                version=grafana_apt.deb_version(NAME, s.grafana_version))
     return PACKAGE_HOME, installed.ops
 
 

@@ -43,6 +43,7 @@ from .config_files import validated_file
 from .context import first_plan, settings
 from .install import Installed, directory, install_package
 from .settings import SettingsError
+from .upstream_releases import RELEASES
 
 DIVERTED_BY = "monstack"
 KEYRINGS = "/etc/apt/keyrings"
@@ -132,13 +133,20 @@ def divert_unit(component: str) -> list[OperationMeta]:
                   f"--add {path}"])]
 
 
-def install(component: str, paths: dict[str, str], package_unit_in_etc: bool = False,
-            ) -> Installed:
-    """`component` from Grafana's repository: the package of the same name, its binaries
-    at `paths`. Our unit has the package's unit name and overrides it; a package unit in
-    /etc/systemd/system (`package_unit_in_etc`) is diverted first."""
+def deb_version(component: str, version: str) -> str:
+    """The Debian version of `component`'s package of upstream `version`, as its
+    packaging names it (RELEASES' deb_version; notes say where each comes from)."""
+    return RELEASES[component]["deb_version"].format(version=version)
+
+
+def install(component: str, paths: dict[str, str], version: str,
+            package_unit_in_etc: bool = False) -> Installed:
+    """`component` from Grafana's repository: the package of the same name at upstream
+    `version` (the <component>_version setting), its binaries at `paths`. Our unit has
+    the package's unit name and overrides it; a package unit in /etc/systemd/system
+    (`package_unit_in_etc`) is diverted first."""
     repository(settings())
     if package_unit_in_etc:
         divert_unit(component)
     return install_package(component, list(paths), package=component, unit=component,
-                           paths=paths)
+                           paths=paths, version=deb_version(component, version))

@@ -62,7 +62,8 @@ def unit(s, binary: str) -> Unit:
 def install_loki(s):
     if s.loki_install_method == "package":
         # Grafana's APT repository (Debian's own `loki` package is another program)
-        return grafana_apt.install(NAME, {NAME: PACKAGE_BINARY}, package_unit_in_etc=True)
+        return grafana_apt.install(NAME, {NAME: PACKAGE_BINARY}, s.loki_version,
+                                   package_unit_in_etc=True)
     return install_binaries(NAME)
 
 

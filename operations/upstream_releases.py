@@ -14,6 +14,9 @@ means upstream publishes no Linux asset for it, or that none could be confirmed 
 armv8l means a 32-bit ARM kernel and userland on an ARMv8 CPU: 64-bit binaries cannot run there, so it
 uses the 32-bit armv7 asset. (On Raspberry Pi OS with a 64-bit kernel, ``uname -m`` reports aarch64.)
 
+``deb_version`` (components from Grafana's APT repository): the Debian version of the package built
+from upstream ``version``, which the package method installs as ``<package>=<deb_version>``.
+
 ``CHECKSUMS`` pins sha256 values only where a public source was found. Every entry has a trailing
 comment giving its sources. "x2"/"x3" means that many independent sources agree. Assets that have no
 entry (most armv7/armv6 builds, all Loki and Alloy zips, all VictoriaMetrics tarballs) must be
@@ -138,6 +141,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "binaries": {"grafana": "bin/grafana"},
         "arch": {"x86_64": "amd64", "aarch64": "arm64"},
         "checksums": "https://dl.grafana.com/oss/release/{file}.sha256",
+        "deb_version": "{version}",
         "debian_package": None,
         "notes": "OSS build. Enterprise is grafana-enterprise-{version}.linux-{arch}.tar.gz under "
                  "/enterprise/release/. Grafana also publishes the same release as "
@@ -158,7 +162,10 @@ RELEASES: Dict[str, Dict[str, Any]] = {
                  "(grafana-rpi_{version}_armhf.deb, depends on musl) from the Grafana APT repo "
                  "(grafana/grafana#92385, #56773). No armv6/armv7 tarball is confirmed for 13.x, so they are left "
                  "out of the arch map. Grafana is not packaged in Debian; it comes from Grafana's APT repo "
-                 "(grafana, grafana-enterprise, grafana-rpi).",
+                 "(grafana, grafana-enterprise, grafana-rpi). deb_version '{version}': NOT verified at "
+                 "the tag; a stored (unknown-date) pkg/build/daggerbuild/fpm/build.go calls fpm with "
+                 "--version=<version without v> and no --iteration, and apt.grafana.com lists plain "
+                 "versions such as 12.0.2.",
     },
     "loki": {
         "version": "3.6.8",
@@ -169,6 +176,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "binaries": {"loki": "loki-linux-{arch}"},
         "arch": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv8l": "arm"},
         "checksums": None,
+        "deb_version": "{version}",
         "debian_package": None,
         "notes": "The zip name has no version. It holds one file, loki-linux-{arch}, to be renamed to loki. "
                  "v3.6.8 is a confirmed release tag (hermit pins promtail zips from it); no newer one was seen. "
@@ -179,7 +187,11 @@ RELEASES: Dict[str, Dict[str, Any]] = {
                  "Grafana's loki deb (grafana/loki v3.6.8 tools/packaging/nfpm.jsonnet): the binary "
                  "at /usr/bin/loki, its unit at /etc/systemd/system/loki.service "
                  "(tools/packaging/loki.service: ExecStart=/usr/bin/loki -config.file "
-                 "/etc/loki/config.yml), that config at /etc/loki/config.yml.",
+                 "/etc/loki/config.yml), that config at /etc/loki/config.yml. deb_version '{version}': "
+                 "nfpm.jsonnet sets version '${DRONE_TAG}' and no release; nfpm (goreleaser/nfpm "
+                 "nfpm.go parseSemver, deb/deb.go) drops a leading v and appends -<release> only "
+                 "when a release is set, so the deb of 3.6.8 is version 3.6.8 (the nfpm version "
+                 "of Loki's build image was not checked).",
     },
     "alloy": {
         "version": "1.17.1",
@@ -190,6 +202,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "binaries": {"alloy": "alloy-linux-{arch}"},
         "arch": {"x86_64": "amd64", "aarch64": "arm64"},
         "checksums": None,
+        "deb_version": "{version}-1",
         "debian_package": None,
         "notes": "The Grafana docs list Linux AMD64 and ARM64 only, with no 32-bit ARM build, so the Pi 1/Zero "
                  "and 32-bit Pi OS are not supported. There are also alloy-boringcrypto-linux-{amd64,arm64} "
@@ -199,7 +212,10 @@ RELEASES: Dict[str, Dict[str, Any]] = {
                  "exists from v1.9.0 on (internal/alloycli/cmd_validate.go is absent at v1.8.3, "
                  "present at v1.9.0 and v1.17.1; docs/sources/reference/cli/validate.md at v1.17.1: "
                  "exit non-zero with diagnostics on stderr, run's --stability.level and "
-                 "--feature.community-components.enabled must be given to it too).",
+                 "--feature.community-components.enabled must be given to it too). deb_version "
+                 "'{version}-1': build-tools/make/packaging.mk at v1.17.1 runs fpm -v "
+                 "<VERSION without v> --iteration 1 (ALLOY_PACKAGE_RELEASE); the deb puts "
+                 "/usr/bin/alloy and /usr/lib/systemd/system/alloy.service.",
     },
     "cadvisor": {
         "version": "0.57.0",

@@ -75,3 +75,64 @@ def test_the_loki_packages_unit_in_etc_is_diverted_before_the_install(apt):
     assert "--divert /etc/systemd/system/loki.service.monstack-packaged" in divert.commands[0]
     assert "--add /etc/systemd/system/loki.service" in divert.commands[0]
     assert "apt-get" in install_step.commands[0]
+
+
+# -- the version installed is the version pinned -----------------------------------------------
+def install_steps(planned) -> list:
+    return [p for p in planned if "apt-get" in p.commands[0]]
+
+
+@pytest.mark.parametrize("module,package,deb_version", [
+    (loki, "loki", "3.6.8"),        # nfpm: the version, no release suffix
+    (alloy, "alloy", "1.17.1-1"),   # fpm --iteration 1 (build-tools/make/packaging.mk)
+])
+def test_the_package_method_installs_the_pinned_version(apt, module, package, deb_version):
+    version = deb_version.split("-")[0]
+    _, planned = apt(module, {f"{package}_version": version})
+    (step,) = install_steps(planned)
+    assert f"{package}={deb_version}" in step.commands[0]
+    assert step.name == f"Install the {package} package {deb_version}"
+
+
+@pytest.mark.parametrize("module,package,deb_version", [
+    (loki, "loki", "3.6.8"), (alloy, "alloy", "1.17.1-1")])
+def test_another_installed_version_is_a_planned_change(apt, module, package, deb_version):
+    version = deb_version.split("-")[0]
+    _, planned = apt(module, {f"{package}_version": version},
+                     packages={package: {"3.0.0"}})
+    (step,) = install_steps(planned)
+    assert f"{package}={deb_version}" in step.commands[0]
+    assert "--allow-downgrades" in step.commands[0]   # a pin below the installed one
+    assert "replacing 3.0.0" in step.name
+
+
+@pytest.mark.parametrize("module,package,deb_version", [
+    (loki, "loki", "3.6.8"), (alloy, "alloy", "1.17.1-1")])
+def test_the_installed_pinned_version_is_no_change(apt, module, package, deb_version):
+    version = deb_version.split("-")[0]
+    _, planned = apt(module, {f"{package}_version": version},
+                     packages={package: {deb_version}})
+    assert install_steps(planned) == []
+
+
+def test_grafana_from_the_repository_is_pinned_too(apt, monkeypatch):
+    from operations import grafana
+    s = validate("web1", {"grafana_install_method": "package", "grafana_version": "13.2.3"})
+    planned = []
+    monkeypatch.setattr(install, "host", AptHost({"grafana": {"12.0.2"}}))
+    monkeypatch.setattr(install.server, "shell",
+                        lambda name, commands: planned.append(SimpleNamespace(
+                            name=name, commands=commands)))
+    monkeypatch.setattr(install.files, "link", lambda **kw: None)
+    monkeypatch.setattr(grafana_apt, "repository", lambda s: [])
+    monkeypatch.setattr(grafana, "machine", lambda: "x86_64")
+    grafana.install_from_repository(s)
+    (step,) = install_steps(planned)
+    assert "grafana=13.2.3" in step.commands[0]
+
+
+def test_an_unpinned_distribution_package_is_installed_only_when_absent(monkeypatch):
+    # Debian's own packages (the exporters, Prometheus) keep taking the release's version
+    assert install.package_wanted(set(), None)
+    assert not install.package_wanted({"1.5.0"}, None)
+    assert install.apt_request("prometheus", None) == "prometheus"
