@@ -176,7 +176,8 @@ SETTINGS: list[Setting] = [
     # -- where artifacts come from ------------------------------------------------------
     Setting("artifact_mirror", "str", None, optional=True, help=(
         "base URL of a flat folder holding upstream release files under their upstream "
-        "names; unset: download from upstream")),
+        "names (Loki's and Alloy's SHA256SUMS as loki-v<version>-SHA256SUMS and "
+        "alloy-v<version>-SHA256SUMS); unset: download from upstream")),
     Setting("artifact_checksums", "dict", {}, help=(
         "file name -> sha256, extending the pinned table (for builds you mirror yourself)")),
     Setting("artifact_cache_dir", "str", "~/.cache/monstack/artifacts", help=(

@@ -20,8 +20,9 @@ from upstream ``version``, which the package method installs as ``<package>=<deb
 ``CHECKSUMS`` pins sha256 values only where a public source was found. Every entry has a trailing
 comment giving its sources. "x2"/"x3" means that many independent sources agree. Assets that have no
 entry (most armv7/armv6 builds, all Loki and Alloy zips, all VictoriaMetrics tarballs) must be
-checked some other way, for example against upstream's own checksum file (``checksums``) fetched
-through the mirror. Otherwise they should not be installed.
+checked some other way. Where ``checksums_mirror_name`` is set (Loki, Alloy), the archive method
+reads the release's sha256 from upstream's own checksum file (``checksums``), or from the mirror
+under that name when artifact_mirror is set. Others must be given in artifact_checksums.
 
 Version pins were chosen in 2026 from stored public sources, without any live lookup. Newer upstream
 releases may exist.
@@ -175,13 +176,16 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "top_dir": None,
         "binaries": {"loki": "loki-linux-{arch}"},
         "arch": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv8l": "arm"},
-        "checksums": None,
+        "checksums": "https://github.com/grafana/loki/releases/download/v{version}/SHA256SUMS",
+        "checksums_mirror_name": "loki-v{version}-SHA256SUMS",
         "deb_version": "{version}",
         "debian_package": None,
         "notes": "The zip name has no version. It holds one file, loki-linux-{arch}, to be renamed to loki. "
                  "v3.6.8 is a confirmed release tag (hermit pins promtail zips from it); no newer one was seen. "
-                 "NO sha256 was found for any Loki zip, so verify against the release's checksum asset "
-                 "through the mirror. The 'arm' build is used for armv7 by public scripts; its GOARM level is "
+                 "NO sha256 was found for any Loki zip: they are verified against the release's "
+                 "SHA256SUMS (v3.6.8 Makefile target dist: `sha256sum *` in dist/ after zipping, "
+                 "so it lists loki-linux-<arch>.zip; the release workflow, .github/vendor/.../"
+                 "loki-release/workflows/release.libsonnet, uploads dist/* to the GitHub release). The 'arm' build is used for armv7 by public scripts; its GOARM level is "
                  "not confirmed, and no armv6 build is known. Debian's package named 'loki' is an unrelated "
                  "pedigree-analysis tool; use Grafana's APT repo (package loki) or the zip. "
                  "Grafana's loki deb (grafana/loki v3.6.8 tools/packaging/nfpm.jsonnet): the binary "
@@ -201,12 +205,16 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "top_dir": None,
         "binaries": {"alloy": "alloy-linux-{arch}"},
         "arch": {"x86_64": "amd64", "aarch64": "arm64"},
-        "checksums": None,
+        "checksums": "https://github.com/grafana/alloy/releases/download/v{version}/SHA256SUMS",
+        "checksums_mirror_name": "alloy-v{version}-SHA256SUMS",
         "deb_version": "{version}-1",
         "debian_package": None,
         "notes": "The Grafana docs list Linux AMD64 and ARM64 only, with no 32-bit ARM build, so the Pi 1/Zero "
                  "and 32-bit Pi OS are not supported. There are also alloy-boringcrypto-linux-{amd64,arm64} "
-                 "zips. Not pinned: the only 1.17.1 hashes seen were in an example comment of a Homebrew "
+                 "zips. Zips are verified against the release's SHA256SUMS (v1.17.1 "
+                 "scripts/publish-release-artifacts.sh: `sha256sum -- *` in dist/ after zipping the "
+                 "binaries, uploaded with them by .github/workflows/release-publish-alloy-artifacts.yml). "
+                 "Not pinned: the only 1.17.1 hashes seen were in an example comment of a Homebrew "
                  "formula template (amd64 b92bfa28..., arm64 730d41d9...), which is not a reliable source. "
                  "The Grafana APT repo has package alloy (not checked here). `alloy validate` "
                  "exists from v1.9.0 on (internal/alloycli/cmd_validate.go is absent at v1.8.3, "
