@@ -6,7 +6,7 @@ Override in group_data/<group>.py, in the inventory's host data, or with
 """
 
 # -- general ------------------------------------------------------------------
-# base URL of a flat folder holding upstream release files under their upstream names; unset: download from upstream
+# base URL of a flat folder holding upstream release files under their upstream names (Loki's and Alloy's SHA256SUMS as loki-v<version>-SHA256SUMS and alloy-v<version>-SHA256SUMS); unset: download from upstream
 artifact_mirror = None
 # file name -> sha256, extending the pinned table (for builds you mirror yourself)
 artifact_checksums = {}
@@ -226,7 +226,7 @@ loki_max_global_streams_per_user = 10000
 loki_enabled = True
 # `archive`: upstream zip (via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); `package`: Grafana's APT repository (package loki)
 loki_install_method = 'package'
-# upstream version for the archive method (pinned, never 'latest')
+# upstream version (pinned, never 'latest'): the archive method's release, and the package version the package method installs from Grafana's APT repository
 loki_version = '3.6.8'
 # TCP port it listens on
 loki_port = 3100
@@ -286,7 +286,7 @@ alloy_loki_url = None
 alloy_enabled = True
 # `archive`: upstream zip (x86_64, aarch64; via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); `package`: Grafana's APT repository (package alloy)
 alloy_install_method = 'package'
-# upstream version for the archive method (pinned, never 'latest')
+# upstream version (pinned, never 'latest'): the archive method's release, and the package version the package method installs from Grafana's APT repository
 alloy_version = '1.17.1'
 # TCP port it listens on
 alloy_port = 12345
@@ -352,7 +352,7 @@ grafana_url = None
 grafana_enabled = True
 # `archive`: upstream tarball (x86_64, aarch64; via artifact_mirror); `package`: Grafana's APT repository (package grafana, or grafana-rpi on armv6l hosts)
 grafana_install_method = 'archive'
-# upstream version for the archive method (pinned, never 'latest')
+# upstream version (pinned, never 'latest'): the archive method's release, and the package version the package method installs from Grafana's APT repository
 grafana_version = '13.2.3'
 # TCP port it listens on
 grafana_port = 3000

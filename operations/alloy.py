@@ -22,7 +22,7 @@ from .context import endpoint, hosts_running, listen_address, local_url, setting
 from .facts import SystemGroups
 from .install import directories, install_binaries, system_user
 from .services import Unit, render, service
-from .settings import SettingsError
+from .settings import SettingsError, version_tuple
 from .targets import host_label
 
 NAME = "alloy"
@@ -97,10 +97,26 @@ def groups(s, docker: bool) -> list[str]:
     return [g for g in wanted if g in present]
 
 
-def validator(binary: str) -> str:
-    """`alloy fmt` parses the file and exits non-zero on a syntax error (it prints the
-    formatted file otherwise); it does not check the components' arguments."""
-    return f"{binary} fmt {{path}}"
+# `alloy validate` came with v1.9.0 (grafana/alloy internal/alloycli/cmd_validate.go)
+VALIDATE_SINCE = (1, 9, 0)
+# run's flags that change what validate accepts: its docs ask for the values run gets
+VALIDATE_SHARES = ("--stability.level", "--feature.community-components.enabled")
+
+
+def config_check(version: str) -> str:
+    """The subcommand that checks config.alloy for this Alloy version."""
+    return "validate" if version_tuple(version) >= VALIDATE_SINCE else "fmt"
+
+
+def validator(binary: str, check: str = "fmt", run_flags: list[str] | tuple = ()) -> str:
+    """`alloy validate` loads the file as `run` would (unknown components, unknown or
+    missing arguments are errors) and exits non-zero naming them; `alloy fmt`, all older
+    releases have, only parses it (and prints it formatted). validate is given the
+    stability and community-component flags of the unit's command line."""
+    if check == "fmt":
+        return f"{binary} fmt {{path}}"
+    shared = [f for f in run_flags if f.split("=", 1)[0] in VALIDATE_SHARES]
+    return " ".join([binary, "validate", *shared, "{path}"])
 
 
 def unit(s, binary: str, supplementary_groups: list[str]) -> Unit:
@@ -121,7 +137,7 @@ def unit(s, binary: str, supplementary_groups: list[str]) -> Unit:
 
 def install_alloy(s):
     if s.alloy_install_method == "package":
-        return grafana_apt.install(NAME, {NAME: PACKAGE_BINARY})
+        return grafana_apt.install(NAME, {NAME: PACKAGE_BINARY}, s.alloy_version)
     return install_binaries(NAME)
 
 
@@ -135,8 +151,10 @@ def install():
     # after the package: its postinst makes both 0770
     directories(NAME, (CONFIG_DIR, "root", NAME, "0750"), (DATA_DIR, NAME, NAME, "0750"))
     alloy = binaries.path(NAME)
+    check = config_check(s.alloy_version)
     config_op = validated_file(
-        name="Write config.alloy (checked by alloy fmt)", dest=CONFIG, content=content,
-        validate=validator(alloy), user="root", group=NAME, mode="0640")
+        name=f"Write config.alloy (checked by alloy {check})", dest=CONFIG, content=content,
+        validate=validator(alloy, check, s.alloy_extra_flags), user="root", group=NAME,
+        mode="0640")
     service(unit(s, alloy, groups(s, docker)), local_url(NAME, "/-/ready"),
             restart_on=binaries.ops, reload_on=[config_op])

@@ -79,8 +79,16 @@ def resolve(component: str, version: str, machine: str, mirror: str | None,
     else:
         url = spec["url"].format(version=version, file=file_name, arch=arch)
     sha = extra_checksums.get(file_name) or CHECKSUMS.get(file_name)
+    if not sha and spec.get("checksums_mirror_name"):
+        # Loki's and Alloy's zips: none is pinned; upstream's checksum file names them
+        try:
+            sha = published_sha256(spec, version, arch, file_name, mirror)
+        except ArtifactError as exc:
+            raise ArtifactError(
+                f"no sha256 is pinned for any {component} release and {exc}: add "
+                f"{{{file_name!r}: '<sha256>'}} to artifact_checksums, or use the package "
+                "install method") from None
     if not sha and not has_pinned_checksums(component):
-        # Loki's and Alloy's zips: no checksum of them could be verified, none is pinned.
         raise ArtifactError(
             f"no sha256 is pinned for any {component} release, so the operator must give "
             f"it: add {{{file_name!r}: '<sha256>'}} to artifact_checksums (take it from "
@@ -91,6 +99,51 @@ def resolve(component: str, version: str, machine: str, mirror: str | None,
             f"no sha256 known for {file_name}: add it to artifact_checksums "
             f"(file name -> sha256) or use a pinned {component}_version")
     return Artifact(component, version, machine, file_name, url, sha.lower())
+
+
+def checksums_url(spec: dict, version: str, arch: str, mirror: str | None) -> str:
+    """Where upstream's checksum file of a release is read: on the mirror under
+    ``checksums_mirror_name`` (Loki and Alloy both call theirs SHA256SUMS, which a flat
+    folder cannot hold twice), else upstream's own ``checksums`` URL."""
+    if mirror:
+        name = spec["checksums_mirror_name"].format(version=version, arch=arch)
+        return f"{mirror.rstrip('/')}/{name}"
+    return spec["checksums"].format(version=version, arch=arch)
+
+
+def download_text(url: str, timeout: float = 30) -> str:
+    try:
+        resp = requests.get(url, timeout=timeout)
+        resp.raise_for_status()
+    except requests.RequestException as exc:
+        raise ArtifactError(f"could not download {url}: {exc}") from None
+    return resp.text
+
+
+def sha256_listed(text: str, file_name: str) -> str | None:
+    """The sha256 that a `sha256sum` output (`<hex>  <name>`, `*<name>` in binary mode)
+    gives for `file_name`."""
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("*") == file_name and len(parts[0]) == 64:
+            return parts[0].lower()
+    return None
+
+
+_published: dict[str, str] = {}   # checksum file URL -> its text, read once per run
+
+
+def published_sha256(spec: dict, version: str, arch: str, file_name: str,
+                     mirror: str | None) -> str:
+    """`file_name`'s sha256 from its release's checksum file (which guards against a
+    corrupt or mixed-up download; it is only as trustworthy as where it is read from)."""
+    url = checksums_url(spec, version, arch, mirror)
+    if url not in _published:
+        _published[url] = download_text(url)
+    sha = sha256_listed(_published[url], file_name)
+    if not sha:
+        raise ArtifactError(f"its checksum file {url} lists no {file_name}")
+    return sha
 
 
 def file_sha256(path: Path) -> str:

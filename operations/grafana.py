@@ -25,10 +25,11 @@ from .settings import SettingsError
 NAME = "grafana"
 CONFIG_DIR = "/etc/grafana"
 CONFIG = f"{CONFIG_DIR}/grafana.ini"
-# Grafana's deb is its release tarball, top folder stripped, in /usr/share/grafana, plus
-# wrapper scripts in /usr/sbin (grafana-server execs $GRAFANA_HOME/bin/grafana server) and
-# its own unit grafana-server.service (masked: ours is grafana.service). Our unit runs
-# bin/grafana itself, as the tarball install does.
+# Grafana's deb is its release tarball, top folder stripped, in /usr/share/grafana, and
+# its own unit grafana-server.service (masked: ours is grafana.service). From 13.0.0 the
+# tarball holds bin/grafana alone (no grafana-server or grafana-cli, so no /usr/sbin
+# wrappers to rely on either): our unit runs `bin/grafana server`, as the tarball install
+# does.
 PACKAGE_HOME = "/usr/share/grafana"
 PACKAGED_UNIT = "grafana-server"
 ARCHIVE_ROOT = "/usr/local/share"
@@ -78,7 +79,8 @@ def install_from_repository(s) -> tuple[str, list]:
     # the key and the source, planned once per host: Loki and Alloy use them too
     grafana_apt.repository(s)
     installed = install_package(NAME, [NAME], package=package_name(machine()),
-                                unit=PACKAGED_UNIT, paths={NAME: f"{PACKAGE_HOME}/bin/grafana"})
+                                unit=PACKAGED_UNIT, paths={NAME: f"{PACKAGE_HOME}/bin/grafana"},
+                                version=grafana_apt.deb_version(NAME, s.grafana_version))
     return PACKAGE_HOME, installed.ops
 
 
@@ -117,7 +119,7 @@ def install_from_archive(s) -> tuple[str, list]:
     cache = os.path.expanduser(s.artifact_cache_dir)
     artifact, folder = artifacts.prepare(NAME, s.grafana_version, machine(), s.artifact_mirror,
                                          s.artifact_checksums, cache)
-    artifacts.binary_paths(artifact, folder)  # bin/grafana is there (and its wrappers)
+    artifacts.binary_paths(artifact, folder)  # bin/grafana is there
     archive = Path(cache) / artifact.file_name
     # the archive's top folder is grafana-v<version> or grafana-<version>: strip what it has
     strip = len(folder.relative_to(archive.with_name(archive.name + ".d")).parts)

@@ -8,14 +8,14 @@ artifact_cache_dir), uploaded to /etc/apt/keyrings/grafana.asc, and a deb822 sou
 signed by that keyring. Grafana's own package install (operations/grafana.py) uses this
 same repository step.
 
-What Grafana's packages do, from their packaging sources (grafana/loki
-tools/packaging/nfpm.jsonnet and loki-postinstall.sh; grafana/alloy
-tools/make/packaging.mk and packaging/deb/control/postinst):
+What Grafana's packages do, from their packaging sources at the pinned tags (grafana/loki
+v3.6.8 tools/packaging/nfpm.jsonnet, loki.service and loki-postinstall.sh; grafana/alloy
+v1.17.1 build-tools/make/packaging.mk and packaging/deb/control/postinst):
 
 * alloy: /usr/bin/alloy; its unit in /usr/lib/systemd/system (ours, of the same name in
   /etc/systemd/system, overrides it); it is not started on install. The postinst adds
   the user alloy to adm and systemd-journal.
-* loki: /usr/local/bin/loki; its unit is a package file at /etc/systemd/system/
+* loki: /usr/bin/loki; its unit is a package file at /etc/systemd/system/
   loki.service, the very path of ours, so a package upgrade would put the package's unit
   (default config under /tmp) in place of ours. The path is diverted (dpkg-divert) before
   the package is installed: the package's unit goes to loki.service.monstack-packaged,
@@ -43,6 +43,7 @@ from .config_files import validated_file
 from .context import first_plan, settings
 from .install import Installed, directory, install_package
 from .settings import SettingsError
+from .upstream_releases import RELEASES
 
 DIVERTED_BY = "monstack"
 KEYRINGS = "/etc/apt/keyrings"
@@ -132,13 +133,20 @@ def divert_unit(component: str) -> list[OperationMeta]:
                   f"--add {path}"])]
 
 
-def install(component: str, paths: dict[str, str], package_unit_in_etc: bool = False,
-            ) -> Installed:
-    """`component` from Grafana's repository: the package of the same name, its binaries
-    at `paths`. Our unit has the package's unit name and overrides it; a package unit in
-    /etc/systemd/system (`package_unit_in_etc`) is diverted first."""
+def deb_version(component: str, version: str) -> str:
+    """The Debian version of `component`'s package of upstream `version`, as its
+    packaging names it (RELEASES' deb_version; notes say where each comes from)."""
+    return RELEASES[component]["deb_version"].format(version=version)
+
+
+def install(component: str, paths: dict[str, str], version: str,
+            package_unit_in_etc: bool = False) -> Installed:
+    """`component` from Grafana's repository: the package of the same name at upstream
+    `version` (the <component>_version setting), its binaries at `paths`. Our unit has
+    the package's unit name and overrides it; a package unit in /etc/systemd/system
+    (`package_unit_in_etc`) is diverted first."""
     repository(settings())
     if package_unit_in_etc:
         divert_unit(component)
     return install_package(component, list(paths), package=component, unit=component,
-                           paths=paths)
+                           paths=paths, version=deb_version(component, version))

@@ -85,17 +85,39 @@ def mask_packaged_unit(component: str, unit: str | None = None) -> list[Operatio
                        path=f"/etc/systemd/system/{unit}.service", target="/dev/null")]
 
 
+def apt_request(package: str, version: str | None) -> str:
+    """What apt-get install is given: the package, or exactly that version of it (also
+    when that means going back from a newer one: the version is the operator's pin)."""
+    if version is None:
+        return package
+    return f"--allow-downgrades {shlex.quote(f'{package}={version}')}"
+
+
+def package_wanted(installed_versions: set[str], version: str | None) -> bool:
+    """Must the package be installed? Unpinned: when absent. Pinned: unless exactly
+    that version is installed (another one is a change, to be planned and shown)."""
+    if version is None:
+        return not installed_versions
+    return version not in installed_versions
+
+
 def install_package(component: str, binaries: list[str], package: str | None = None,
-                    unit: str | None = None, paths: dict[str, str] | None = None) -> Installed:
+                    unit: str | None = None, paths: dict[str, str] | None = None,
+                    version: str | None = None) -> Installed:
     """Install the distribution's package of `component`.
 
     A package from a vendor's own APT repository (set up by the caller first) names
-    itself: `package`, the `unit` it ships and the `paths` of its binaries."""
+    itself: `package`, the `unit` it ships, the `paths` of its binaries and the Debian
+    `version` to install (the repository serves every release, newest first)."""
     package = package or debian_package(component)
     ops = mask_packaged_unit(component, unit or package)
-    if package not in host.get_fact(DebPackages):
-        ops.append(server.shell(name=f"Install the {package} package",
-                                commands=[APT_INSTALL.format(packages=package)]))
+    installed = host.get_fact(DebPackages).get(package) or set()
+    if package_wanted(installed, version):
+        name = f"Install the {package} package" + (f" {version}" if version else "")
+        if version and installed:
+            name += f" (replacing {', '.join(sorted(installed))})"
+        ops.append(server.shell(name=name, commands=[
+            APT_INSTALL.format(packages=apt_request(package, version))]))
     paths = paths or {b: f"/usr/bin/{DEBIAN_BINARIES.get(b, b)}" for b in binaries}
     return Installed(paths, ops)
 

@@ -21,7 +21,7 @@ from .services import Unit, render, service
 NAME = "loki"
 CONFIG_DIR = "/etc/loki"
 CONFIG = f"{CONFIG_DIR}/loki.yaml"   # not the package's /etc/loki/config.yml
-PACKAGE_BINARY = "/usr/local/bin/loki"   # where Grafana's deb puts it (nfpm.jsonnet)
+PACKAGE_BINARY = "/usr/bin/loki"   # where Grafana's deb puts it (v3.6.8 tools/packaging/nfpm.jsonnet)
 # First day of the one schema period: TSDB index, schema v13 (what Loki 3 requires for
 # structured metadata). A later schema change appends a period; this one never changes.
 SCHEMA_FROM = "2024-01-01"
@@ -62,7 +62,8 @@ def unit(s, binary: str) -> Unit:
 def install_loki(s):
     if s.loki_install_method == "package":
         # Grafana's APT repository (Debian's own `loki` package is another program)
-        return grafana_apt.install(NAME, {NAME: PACKAGE_BINARY}, package_unit_in_etc=True)
+        return grafana_apt.install(NAME, {NAME: PACKAGE_BINARY}, s.loki_version,
+                                   package_unit_in_etc=True)
     return install_binaries(NAME)
 
 

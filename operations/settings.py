@@ -20,6 +20,11 @@ from pyinfra.api.exceptions import PyinfraError
 from .remote_write import problems as remote_write_problems
 from .remote_write import queue_problems as remote_write_queue_problems
 
+# Grafana's APT repository serves every release: its package method installs this one too
+GRAFANA_REPO_VERSION_HELP = ("upstream version (pinned, never 'latest'): the archive method's "
+                             "release, and the package version the package method installs "
+                             "from Grafana's APT repository")
+
 # Components, in deploy order, with where they run and the port they listen on.
 # `group` is the inventory group whose hosts get the component ("all" = every host).
 # Components only Prometheus talks to listen on "auto": the address it scrapes them at.
@@ -76,17 +81,20 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     # no sha256 of Loki's or Alloy's zips is pinned: by default they come from Grafana's
     # signed APT repository, so a plain deploy works without artifact_checksums
     "loki": {"port": 3100, "group": "monitoring", "enabled": True, "install_method": "package",
+             "version_help": GRAFANA_REPO_VERSION_HELP,
              "help": "stores the logs shipped by Alloy (no authentication of its own)",
              "install_help": "`archive`: upstream zip (via artifact_mirror; no sha256 is "
                              "pinned: give it in artifact_checksums); `package`: Grafana's "
                              "APT repository (package loki)"},
     "alloy": {"listen_address": "auto", "port": 12345, "group": "all", "enabled": True, "install_method": "package",
+              "version_help": GRAFANA_REPO_VERSION_HELP,
               "help": "log shipper: journal, log files and Docker containers to Loki",
               "install_help": "`archive`: upstream zip (x86_64, aarch64; via "
                               "artifact_mirror; no sha256 is pinned: give it in "
                               "artifact_checksums); `package`: Grafana's APT repository "
                               "(package alloy)"},
     "grafana": {"port": 3000, "group": "monitoring", "enabled": True,
+                "version_help": GRAFANA_REPO_VERSION_HELP,
                 "help": "dashboards; data sources and dashboards provisioned over its API",
                 # armv6 (Pi 1/Zero): Grafana builds it only as the grafana-rpi package
                 "install_help": "`archive`: upstream tarball (x86_64, aarch64; via "
@@ -136,9 +144,9 @@ def _component_settings() -> list[Setting]:
                     "install_help", "`archive`: upstream release archive (via "
                     "artifact_mirror); `package`: the distribution's package"),
                     choices=INSTALL_METHODS, section=name),
-            Setting(f"{name}_version", "str", _default_version(name),
-                    "upstream version for the archive method (pinned, never 'latest')",
-                    section=name),
+            Setting(f"{name}_version", "str", _default_version(name), c.get(
+                    "version_help", "upstream version for the archive method (pinned, never "
+                    "'latest')"), section=name),
             Setting(f"{name}_port", "int", c["port"], "TCP port it listens on",
                     minimum=1, maximum=65535, section=name),
             Setting(f"{name}_listen_address", "str", c.get("listen_address", "0.0.0.0"),
@@ -168,7 +176,8 @@ SETTINGS: list[Setting] = [
     # -- where artifacts come from ------------------------------------------------------
     Setting("artifact_mirror", "str", None, optional=True, help=(
         "base URL of a flat folder holding upstream release files under their upstream "
-        "names; unset: download from upstream")),
+        "names (Loki's and Alloy's SHA256SUMS as loki-v<version>-SHA256SUMS and "
+        "alloy-v<version>-SHA256SUMS); unset: download from upstream")),
     Setting("artifact_checksums", "dict", {}, help=(
         "file name -> sha256, extending the pinned table (for builds you mirror yourself)")),
     Setting("artifact_cache_dir", "str", "~/.cache/monstack/artifacts", help=(

@@ -14,11 +14,15 @@ means upstream publishes no Linux asset for it, or that none could be confirmed 
 armv8l means a 32-bit ARM kernel and userland on an ARMv8 CPU: 64-bit binaries cannot run there, so it
 uses the 32-bit armv7 asset. (On Raspberry Pi OS with a 64-bit kernel, ``uname -m`` reports aarch64.)
 
+``deb_version`` (components from Grafana's APT repository): the Debian version of the package built
+from upstream ``version``, which the package method installs as ``<package>=<deb_version>``.
+
 ``CHECKSUMS`` pins sha256 values only where a public source was found. Every entry has a trailing
 comment giving its sources. "x2"/"x3" means that many independent sources agree. Assets that have no
 entry (most armv7/armv6 builds, all Loki and Alloy zips, all VictoriaMetrics tarballs) must be
-checked some other way, for example against upstream's own checksum file (``checksums``) fetched
-through the mirror. Otherwise they should not be installed.
+checked some other way. Where ``checksums_mirror_name`` is set (Loki, Alloy), the archive method
+reads the release's sha256 from upstream's own checksum file (``checksums``), or from the mirror
+under that name when artifact_mirror is set. Others must be given in artifact_checksums.
 
 Version pins were chosen in 2026 from stored public sources, without any live lookup. Newer upstream
 releases may exist.
@@ -135,10 +139,10 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "file": "grafana-{version}.linux-{arch}.tar.gz",
         "format": "tar.gz",
         "top_dir": "grafana-v{version}",
-        "binaries": {"grafana": "bin/grafana", "grafana-server": "bin/grafana-server",
-                     "grafana-cli": "bin/grafana-cli"},
+        "binaries": {"grafana": "bin/grafana"},
         "arch": {"x86_64": "amd64", "aarch64": "arm64"},
         "checksums": "https://dl.grafana.com/oss/release/{file}.sha256",
+        "deb_version": "{version}",
         "debian_package": None,
         "notes": "OSS build. Enterprise is grafana-enterprise-{version}.linux-{arch}.tar.gz under "
                  "/enterprise/release/. Grafana also publishes the same release as "
@@ -146,13 +150,23 @@ RELEASES: Dict[str, Dict[str, Any]] = {
                  "but the pins below are for the oss/release name. top_dir 'grafana-v{version}' is what "
                  "zulip uses for 12.3.3 and has not been checked for 13.x; one script expects 'grafana-{version}' "
                  "for the build-id tarball. Strip the one top-level directory rather than trust the name. "
-                 "bin/grafana is the main binary; grafana-server and grafana-cli are compatibility wrappers. "
+                 "bin/grafana is the only binary from 13.0.0 on (`grafana server`, `grafana cli`): the "
+                 "grafana-server and grafana-cli binaries were dropped from the build for 13.0.0 "
+                 "(grafana/grafana PR #120225; the 12.4.x backport PR #122125 keeps them below 13.0.0; "
+                 "grafana.com what's-new 2026-04-14 'removal of grafana-cli and grafana-server "
+                 "commands'; an endoflife-date report (PR #9982) finds no grafana-server on 13.0.1 "
+                 "and 13.1.0 installs). NOT read at tag v13.2.3: the grafana/grafana repository is "
+                 "too large to fetch here, so the tarball layout and the deb's /usr/sbin wrappers "
+                 "rest on those sources. "
                  "32-bit ARM: armv7 (armhf) builds have been unlisted on the download page since about 10.1.x "
                  "but were still uploaded as debs (grafana/grafana#84994). armv6 is only the 'grafana-rpi' deb "
                  "(grafana-rpi_{version}_armhf.deb, depends on musl) from the Grafana APT repo "
                  "(grafana/grafana#92385, #56773). No armv6/armv7 tarball is confirmed for 13.x, so they are left "
                  "out of the arch map. Grafana is not packaged in Debian; it comes from Grafana's APT repo "
-                 "(grafana, grafana-enterprise, grafana-rpi).",
+                 "(grafana, grafana-enterprise, grafana-rpi). deb_version '{version}': NOT verified at "
+                 "the tag; a stored (unknown-date) pkg/build/daggerbuild/fpm/build.go calls fpm with "
+                 "--version=<version without v> and no --iteration, and apt.grafana.com lists plain "
+                 "versions such as 12.0.2.",
     },
     "loki": {
         "version": "3.6.8",
@@ -162,14 +176,26 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "top_dir": None,
         "binaries": {"loki": "loki-linux-{arch}"},
         "arch": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv8l": "arm"},
-        "checksums": None,
+        "checksums": "https://github.com/grafana/loki/releases/download/v{version}/SHA256SUMS",
+        "checksums_mirror_name": "loki-v{version}-SHA256SUMS",
+        "deb_version": "{version}",
         "debian_package": None,
         "notes": "The zip name has no version. It holds one file, loki-linux-{arch}, to be renamed to loki. "
                  "v3.6.8 is a confirmed release tag (hermit pins promtail zips from it); no newer one was seen. "
-                 "NO sha256 was found for any Loki zip, so verify against the release's checksum asset "
-                 "through the mirror. The 'arm' build is used for armv7 by public scripts; its GOARM level is "
+                 "NO sha256 was found for any Loki zip: they are verified against the release's "
+                 "SHA256SUMS (v3.6.8 Makefile target dist: `sha256sum *` in dist/ after zipping, "
+                 "so it lists loki-linux-<arch>.zip; the release workflow, .github/vendor/.../"
+                 "loki-release/workflows/release.libsonnet, uploads dist/* to the GitHub release). The 'arm' build is used for armv7 by public scripts; its GOARM level is "
                  "not confirmed, and no armv6 build is known. Debian's package named 'loki' is an unrelated "
-                 "pedigree-analysis tool; use Grafana's APT repo (package loki) or the zip.",
+                 "pedigree-analysis tool; use Grafana's APT repo (package loki) or the zip. "
+                 "Grafana's loki deb (grafana/loki v3.6.8 tools/packaging/nfpm.jsonnet): the binary "
+                 "at /usr/bin/loki, its unit at /etc/systemd/system/loki.service "
+                 "(tools/packaging/loki.service: ExecStart=/usr/bin/loki -config.file "
+                 "/etc/loki/config.yml), that config at /etc/loki/config.yml. deb_version '{version}': "
+                 "nfpm.jsonnet sets version '${DRONE_TAG}' and no release; nfpm (goreleaser/nfpm "
+                 "nfpm.go parseSemver, deb/deb.go) drops a leading v and appends -<release> only "
+                 "when a release is set, so the deb of 3.6.8 is version 3.6.8 (the nfpm version "
+                 "of Loki's build image was not checked).",
     },
     "alloy": {
         "version": "1.17.1",
@@ -179,13 +205,25 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "top_dir": None,
         "binaries": {"alloy": "alloy-linux-{arch}"},
         "arch": {"x86_64": "amd64", "aarch64": "arm64"},
-        "checksums": None,
+        "checksums": "https://github.com/grafana/alloy/releases/download/v{version}/SHA256SUMS",
+        "checksums_mirror_name": "alloy-v{version}-SHA256SUMS",
+        "deb_version": "{version}-1",
         "debian_package": None,
         "notes": "The Grafana docs list Linux AMD64 and ARM64 only, with no 32-bit ARM build, so the Pi 1/Zero "
                  "and 32-bit Pi OS are not supported. There are also alloy-boringcrypto-linux-{amd64,arm64} "
-                 "zips. Not pinned: the only 1.17.1 hashes seen were in an example comment of a Homebrew "
+                 "zips. Zips are verified against the release's SHA256SUMS (v1.17.1 "
+                 "scripts/publish-release-artifacts.sh: `sha256sum -- *` in dist/ after zipping the "
+                 "binaries, uploaded with them by .github/workflows/release-publish-alloy-artifacts.yml). "
+                 "Not pinned: the only 1.17.1 hashes seen were in an example comment of a Homebrew "
                  "formula template (amd64 b92bfa28..., arm64 730d41d9...), which is not a reliable source. "
-                 "The Grafana APT repo has package alloy (not checked here).",
+                 "The Grafana APT repo has package alloy (not checked here). `alloy validate` "
+                 "exists from v1.9.0 on (internal/alloycli/cmd_validate.go is absent at v1.8.3, "
+                 "present at v1.9.0 and v1.17.1; docs/sources/reference/cli/validate.md at v1.17.1: "
+                 "exit non-zero with diagnostics on stderr, run's --stability.level and "
+                 "--feature.community-components.enabled must be given to it too). deb_version "
+                 "'{version}-1': build-tools/make/packaging.mk at v1.17.1 runs fpm -v "
+                 "<VERSION without v> --iteration 1 (ALLOY_PACKAGE_RELEASE); the deb puts "
+                 "/usr/bin/alloy and /usr/lib/systemd/system/alloy.service.",
     },
     "cadvisor": {
         "version": "0.57.0",

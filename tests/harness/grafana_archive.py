@@ -4,8 +4,8 @@ DOUBLE (tests/harness/grafana_double.py). It is NOT Grafana.
 Upstream's download site is not reachable from the fleet, and what the end-to-end test
 checks is the deploy: the archive install method, the hardened unit, readiness on
 /api/health and provisioning over the API. The archive is named and laid out like
-upstream's (grafana-<version>.linux-<arch>.tar.gz, top folder grafana-v<version>, bin/,
-conf/, public/), with a version that says what it is.
+upstream's (grafana-<version>.linux-<arch>.tar.gz, top folder grafana-v<version>, bin/grafana
+and nothing else in bin/, conf/, public/), with a version that says what it is.
 """
 
 from __future__ import annotations
@@ -59,10 +59,8 @@ def build(work: Path, version: str = VERSION, deb_arch: str = "amd64") -> Path:
     (src / "grafana").write_text(LAUNCHER)
     (src / "NOTICE").write_text(NOTICE)
     members = {
+        # Grafana 13 ships bin/grafana alone (no grafana-server or grafana-cli binaries)
         "bin/grafana": (src / "grafana", 0o755),
-        # upstream's compatibility wrappers, which the release table lists too
-        "bin/grafana-server": (src / "grafana", 0o755),
-        "bin/grafana-cli": (src / "grafana", 0o755),
         "grafana_double.py": (HERE / "grafana_double.py", 0o644),
         "conf/TEST-DOUBLE": (src / "NOTICE", 0o644),
         "public/TEST-DOUBLE": (src / "NOTICE", 0o644),

@@ -300,6 +300,34 @@ def test_the_archive_tree_is_unpacked_once(monkeypatch, tmp_path):
     assert list(grafana.unpacked_tree._inner(**{**args, "sha256": "0" * 64}))  # a new build
 
 
+def test_the_release_archive_needs_only_the_one_grafana_binary(monkeypatch, tmp_path):
+    """Grafana 13 builds bin/grafana alone (`grafana server`, `grafana cli`): the test
+    archive is laid out so, it installs, and the unit starts that binary."""
+    import tarfile
+
+    from harness import grafana_archive
+    from operations import artifacts
+    from operations.upstream_releases import RELEASES
+
+    archive = grafana_archive.build(tmp_path / "work", version="13.2.3")
+    with tarfile.open(archive) as tar:
+        in_bin = sorted(m.name.split("/", 1)[1] for m in tar.getmembers()
+                        if m.name.split("/", 1)[-1].startswith("bin/"))
+    assert in_bin == ["bin/grafana"]
+    artifact = artifacts.Artifact("grafana", "13.2.3", "x86_64", archive.name, "file:",
+                                  hashlib_sha256(archive))
+    folder = artifacts.unpack(artifact, archive)
+    paths = artifacts.binary_paths(artifact, folder)
+    assert {n: p.relative_to(folder).as_posix() for n, p in paths.items()} == \
+        {"grafana": "bin/grafana"}
+    assert set(RELEASES["grafana"]["binaries"].values()) == {"bin/grafana"}
+
+
+def hashlib_sha256(path: Path) -> str:
+    import hashlib
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 # -- what Grafana should hold ------------------------------------------------------------------
 def test_datasources_of_the_inventory(host_settings, inventory, monkeypatch):
     monkeypatch.setenv("T_DS_TOKEN", "token-value")

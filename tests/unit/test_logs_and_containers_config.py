@@ -295,6 +295,25 @@ def test_alloy_validator_is_fmt():
         "/usr/bin/alloy fmt /etc/alloy/.c.new"
 
 
+@pytest.mark.parametrize("version,check", [
+    ("1.8.3", "fmt"),        # the last release without `alloy validate`
+    ("1.9.0", "validate"),   # grafana/alloy v1.9.0 added internal/alloycli/cmd_validate.go
+    (RELEASES["alloy"]["version"], "validate"),
+    ("0.0.1-testdouble", "fmt"),
+])
+def test_alloy_config_is_checked_by_validate_where_the_version_has_it(version, check):
+    assert alloy.config_check(version) == check
+
+
+def test_alloy_validate_gets_the_stability_flags_of_the_unit():
+    # validate must accept what `run` will: the same stability level and community flag
+    flags = ["--stability.level=experimental", "--feature.community-components.enabled",
+             "--server.http.enable-pprof=false"]
+    assert alloy.validator("/usr/bin/alloy", "validate", flags).format(path="/etc/alloy/.c") == (
+        "/usr/bin/alloy validate --stability.level=experimental "
+        "--feature.community-components.enabled /etc/alloy/.c")
+
+
 # -- which Loki, Docker or not ------------------------------------------------------------------
 def test_alloy_ships_to_the_first_loki_of_the_inventory(inventory):
     use = inventory({"monitoring": ["mon2", "mon1"], "web": ["web1"]})
@@ -557,7 +576,9 @@ def test_arch_mapping(component, index):
     ("loki", "armv7l", "loki-linux-arm.zip"),
     ("alloy", "aarch64", "alloy-linux-arm64.zip"),
 ])
-def test_loki_and_alloy_zips_need_operator_checksums(component, machine, name):
+def test_loki_and_alloy_zips_need_operator_checksums(component, machine, name, monkeypatch):
+    """...when their release's checksum file cannot be read either."""
+    monkeypatch.setattr(artifacts, "_published", {})
     version = RELEASES[component]["version"]
     with pytest.raises(ArtifactError) as exc:
         artifacts.resolve(component, version, machine, "http://mirror.invalid", {})
@@ -644,6 +665,61 @@ def test_zip_from_the_mirror_gives_the_binary(no_proxy, tmp_path, component, mac
     (path,) = artifacts.binary_paths(artifact, folder).values()
     assert path.name == inner and path.read_bytes().endswith(component.encode() + b"\n")
     assert path.stat().st_mode & 0o111
+
+
+@pytest.mark.parametrize("component,machine", [("loki", "x86_64"), ("alloy", "aarch64")])
+def test_an_unpinned_zip_is_verified_against_its_release_checksum_file(
+        no_proxy, tmp_path, monkeypatch, component, machine):
+    """No sha256 pinned or given: the one upstream's SHA256SUMS lists for the zip, read
+    from artifact_mirror under <component>-v<version>-SHA256SUMS, is what it must have."""
+    monkeypatch.setattr(artifacts, "_published", {})
+    version = RELEASES[component]["version"]
+    arch = artifacts.upstream_arch(component, machine)
+    name, inner = f"{component}-linux-{arch}.zip", f"{component}-linux-{arch}"
+    body = upstream_zip(inner, b"#!/bin/sh\necho " + component.encode() + b"\n")
+    other = hashlib.sha256(b"another file").hexdigest()
+    sums = (f"{other}  {component}-linux-s390x.zip\n"
+            f"{hashlib.sha256(body).hexdigest()}  {name}\n").encode()
+    sums_name = f"{component}-v{version}-SHA256SUMS"
+    mirror = Mirror({name: body, sums_name: sums})
+    try:
+        artifact, folder = artifacts.prepare(component, version, machine, mirror.url, {},
+                                             str(tmp_path / "cache"))
+        assert artifact.sha256 == hashlib.sha256(body).hexdigest()
+        (path,) = artifacts.binary_paths(artifact, folder).values()
+        assert path.name == inner
+        # a zip that is not the listed one is refused before anything is unpacked
+        monkeypatch.setattr(artifacts, "_published", {})
+        mirror_files = {name: body + b"tampered", sums_name: sums}
+        tampered = Mirror(mirror_files)
+        try:
+            with pytest.raises(ArtifactError, match="checksum mismatch"):
+                artifacts.prepare(component, version, machine, tampered.url, {},
+                                  str(tmp_path / "cache2"))
+        finally:
+            tampered.close()
+    finally:
+        mirror.close()
+
+
+def test_a_checksum_file_not_listing_the_zip_names_both(no_proxy, monkeypatch):
+    monkeypatch.setattr(artifacts, "_published", {})
+    version = RELEASES["loki"]["version"]
+    mirror = Mirror({f"loki-v{version}-SHA256SUMS": b"ab" * 32 + b"  loki-linux-arm64.zip\n"})
+    try:
+        with pytest.raises(ArtifactError) as exc:
+            artifacts.resolve("loki", version, "x86_64", mirror.url, {})
+    finally:
+        mirror.close()
+    msg = str(exc.value)
+    assert f"loki-v{version}-SHA256SUMS lists no loki-linux-amd64.zip" in msg
+    assert "artifact_checksums" in msg
+
+
+def test_the_checksum_files_are_upstreams_release_assets():
+    for component in ("loki", "alloy"):
+        url = RELEASES[component]["checksums"].format(version="1.2.3")
+        assert url == f"https://github.com/grafana/{component}/releases/download/v1.2.3/SHA256SUMS"
 
 
 def test_raw_cadvisor_binary_from_the_mirror(no_proxy, tmp_path):

@@ -182,6 +182,25 @@ def test_alloy_fmt(tmp_path):
         assert res.returncode == 1 and "encountered errors during formatting" in res.stderr
 
 
+def test_alloy_validate(tmp_path):
+    """The double answers `validate` as the real CLI does: silent exit 0 on a config it
+    takes; exit 1, the problem and "validation failed" on stderr otherwise."""
+    binary = install(tmp_path, "alloy")
+    s = validate("web1", {})
+    good = tmp_path / "config.alloy"
+    good.write_text(alloy.config_content(s, "web1", "http://mon1:3100/loki/api/v1/push", False))
+    check = alloy.validator(str(binary), "validate", ["--stability.level=public-preview"])
+    res = run(check.format(path=good).split())
+    assert (res.returncode, res.stdout) == (0, ""), res.stderr
+    bad = tmp_path / "bad.alloy"
+    bad.write_text('loki.write "x" {\n  endpoint {\n    url = "a"\n  }\n')
+    res = run(check.format(path=bad).split())
+    assert res.returncode == 1 and "validation failed" in res.stderr
+    assert "bad.alloy" in res.stderr
+    res = run([binary, "validate", "--no-such-flag", good])
+    assert res.returncode == 1 and "unknown flag" in res.stderr
+
+
 def test_alloy_runs_with_the_units_command_line_and_reloads(tmp_path, settings_of):
     port = free_port()
     s = settings_of({"alloy_listen_address": "127.0.0.1", "alloy_port": port})

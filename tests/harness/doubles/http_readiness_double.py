@@ -10,6 +10,8 @@ does is what the deploy relies on:
 * `loki -config.file=F -verify-config` parses F as YAML (a subset: block mappings and
   lists, plain, quoted and JSON-style scalars) and exits 0, or 1 naming the problem;
   `alloy fmt F` checks that F's strings end and its brackets balance, and exits 0 or 1;
+  `alloy validate F` does the same check (the real one also checks the components'
+  arguments) and exits 0 silently, or 1 with "Error: validation failed";
 * running, it listens where the real program would (Loki: server.http_listen_address and
   http_listen_port of its config file; Alloy: --server.http.listen-addr; cAdvisor:
   --listen_ip and --port) and answers its readiness path (/ready, /-/ready, /healthz)
@@ -55,6 +57,10 @@ CADVISOR_METRIC_KINDS = {
     "cpu", "sched", "percpu", "memory", "memory_numa", "cpuLoad", "diskIO", "disk",
     "network", "tcp", "advtcp", "udp", "app", "process", "hugetlb", "perf_event",
     "referenced_memory", "cpu_topology", "resctrl", "cpuset", "oom_event", "pressure"}
+# `alloy validate` flags (grafana/alloy v1.17.1 internal/alloycli/cmd_validate.go)
+ALLOY_VALIDATE_FLAGS = {"config.format": True, "config.bypass-conversion-errors": False,
+                        "config.extra-args": True, "stability.level": True,
+                        "feature.community-components.enabled": False}
 READY_PATHS = {"loki": "/ready", "alloy": "/-/ready", "cadvisor": "/healthz"}
 GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 
@@ -324,7 +330,7 @@ def loki(args: list[str]) -> int:
 
 def alloy(args: list[str]) -> int:
     if not args:
-        raise UsageError("Error: a command is needed (run, fmt)", 1)
+        raise UsageError("Error: a command is needed (run, fmt, validate)", 1)
     command, args = args[0], args[1:]
     if command == "fmt":
         flags, rest = cobra_flags(args, {"write": False, "test": False, "w": False, "t": False})
@@ -338,6 +344,18 @@ def alloy(args: list[str]) -> int:
             print(f"{rest[0]}:{exc}", file=sys.stderr)
             raise UsageError("Error: encountered errors during formatting", 1) from None
         sys.stdout.write(text)
+        return 0
+    if command == "validate":
+        flags, rest = cobra_flags(args, ALLOY_VALIDATE_FLAGS)
+        if len(rest) != 1:
+            raise UsageError(f"Error: accepts 1 arg(s), received {len(rest)}", 1)
+        with open(rest[0]) as fh:
+            text = fh.read()
+        try:
+            check_alloy(text)
+        except ValueError as exc:
+            print(f"Error: {rest[0]}:{exc}", file=sys.stderr)
+            raise UsageError("Error: validation failed", 1) from None
         return 0
     if command != "run":
         raise UsageError(f"Error: unknown command {command!r} for \"alloy\"", 1)

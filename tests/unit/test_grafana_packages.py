@@ -1,0 +1,138 @@
+"""What the package method plans for the components of Grafana's APT repository (Loki,
+Alloy, Grafana): where the packages put their binaries, which version is installed, and
+that the plan is decided from the host's facts alone (so --dry is exact).
+
+The host is a stand-in answering the facts these steps ask (installed packages, dpkg
+diversions); operations are recorded instead of run."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from operations import alloy, grafana_apt, install, loki
+from operations.grafana_apt import DiversionHolder
+from operations.settings import validate
+from pyinfra.facts.deb import DebPackages
+
+
+class AptHost:
+    """Answers DebPackages with `packages` (name -> installed versions) and says no path
+    is diverted yet."""
+
+    name = "web1"
+
+    def __init__(self, packages: dict[str, set[str]]):
+        self.packages = packages
+
+    def get_fact(self, cls, **kwargs):
+        if cls is DebPackages:
+            return self.packages
+        if cls is DiversionHolder:
+            return None
+        raise AssertionError(f"unexpected fact {cls.__name__}")
+
+
+@pytest.fixture
+def apt(monkeypatch):
+    """plan(component, settings data, installed packages) -> (Installed, shell commands
+    planned, in order)."""
+
+    def plan(module, data=None, packages=None):
+        s = validate("web1", {f"{module.NAME}_install_method": "package", **(data or {})})
+        planned = []
+
+        def shell(name, commands):
+            planned.append(SimpleNamespace(name=name, commands=commands))
+            return planned[-1]
+
+        fake_host = AptHost(packages or {})
+        for mod in (install, grafana_apt):
+            monkeypatch.setattr(mod, "host", fake_host)
+            monkeypatch.setattr(mod.server, "shell", shell)
+        monkeypatch.setattr(grafana_apt, "repository", lambda s: [])
+        monkeypatch.setattr(grafana_apt, "settings", lambda: s)
+        installer = {loki: loki.install_loki, alloy: alloy.install_alloy}[module]
+        return installer(s), planned
+
+    return plan
+
+
+def test_loki_from_the_package_runs_the_binary_the_package_installs(apt):
+    # grafana/loki v3.6.8 tools/packaging/nfpm.jsonnet: the binary goes to /usr/bin/<name>,
+    # and the package's own loki.service starts /usr/bin/loki too
+    installed, _ = apt(loki)
+    assert installed.path("loki") == "/usr/bin/loki"
+    s = validate("web1", {"loki_install_method": "package"})
+    assert loki.unit(s, installed.path("loki")).exec_start[0] == "/usr/bin/loki"
+
+
+def test_the_loki_packages_unit_in_etc_is_diverted_before_the_install(apt):
+    # nfpm.jsonnet installs the package's unit at /etc/systemd/system/loki.service
+    _, planned = apt(loki)
+    divert, install_step = planned
+    assert "--divert /etc/systemd/system/loki.service.monstack-packaged" in divert.commands[0]
+    assert "--add /etc/systemd/system/loki.service" in divert.commands[0]
+    assert "apt-get" in install_step.commands[0]
+
+
+# -- the version installed is the version pinned -----------------------------------------------
+def install_steps(planned) -> list:
+    return [p for p in planned if "apt-get" in p.commands[0]]
+
+
+@pytest.mark.parametrize("module,package,deb_version", [
+    (loki, "loki", "3.6.8"),        # nfpm: the version, no release suffix
+    (alloy, "alloy", "1.17.1-1"),   # fpm --iteration 1 (build-tools/make/packaging.mk)
+])
+def test_the_package_method_installs_the_pinned_version(apt, module, package, deb_version):
+    version = deb_version.split("-")[0]
+    _, planned = apt(module, {f"{package}_version": version})
+    (step,) = install_steps(planned)
+    assert f"{package}={deb_version}" in step.commands[0]
+    assert step.name == f"Install the {package} package {deb_version}"
+
+
+@pytest.mark.parametrize("module,package,deb_version", [
+    (loki, "loki", "3.6.8"), (alloy, "alloy", "1.17.1-1")])
+def test_another_installed_version_is_a_planned_change(apt, module, package, deb_version):
+    version = deb_version.split("-")[0]
+    _, planned = apt(module, {f"{package}_version": version},
+                     packages={package: {"3.0.0"}})
+    (step,) = install_steps(planned)
+    assert f"{package}={deb_version}" in step.commands[0]
+    assert "--allow-downgrades" in step.commands[0]   # a pin below the installed one
+    assert "replacing 3.0.0" in step.name
+
+
+@pytest.mark.parametrize("module,package,deb_version", [
+    (loki, "loki", "3.6.8"), (alloy, "alloy", "1.17.1-1")])
+def test_the_installed_pinned_version_is_no_change(apt, module, package, deb_version):
+    version = deb_version.split("-")[0]
+    _, planned = apt(module, {f"{package}_version": version},
+                     packages={package: {deb_version}})
+    assert install_steps(planned) == []
+
+
+def test_grafana_from_the_repository_is_pinned_too(apt, monkeypatch):
+    from operations import grafana
+    s = validate("web1", {"grafana_install_method": "package", "grafana_version": "13.2.3"})
+    planned = []
+    monkeypatch.setattr(install, "host", AptHost({"grafana": {"12.0.2"}}))
+    monkeypatch.setattr(install.server, "shell",
+                        lambda name, commands: planned.append(SimpleNamespace(
+                            name=name, commands=commands)))
+    monkeypatch.setattr(install.files, "link", lambda **kw: None)
+    monkeypatch.setattr(grafana_apt, "repository", lambda s: [])
+    monkeypatch.setattr(grafana, "machine", lambda: "x86_64")
+    grafana.install_from_repository(s)
+    (step,) = install_steps(planned)
+    assert "grafana=13.2.3" in step.commands[0]
+
+
+def test_an_unpinned_distribution_package_is_installed_only_when_absent(monkeypatch):
+    # Debian's own packages (the exporters, Prometheus) keep taking the release's version
+    assert install.package_wanted(set(), None)
+    assert not install.package_wanted({"1.5.0"}, None)
+    assert install.apt_request("prometheus", None) == "prometheus"
