@@ -178,6 +178,33 @@ def test_alertmanager_every_receiver_type(host_settings, monkeypatch, tmp_path, 
     assert amtool_route(amtool, path, alertname="X") == ["blackhole"]
 
 
+@pytest.mark.parametrize("suite", ["bookworm", "sid"])   # amtool 0.25 and 0.33
+def test_telegram_chat_id_given_as_text_is_rendered_as_a_number(host_settings, monkeypatch,
+                                                                tmp_path, suite):
+    set_all_secrets(monkeypatch)
+    # as `--data alertmanager_receivers=...` or a YAML file with quotes hands it over
+    s = host_settings({"alertmanager_receivers": [
+        {"name": "ops-telegram", "type": "telegram", "bot_token_secret": "MONSTACK_T_TG_TOKEN",
+         "chat_id": "-1001234567890"}]})
+    text = alertmanager.config_content(s)
+    (tg,) = yaml.safe_load(text)["receivers"][1]["telegram_configs"]
+    assert tg["chat_id"] == -1001234567890
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(text)
+    amtool_check(debian.tool("amtool", suite), path)
+
+
+@pytest.mark.parametrize("chat_id", ["@ops_channel", "12.5", "", True, "99999999999999999999"])
+def test_telegram_chat_id_must_be_an_integer(host_settings, monkeypatch, chat_id):
+    set_all_secrets(monkeypatch)
+    s = host_settings({"alertmanager_receivers": [
+        {"name": "ops-telegram", "type": "telegram", "bot_token_secret": "MONSTACK_T_TG_TOKEN",
+         "chat_id": chat_id}]})
+    with pytest.raises(SettingsError, match=r"receiver ops-telegram \(telegram\): chat_id must "
+                                            r"be an integer"):
+        alertmanager.config_content(s)
+
+
 def test_alertmanager_without_receivers_or_inhibit(host_settings, tmp_path, amtool):
     s = host_settings({"alertmanager_inhibit_warning_when_critical": "false"})
     text = alertmanager.config_content(s)
