@@ -46,12 +46,38 @@ def user_scrape_configs(s) -> list[dict]:
         for key in ("metrics_path", "scheme", "scrape_interval", "scrape_timeout"):
             if key in job:
                 config[key] = job[key]
+        if "fallback_scrape_protocol" in job:
+            config["fallback_scrape_protocol"] = fallback_scrape_protocol(s, job)
         static = {"targets": list(job["targets"])}
         if job.get("labels"):
             static["labels"] = job["labels"]
         config["static_configs"] = [static]
         jobs.append(config)
     return jobs + list(s.prometheus_extra_scrape_configs)
+
+
+# The exposition formats Prometheus can be told to assume for a target whose Content-Type
+# it does not know (config/config.go ScrapeProtocol names at v3.5.0); the setting came
+# with Prometheus 3.0, and 2.x refuses the key.
+SCRAPE_PROTOCOLS = ("PrometheusProto", "PrometheusText0.0.4", "PrometheusText1.0.0",
+                    "OpenMetricsText0.0.1", "OpenMetricsText1.0.0")
+FALLBACK_PROTOCOL_SINCE = (3, 0, 0)
+
+
+def fallback_scrape_protocol(s, job: dict) -> str:
+    value = job["fallback_scrape_protocol"]
+    where = f"prometheus_scrape_jobs: job {job['job_name']}: fallback_scrape_protocol"
+    if value not in SCRAPE_PROTOCOLS:
+        raise SettingsError(f"{where} must be one of {', '.join(SCRAPE_PROTOCOLS)}; "
+                            f"got {value!r}")
+    # Debian's packages (2.42 in 12, 2.53 in 13) are older than 3.0
+    package = s.prometheus_install_method == "package"
+    if package or version_tuple(s.prometheus_version) < FALLBACK_PROTOCOL_SINCE:
+        which = "Debian's package" if package else f"prometheus_version {s.prometheus_version}"
+        raise SettingsError(f"{where} needs Prometheus 3.0 or later, not {which}; use "
+                            "prometheus_install_method = 'archive' with a 3.x "
+                            "prometheus_version, or drop the key")
+    return value
 
 
 def check_rule_file_shape(local: str, text: str) -> None:

@@ -498,6 +498,43 @@ def test_prometheus_flags(fake_inventory):
                    for f in plain)
 
 
+MISLABELLED = {"job_name": "legacy", "targets": ["legacy1:8080"],
+               "fallback_scrape_protocol": "PrometheusText0.0.4"}
+
+
+def test_a_user_job_may_name_its_fallback_scrape_protocol(fake_inventory, tmp_path):
+    """For a target that sends a wrong Content-Type, which Prometheus 3 refuses to guess."""
+    s = validate("mon1", {"prometheus_scrape_jobs": [MISLABELLED], "prometheus_version": "3.5.3"})
+    text = prometheus.config_content(s, [])
+    jobs = {j["job_name"]: j for j in yaml.safe_load(text)["scrape_configs"]}
+    assert jobs["legacy"]["fallback_scrape_protocol"] == "PrometheusText0.0.4"
+    debian.promtool_accepts(text, tmp_path, "sid")   # promtool 3.5.3
+
+
+def test_a_fallback_scrape_protocol_prometheus_does_not_know_is_refused(fake_inventory):
+    s = validate("mon1", {"prometheus_version": "3.5.3", "prometheus_scrape_jobs": [
+        {**MISLABELLED, "fallback_scrape_protocol": "text/plain"}]})
+    with pytest.raises(SettingsError, match=r"job legacy: fallback_scrape_protocol must be one "
+                                            r"of PrometheusProto, .*; got 'text/plain'"):
+        prometheus.config_content(s, [])
+
+
+@pytest.mark.parametrize("older", [{"prometheus_version": "2.53.3"},
+                                   {"prometheus_install_method": "package"}])
+def test_a_fallback_scrape_protocol_needs_prometheus_3(fake_inventory, older):
+    s = validate("mon1", {"prometheus_scrape_jobs": [MISLABELLED], **older})
+    with pytest.raises(SettingsError, match="job legacy: fallback_scrape_protocol needs "
+                                            "Prometheus 3.0 or later"):
+        prometheus.config_content(s, [])
+
+
+def test_promtool_2_refuses_the_fallback_scrape_protocol(fake_inventory, tmp_path):
+    """Why 2.x is refused on the controller: its promtool does not know the key."""
+    s = validate("mon1", {"prometheus_scrape_jobs": [MISLABELLED], "prometheus_version": "3.5.3"})
+    with pytest.raises(AssertionError, match="fallback_scrape_protocol"):
+        debian.promtool_accepts(prometheus.config_content(s, []), tmp_path, "trixie")
+
+
 @pytest.mark.parametrize("job", [
     {"targets": ["a:1"]}, {"job_name": "x"}, {"job_name": "x", "targets": []}, "x:1"])
 def test_user_scrape_job_needs_name_and_targets(fake_inventory, job):
