@@ -66,7 +66,7 @@ prometheus_data_dir = '/var/lib/prometheus'
 prometheus_min_free_mb = 256
 # URL users reach Prometheus at (behind a proxy)
 prometheus_web_external_url = None
-# extra jobs: [{job_name, targets: [host:port], metrics_path, scheme, labels}] (application /metrics endpoints)
+# extra jobs: [{job_name, targets: [host:port], metrics_path, scheme, labels, fallback_scrape_protocol}] (application /metrics endpoints; fallback_scrape_protocol, for targets sending a wrong Content-Type, needs Prometheus 3)
 prometheus_scrape_jobs = []
 # raw Prometheus scrape_config entries, passed through as given
 prometheus_extra_scrape_configs = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import shlex
 
 from pyinfra import host
@@ -65,7 +66,20 @@ def receiver_config(receiver: dict) -> dict:
     if missing:
         raise SettingsError(f"alertmanager receiver {name} ({kind}) needs "
                             + ", ".join(f"{f} (or {f}_secret)" for f in missing))
+    if kind == "telegram":
+        config["chat_id"] = telegram_chat_id(name, config["chat_id"])
     return {"name": name, config_key: [config]}
+
+
+def telegram_chat_id(receiver: str, value) -> int:
+    """Alertmanager reads chat_id as an int64 and refuses a quoted one; from --data or a
+    secret it comes as text."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"-?[0-9]+", text) \
+            or not -2**63 <= int(text) < 2**63:
+        raise SettingsError(f"alertmanager receiver {receiver} (telegram): chat_id must be "
+                            f"an integer such as -1001234567890; got {value!r}")
+    return int(text)
 
 
 def receiver_severities(receiver: dict) -> list[str]:

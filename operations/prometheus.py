@@ -18,7 +18,7 @@ from .context import endpoint, hosts_running, listen_address, local_url, secret,
 from .facts import FreeSpace
 from .install import directories, directory, install_binaries, system_user
 from .services import REPO, Unit, render, service
-from .settings import SettingsError
+from .settings import SettingsError, version_tuple
 from .targets import inventory_jobs
 from .web_config import (PROMETHEUS_PASSWORD_FILE, PROTECTED, password_file, protect,
                          scrape_client)
@@ -29,6 +29,9 @@ CONFIG = f"{CONFIG_DIR}/prometheus.yml"
 RULES_DIR = f"{CONFIG_DIR}/rules"
 FILE_SD_DIR = f"{CONFIG_DIR}/file_sd"
 SHIPPED_RULES = REPO / "templates/prometheus/rules"
+# Prometheus 3.8.0 reads the retention from prometheus.yml (storage: tsdb: retention:) and
+# deprecates the --storage.tsdb.retention.* flags; older ones refuse that block.
+RETENTION_IN_CONFIG_SINCE = (3, 8, 0)
 
 
 def user_scrape_configs(s) -> list[dict]:
@@ -43,12 +46,38 @@ def user_scrape_configs(s) -> list[dict]:
         for key in ("metrics_path", "scheme", "scrape_interval", "scrape_timeout"):
             if key in job:
                 config[key] = job[key]
+        if "fallback_scrape_protocol" in job:
+            config["fallback_scrape_protocol"] = fallback_scrape_protocol(s, job)
         static = {"targets": list(job["targets"])}
         if job.get("labels"):
             static["labels"] = job["labels"]
         config["static_configs"] = [static]
         jobs.append(config)
     return jobs + list(s.prometheus_extra_scrape_configs)
+
+
+# The exposition formats Prometheus can be told to assume for a target whose Content-Type
+# it does not know (config/config.go ScrapeProtocol names at v3.5.0); the setting came
+# with Prometheus 3.0, and 2.x refuses the key.
+SCRAPE_PROTOCOLS = ("PrometheusProto", "PrometheusText0.0.4", "PrometheusText1.0.0",
+                    "OpenMetricsText0.0.1", "OpenMetricsText1.0.0")
+FALLBACK_PROTOCOL_SINCE = (3, 0, 0)
+
+
+def fallback_scrape_protocol(s, job: dict) -> str:
+    value = job["fallback_scrape_protocol"]
+    where = f"prometheus_scrape_jobs: job {job['job_name']}: fallback_scrape_protocol"
+    if value not in SCRAPE_PROTOCOLS:
+        raise SettingsError(f"{where} must be one of {', '.join(SCRAPE_PROTOCOLS)}; "
+                            f"got {value!r}")
+    # Debian's packages (2.42 in 12, 2.53 in 13) are older than 3.0
+    package = s.prometheus_install_method == "package"
+    if package or version_tuple(s.prometheus_version) < FALLBACK_PROTOCOL_SINCE:
+        which = "Debian's package" if package else f"prometheus_version {s.prometheus_version}"
+        raise SettingsError(f"{where} needs Prometheus 3.0 or later, not {which}; use "
+                            "prometheus_install_method = 'archive' with a 3.x "
+                            "prometheus_version, or drop the key")
+    return value
 
 
 def check_rule_file_shape(local: str, text: str) -> None:
@@ -156,6 +185,22 @@ def alert_relabel_configs(s, ha: bool) -> list[dict]:
     return [{"action": "labeldrop", "regex": s.prometheus_replica_label}] if ha else []
 
 
+def retention_in_config(s) -> bool:
+    """Whether this Prometheus takes its retention from prometheus.yml rather than flags:
+    an upstream archive of 3.8.0 or later. Debian's packages (2.42 in 12, 2.53 in 13, 3.5
+    in sid) are all older, so the package method keeps the flags."""
+    return (s.prometheus_install_method == "archive"
+            and version_tuple(s.prometheus_version) >= RETENTION_IN_CONFIG_SINCE)
+
+
+def retention(s) -> dict[str, str]:
+    """How long and how much Prometheus keeps: the keys of storage.tsdb.retention."""
+    kept = {"time": s.prometheus_retention_time}
+    if s.prometheus_retention_size:
+        kept["size"] = s.prometheus_retention_size
+    return kept
+
+
 def config_content(s, jobs: list[dict]) -> str:
     client = scrape_client(s)   # TLS and login of the stack's own endpoints, if any
     jobs = [{**job, "client": client if job["component"] in PROTECTED else {}}
@@ -168,6 +213,7 @@ def config_content(s, jobs: list[dict]) -> str:
         scrape_timeout=s.prometheus_scrape_timeout,
         evaluation_interval=s.prometheus_evaluation_interval,
         external_labels=external_labels(s, ha),
+        retention=retention(s) if retention_in_config(s) else {},
         # a global Prometheus holds the series of every replica of a site (each labelled
         # with its replica by /federate): its alerts about them are one alert too
         alert_relabel_configs=alert_relabel_configs(s, ha or federation.is_global(host)),
@@ -184,12 +230,14 @@ def config_content(s, jobs: list[dict]) -> str:
 
 
 def flags(s, binary: str, web_flags: list[str] = ()) -> list[str]:
-    out = [binary, f"--config.file={CONFIG}",
-           f"--storage.tsdb.path={s.prometheus_data_dir}",
-           f"--storage.tsdb.retention.time={s.prometheus_retention_time}",
-           f"--web.listen-address={listen_address(NAME)}"]
-    if s.prometheus_retention_size:
-        out.append(f"--storage.tsdb.retention.size={s.prometheus_retention_size}")
+    # in the flags' long-standing order, so a unit written before 3.8 stays as it was
+    flagged = {} if retention_in_config(s) else retention(s)
+    out = [binary, f"--config.file={CONFIG}", f"--storage.tsdb.path={s.prometheus_data_dir}"]
+    if "time" in flagged:
+        out.append(f"--storage.tsdb.retention.time={flagged['time']}")
+    out.append(f"--web.listen-address={listen_address(NAME)}")
+    if "size" in flagged:
+        out.append(f"--storage.tsdb.retention.size={flagged['size']}")
     if s.prometheus_web_external_url:
         out.append(f"--web.external-url={s.prometheus_web_external_url}")
     return out + list(web_flags) + list(s.prometheus_extra_flags)

@@ -265,8 +265,10 @@ SETTINGS: list[Setting] = [
     Setting("prometheus_web_external_url", "str", None, optional=True, section="prometheus",
             help="URL users reach Prometheus at (behind a proxy)"),
     Setting("prometheus_scrape_jobs", "list", [], section="prometheus", help=(
-        "extra jobs: [{job_name, targets: [host:port], metrics_path, scheme, labels}] "
-        "(application /metrics endpoints)")),
+        "extra jobs: [{job_name, targets: [host:port], metrics_path, scheme, labels, "
+        "fallback_scrape_protocol}] (application /metrics endpoints; "
+        "fallback_scrape_protocol, for targets sending a wrong Content-Type, needs "
+        "Prometheus 3)")),
     Setting("prometheus_extra_scrape_configs", "list", [], section="prometheus",
             help="raw Prometheus scrape_config entries, passed through as given"),
     Setting("prometheus_shipped_rules", "list",

@@ -51,7 +51,12 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "debian_package": "prometheus",
         "notes": "promu build: linux-{amd64,arm64,armv7,armv6,armv5,386,...}. The 3.5.x line is the LTS "
                  "(3.5.1 seen on prometheus.io in Jan 2026). Only amd64 and arm64 are pinned here. Debian "
-                 "bookworm ships 2.42 as package prometheus.",
+                 "bookworm ships 2.42 as package prometheus. Retention: from v3.8.0 the TSDB config "
+                 "holds storage.tsdb.retention {time, size} (config/config.go, TSDBRetentionConfig; "
+                 "docs/configuration/configuration.md) and --storage.tsdb.retention.time/size are "
+                 "marked deprecated (cmd/prometheus/main.go); v3.7.0's config/config.go has no such "
+                 "block. operations/prometheus.py picks the form by prometheus_version "
+                 "(RETENTION_IN_CONFIG_SINCE).",
     },
     "alertmanager": {
         "version": "0.34.1",

@@ -2,8 +2,9 @@
 
 templates/prometheus/rules/*.rules.yml are uploaded verbatim to the Prometheus host.
 Each has a promtool unit-test file tests/rules/<stem>_test.yml. These tests run the
-real promtool (Debian's build, through tests/harness/debian.py) and check that no
-alert ships without a test proving it fires.
+real promtool (Debian's builds, through tests/harness/debian.py) of three releases, so
+every rule and test holds on Prometheus 2 and 3 alike, and check that no alert ships
+without a test proving it fires.
 """
 
 from __future__ import annotations
@@ -59,9 +60,20 @@ def _alert_tests():
                 yield path, case["alertname"], case.get("exp_alerts") or []
 
 
-@pytest.fixture(scope="session")
-def promtool() -> Path:
-    return debian.tool("promtool")
+# Debian release -> the Prometheus its promtool is: the oldest we deploy, the last 2.x and
+# 3.x (range selectors exclude their left boundary from 3.0 on: tests must hold on both).
+PROMTOOL_SUITES = {"bookworm": "2.42", "trixie": "2.53", "sid": "3.5"}
+
+
+@pytest.fixture(scope="session", params=sorted(PROMTOOL_SUITES))
+def promtool(request) -> Path:
+    return debian.tool("promtool", request.param)
+
+
+@pytest.mark.parametrize("suite", sorted(PROMTOOL_SUITES))
+def test_promtools_are_the_releases_we_mean(suite):
+    res = _run([debian.tool("promtool", suite), "--version"])
+    assert f"promtool, version {PROMTOOL_SUITES[suite]}." in res.stdout + res.stderr
 
 
 def _run(cmd: list, cwd: Path = REPO) -> subprocess.CompletedProcess:

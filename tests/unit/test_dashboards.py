@@ -12,7 +12,8 @@ These tests check them offline:
   variables replaced by concrete values, goes through Debian's real
   ``promtool check rules`` as a recording rule;
 * metric names: every metric name in those expressions must be one the deployed
-  components actually expose, judged from the string data of Debian's builds of
+  components actually expose, judged from the string data of Debian's builds (bookworm's,
+  Go 1.19, and sid's, Go 1.24 and later) of
   node_exporter, redis_exporter, postgres_exporter, prometheus and alertmanager (see
   ``verify_metric_name`` for the heuristic and RUNTIME_NAMES for names no binary holds),
   or, for cAdvisor, Loki and Alloy, which Debian does not build, in the explicit
@@ -340,82 +341,117 @@ UPSTREAM_NAMES = {
 
 # --- reading the Debian binaries ----------------------------------------------------------
 
-def _elf_section(data: bytes, wanted: str) -> bytes:
-    """The bytes of one section of a 64-bit little-endian ELF file (the whole file if absent)."""
-    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        return data
+# The releases whose builds the names are checked against: the oldest we deploy (Go 1.19's
+# linker) and the newest (Go 1.24 and later), which lay out string literals differently.
+BINARY_SUITES = (debian.OLDEST, "sid")
+
+
+def _elf_sections(data: bytes) -> dict[str, tuple[int, bytes]]:
+    """Section name -> (virtual address, bytes) of a 64-bit little-endian ELF file."""
+    assert data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1, "not a 64-bit LE ELF file"
     shoff, = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
     def header(i):
         return struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
     strtab = header(shstrndx)
     names = data[strtab[4]:strtab[4] + strtab[5]]
+    sections = {}
     for i in range(shnum):
         h = header(i)
         name = names[h[0]:names.index(b"\0", h[0])].decode()
-        if name == wanted:
-            return data[h[4]:h[4] + h[5]]
-    return data
+        sections[name] = (h[3], data[h[4]:h[4] + h[5]])
+    return sections
+
+
+# amd64 LEAQ with a RIP-relative operand (REX.W prefix, opcode 8D, ModRM mod=00 rm=101),
+# then its 32-bit displacement: how Go code loads the address of a string literal.
+_LEA_RIP = re.compile(rb"[\x48\x4c]\x8d[\x05\x0d\x15\x1d\x25\x2d\x35\x3d]")
+_DATA_SECTIONS = (".rodata", ".data", ".noptrdata", ".data.rel.ro")
+
+
+class GoBinary:
+    """The read-only data of a Go binary (amd64) and the addresses in it that something
+    points at: the targets of the code's RIP-relative LEAQs and the 8-byte pointers of its
+    data sections (string headers, slice headers)."""
+
+    def __init__(self, path: Path):
+        sections = _elf_sections(path.read_bytes())
+        self.rodata_addr, self.rodata = sections[".rodata"]
+        self.noptrdata_addr, self.noptrdata = sections[".noptrdata"]
+        pointers = self._lea_targets(*sections[".text"])
+        for name in _DATA_SECTIONS:
+            if name in sections:
+                data = sections[name][1]
+                pointers.update(q for q, in struct.iter_unpack("<Q", data[:len(data) & ~7]))
+        self.pointed_at = {a for a in pointers if self._holds(a)}
+
+    def _holds(self, addr: int) -> bool:
+        """Whether `addr` is in .rodata or .noptrdata (or just past their end)."""
+        return (self.rodata_addr <= addr <= self.rodata_addr + len(self.rodata)
+                or self.noptrdata_addr <= addr <= self.noptrdata_addr + len(self.noptrdata))
+
+    @staticmethod
+    def _lea_targets(text_addr: int, text: bytes) -> set[int]:
+        targets = set()
+        for m in _LEA_RIP.finditer(text):
+            disp, = struct.unpack_from("<i", text, m.end())
+            targets.add(text_addr + m.end() + 4 + disp)  # relative to the next instruction
+        return targets
+
+    def starts_object(self, addr: int) -> bool:
+        return addr in self.pointed_at
 
 
 @functools.lru_cache(maxsize=None)
-def section(component: str, name: str) -> bytes:
-    """One ELF section of the component's server binary (Debian's build)."""
-    return _elf_section(debian.binaries(component)[component].read_bytes(), name)
+def go_binary(component: str, suite: str = debian.OLDEST) -> GoBinary:
+    """The component's server binary, Debian's build of `suite`."""
+    return GoBinary(debian.binaries(component, suite=suite)[component])
 
 
-def rodata(component: str) -> bytes:
-    """Read-only data of the component's server binary: Go keeps string literals there."""
-    return section(component, ".rodata")
-
-
-_TEXTISH = set(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
-
-
-def _sorted_run(blob: bytes, pos: int, size: int, backwards: bool, limit: int = 8) -> int:
-    """How many neighbours of blob[pos:pos+size] are text of the same size in ascending order."""
-    prev, n = blob[pos:pos + size], 0
-    while n < limit:
-        start = pos - (n + 1) * size if backwards else pos + (n + 1) * size
-        if start < 0:
-            break
-        chunk = blob[start:start + size]
-        if len(chunk) < size or not all(c in _TEXTISH for c in chunk) \
-                or not (chunk < prev if backwards else chunk > prev):
-            break
-        prev, n = chunk, n + 1
-    return n
-
-
-def is_literal(blob: bytes, text: str) -> bool:
+def is_literal(binary: GoBinary, text: str) -> bool:
     """Whether `text` is a whole Go string literal in the binary, not just a substring.
 
-    Go's linker stores string literals back to back without separators, sorted by length
-    and then by content. So a whole literal of length L sits among other literals of
-    length L in ascending order: the L-byte chunks before it sort below it and those after
-    it above it. A substring of a longer literal (a typo that drops or adds a letter,
-    'seconds_tota') almost never has sorted neighbours on both sides. We ask for at least
-    one sorted neighbour on each side and 6 in all, or 8 on one side alone (a literal at
-    the edge of its length group has none on the other). The layout is a property of the
-    Go toolchain, so test_is_literal_tells_whole_literals_from_substrings guards it."""
+    Go's linker stores string literals back to back in .rodata without separators or
+    terminators, grouped by length: Go 1.19 sorts each group by content, Go 1.24 and later
+    leave it in the order the packages were linked. So the bytes alone do not show where
+    a literal begins or ends. The code does: it loads each literal's address with a LEAQ
+    (or keeps it in a string header in data), and the next literal begins right where one
+    ends. A whole literal therefore starts at an address something points at and ends at
+    another such address; a substring of a longer literal (a typo that drops or adds a
+    letter, 'seconds_tota') misses one of the two. test_is_literal_tells_whole_literals_
+    from_substrings guards this on both layouts."""
     needle = text.encode()
-    size, pos = len(needle), blob.find(needle)
+    pos = binary.rodata.find(needle)
     while pos >= 0:
-        before = _sorted_run(blob, pos, size, backwards=True)
-        after = _sorted_run(blob, pos, size, backwards=False)
-        if (before >= 1 and after >= 1 and before + after >= 6) or before + after >= 8:
+        addr = binary.rodata_addr + pos
+        if binary.starts_object(addr) and binary.starts_object(addr + len(needle)):
             return True
-        pos = blob.find(needle, pos + 1)
+        pos = binary.rodata.find(needle, pos + 1)
     return False
 
 
-def verify_metric_name(name: str) -> tuple[bool, str]:
-    """Whether a component we deploy exposes `name`, judged from its Debian binary.
+def is_scrape_series(binary: GoBinary, name: str) -> bool:
+    """scrape.go keeps the names of its per-scrape series as byte slices with a trailing
+    0xff byte (`[]byte("up" + "\xff")`) in .noptrdata: NUL-padded with Go 1.19, packed
+    back to back with Go 1.24 and later. Either way the slice's data starts at an address
+    its slice header points at."""
+    needle = name.encode() + b"\xff"
+    pos = binary.noptrdata.find(needle)
+    while pos >= 0:
+        if binary.starts_object(binary.noptrdata_addr + pos):
+            return True
+        pos = binary.noptrdata.find(needle, pos + 1)
+    return False
+
+
+def verify_metric_name(name: str, suite: str = debian.OLDEST) -> tuple[bool, str]:
+    """Whether a component we deploy exposes `name`, judged from its Debian binary of `suite`.
 
     The heuristic, first match wins:
     1. application metrics (APP_METRICS) must be the names the shipped apps alert rules use;
     2. Prometheus' own per-scrape series (up, scrape_*) must be in the prometheus binary
-       followed by the 0xff byte it appends to them; ALERTS must be a whole literal;
+       followed by the 0xff byte it appends to them (``is_scrape_series``); ALERTS must be
+       a whole literal;
     3. names exporters build from run-time data (RUNTIME_NAMES) need their witness string;
        names of components without a Debian build must be in UPSTREAM_NAMES, exactly;
     4. otherwise the prefix up to the first '_' names the component (NAMESPACES), and in
@@ -425,9 +461,11 @@ def verify_metric_name(name: str) -> tuple[bool, str]:
        b. the name without "<namespace>_" is a literal of 4 characters or more (client
           libraries join Namespace and Name at run time; redis_exporter prepends "redis_");
        c. the name splits at an '_' into head and tail, both literals, the tail at least
-          5 characters and the head (with or without "<namespace>_") at least 3: the
-          BuildFQName(namespace, subsystem, name) pattern of node_exporter and Prometheus,
-          and postgres_exporter's "<view>_<column>" (pg_stat_database + xact_commit).
+          5 characters and not "total" alone (Go exporters write a counter's "_total"
+          into its name literal: "seconds_total", "notifications_total"), and the head
+          (with or without "<namespace>_") at least 3: the BuildFQName(namespace,
+          subsystem, name) pattern of node_exporter and Prometheus, and
+          postgres_exporter's "<view>_<column>" (pg_stat_database + xact_commit).
     A typo in any part of a name breaks the literal it belongs to, so the name fails.
     Known blind spot: a name assembled from two real literals that the exporter never
     combines passes. Example: pg_stat_database_deadlock (the metric ends in "deadlocks")
@@ -439,30 +477,31 @@ def verify_metric_name(name: str) -> tuple[bool, str]:
         return (re.search(rf"\b{re.escape(name)}\b", rules) is not None,
                 "application metric used by apps.rules.yml")
     if name in SCRAPE_SERIES:
-        return (b"\0" + name.encode() + b"\xff" in section("prometheus", ".noptrdata"),
-                "Prometheus scrape series")
+        return is_scrape_series(go_binary("prometheus", suite), name), "Prometheus scrape series"
     if name in RULE_SERIES:
-        return is_literal(rodata("prometheus"), name), "Prometheus rule series"
+        return is_literal(go_binary("prometheus", suite), name), "Prometheus rule series"
     if name in RUNTIME_NAMES:
         component, witnesses, why = RUNTIME_NAMES[name]
-        return (all(w in rodata(component) for w in witnesses), f"built at run time: {why}")
+        rodata = go_binary(component, suite).rodata
+        return (all(w in rodata for w in witnesses), f"built at run time: {why}")
     if name in UPSTREAM_NAMES:
         return True, f"{UPSTREAM_NAMES[name]} metric, checked in its source (UPSTREAM_NAMES)"
     ns = name.split("_", 1)[0]
     if ns not in NAMESPACES or "_" not in name:
         return False, f"no deployed component exposes names starting with {ns!r}"
-    blob = rodata(NAMESPACES[ns])
+    binary = go_binary(NAMESPACES[ns], suite)
     rest = name[len(ns) + 1:]
-    if is_literal(blob, name):
+    if is_literal(binary, name):
         return True, "literal"
-    if len(rest) >= 4 and is_literal(blob, rest):
+    if len(rest) >= 4 and is_literal(binary, rest):
         return True, "namespace + literal"
     parts = name.split("_")
     for i in range(2, len(parts)):
         head, tail = "_".join(parts[:i]), "_".join(parts[i:])
         short_head = head[len(ns) + 1:]
-        if len(tail) >= 5 and len(short_head) >= 3 and is_literal(blob, tail) \
-                and (is_literal(blob, head) or is_literal(blob, short_head)):
+        if len(tail) >= 5 and tail != "total" and len(short_head) >= 3 \
+                and is_literal(binary, tail) \
+                and (is_literal(binary, head) or is_literal(binary, short_head)):
             return True, f"literals {head!r} + {tail!r}"
     return False, f"not found in the {NAMESPACES[ns]} binary"
 
@@ -476,12 +515,13 @@ def dashboard_metric_names() -> dict[str, list[str]]:
     return names
 
 
-def test_metric_names_exist_in_exporters():
+@pytest.mark.parametrize("suite", BINARY_SUITES)
+def test_metric_names_exist_in_exporters(suite):
     names = dashboard_metric_names()
     assert len(names) >= 30, sorted(names)
     unknown = {}
     for name, used in sorted(names.items()):
-        ok, how = verify_metric_name(name)
+        ok, how = verify_metric_name(name, suite)
         if not ok:
             unknown[name] = (how, used)
     assert not unknown, "metric names no deployed component exposes:\n" + "\n".join(
@@ -506,7 +546,8 @@ def test_upstream_allow_list_is_used_and_small():
     assert len(UPSTREAM_NAMES) <= 12
 
 
-def test_metric_names_of_alert_rules_verify_too():
+@pytest.mark.parametrize("suite", BINARY_SUITES)
+def test_metric_names_of_alert_rules_verify_too(suite):
     """The verifier accepts the names used by the shipped (promtool-tested) alert rules."""
     names = set()
     for path in sorted((REPO / "templates" / "prometheus" / "rules").glob("*.rules.yml")):
@@ -514,7 +555,8 @@ def test_metric_names_of_alert_rules_verify_too():
             for rule in group["rules"]:
                 names |= promql_metric_names(rule["expr"])
     names -= {"node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes"}  # run-time names
-    bad = {n: verify_metric_name(n)[1] for n in sorted(names) if not verify_metric_name(n)[0]}
+    verdicts = {n: verify_metric_name(n, suite) for n in sorted(names)}
+    bad = {n: how for n, (ok, how) in verdicts.items() if not ok}
     assert not bad, bad
 
 
@@ -553,16 +595,46 @@ def test_metric_names_of_alert_rules_verify_too():
     "loki_request_duration_seconds",
     "loki_write_dropped_entry_total",
 ])
-def test_metric_name_checker_rejects_typos(typo):
-    ok, how = verify_metric_name(typo)
+@pytest.mark.parametrize("suite", BINARY_SUITES)
+def test_metric_name_checker_rejects_typos(typo, suite):
+    ok, how = verify_metric_name(typo, suite)
     assert not ok, f"the metric name checker accepted the typo {typo!r} ({how})"
 
 
-def test_is_literal_tells_whole_literals_from_substrings():
-    blob = rodata("redis_exporter")
-    assert is_literal(blob, "connected_clients")
-    assert b"connected_client" in blob and not is_literal(blob, "connected_client")
-    assert b"onnected_clients" in blob and not is_literal(blob, "onnected_clients")
+@pytest.mark.parametrize("suite", BINARY_SUITES)
+def test_is_literal_tells_whole_literals_from_substrings(suite):
+    binary = go_binary("redis_exporter", suite)
+    assert is_literal(binary, "connected_clients")
+    # a prefix starts where the literal does: only its end gives it away
+    assert b"connected_client" in binary.rodata and not is_literal(binary, "connected_client")
+    assert b"onnected_clients" in binary.rodata and not is_literal(binary, "onnected_clients")
+
+
+def _same_length_neighbours(binary: GoBinary, text: str, count: int = 3) -> list[bytes]:
+    size, pos = len(text), binary.rodata.find(text.encode())
+    return [binary.rodata[pos + k * size:pos + (k + 1) * size] for k in range(-count, count + 1)]
+
+
+def test_is_literal_reads_the_unsorted_layout_of_newer_go():
+    """Go 1.19 sorts literals of one length by content, Go 1.24 and later do not: a check
+    that relied on sorted neighbours would miss every literal of the newer builds."""
+    old, new = go_binary("redis_exporter", debian.OLDEST), go_binary("redis_exporter", "sid")
+    old_run = _same_length_neighbours(old, "connected_clients")
+    new_run = _same_length_neighbours(new, "connected_clients")
+    assert old_run == sorted(old_run), old_run
+    assert new_run != sorted(new_run), new_run
+    # the neighbours are whole literals of the same length, each told apart by is_literal
+    assert all(is_literal(new, chunk.decode()) for chunk in new_run), new_run
+    assert is_literal(new, "connected_clients") and not is_literal(new, "connected_client")
+
+
+def test_scrape_series_need_their_own_slice():
+    """`up` + 0xff must start a byte slice of its own, in both layouts of .noptrdata."""
+    for suite in BINARY_SUITES:
+        binary = go_binary("prometheus", suite)
+        assert is_scrape_series(binary, "up")
+        assert b"amples_scraped\xff" in binary.noptrdata
+        assert not is_scrape_series(binary, "amples_scraped")
 
 
 # ==================================================================== LogQL

@@ -20,7 +20,7 @@ for p in (str(TESTS), str(REPO)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from harness.debian import promtool_accepts  # noqa: E402
+from harness.debian import promtool_accepts, upstream_version  # noqa: E402
 from operations import grafana_provisioning, prometheus, targets  # noqa: E402
 from operations.settings import SettingsError, validate  # noqa: E402
 
@@ -29,11 +29,13 @@ DEFAULT_MATCH = ["up", '{__name__=~".+:.+"}']
 
 
 def two_sites(inventory, data: dict | None = None, global_hosts=("global1",)):
-    """Two sites, each a monitoring host and a web host, and the global Prometheus."""
+    """Two sites, each a monitoring host and a web host, and the global Prometheus (the
+    version of the promtool that checks its config)."""
     return inventory(
         {"monitoring": ["paris-mon", "berlin-mon"], "web": ["paris-web", "berlin-web"],
          **SITES, "federation": list(global_hosts)},
-        data, group_data={site: {"site": site} for site in SITES})
+        {"prometheus_version": upstream_version("prometheus"), **(data or {})},
+        group_data={site: {"site": site} for site in SITES})
 
 
 def rendered(use, name: str) -> tuple[str, dict]:

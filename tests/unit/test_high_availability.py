@@ -151,7 +151,9 @@ def test_a_single_prometheus_has_no_replica_label_and_relabels_no_alerts(invento
 
 def test_each_replica_names_itself_and_drops_that_name_from_its_alerts(inventory, tmp_path):
     a, b = Host("mon1"), Host("mon2")
-    s = inventory(b, [a, b], data={"prometheus_external_labels": {"cluster": "eu-1"}})
+    s = inventory(b, [a, b], data={"prometheus_external_labels": {"cluster": "eu-1"},
+                                   # the version of the promtool that checks it below
+                                   "prometheus_version": debian.upstream_version("prometheus")})
     cfg = rendered(s)
     assert cfg["global"]["external_labels"] == {"replica": "mon2", "cluster": "eu-1"}
     # applied after external labels: both replicas send the same alert

@@ -20,7 +20,7 @@ for p in (str(TESTS), str(REPO)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from harness.debian import promtool_accepts  # noqa: E402
+from harness.debian import promtool_accepts, upstream_version  # noqa: E402
 from harness.units import directives, exec_start_argv  # noqa: E402
 from operations import (artifacts, context, grafana_provisioning, install,  # noqa: E402
                         prometheus, targets, victoriametrics)
@@ -31,6 +31,11 @@ from operations.upstream_releases import CHECKSUMS, RELEASES  # noqa: E402
 PASSWORD = "lts-password-value-1"
 TOKEN = "lts-bearer-token-value-2"
 SECRET_VARS = {"T_LTS_PASSWORD": PASSWORD, "T_LTS_TOKEN": TOKEN}
+
+def checked_version() -> dict:
+    """Render for the Prometheus whose promtool checks the config (Debian's oldest)."""
+    return {"prometheus_version": upstream_version("prometheus")}
+
 
 LONG_TERM = {"url": "https://lts.example.org/api/v1/write", "name": "lts",
              "remote_timeout": "30s",
@@ -57,7 +62,7 @@ def rendered(use, host: str = "mon1") -> tuple[str, dict]:
 # -- the user's remote_write entries -------------------------------------------------------------
 def test_remote_write_entries_are_rendered_with_secrets_in_files(inventory, tmp_path):
     use = inventory({"monitoring": ["mon1"]},
-                    {"prometheus_remote_write": [LONG_TERM, HOSTED]})
+                    {"prometheus_remote_write": [LONG_TERM, HOSTED], **checked_version()})
     text, cfg = rendered(use)
     lts, hosted = cfg["remote_write"]
     assert lts == {
@@ -158,7 +163,7 @@ def test_remote_write_from_the_command_line_is_read_as_yaml():
 # -- the inventory's own store --------------------------------------------------------------------
 def test_every_prometheus_writes_to_every_victoriametrics_host(inventory, tmp_path):
     use = inventory({"monitoring": ["mon1", "mon2"], "victoriametrics": ["lts1"]},
-                    {"prometheus_remote_write": [LONG_TERM]})
+                    {"prometheus_remote_write": [LONG_TERM], **checked_version()})
     for mon in ("mon1", "mon2"):
         text, cfg = rendered(use, mon)
         assert [w["url"] for w in cfg["remote_write"]] == [
@@ -179,7 +184,7 @@ def test_the_automatic_entries_take_a_queue_config(inventory, tmp_path):
     the store could drop what the old shards held (prometheus/prometheus#12559)."""
     queue = {"min_shards": 2, "max_shards": 2, "max_backoff": "10s"}
     use = inventory({"monitoring": ["mon1"], "victoriametrics": ["lts1"]},
-                    {"prometheus_remote_write": [LONG_TERM],
+                    {"prometheus_remote_write": [LONG_TERM], **checked_version(),
                      "prometheus_remote_write_victoriametrics_queue_config": queue})
     text, cfg = rendered(use)
     assert cfg["remote_write"][1] == {"url": "http://lts1:8428/api/v1/write",

@@ -178,6 +178,33 @@ def test_alertmanager_every_receiver_type(host_settings, monkeypatch, tmp_path, 
     assert amtool_route(amtool, path, alertname="X") == ["blackhole"]
 
 
+@pytest.mark.parametrize("suite", ["bookworm", "sid"])   # amtool 0.25 and 0.33
+def test_telegram_chat_id_given_as_text_is_rendered_as_a_number(host_settings, monkeypatch,
+                                                                tmp_path, suite):
+    set_all_secrets(monkeypatch)
+    # as `--data alertmanager_receivers=...` or a YAML file with quotes hands it over
+    s = host_settings({"alertmanager_receivers": [
+        {"name": "ops-telegram", "type": "telegram", "bot_token_secret": "MONSTACK_T_TG_TOKEN",
+         "chat_id": "-1001234567890"}]})
+    text = alertmanager.config_content(s)
+    (tg,) = yaml.safe_load(text)["receivers"][1]["telegram_configs"]
+    assert tg["chat_id"] == -1001234567890
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(text)
+    amtool_check(debian.tool("amtool", suite), path)
+
+
+@pytest.mark.parametrize("chat_id", ["@ops_channel", "12.5", "", True, "99999999999999999999"])
+def test_telegram_chat_id_must_be_an_integer(host_settings, monkeypatch, chat_id):
+    set_all_secrets(monkeypatch)
+    s = host_settings({"alertmanager_receivers": [
+        {"name": "ops-telegram", "type": "telegram", "bot_token_secret": "MONSTACK_T_TG_TOKEN",
+         "chat_id": chat_id}]})
+    with pytest.raises(SettingsError, match=r"receiver ops-telegram \(telegram\): chat_id must "
+                                            r"be an integer"):
+        alertmanager.config_content(s)
+
+
 def test_alertmanager_without_receivers_or_inhibit(host_settings, tmp_path, amtool):
     s = host_settings({"alertmanager_inhibit_warning_when_critical": "false"})
     text = alertmanager.config_content(s)
@@ -349,8 +376,14 @@ def promtool_check(promtool: Path, path: Path) -> subprocess.CompletedProcess:
     return run([promtool, "check", "config", path])
 
 
+# The last release that takes its retention only as flags, and the first that reads it from
+# prometheus.yml (config/config.go and cmd/prometheus/main.go at v3.8.0).
+BEFORE_RETENTION_IN_CONFIG, RETENTION_IN_CONFIG = "3.7.3", "3.8.0"
+
+
 def test_prometheus_config(fake_inventory, tmp_path, promtool):
-    s = prometheus_settings(prometheus_scrape_interval="30s")
+    s = prometheus_settings(prometheus_scrape_interval="30s",
+                            prometheus_version=BEFORE_RETENTION_IN_CONFIG)
     text = prometheus.config_content(s, INVENTORY_JOBS)
     cfg = yaml.safe_load(text)
 
@@ -397,11 +430,44 @@ def test_prometheus_config(fake_inventory, tmp_path, promtool):
     res = promtool_check(promtool, path)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "SUCCESS" in res.stdout
+    debian.promtool_accepts(text, tmp_path, "sid")   # and promtool 3.5.3 too
+
+
+def test_prometheus_retention_goes_to_the_config_file_from_3_8(fake_inventory):
+    s = prometheus_settings(prometheus_version=RETENTION_IN_CONFIG)
+    cfg = yaml.safe_load(prometheus.config_content(s, INVENTORY_JOBS))
+    assert cfg["storage"] == {"tsdb": {"retention": {"time": "30d", "size": "10GB"}}}
+    argv = prometheus.flags(s, "/usr/local/bin/prometheus")
+    assert not [f for f in argv if f.startswith("--storage.tsdb.retention")], argv
+
+    unsized = validate("mon1", {"prometheus_version": RETENTION_IN_CONFIG,
+                                "prometheus_retention_time": "90d"})
+    cfg = yaml.safe_load(prometheus.config_content(unsized, []))
+    assert cfg["storage"] == {"tsdb": {"retention": {"time": "90d"}}}
+
+
+def test_prometheus_retention_stays_in_flags_before_3_8(fake_inventory):
+    for s in (prometheus_settings(prometheus_version=BEFORE_RETENTION_IN_CONFIG),
+              # Debian's packages are all older than 3.8, whatever prometheus_version says
+              prometheus_settings(prometheus_install_method="package",
+                                  prometheus_version=RETENTION_IN_CONFIG)):
+        assert "storage" not in yaml.safe_load(prometheus.config_content(s, INVENTORY_JOBS))
+        argv = prometheus.flags(s, "/usr/bin/prometheus")
+        assert argv[3] == "--storage.tsdb.retention.time=30d"
+        assert "--storage.tsdb.retention.size=10GB" in argv
+
+
+def test_prometheus_before_3_8_refuses_the_retention_block(fake_inventory, tmp_path):
+    """Why older versions get flags: sid's promtool 3.5.3 does not know the block."""
+    s = prometheus_settings(prometheus_version=RETENTION_IN_CONFIG)
+    with pytest.raises(AssertionError, match="retention"):
+        debian.promtool_accepts(prometheus.config_content(s, INVENTORY_JOBS), tmp_path, "sid")
 
 
 def test_prometheus_config_minimal(fake_inventory, tmp_path, promtool):
     fake_inventory.clear()   # no Alertmanager, no blackbox exporter anywhere
-    s = validate("mon1", {"blackbox_exporter_targets": ["https://example.org/"]})
+    s = validate("mon1", {"blackbox_exporter_targets": ["https://example.org/"],
+                          "prometheus_version": debian.upstream_version("prometheus")})
     text = prometheus.config_content(s, [])
     cfg = yaml.safe_load(text)
     assert "external_labels" not in cfg["global"]
@@ -415,7 +481,8 @@ def test_prometheus_config_minimal(fake_inventory, tmp_path, promtool):
 
 def test_prometheus_flags(fake_inventory):
     s = prometheus_settings(prometheus_web_external_url="https://mon.example.org/prometheus",
-                            prometheus_extra_flags='["--log.level=debug"]')
+                            prometheus_extra_flags='["--log.level=debug"]',
+                            prometheus_version=BEFORE_RETENTION_IN_CONFIG)
     argv = prometheus.flags(s, "/usr/local/bin/prometheus")
     assert argv[0] == "/usr/local/bin/prometheus"
     assert "--storage.tsdb.retention.size=10GB" in argv
@@ -425,9 +492,47 @@ def test_prometheus_flags(fake_inventory):
     assert "--storage.tsdb.path=/var/lib/prometheus" in argv
     assert argv[-1] == "--log.level=debug"
 
-    plain = prometheus.flags(validate("mon1", {}), "/usr/local/bin/prometheus")
+    plain = prometheus.flags(validate("mon1", {"prometheus_version": BEFORE_RETENTION_IN_CONFIG}),
+                             "/usr/local/bin/prometheus")
     assert not any(f.startswith(("--storage.tsdb.retention.size", "--web.external-url"))
                    for f in plain)
+
+
+MISLABELLED = {"job_name": "legacy", "targets": ["legacy1:8080"],
+               "fallback_scrape_protocol": "PrometheusText0.0.4"}
+
+
+def test_a_user_job_may_name_its_fallback_scrape_protocol(fake_inventory, tmp_path):
+    """For a target that sends a wrong Content-Type, which Prometheus 3 refuses to guess."""
+    s = validate("mon1", {"prometheus_scrape_jobs": [MISLABELLED], "prometheus_version": "3.5.3"})
+    text = prometheus.config_content(s, [])
+    jobs = {j["job_name"]: j for j in yaml.safe_load(text)["scrape_configs"]}
+    assert jobs["legacy"]["fallback_scrape_protocol"] == "PrometheusText0.0.4"
+    debian.promtool_accepts(text, tmp_path, "sid")   # promtool 3.5.3
+
+
+def test_a_fallback_scrape_protocol_prometheus_does_not_know_is_refused(fake_inventory):
+    s = validate("mon1", {"prometheus_version": "3.5.3", "prometheus_scrape_jobs": [
+        {**MISLABELLED, "fallback_scrape_protocol": "text/plain"}]})
+    with pytest.raises(SettingsError, match=r"job legacy: fallback_scrape_protocol must be one "
+                                            r"of PrometheusProto, .*; got 'text/plain'"):
+        prometheus.config_content(s, [])
+
+
+@pytest.mark.parametrize("older", [{"prometheus_version": "2.53.3"},
+                                   {"prometheus_install_method": "package"}])
+def test_a_fallback_scrape_protocol_needs_prometheus_3(fake_inventory, older):
+    s = validate("mon1", {"prometheus_scrape_jobs": [MISLABELLED], **older})
+    with pytest.raises(SettingsError, match="job legacy: fallback_scrape_protocol needs "
+                                            "Prometheus 3.0 or later"):
+        prometheus.config_content(s, [])
+
+
+def test_promtool_2_refuses_the_fallback_scrape_protocol(fake_inventory, tmp_path):
+    """Why 2.x is refused on the controller: its promtool does not know the key."""
+    s = validate("mon1", {"prometheus_scrape_jobs": [MISLABELLED], "prometheus_version": "3.5.3"})
+    with pytest.raises(AssertionError, match="fallback_scrape_protocol"):
+        debian.promtool_accepts(prometheus.config_content(s, []), tmp_path, "trixie")
 
 
 @pytest.mark.parametrize("job", [
@@ -462,7 +567,8 @@ def test_durations_the_settings_accept_are_valid_for_prometheus(fake_inventory, 
                                                                 promtool, duration):
     s = validate("mon1", {"prometheus_scrape_interval": duration,
                           "prometheus_scrape_timeout": "100ms",
-                          "prometheus_evaluation_interval": duration})
+                          "prometheus_evaluation_interval": duration,
+                          "prometheus_version": debian.upstream_version("prometheus")})
     path = tmp_path / "prometheus.yml"
     path.write_text(prometheus.config_content(s, []))
     res = promtool_check(promtool, path)

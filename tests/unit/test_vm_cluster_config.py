@@ -26,7 +26,7 @@ from operations import (artifacts, grafana_provisioning, install, targets,  # no
 from operations.artifacts import ArtifactError  # noqa: E402
 from operations.settings import COMPONENTS, SettingsError, validate  # noqa: E402
 from operations.upstream_releases import CHECKSUMS, RELEASES  # noqa: E402
-from harness.debian import promtool_accepts  # noqa: E402
+from harness.debian import promtool_accepts, upstream_version  # noqa: E402
 from test_remote_write_and_store import rendered  # noqa: E402
 
 
@@ -163,7 +163,9 @@ def test_cluster_checks_need_storage_and_enough_of_it(inventory):
 # -- Prometheus, Grafana, scraping ----------------------------------------------------------------
 def test_every_prometheus_writes_to_every_vminsert(inventory, tmp_path):
     use = inventory({**CLUSTER, "monitoring": ["mon1", "mon2"], "vminsert": ["front1", "front2"]},
-                    {"vmcluster_tenant": 7})
+                    # the version of the promtool that checks it below
+                    {"vmcluster_tenant": 7,
+                     "prometheus_version": upstream_version("prometheus")})
     for mon in ("mon1", "mon2"):
         text, cfg = rendered(use, mon)
         assert cfg["remote_write"] == [

@@ -181,7 +181,9 @@ CLIENT = {"scheme": "https", "tls_config": {"ca_file": "/etc/monstack/ca.crt"},
 
 def test_prometheus_scrapes_and_alerts_through_tls_and_login(stack, certs, fake_inventory,
                                                             tmp_path):
-    s = stack(on(certs, blackbox_exporter_targets=["https://example.org/"]))
+    s = stack(on(certs, blackbox_exporter_targets=["https://example.org/"],
+                 # the version of the promtool that checks it below
+                 prometheus_version=debian.upstream_version("prometheus")))
     text = prometheus.config_content(s, JOBS)
     cfg = yaml.safe_load(text)
     (am,) = cfg["alerting"]["alertmanagers"]
