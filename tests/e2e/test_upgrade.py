@@ -47,7 +47,8 @@ def lab(hosts, fleet, mirror, tmp_path_factory):
     monitoring, db = hosts
     install_databases(db)
     common = {**CORE_ONLY, "artifact_cache_dir": str(tmp_path_factory.mktemp("cache")),
-              "prometheus_scrape_interval": "5s", "postgres_exporter_create_db_user": True}
+              "prometheus_scrape_interval": "5s",
+              "prometheus_scrape_timeout": "4s", "postgres_exporter_create_db_user": True}
     lab = {"inventory": tmp_path_factory.mktemp("inventory") / "inventory.py",
            "fleet": fleet, "monitoring": monitoring, "db": db, "common": common,
            "old": mirror_settings(mirror, suites={c: OLDEST for c in CORE_COMPONENTS}),
