@@ -48,7 +48,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     "prometheus": {
         "version": "3.15.0",
         "oldest": "2.42.0",
-        "oldest_reason": "Debian 12's build (bookworm), the oldest the suite runs",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's",
         "proven": [("2.42.0", "bookworm"), ("3.5.3", "sid")],
         "url": "https://github.com/prometheus/prometheus/releases/download/v{version}/{file}",
         "file": "prometheus-{version}.linux-{arch}.tar.gz",
@@ -72,7 +72,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "oldest": "0.22.0",
         "oldest_reason": ("its routes and inhibit rules use matchers, source_matchers and "
                           "target_matchers (config/config.go: absent at v0.21.0, present at "
-                          "v0.22.0); gossip TLS needs 0.24.0"),
+                          "v0.22.0)"),
         "proven": [("0.25.0", "bookworm"), ("0.33.1", "sid")],
         "url": "https://github.com/prometheus/alertmanager/releases/download/v{version}/{file}",
         "file": "alertmanager-{version}.linux-{arch}.tar.gz",
@@ -88,7 +88,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     "node_exporter": {
         "version": "1.12.1",
         "oldest": "1.5.0",
-        "oldest_reason": "Debian 12's build (bookworm), the oldest the suite runs",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's",
         "proven": [("1.5.0", "bookworm"), ("1.11.1", "sid")],
         "url": "https://github.com/prometheus/node_exporter/releases/download/v{version}/{file}",
         "file": "node_exporter-{version}.linux-{arch}.tar.gz",
@@ -105,7 +105,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     "pushgateway": {
         "version": "1.11.3",
         "oldest": "1.5.1",
-        "oldest_reason": "Debian 12's build (bookworm), the oldest the suite runs",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's",
         "proven": [("1.5.1", "bookworm"), ("1.11.2", "sid")],
         "url": "https://github.com/prometheus/pushgateway/releases/download/v{version}/{file}",
         "file": "pushgateway-{version}.linux-{arch}.tar.gz",
@@ -121,7 +121,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     "blackbox_exporter": {
         "version": "0.28.0",
         "oldest": "0.23.0",
-        "oldest_reason": "Debian 12's build (bookworm), the oldest the suite runs",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's",
         "proven": [("0.23.0", "bookworm"), ("0.28.0", "sid")],
         "url": "https://github.com/prometheus/blackbox_exporter/releases/download/v{version}/{file}",
         "file": "blackbox_exporter-{version}.linux-{arch}.tar.gz",
@@ -137,7 +137,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     "postgres_exporter": {
         "version": "0.20.1",
         "oldest": "0.11.1",
-        "oldest_reason": "Debian 12's build (bookworm), the oldest the suite runs",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's",
         "proven": [("0.11.1", "bookworm"), ("0.19.1", "sid")],
         "url": "https://github.com/prometheus-community/postgres_exporter/releases/download/v{version}/{file}",
         "file": "postgres_exporter-{version}.linux-{arch}.tar.gz",
@@ -153,7 +153,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     "redis_exporter": {
         "version": "1.80.1",
         "oldest": "1.45.0",
-        "oldest_reason": ("Debian 12's build (bookworm), the oldest the suite runs (basic auth needs 1.67.0)"),
+        "oldest_reason": "the oldest build the suite runs, Debian 12's (basic auth needs 1.67.0)",
         "proven": [("1.45.0", "bookworm"), ("1.86.0", "sid")],
         "url": "https://github.com/oliver006/redis_exporter/releases/download/v{version}/{file}",
         "file": "redis_exporter-v{version}.linux-{arch}.tar.gz",
@@ -170,9 +170,9 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     "grafana": {
         "version": "13.2.3",
         "oldest": "10.0.0",
-        "oldest_reason": ("the unit runs `bin/grafana server`, the form Grafana asks for from 10.0.0 on "
-                          "(grafana/grafana PR #66976 deprecated grafana-server there); not checked at a tag, "
-                          "the repository being too large to fetch here"),
+        "oldest_reason": ("the unit runs `bin/grafana server`, the form Grafana asks for from "
+                          "10.0.0 on (grafana/grafana PR #66976 deprecated grafana-server "
+                          "there)"),
         "proven": [],
         "url": "https://dl.grafana.com/oss/release/{file}",
         "file": "grafana-{version}.linux-{arch}.tar.gz",
@@ -210,8 +210,8 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     "loki": {
         "version": "3.6.8",
         "oldest": "3.0.0",
-        "oldest_reason": ("loki.yaml sets the compactor's delete_request_store (pkg/compactor/compactor.go: "
-                          "absent at v2.9.10, present at v3.0.0); schema v13 on tsdb is there from v2.9.0"),
+        "oldest_reason": ("loki.yaml sets the compactor's delete_request_store "
+                          "(pkg/compactor/compactor.go: absent at v2.9.10, present at v3.0.0)"),
         "proven": [],
         "url": "https://github.com/grafana/loki/releases/download/v{version}/{file}",
         "file": "loki-linux-{arch}.zip",
@@ -243,10 +243,8 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     "alloy": {
         "version": "1.17.1",
         "oldest": "1.0.0",
-        "oldest_reason": ("the first Alloy release; every component config.alloy uses (loki.source.journal, "
-                          "loki.source.file, loki.source.docker, discovery.docker, discovery.relabel, "
-                          "local.file_match, loki.process, loki.relabel with action lowercase, loki.write) and "
-                          "run's flags are there at v1.0.0"),
+        "oldest_reason": ("the first Alloy release; every component of config.alloy and run's "
+                          "flags are there at v1.0.0"),
         "proven": [],
         "url": "https://github.com/grafana/alloy/releases/download/v{version}/{file}",
         "file": "alloy-linux-{arch}.zip",
@@ -258,7 +256,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "checksums_mirror_name": "alloy-v{version}-SHA256SUMS",
         "deb_version": "{version}-1",
         "debian_package": None,
-        "notes": "Test doubles only: the suite runs no real build of it (proven is []). The Grafana docs list Linux AMD64 and ARM64 only, with no 32-bit ARM build, so the Pi 1/Zero "
+        "notes": "Floor checked at v1.0.0: loki.source.journal, loki.source.file, loki.source.docker, discovery.docker, discovery.relabel, local.file_match, loki.process, loki.relabel (action lowercase: internal/component/common/relabel/relabel.go) and loki.write are documented there, and cmd_run.go has --server.http.listen-addr, --storage.path and --disable-reporting. Test doubles only: the suite runs no real build of it (proven is []). The Grafana docs list Linux AMD64 and ARM64 only, with no 32-bit ARM build, so the Pi 1/Zero "
                  "and 32-bit Pi OS are not supported. There are also alloy-boringcrypto-linux-{amd64,arm64} "
                  "zips. Zips are verified against the release's SHA256SUMS (v1.17.1 "
                  "scripts/publish-release-artifacts.sh: `sha256sum -- *` in dist/ after zipping the "
@@ -277,8 +275,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     "cadvisor": {
         "version": "0.57.0",
         "oldest": "0.38.7",
-        "oldest_reason": ("Debian 11's build (bullseye), the only one the suite runs; older kinds of "
-                          "--disable_metrics are not checked"),
+        "oldest_reason": "the only build the suite runs, Debian 11's",
         "proven": [("0.38.7", "bullseye")],
         "url": "https://github.com/google/cadvisor/releases/download/v{version}/{file}",
         "file": "cadvisor-v{version}-linux-{arch}",
@@ -297,7 +294,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     "victoriametrics": {
         "version": "1.150.0",
         "oldest": "1.79.5",
-        "oldest_reason": "Debian 12's build (bookworm), the oldest the suite runs",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's",
         "proven": [("1.79.5", "bookworm"), ("1.145.0", "sid")],
         "url": "https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/v{version}/{file}",
         "file": "victoria-metrics-linux-{arch}-v{version}.tar.gz",
@@ -325,9 +322,9 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     "victoriametrics_cluster": {
         "version": "1.150.0",
         "oldest": "1.79.5",
-        "oldest_reason": ("taken from the single-node edition's floor (Debian 12's 1.79.5), whose "
-                          "-retentionPeriod and -dedup.minScrapeInterval the cluster shares; no cluster build "
-                          "was checked"),
+        "oldest_reason": ("the single-node edition's floor, whose -retentionPeriod and "
+                          "-dedup.minScrapeInterval the cluster shares (no cluster build was "
+                          "checked)"),
         "proven": [],
         "url": "https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/v{version}/{file}",
         "file": "victoria-metrics-linux-{arch}-v{version}-cluster.tar.gz",
