@@ -846,6 +846,46 @@ def render_settings_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+DEBIAN_RELEASES = {"bullseye": "Debian 11 (bullseye)", "bookworm": "Debian 12 (bookworm)",
+                   "trixie": "Debian 13 (trixie)", "sid": "Debian unstable (sid)"}
+
+
+def release_components() -> dict[str, list[str]]:
+    """Each release entry with the components installed from it, in deploy order."""
+    out: dict[str, list[str]] = {}
+    for component in COMPONENTS:
+        out.setdefault(release_of(component), []).append(component)
+    return out
+
+
+def render_versions_table() -> str:
+    """README's table of versions: the default, the floor and what the suite proves."""
+    rows = [("| component | default | oldest supported | proven with real binaries | how (Debian "
+             "release of the build) |"),
+            "| --- | --- | --- | --- | --- |"]
+    for release, components in release_components().items():
+        entry = RELEASES[release]
+        name = release if components == [release] else f"{release} ({', '.join(components)})"
+        proven = ", ".join(v for v, _ in entry["proven"]) or "none"
+        how = (", ".join(f"{v}: {DEBIAN_RELEASES[d]}" for v, d in entry["proven"])
+               or "test doubles only")
+        rows.append(f"| {name} | {entry['version']} | {entry['oldest']} | {proven} | {how} |")
+    return "\n".join(rows) + "\n"
+
+
+README_TABLES = {"settings": render_settings_table, "versions": render_versions_table}
+
+
+def with_table(text: str, marker: str, table: str) -> str:
+    """`text` with `table` between its <!-- marker:start --> and <!-- marker:end -->."""
+    start, end = f"<!-- {marker}:start -->\n", f"<!-- {marker}:end -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"README.md has no {start.strip()} ... {end} markers for the table")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return head + start + table + end + tail
+
+
 if __name__ == "__main__":
     import sys
     from pathlib import Path
@@ -855,11 +895,8 @@ if __name__ == "__main__":
         (repo / "group_data/all.py").write_text(render_group_data_all())
         readme = repo / "README.md"
         text = readme.read_text()
-        start, end = "<!-- settings:start -->\n", "<!-- settings:end -->"
-        if start not in text or end not in text:
-            sys.exit(f"README.md has no {start.strip()} ... {end} markers for the table")
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        readme.write_text(head + start + render_settings_table() + end + tail)
+        for marker, render in README_TABLES.items():
+            text = with_table(text, marker, render())
+        readme.write_text(text)
     else:
         print(render_settings_table())
