@@ -19,6 +19,7 @@ from pyinfra.api.exceptions import PyinfraError
 
 from .remote_write import problems as remote_write_problems
 from .remote_write import queue_problems as remote_write_queue_problems
+from .upstream_releases import RELEASES
 
 # Grafana's APT repository serves every release: its package method installs this one too
 GRAFANA_REPO_VERSION_HELP = ("upstream version (pinned, never 'latest'): the archive method's "
@@ -168,7 +169,6 @@ def release_of(component: str) -> str:
 
 
 def _default_version(component: str) -> str:
-    from .upstream_releases import RELEASES
     return RELEASES[release_of(component)]["version"]
 
 
@@ -632,7 +632,7 @@ def duration_seconds(value: str) -> float:
 
 def cross_checks(values: dict[str, Any]) -> list[str]:
     """Rules between settings, which Prometheus would otherwise only report on the host."""
-    errors = []
+    errors = version_problems(values)
     if duration_seconds(values["prometheus_scrape_timeout"]) > duration_seconds(
             values["prometheus_scrape_interval"]):
         errors.append("prometheus_scrape_timeout "
@@ -692,6 +692,47 @@ CLUSTER_FLAGS = {"--cluster.peer-timeout": "alertmanager_cluster_peer_timeout",
 
 def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", version)[:3])
+
+
+# -- floors: the oldest version of each component the deploy can configure ------------------
+# A release's number, as the file names take it: "v" is in RELEASES' templates where
+# upstream's names carry one. A pre-release or build suffix counts as its release (as in
+# every version check here).
+VERSION_RE = re.compile(r"\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?")
+
+
+def floor_of(component: str) -> tuple[str, str]:
+    """The oldest version of `component` the deploy can configure, and why."""
+    release = RELEASES[release_of(component)]
+    return release["oldest"], release["oldest_reason"]
+
+
+def version_is_pinned(values: dict[str, Any], component: str) -> bool:
+    """Does <component>_version choose what is installed? The archive method's release;
+    the package method's too for Grafana's repository (the package of that version),
+    while a distribution's package is whatever the distribution ships."""
+    return (values[f"{component}_install_method"] == "archive"
+            or "deb_version" in RELEASES[release_of(component)])
+
+
+def version_problems(values: dict[str, Any]) -> list[str]:
+    """Each <component>_version that is not a version, or is older than its floor."""
+    errors = []
+    for component in COMPONENTS:
+        key = f"{component}_version"
+        version = values[key]
+        if not VERSION_RE.fullmatch(version):
+            hint = ("drop the leading 'v': the file names add it where upstream's carry one"
+                    if VERSION_RE.fullmatch(version[1:]) and version[0] in "vV"
+                    else "pinned, never 'latest'")
+            errors.append(f"{key} ({version!r}) is not a version like "
+                          f"{_default_version(component)} ({hint})")
+            continue
+        oldest, why = floor_of(component)
+        if version_is_pinned(values, component) and version_tuple(version) < version_tuple(oldest):
+            errors.append(f"{key} {version} is older than {oldest}, the oldest {component} "
+                          f"monstack can configure (reason: {why}); use {oldest} or newer")
+    return errors
 
 
 def cluster_tls_wanted(values: dict[str, Any]) -> bool:
@@ -805,6 +846,46 @@ def render_settings_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+DEBIAN_RELEASES = {"bullseye": "Debian 11 (bullseye)", "bookworm": "Debian 12 (bookworm)",
+                   "trixie": "Debian 13 (trixie)", "sid": "Debian unstable (sid)"}
+
+
+def release_components() -> dict[str, list[str]]:
+    """Each release entry with the components installed from it, in deploy order."""
+    out: dict[str, list[str]] = {}
+    for component in COMPONENTS:
+        out.setdefault(release_of(component), []).append(component)
+    return out
+
+
+def render_versions_table() -> str:
+    """README's table of versions: the default, the floor and what the suite proves."""
+    rows = [("| component | default | oldest supported | proven with real binaries | how (Debian "
+             "release of the build) |"),
+            "| --- | --- | --- | --- | --- |"]
+    for release, components in release_components().items():
+        entry = RELEASES[release]
+        name = release if components == [release] else f"{release} ({', '.join(components)})"
+        proven = ", ".join(v for v, _ in entry["proven"]) or "none"
+        how = (", ".join(f"{v}: {DEBIAN_RELEASES[d]}" for v, d in entry["proven"])
+               or "test doubles only")
+        rows.append(f"| {name} | {entry['version']} | {entry['oldest']} | {proven} | {how} |")
+    return "\n".join(rows) + "\n"
+
+
+README_TABLES = {"settings": render_settings_table, "versions": render_versions_table}
+
+
+def with_table(text: str, marker: str, table: str) -> str:
+    """`text` with `table` between its <!-- marker:start --> and <!-- marker:end -->."""
+    start, end = f"<!-- {marker}:start -->\n", f"<!-- {marker}:end -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"README.md has no {start.strip()} ... {end} markers for the table")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return head + start + table + end + tail
+
+
 if __name__ == "__main__":
     import sys
     from pathlib import Path
@@ -814,11 +895,8 @@ if __name__ == "__main__":
         (repo / "group_data/all.py").write_text(render_group_data_all())
         readme = repo / "README.md"
         text = readme.read_text()
-        start, end = "<!-- settings:start -->\n", "<!-- settings:end -->"
-        if start not in text or end not in text:
-            sys.exit(f"README.md has no {start.strip()} ... {end} markers for the table")
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        readme.write_text(head + start + render_settings_table() + end + tail)
+        for marker, render in README_TABLES.items():
+            text = with_table(text, marker, render())
+        readme.write_text(text)
     else:
         print(render_settings_table())

@@ -14,6 +14,12 @@ means upstream publishes no Linux asset for it, or that none could be confirmed 
 armv8l means a 32-bit ARM kernel and userland on an ARMv8 CPU: 64-bit binaries cannot run there, so it
 uses the 32-bit armv7 asset. (On Raspberry Pi OS with a 64-bit kernel, ``uname -m`` reports aarch64.)
 
+``oldest`` is the floor: the oldest version the deploy can configure, and ``oldest_reason`` why
+(the settings refuse a ``<component>_version`` below it). ``proven`` lists the versions the test
+suite runs as real binaries, each with the Debian release whose build it is (repacked as
+upstream's archive, tests/harness/debian.py); [] means test doubles only. A version above the
+newest proven one is allowed: upstream releases faster than Debian.
+
 ``deb_version`` (components from Grafana's APT repository): the Debian version of the package built
 from upstream ``version``, which the package method installs as ``<package>=<deb_version>``.
 
@@ -41,6 +47,9 @@ _PROMETHEUS_ARCHES: Dict[str, str] = {
 RELEASES: Dict[str, Dict[str, Any]] = {
     "prometheus": {
         "version": "3.15.0",
+        "oldest": "2.42.0",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's",
+        "proven": [("2.42.0", "bookworm"), ("3.5.3", "sid")],
         "url": "https://github.com/prometheus/prometheus/releases/download/v{version}/{file}",
         "file": "prometheus-{version}.linux-{arch}.tar.gz",
         "format": "tar.gz",
@@ -60,6 +69,11 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     },
     "alertmanager": {
         "version": "0.34.1",
+        "oldest": "0.22.0",
+        "oldest_reason": ("its routes and inhibit rules use matchers, source_matchers and "
+                          "target_matchers (config/config.go: absent at v0.21.0, present at "
+                          "v0.22.0)"),
+        "proven": [("0.25.0", "bookworm"), ("0.33.1", "sid")],
         "url": "https://github.com/prometheus/alertmanager/releases/download/v{version}/{file}",
         "file": "alertmanager-{version}.linux-{arch}.tar.gz",
         "format": "tar.gz",
@@ -73,6 +87,9 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     },
     "node_exporter": {
         "version": "1.12.1",
+        "oldest": "1.5.0",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's",
+        "proven": [("1.5.0", "bookworm"), ("1.11.1", "sid")],
         "url": "https://github.com/prometheus/node_exporter/releases/download/v{version}/{file}",
         "file": "node_exporter-{version}.linux-{arch}.tar.gz",
         "format": "tar.gz",
@@ -87,6 +104,9 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     },
     "pushgateway": {
         "version": "1.11.3",
+        "oldest": "1.5.1",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's",
+        "proven": [("1.5.1", "bookworm"), ("1.11.2", "sid")],
         "url": "https://github.com/prometheus/pushgateway/releases/download/v{version}/{file}",
         "file": "pushgateway-{version}.linux-{arch}.tar.gz",
         "format": "tar.gz",
@@ -100,6 +120,9 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     },
     "blackbox_exporter": {
         "version": "0.28.0",
+        "oldest": "0.23.0",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's",
+        "proven": [("0.23.0", "bookworm"), ("0.28.0", "sid")],
         "url": "https://github.com/prometheus/blackbox_exporter/releases/download/v{version}/{file}",
         "file": "blackbox_exporter-{version}.linux-{arch}.tar.gz",
         "format": "tar.gz",
@@ -113,6 +136,9 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     },
     "postgres_exporter": {
         "version": "0.20.1",
+        "oldest": "0.11.1",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's",
+        "proven": [("0.11.1", "bookworm"), ("0.19.1", "sid")],
         "url": "https://github.com/prometheus-community/postgres_exporter/releases/download/v{version}/{file}",
         "file": "postgres_exporter-{version}.linux-{arch}.tar.gz",
         "format": "tar.gz",
@@ -126,6 +152,9 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     },
     "redis_exporter": {
         "version": "1.80.1",
+        "oldest": "1.45.0",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's (basic auth needs 1.67.0)",
+        "proven": [("1.45.0", "bookworm"), ("1.86.0", "sid")],
         "url": "https://github.com/oliver006/redis_exporter/releases/download/v{version}/{file}",
         "file": "redis_exporter-v{version}.linux-{arch}.tar.gz",
         "format": "tar.gz",
@@ -140,6 +169,11 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     },
     "grafana": {
         "version": "13.2.3",
+        "oldest": "10.0.0",
+        "oldest_reason": ("the unit runs `bin/grafana server`, the form Grafana asks for from "
+                          "10.0.0 on (grafana/grafana PR #66976 deprecated grafana-server "
+                          "there)"),
+        "proven": [],
         "url": "https://dl.grafana.com/oss/release/{file}",
         "file": "grafana-{version}.linux-{arch}.tar.gz",
         "format": "tar.gz",
@@ -149,7 +183,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "checksums": "https://dl.grafana.com/oss/release/{file}.sha256",
         "deb_version": "{version}",
         "debian_package": None,
-        "notes": "OSS build. Enterprise is grafana-enterprise-{version}.linux-{arch}.tar.gz under "
+        "notes": "Test doubles only: the suite runs no real build of it (proven is []). OSS build. Enterprise is grafana-enterprise-{version}.linux-{arch}.tar.gz under "
                  "/enterprise/release/. Grafana also publishes the same release as "
                  "dl.grafana.com/grafana/release/{version}/grafana_{version}_<build-id>_linux_{arch}.tar.gz, "
                  "but the pins below are for the oss/release name. top_dir 'grafana-v{version}' is what "
@@ -175,6 +209,10 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     },
     "loki": {
         "version": "3.6.8",
+        "oldest": "3.0.0",
+        "oldest_reason": ("loki.yaml sets the compactor's delete_request_store "
+                          "(pkg/compactor/compactor.go: absent at v2.9.10, present at v3.0.0)"),
+        "proven": [],
         "url": "https://github.com/grafana/loki/releases/download/v{version}/{file}",
         "file": "loki-linux-{arch}.zip",
         "format": "zip",
@@ -185,7 +223,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "checksums_mirror_name": "loki-v{version}-SHA256SUMS",
         "deb_version": "{version}",
         "debian_package": None,
-        "notes": "The zip name has no version. It holds one file, loki-linux-{arch}, to be renamed to loki. "
+        "notes": "Test doubles only: the suite runs no real build of it (proven is []). The zip name has no version. It holds one file, loki-linux-{arch}, to be renamed to loki. "
                  "v3.6.8 is a confirmed release tag (hermit pins promtail zips from it); no newer one was seen. "
                  "NO sha256 was found for any Loki zip: they are verified against the release's "
                  "SHA256SUMS (v3.6.8 Makefile target dist: `sha256sum *` in dist/ after zipping, "
@@ -204,6 +242,10 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     },
     "alloy": {
         "version": "1.17.1",
+        "oldest": "1.0.0",
+        "oldest_reason": ("the first Alloy release; every component of config.alloy and run's "
+                          "flags are there at v1.0.0"),
+        "proven": [],
         "url": "https://github.com/grafana/alloy/releases/download/v{version}/{file}",
         "file": "alloy-linux-{arch}.zip",
         "format": "zip",
@@ -214,7 +256,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "checksums_mirror_name": "alloy-v{version}-SHA256SUMS",
         "deb_version": "{version}-1",
         "debian_package": None,
-        "notes": "The Grafana docs list Linux AMD64 and ARM64 only, with no 32-bit ARM build, so the Pi 1/Zero "
+        "notes": "Floor checked at v1.0.0: loki.source.journal, loki.source.file, loki.source.docker, discovery.docker, discovery.relabel, local.file_match, loki.process, loki.relabel (action lowercase: internal/component/common/relabel/relabel.go) and loki.write are documented there, and cmd_run.go has --server.http.listen-addr, --storage.path and --disable-reporting. Test doubles only: the suite runs no real build of it (proven is []). The Grafana docs list Linux AMD64 and ARM64 only, with no 32-bit ARM build, so the Pi 1/Zero "
                  "and 32-bit Pi OS are not supported. There are also alloy-boringcrypto-linux-{amd64,arm64} "
                  "zips. Zips are verified against the release's SHA256SUMS (v1.17.1 "
                  "scripts/publish-release-artifacts.sh: `sha256sum -- *` in dist/ after zipping the "
@@ -232,6 +274,9 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     },
     "cadvisor": {
         "version": "0.57.0",
+        "oldest": "0.38.7",
+        "oldest_reason": "the only build the suite runs, Debian 11's",
+        "proven": [("0.38.7", "bullseye")],
         "url": "https://github.com/google/cadvisor/releases/download/v{version}/{file}",
         "file": "cadvisor-v{version}-linux-{arch}",
         "format": "binary",
@@ -248,6 +293,9 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     },
     "victoriametrics": {
         "version": "1.150.0",
+        "oldest": "1.79.5",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's",
+        "proven": [("1.79.5", "bookworm"), ("1.145.0", "sid")],
         "url": "https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/v{version}/{file}",
         "file": "victoria-metrics-linux-{arch}-v{version}.tar.gz",
         "format": "tar.gz",
@@ -273,6 +321,11 @@ RELEASES: Dict[str, Dict[str, Any]] = {
     },
     "victoriametrics_cluster": {
         "version": "1.150.0",
+        "oldest": "1.79.5",
+        "oldest_reason": ("the single-node edition's floor, whose -retentionPeriod and "
+                          "-dedup.minScrapeInterval the cluster shares (no cluster build was "
+                          "checked)"),
+        "proven": [],
         "url": "https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/v{version}/{file}",
         "file": "victoria-metrics-linux-{arch}-v{version}-cluster.tar.gz",
         "format": "tar.gz",
@@ -283,7 +336,7 @@ RELEASES: Dict[str, Dict[str, Any]] = {
         "checksums": "https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/v{version}/"
                      "victoria-metrics-linux-{arch}-v{version}-cluster_checksums.txt",
         "debian_package": None,
-        "notes": "Cluster edition, one tarball for the components vminsert, vmselect and vmstorage (each "
+        "notes": "Test doubles only: the suite runs no real build of it (proven is []). Cluster edition, one tarball for the components vminsert, vmselect and vmstorage (each "
                  "installs only its own binary from it). From the Makefile of the repository's cluster "
                  "branch (release-vmcluster-goos-goarch): the tag is v<version>-cluster, the tarball "
                  "victoria-metrics-linux-<arch>-v<version>-cluster.tar.gz holds vminsert-prod, "

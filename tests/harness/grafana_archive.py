@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .mirror import Mirror, build_archive, sha256
+from .mirror import Mirror, build_archive, releases, sha256
 
 HERE = Path(__file__).resolve().parent
-VERSION = "0.0.1-testdouble"
+# the floor, which the settings refuse to go below, marked as a double
+VERSION = f"{releases()['grafana']['oldest']}-testdouble"
 
 # Started as Grafana is: `bin/grafana server --config=FILE --homepath=DIR ...`.
 LAUNCHER = '''#!/usr/bin/env python3

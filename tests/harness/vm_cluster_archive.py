@@ -14,12 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from .fleet import Host
-from .mirror import Mirror, build_archive, sha256
+from .mirror import Mirror, build_archive, releases, sha256
 
 DOUBLE = Path(__file__).resolve().parent / "doubles" / "vm_cluster_double.py"
-VERSION = "0.0.1-testdouble"
 PROGRAMS = ("vminsert", "vmselect", "vmstorage")
 RELEASE = "victoriametrics_cluster"
+# the floor, which the settings refuse to go below, marked as a double
+VERSION = f"{releases()[RELEASE]['oldest']}-testdouble"
 
 
 def launcher(program: str) -> str:

@@ -248,15 +248,15 @@ def test_release_files_install_through_the_artifact_code(tmp_path):
         data = doubles.publish(mirror, tmp_path / "work")
         assert set(data["artifact_checksums"]) == {
             "loki-linux-amd64.zip", "alloy-linux-amd64.zip",
-            f"cadvisor-v{doubles.VERSION}-linux-amd64"}
+            f"cadvisor-v{doubles.version('cadvisor')}-linux-amd64"}
         with zipfile.ZipFile(tmp_path / "mirror" / "loki-linux-amd64.zip") as zf:
             (info,) = zf.infolist()
             assert info.filename == "loki-linux-amd64"
             assert (info.external_attr >> 16) & 0o777 == 0o755
         for component in doubles.COMPONENTS:
-            assert data[f"{component}_version"] == doubles.VERSION
+            assert data[f"{component}_version"] == doubles.version(component)
             artifact, folder = artifacts.prepare(
-                component, doubles.VERSION, "x86_64", mirror.base_url,
+                component, doubles.version(component), "x86_64", mirror.base_url,
                 data["artifact_checksums"], str(tmp_path / "cache"))
             (path,) = artifacts.binary_paths(artifact, folder).values()
             assert os.access(path, os.X_OK)
