@@ -21,7 +21,7 @@ from harness.stack import (CORE_ONLY, http_json, mirror_settings, prom_query, se
 
 pytestmark = pytest.mark.fleet
 
-hosts = hosts_fixture(3)
+hosts = hosts_fixture(3, suites=("bookworm", "bookworm", "trixie"))  # n2: Debian 13
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, http_json,
 
 pytestmark = pytest.mark.fleet
 
-hosts = hosts_fixture(5)
+hosts = hosts_fixture(5, suites=("bookworm", "trixie"))  # a_web: Debian 13
 SCRAPE_SECONDS = 5
 RECORDING_RULES = {"groups": [{"name": "federation-test", "rules": [
     {"record": "job:up:sum", "expr": "sum by (job) (up)"}]}]}

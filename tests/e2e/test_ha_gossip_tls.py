@@ -23,7 +23,7 @@ from harness.stack import CORE_ONLY, mirror_settings, wait_for
 
 pytestmark = pytest.mark.fleet
 
-hosts = hosts_fixture(3)
+hosts = hosts_fixture(3, suites=("bookworm", "trixie"))  # a peer on Debian 13
 CLUSTER_TLS = "/etc/alertmanager/cluster-tls.yml"
 
 

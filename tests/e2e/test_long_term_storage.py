@@ -23,7 +23,7 @@ from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, http_json,
 
 pytestmark = pytest.mark.fleet
 
-hosts = hosts_fixture(4)
+hosts = hosts_fixture(4, suites=("bookworm", "trixie"))  # mon2: Debian 13
 SCRAPE_SECONDS = 5
 OUTAGE_SECONDS = 60
 PASSWORD = "bHRzLXBhc3N3b3Jk-remote-write"   # distinctive, to look for it in every output

@@ -26,7 +26,7 @@ from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, install_data
 
 pytestmark = pytest.mark.fleet
 
-hosts = hosts_fixture(2)
+hosts = hosts_fixture(2, suites=("bookworm", "trixie"))  # db: Debian 13
 SECRET = "MONSTACK_BASIC_AUTH_PASSWORD"
 # white space, quotes, a colon and a backslash: every config format's escaping is tried
 PASSWORDS = ['E2e "first" pw:Kq7 \\ tls', "E2e-second-pw-Xr4", "E2e-third-pw-Jm9"]
