@@ -261,3 +261,23 @@ def test_tls_without_the_login_and_redis_exporter_with_its_own_tls_flags(
     assert "basic_auth_users" not in mon.ssh("cat /etc/node_exporter/web.yml").stdout
     wait_targets_up(stack)
     assert deploy(stack).check().changed_ops() == {}
+
+
+def test_redis_exporter_of_today_takes_the_login_too(stack, first_runs, fleet, tmp_path):
+    """The login back on, with the redis group: today's redis_exporter (Debian unstable's
+    real 1.86, repacked) serves its metrics behind the same TLS and basic auth as the
+    others (it reads a web config from 1.67 on)."""
+    mon, db = stack["monitoring"], stack["db"]
+    inventory = write_inventory(
+        tmp_path / "inventory" / "inventory.py", fleet,
+        {"monitoring": [mon], "postgres": [db], "redis": [db]},
+        group_data={"all": stack["settings"]})
+    stack["inventory"], stack["redis"] = inventory, True
+    assert_preview_was_exact(deploy(stack, dry=True).check(), deploy(stack).check())
+    url = f"https://{db.ip}:9121/metrics"
+    assert get(stack, url)[0] == 401
+    assert get(stack, url, (USER, "wrong password"))[0] == 401
+    status, body = get(stack, url, (USER, stack["password"]))
+    assert status == 200 and b"redis_up" in body
+    wait_targets_up(stack)
+    assert deploy(stack).check().changed_ops() == {}

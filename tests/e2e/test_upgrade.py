@@ -1,12 +1,14 @@
 """An operator upgrades a running stack: from Debian 12's builds of 2022 (Prometheus 2.42,
-Alertmanager 0.25, node_exporter 1.5, the exporters of that release) to the newest real
-builds this machine can get (Prometheus 3.5, Alertmanager 0.33, ...), by changing only
-`<component>_version`.
+Alertmanager 0.25, node_exporter 1.5, the exporters, Pushgateway and blackbox exporter of
+that release) to the newest real builds this machine can get (Prometheus 3.5, Alertmanager
+0.33, ...), by changing only `<component>_version`.
 
 Both versions are Debian's real binaries repacked as upstream archives on the local
-mirror. Before the upgrade Prometheus scrapes for a while and Alertmanager holds a
-silence; after it the samples from before are still there, the rules load, the silence
-is still active, every service restarted exactly once, and a re-run changes nothing.
+mirror. Before the upgrade Prometheus scrapes for a while, Alertmanager holds a silence
+and a batch job has pushed a metric; after it the samples from before are still there,
+the rules load, the silence is still active, the pushed metric is still served, the
+blackbox exporter still probes, every service restarted exactly once, and a re-run
+changes nothing.
 
 Hosts: the monitoring host runs Debian 12, the database host Debian 13.
 """
@@ -27,12 +29,11 @@ from harness.stack import (CORE_COMPONENTS, CORE_ONLY, assert_rerun_changes_noth
 pytestmark = pytest.mark.fleet
 
 hosts = hosts_fixture(2, suites=("bookworm", "trixie"))
-UNITS = {"monitoring": ["prometheus", "alertmanager", "node_exporter"],
+COMPONENTS = [*CORE_COMPONENTS, "pushgateway", "blackbox_exporter"]
+UNITS = {"monitoring": ["prometheus", "alertmanager", "node_exporter", "pushgateway",
+                        "blackbox_exporter"],
          "db": ["node_exporter", "redis_exporter", "postgres_exporter"]}
-# the program each unit runs, and the component whose version it carries
-PROGRAMS = {"prometheus": "prometheus", "alertmanager": "alertmanager",
-            "node_exporter": "node_exporter", "redis_exporter": "redis_exporter",
-            "postgres_exporter": "postgres_exporter"}
+PUSHED = 'monstack_upgrade_test_pushed{job="nightly_backup"} 42'
 
 
 def write(lab, versions: dict) -> None:
@@ -47,12 +48,14 @@ def lab(hosts, fleet, mirror, tmp_path_factory):
     monitoring, db = hosts
     install_databases(db)
     common = {**CORE_ONLY, "artifact_cache_dir": str(tmp_path_factory.mktemp("cache")),
+              "pushgateway_enabled": True, "blackbox_exporter_enabled": True,
+              "blackbox_exporter_targets": [f"http://{monitoring.ip}:9090/-/ready"],
               "prometheus_scrape_interval": "5s",
               "prometheus_scrape_timeout": "4s", "postgres_exporter_create_db_user": True}
     lab = {"inventory": tmp_path_factory.mktemp("inventory") / "inventory.py",
            "fleet": fleet, "monitoring": monitoring, "db": db, "common": common,
-           "old": mirror_settings(mirror, suites={c: OLDEST for c in CORE_COMPONENTS}),
-           "new": mirror_settings(mirror)}
+           "old": mirror_settings(mirror, COMPONENTS, suites={c: OLDEST for c in COMPONENTS}),
+           "new": mirror_settings(mirror, COMPONENTS)}
     write(lab, lab["old"])
     return lab
 
@@ -61,7 +64,9 @@ def everything(lab) -> set[tuple[str, str]]:
     mon, db = lab["monitoring"], lab["db"]
     return {("node", f"{mon.ip}:9100"), ("node", f"{db.ip}:9100"),
             ("redis", f"{db.ip}:9121"), ("postgres", f"{db.ip}:9187"),
-            ("prometheus", f"{mon.ip}:9090"), ("alertmanager", f"{mon.ip}:9093")}
+            ("prometheus", f"{mon.ip}:9090"), ("alertmanager", f"{mon.ip}:9093"),
+            ("pushgateway", f"{mon.ip}:9091"), ("blackbox_exporter", f"{mon.ip}:9115"),
+            ("blackbox_http", f"http://{mon.ip}:9090/-/ready")}
 
 
 def host_of(lab, role: str):
@@ -78,6 +83,11 @@ def prometheus_version(lab) -> str:
     """What the running Prometheus says it is, without Debian's "+ds" suffix."""
     buildinfo = http_json(f"http://{lab['monitoring'].ip}:9090/api/v1/status/buildinfo")
     return buildinfo["data"]["version"].split("+")[0]
+
+
+def pushgateway_metrics(mon) -> str:
+    with urllib.request.urlopen(f"http://{mon.ip}:9091/metrics", timeout=10) as resp:
+        return resp.read().decode()
 
 
 def running_version(host, program: str) -> str:
@@ -104,10 +114,14 @@ def before(lab):
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         silence_id = json.loads(resp.read())["silenceID"]
+    push = urllib.request.Request(f"http://{mon.ip}:9091/metrics/job/nightly_backup",
+                                  data=b"monstack_upgrade_test_pushed 42\n", method="PUT")
+    urllib.request.urlopen(push, timeout=10).close()
+    assert PUSHED in pushgateway_metrics(mon)
     rules = http_json(f"http://{mon.ip}:9090/api/v1/rules")["data"]["groups"]
     return {"moment": moment, "samples": samples, "silence": silence_id,
             "rule_groups": sorted(g["name"] for g in rules),
-            "versions": {role: {u: running_version(host_of(lab, role), PROGRAMS[u])
+            "versions": {role: {u: running_version(host_of(lab, role), u)
                                 for u in units} for role, units in UNITS.items()}}
 
 
@@ -130,7 +144,7 @@ def test_the_old_stack_runs_debian_12s_builds(lab, before):
 def test_dry_run_lists_exactly_what_the_upgrade_changes(lab, upgrade):
     assert_preview_was_exact(upgrade["dry"], upgrade["real"])
     changed = upgrade["real"].changed_ops()
-    for component in CORE_COMPONENTS:
+    for component in COMPONENTS:
         version = lab["new"][f"{component}_version"]
         assert version != lab["old"][f"{component}_version"]
         installs = [op for op in changed
@@ -143,7 +157,7 @@ def test_every_service_restarted_exactly_once_and_runs_the_new_build(lab, before
         host = host_of(lab, role)
         for unit in units:
             assert started_count(host, unit, upgrade["started"]) == 1, (host.name, unit)
-            now = running_version(host, PROGRAMS[unit])
+            now = running_version(host, unit)
             assert lab["new"][f"{unit}_version"] in now, (unit, now)
             assert now != before["versions"][role][unit]
     assert prometheus_version(lab) == lab["new"]["prometheus_version"]
@@ -172,6 +186,15 @@ def test_alertmanager_kept_its_silence(lab, before, upgrade):
     silence = http_json(f"http://{mon.ip}:9093/api/v2/silence/{before['silence']}")
     assert silence["status"]["state"] == "active"
     assert silence["comment"] == "kept over the upgrade"
+
+
+def test_pushgateway_kept_what_was_pushed_and_the_blackbox_exporter_probes(lab, upgrade):
+    mon = lab["monitoring"]
+    assert PUSHED in pushgateway_metrics(mon)
+    wait_targets_up(mon, everything(lab))
+    probe = wait_for("a probe after the upgrade", lambda: prom_query(
+        mon, f'probe_success{{instance="http://{mon.ip}:9090/-/ready"}} == 1'))
+    assert len(probe) == 1
 
 
 def test_a_second_run_changes_nothing_and_restarts_nothing(lab, upgrade):

@@ -107,6 +107,19 @@ def test_defaults_and_proven_versions_are_at_or_above_the_floor(release):
         assert debian_release in S.DEBIAN_RELEASES
 
 
+PROVEN = [(release, version, suite) for release, entry in RELEASES.items()
+          for version, suite in entry["proven"]]
+
+
+@pytest.mark.parametrize("release,version,suite", PROVEN,
+                         ids=[f"{r}-{v}-{s}" for r, v, s in PROVEN])
+def test_each_proven_version_is_the_debian_build_the_suite_runs(release, version, suite):
+    """"Proven with real binaries" names the very build the fleet runs: Debian's package of
+    that release carries that upstream version."""
+    from harness import debian
+    assert debian.upstream_version(release, "amd64", suite) == version
+
+
 def test_the_test_doubles_versions_pass_the_settings():
     data = {**{k: v for c in doubles.COMPONENTS
                for k, v in archive(c, doubles.version(c)).items()},
@@ -126,7 +139,7 @@ def test_the_versions_table_has_a_row_per_release_with_its_floor():
     rows = S.render_versions_table().splitlines()[2:]
     assert len(rows) == len(S.release_components())
     by_name = {row.split(" | ")[0].lstrip("| "): row for row in rows}
-    assert "| 2.42.0 | 2.42.0, 3.5.3 | 2.42.0: Debian 12 (bookworm), 3.5.3: Debian unstable " \
-           "(sid) |" in by_name["prometheus"]
+    assert "| 2.42.0 | 2.42.0, 2.53.3, 3.5.3 | 2.42.0: Debian 12 (bookworm), 2.53.3: Debian 13 " \
+           "(trixie), 3.5.3: Debian unstable (sid) |" in by_name["prometheus"]
     assert by_name["loki"].endswith("| 3.0.0 | none | test doubles only |")
     assert "victoriametrics_cluster (vmstorage, vminsert, vmselect)" in by_name
