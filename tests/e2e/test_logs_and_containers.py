@@ -30,8 +30,10 @@ import pytest
 
 from conftest import hosts_fixture, write_inventory
 from harness import doubles
+from harness.dashboards import queries, substitute
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
-from harness.stack import http_json, mirror_settings, prom_query, service_pids, wait_targets_up
+from harness.stack import (http_json, mirror_settings, prom_query, service_pids, wait_for,
+                           wait_targets_up)
 from operations.settings import COMPONENTS
 
 pytestmark = pytest.mark.fleet
@@ -217,3 +219,24 @@ def test_an_alloy_config_change_reloads_alloy_without_a_restart(stack, first_run
     # and back to the inventory's settings
     back = run_pyinfra(stack["inventory"]).check()
     assert back.changes["Alloy | Reload alloy and wait until ready"] == 3
+
+
+# The fleet hosts run no container runtime: real cAdvisor reports the cgroups of the
+# host's own services (no `name`), so the panels about named containers are empty here.
+CONTAINER_PANELS_NEEDING_A_RUNTIME: set[str] = set()
+
+
+def test_the_containers_dashboard_runs_on_real_cadvisor_series(stack, first_runs):
+    """Every query of the containers dashboard, as Grafana sends it with "All" selected,
+    is accepted by the real Prometheus and answered from real cAdvisor's series."""
+    mon = stack["hosts"]["mon"]
+    # rates need two scrapes of cAdvisor in their window
+    wait_for("three scrapes of cadvisor", lambda: prom_query(
+        mon, 'sum_over_time(up{job="cadvisor"}[5m]) >= 3'), timeout=120, interval=3)
+    empty = []
+    for uid, where, expr, model in queries("prometheus"):
+        if uid != "monstack-containers":
+            continue
+        if not prom_query(mon, substitute(expr, model, all_values=True)):
+            empty.append(where)
+    assert sorted(empty) == sorted(CONTAINER_PANELS_NEEDING_A_RUNTIME), empty
