@@ -143,7 +143,7 @@ def test_an_alloy_package_upgrade_sets_etc_alloy_again(apt):
     """The alloy postinst (v1.17.1 packaging/deb/control/postinst) sets /etc/alloy to
     root:alloy 0770 on every configure, upgrades included, after this run read its facts:
     an upgrade must set our 0750 again, or /etc/alloy stays 0770 and the next run changes
-    it (found by tests/e2e/test_grafana_packages.py)."""
+    it (seen while writing tests/e2e/test_grafana_apt_packages.py)."""
     data = {"alloy_version": "1.17.1"}
     s = validate("web1", {"alloy_install_method": "package", **data})
     upgraded, _ = apt(alloy, data, packages={"alloy": {"1.17.0-1"}})
