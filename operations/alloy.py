@@ -141,6 +141,14 @@ def install_alloy(s):
     return install_binaries(NAME)
 
 
+def reset_by_package(s, binaries) -> tuple[str, ...]:
+    """The folders whose owner and mode the package's postinst sets again on every install
+    and upgrade (grafana/alloy v1.17.1 packaging/deb/control/postinst: /etc/alloy to
+    root:alloy 0770), when this run installs the package: the facts, read before that,
+    cannot show it."""
+    return (CONFIG_DIR,) if s.alloy_install_method == "package" and binaries.ops else ()
+
+
 @deploy("Alloy")
 def install():
     s = settings()
@@ -148,8 +156,9 @@ def install():
     content = config_content(s, host_label(host), loki_push_url(s), docker)
     system_user(NAME, home(s))
     binaries = install_alloy(s)
-    # after the package: its postinst makes both 0770
-    directories(NAME, (CONFIG_DIR, "root", NAME, "0750"), (DATA_DIR, NAME, NAME, "0750"))
+    # after the package: its postinst makes both 0770 (/etc/alloy on upgrades too)
+    directories(NAME, (CONFIG_DIR, "root", NAME, "0750"), (DATA_DIR, NAME, NAME, "0750"),
+                reset=reset_by_package(s, binaries))
     alloy = binaries.path(NAME)
     check = config_check(s.alloy_version)
     config_op = validated_file(

@@ -113,9 +113,9 @@ def install_package(component: str, binaries: list[str], package: str | None = N
     ops = mask_packaged_unit(component, unit or package)
     installed = host.get_fact(DebPackages).get(package) or set()
     if package_wanted(installed, version):
+        # the same name on every host (what each host has now is per-host detail, which
+        # pyinfra's tables would show under one host's name for all)
         name = f"Install the {package} package" + (f" {version}" if version else "")
-        if version and installed:
-            name += f" (replacing {', '.join(sorted(installed))})"
         ops.append(server.shell(name=name, commands=[
             APT_INSTALL.format(packages=apt_request(package, version))]))
     paths = paths or {b: f"/usr/bin/{DEBIAN_BINARIES.get(b, b)}" for b in binaries}
@@ -267,9 +267,14 @@ def directory(path: str, user: str = "root", group: str = "root", mode: str = "0
     return managed_directories(name=f"Create {path}", folders=[(path, user, group, mode)])
 
 
-def directories(component: str, *folders: tuple[str, str, str, str]):
-    """Several folders of one component, each (path, user, group, mode), in one command."""
-    return managed_directories(name=f"Create the {component} folders", folders=list(folders))
+def directories(component: str, *folders: tuple[str, str, str, str],
+                reset: tuple[str, ...] = ()):
+    """Several folders of one component, each (path, user, group, mode), in one command.
+    `reset`: folders whose owner and mode are set even when the facts show them right,
+    because an earlier step of this run (a package's postinst) changes them after the
+    facts were read."""
+    return managed_directories(name=f"Create the {component} folders", folders=list(folders),
+                               reset=list(reset))
 
 
 def _directory_steps(path: str, present, user: str, group: str, mode: str) -> list[str]:
@@ -284,13 +289,20 @@ def _directory_steps(path: str, present, user: str, group: str, mode: str) -> li
 
 
 @operation()
-def managed_directories(folders: list[tuple[str, str, str, str]]):
+def managed_directories(folders: list[tuple[str, str, str, str]], reset: list[str] = ()):
     """
     Directories, each (path, user, group, mode), asked in one fact and made in one command
-    (in the order given: a parent before its children).
+    (in the order given: a parent before its children). The owner and mode of existing
+    folders in `reset` are set whatever the fact says.
     """
     present = host.get_fact(DirectoriesState, paths=[folder[0] for folder in folders])
-    steps = [step for path, user, group, mode in folders
-             for step in _directory_steps(path, present.get(path), user, group, mode)]
+
+    def steps_of(path, user, group, mode):
+        if path in reset and present.get(path):
+            q_path = shlex.quote(path)
+            return [f"chown {user}:{group} {q_path}", f"chmod {mode} {q_path}"]
+        return _directory_steps(path, present.get(path), user, group, mode)
+
+    steps = [step for folder in folders for step in steps_of(*folder)]
     if steps:
         yield StringCommand(" && ".join(steps))

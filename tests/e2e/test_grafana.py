@@ -3,7 +3,8 @@ then its data sources, folder and dashboards provisioned over its HTTP API.
 
 The archive on the mirror is upstream-shaped, but its bin/grafana starts the GRAFANA API
 TEST DOUBLE (tests/harness/grafana_double.py, see harness/grafana_archive.py): it is not
-Grafana. What is tested is the deploy: archive install, hardened unit, readiness on
+Grafana. The archive is published at the pinned grafana_version (13.x: bin/grafana alone),
+so the deploy takes that version's code paths. What is tested is the deploy: archive install, hardened unit, readiness on
 /api/health, provisioning, --dry equal to the real run, a second run changing nothing.
 The double keeps its objects in memory, so these tests never restart it on purpose.
 """
@@ -20,6 +21,7 @@ from harness import grafana_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import mirror_settings, service_pids
 from operations.settings import COMPONENTS
+from operations.upstream_releases import RELEASES
 
 pytestmark = pytest.mark.fleet
 
@@ -80,6 +82,7 @@ def test_grafana_is_provisioned(stack, first_runs):
     mon = stack["mon"]
     health = api(mon, "/api/health")
     assert health["database"] == "ok" and health["commit"] == "test-double"
+    assert stack["version"] == RELEASES["grafana"]["version"]   # what a real deploy installs
     prom = api(mon, "/api/datasources/uid/prometheus")
     assert (prom["type"], prom["url"], prom["isDefault"]) == (
         "prometheus", f"http://{mon.ip}:9090", True)
@@ -104,6 +107,8 @@ def test_the_service_is_hardened_and_its_config_private(stack, first_runs):
     assert mon.ssh("stat -c '%a %U:%G' /etc/grafana /var/lib/grafana").stdout.split("\n")[:2] \
         == ["750 root:grafana", "750 grafana:grafana"]
     assert mon.ssh(f"cat {tree}/.monstack-archive-sha256").stdout.strip()
+    assert mon.ssh(f"{tree}/bin/grafana --version").stdout.startswith(
+        "grafana TEST DOUBLE (NOT Grafana)")
     # the package's unit name is never used by the archive install
     assert mon.ssh("systemctl cat grafana-server", check=False).returncode != 0
 

@@ -6,10 +6,13 @@ and shaped as upstream publishes them (loki-linux-amd64.zip holding loki-linux-a
 alloy-linux-amd64.zip holding alloy-linux-amd64), with their sha256s given as
 artifact_checksums, but the executable in each is
 tests/harness/doubles/http_readiness_double.py behind a shell launcher
-(tests/harness/doubles/__init__.py). The double takes the real command-line flags, refuses
-unknown ones, answers the readiness path and /metrics, writes where the real program
-writes, and for `loki -verify-config` / `alloy fmt` checks the config's YAML / brackets
-only. No log is stored or shipped here.
+(tests/harness/doubles/__init__.py). They are published at the versions the release table
+pins (loki_version, alloy_version), so the deploy takes the code paths of those versions:
+Alloy's config is checked by `alloy validate`, as it is from 1.9.0 on. The double takes
+the real command-line flags, refuses unknown ones, answers the readiness path and
+/metrics, writes where the real program writes, and for `loki -verify-config` /
+`alloy validate` checks the config's YAML / brackets only. No log is stored or shipped
+here.
 
 cAdvisor is real: Debian's build of 0.38.7 (bullseye, the newest the mirror has), published
 under upstream's raw-binary asset name cadvisor-v0.38.7-linux-amd64. The fleet hosts run no
@@ -35,6 +38,7 @@ from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_
 from harness.stack import (http_json, mirror_settings, prom_query, service_pids, wait_for,
                            wait_targets_up)
 from operations.settings import COMPONENTS
+from operations.upstream_releases import RELEASES
 
 pytestmark = pytest.mark.fleet
 
@@ -81,12 +85,20 @@ def test_dry_run_lists_exactly_the_changes_the_first_run_makes(first_runs):
     assert real.changes["Alloy | Restart alloy and wait until ready"] == 3
     assert real.changes["cAdvisor | Restart cadvisor and wait until ready"] == 1
     assert real.changes["Loki | Write loki.yaml (checked by loki -verify-config)"] == 1
-    assert real.changes["Alloy | Write config.alloy (checked by alloy fmt)"] == 3
+    assert real.changes["Alloy | Write config.alloy (checked by alloy validate)"] == 3
 
 
 def test_loki_and_alloy_are_the_doubles_and_cadvisor_is_real(stack, first_runs):
     h = stack["hosts"]
-    assert "NOT Loki" in h["mon"].ssh("/usr/local/bin/loki -version").stdout
+    loki_version = stack["settings"]["loki_version"]
+    alloy_version = stack["settings"]["alloy_version"]
+    # published at the pinned versions, and still saying they are doubles
+    assert (loki_version, alloy_version) == (RELEASES["loki"]["version"],
+                                             RELEASES["alloy"]["version"])
+    assert h["mon"].ssh("/usr/local/bin/loki -version").stdout.strip() == \
+        f"loki TEST DOUBLE (NOT Loki), standing in for loki version {loki_version}"
+    assert h["web"].ssh("/usr/local/bin/alloy --version").stdout.strip() == \
+        f"alloy TEST DOUBLE (NOT Alloy), standing in for alloy version {alloy_version}"
     head = h["web"].ssh("head -c 200 /usr/local/bin/alloy").stdout
     assert "ALLOY TEST DOUBLE" in head
     version = h["docker1"].ssh("/usr/local/bin/cadvisor --version").stdout
@@ -211,7 +223,7 @@ def test_an_alloy_config_change_reloads_alloy_without_a_restart(stack, first_run
     before = {role: service_pids(h[role], ["alloy"]) for role in UNITS}
     more = json.dumps(["/var/log/*.log", "/var/log/apt/*.log"])
     changed = run_pyinfra(stack["inventory"], data={"alloy_log_paths": more}).check()
-    assert changed.changes["Alloy | Write config.alloy (checked by alloy fmt)"] == 3
+    assert changed.changes["Alloy | Write config.alloy (checked by alloy validate)"] == 3
     assert changed.changes["Alloy | Reload alloy and wait until ready"] == 3
     assert not any("Restart" in op for op in changed.changed_ops()), changed.changed_ops()
     assert '"/var/log/apt/*.log"' in h["web"].ssh("cat /etc/alloy/config.alloy").stdout

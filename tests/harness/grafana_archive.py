@@ -5,7 +5,9 @@ Upstream's download site is not reachable from the fleet, and what the end-to-en
 checks is the deploy: the archive install method, the hardened unit, readiness on
 /api/health and provisioning over the API. The archive is named and laid out like
 upstream's (grafana-<version>.linux-<arch>.tar.gz, top folder grafana-v<version>, bin/grafana
-and nothing else in bin/, conf/, public/), with a version that says what it is.
+and nothing else in bin/, conf/, public/). It is published at the version the release
+table pins (RELEASES["grafana"]["version"]), so the deploy's code paths are those of that
+version; its files, `bin/grafana --version` and /api/health say it is a test double.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from pathlib import Path
 from .mirror import Mirror, build_archive, releases, sha256
 
 HERE = Path(__file__).resolve().parent
-# the floor, which the settings refuse to go below, marked as a double
-VERSION = f"{releases()['grafana']['oldest']}-testdouble"
 
 # Started as Grafana is: `bin/grafana server --config=FILE --homepath=DIR ...`.
 LAUNCHER = '''#!/usr/bin/env python3
@@ -35,6 +35,9 @@ sys.path.insert(0, str(HOME))
 import grafana_double  # noqa: E402
 
 args = sys.argv[1:]
+if args and args[0] in ("-v", "--version"):
+    print("grafana TEST DOUBLE (NOT Grafana): the Grafana API test double of grafana_double.py")
+    sys.exit(0)
 if not args or args[0] != "server":
     sys.exit("grafana API test double: only `grafana server --config=FILE` is supported")
 config = next((a.split("=", 1)[1] for a in args if a.startswith("--config=")), None)
@@ -53,8 +56,14 @@ sys.exit(grafana_double.main([
 NOTICE = "GRAFANA API TEST DOUBLE: this archive is not Grafana; see bin/grafana.\n"
 
 
-def build(work: Path, version: str = VERSION, deb_arch: str = "amd64") -> Path:
-    """Write the archive (and its source files) under `work`; return its path."""
+def pinned_version() -> str:
+    return releases()["grafana"]["version"]
+
+
+def build(work: Path, version: str | None = None, deb_arch: str = "amd64") -> Path:
+    """Write the archive at `version` (default: the pinned one), and its source files,
+    under `work`; return its path."""
+    version = version or pinned_version()
     src = work / "grafana-double-src"
     src.mkdir(parents=True, exist_ok=True)
     (src / "grafana").write_text(LAUNCHER)
@@ -70,8 +79,10 @@ def build(work: Path, version: str = VERSION, deb_arch: str = "amd64") -> Path:
     return build_archive("grafana", version, deb_arch, members=members, out_dir=work)
 
 
-def publish(mirror: Mirror, work: Path, version: str = VERSION) -> dict:
-    """Put the archive on the mirror; return the group_data that installs it."""
+def publish(mirror: Mirror, work: Path, version: str | None = None) -> dict:
+    """Put the archive (default: at the pinned version) on the mirror; return the
+    group_data that installs it."""
+    version = version or pinned_version()
     name = mirror.add(build(work, version))
     return {"grafana_install_method": "archive", "grafana_version": version,
             "artifact_checksums": {name: sha256(mirror.root / name)}}

@@ -103,7 +103,8 @@ def test_another_installed_version_is_a_planned_change(apt, module, package, deb
     (step,) = install_steps(planned)
     assert f"{package}={deb_version}" in step.commands[0]
     assert "--allow-downgrades" in step.commands[0]   # a pin below the installed one
-    assert "replacing 3.0.0" in step.name
+    # named alike on every host, whatever each has now
+    assert step.name == f"Install the {package} package {deb_version}"
 
 
 @pytest.mark.parametrize("module,package,deb_version", [
@@ -136,3 +137,35 @@ def test_an_unpinned_distribution_package_is_installed_only_when_absent(monkeypa
     assert install.package_wanted(set(), None)
     assert not install.package_wanted({"1.5.0"}, None)
     assert install.apt_request("prometheus", None) == "prometheus"
+
+
+# -- what the package's postinst changes after the facts were read --------------------------------
+def test_an_alloy_package_upgrade_sets_etc_alloy_again(apt):
+    """The alloy postinst (v1.17.1 packaging/deb/control/postinst) sets /etc/alloy to
+    root:alloy 0770 on every configure, upgrades included, after this run read its facts:
+    an upgrade must set our 0750 again, or /etc/alloy stays 0770 and the next run changes
+    it (seen while writing tests/e2e/test_grafana_apt_packages.py)."""
+    data = {"alloy_version": "1.17.1"}
+    s = validate("web1", {"alloy_install_method": "package", **data})
+    upgraded, _ = apt(alloy, data, packages={"alloy": {"1.17.0-1"}})
+    assert alloy.reset_by_package(s, upgraded) == ("/etc/alloy",)
+    current, _ = apt(alloy, data, packages={"alloy": {"1.17.1-1"}})
+    assert alloy.reset_by_package(s, current) == ()
+    archive = validate("web1", {"alloy_install_method": "archive"})
+    assert alloy.reset_by_package(archive, upgraded) == ()
+
+
+def test_a_reset_folder_gets_its_owner_and_mode_though_the_facts_show_them_right(monkeypatch):
+    right = {"/etc/alloy": {"user": "root", "group": "alloy", "mode": 750},
+             "/var/lib/alloy": {"user": "alloy", "group": "alloy", "mode": 750}}
+
+    class Host:
+        def get_fact(self, cls, paths):
+            return {p: dict(right[p]) for p in paths}
+
+    monkeypatch.setattr(install, "host", Host())
+    folders = [("/etc/alloy", "root", "alloy", "0750"),
+               ("/var/lib/alloy", "alloy", "alloy", "0750")]
+    assert list(install.managed_directories._inner(folders=folders)) == []
+    (command,) = install.managed_directories._inner(folders=folders, reset=["/etc/alloy"])
+    assert str(command) == "chown root:alloy /etc/alloy && chmod 0750 /etc/alloy"

@@ -32,6 +32,7 @@ from harness.doubles import http_readiness_double as double  # noqa: E402
 from harness.mirror import Mirror  # noqa: E402
 from operations import alloy, artifacts, cadvisor, context, loki  # noqa: E402
 from operations.settings import validate  # noqa: E402
+from operations.upstream_releases import RELEASES  # noqa: E402
 
 
 def free_port() -> int:
@@ -106,6 +107,27 @@ def test_launcher_is_a_shell_script_and_python(tmp_path):
     compile(text, "loki", "exec")   # valid Python as a whole
     res = run([install(tmp_path, "loki"), "-version"])
     assert res.returncode == 0 and "NOT Loki" in res.stdout
+
+
+@pytest.mark.parametrize("program,flag,real_name", [
+    ("loki", "-version", "Loki"), ("alloy", "--version", "Alloy"),
+    ("cadvisor", "-version", "cAdvisor")])
+def test_published_at_the_pinned_version_it_still_says_it_is_a_double(tmp_path, program, flag,
+                                                                       real_name):
+    pinned = RELEASES[program]["version"]
+    text = doubles.launcher(program)
+    assert text.splitlines()[1] == (
+        f"# {program.upper()} TEST DOUBLE (tests/harness/doubles/http_readiness_double.py): "
+        f"this is not {program}, it stands in for {program} {pinned}.")
+    res = run([install(tmp_path, program), flag])
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == (f"{program} TEST DOUBLE (NOT {real_name}), standing in for "
+                                  f"{program} version {pinned}")
+
+
+def test_the_launcher_refuses_a_version_it_cannot_put_in_a_shell_line():
+    with pytest.raises(ValueError, match="not a version"):
+        doubles.launcher("loki", "3.6.8; rm -rf /")
 
 
 def test_direct_use_names_the_program(tmp_path):
@@ -248,15 +270,17 @@ def test_release_files_install_through_the_artifact_code(tmp_path):
         data = doubles.publish(mirror, tmp_path / "work")
         assert set(data["artifact_checksums"]) == {
             "loki-linux-amd64.zip", "alloy-linux-amd64.zip",
-            f"cadvisor-v{doubles.version('cadvisor')}-linux-amd64"}
+            f"cadvisor-v{RELEASES['cadvisor']['version']}-linux-amd64"}
         with zipfile.ZipFile(tmp_path / "mirror" / "loki-linux-amd64.zip") as zf:
             (info,) = zf.infolist()
             assert info.filename == "loki-linux-amd64"
             assert (info.external_attr >> 16) & 0o777 == 0o755
         for component in doubles.COMPONENTS:
-            assert data[f"{component}_version"] == doubles.version(component)
+            # the pinned version: the deploy takes that version's code paths
+            pinned = RELEASES[component]["version"]
+            assert data[f"{component}_version"] == pinned
             artifact, folder = artifacts.prepare(
-                component, doubles.version(component), "x86_64", mirror.base_url,
+                component, pinned, "x86_64", mirror.base_url,
                 data["artifact_checksums"], str(tmp_path / "cache"))
             (path,) = artifacts.binary_paths(artifact, folder).values()
             assert os.access(path, os.X_OK)

@@ -122,8 +122,8 @@ def test_each_proven_version_is_the_debian_build_the_suite_runs(release, version
 
 def test_the_test_doubles_versions_pass_the_settings():
     data = {**{k: v for c in doubles.COMPONENTS
-               for k, v in archive(c, doubles.version(c)).items()},
-            **archive("grafana", grafana_archive.VERSION),
+               for k, v in archive(c, doubles.pinned_version(c)).items()},
+            **archive("grafana", grafana_archive.pinned_version()),
             **{f"{p}_version": vm_cluster_archive.VERSION for p in vm_cluster_archive.PROGRAMS}}
     validate("mon1", data)
 

@@ -5,15 +5,19 @@ three, so the mirror serves files named and shaped exactly as upstream publishes
 (loki-linux-<arch>.zip holding loki-linux-<arch>, alloy-linux-<arch>.zip holding
 alloy-linux-<arch>, the bare cadvisor-v<version>-linux-<arch>), but each executable is
 http_readiness_double.py (this folder) behind a /bin/sh launcher line. They are NOT Loki,
-Alloy or cAdvisor; their version says so too: the oldest the deploy can configure (the
-floor, RELEASES' "oldest", which the settings refuse to go below) with -testdouble after it.
+Alloy or cAdvisor. They are published at the versions the release table pins
+(RELEASES[c]["version"]), so the deploy takes the code paths of a real deploy of those
+versions (`alloy validate`, for one); the launcher's header and the double's -version /
+--version answer still say TEST DOUBLE, and name the version it stands in for.
 
 An artifact installs one file, so the launcher and the double are one file: line 3 is a
 shell `exec python3 "$0"` and, to Python, a string statement; the double follows it.
+The launcher tells the double the version it is published as (TEST_DOUBLE_PUBLISHED_AS).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..mirror import DEB_ARCH_TO_MACHINE, Mirror, build_archive, releases
@@ -21,45 +25,50 @@ from ..mirror import DEB_ARCH_TO_MACHINE, Mirror, build_archive, releases
 HERE = Path(__file__).resolve().parent
 DOUBLE = HERE / "http_readiness_double.py"
 COMPONENTS = ("loki", "alloy", "cadvisor")
+PUBLISHED_AS = "TEST_DOUBLE_PUBLISHED_AS"
 
 
-def version(component: str) -> str:
-    """The version a double of `component` claims: its floor, marked as a double."""
-    return f"{releases()[component]['oldest']}-testdouble"
+def pinned_version(component: str) -> str:
+    """The version the release table pins: the one the doubles are published as."""
+    return releases()[component]["version"]
 
 
-def launcher(program: str) -> str:
-    """The executable: a shell launcher that execs python3 on the double it carries."""
+def launcher(program: str, version: str | None = None) -> str:
+    """The executable: a shell launcher that execs python3 on the double it carries,
+    telling it the `version` (default: the pinned one) it is published as."""
+    version = version or pinned_version(program)
+    if not re.fullmatch(r"[0-9A-Za-z.~+-]+", version):
+        raise ValueError(f"not a version: {version!r}")   # it goes into a shell line
     return ("#!/bin/sh\n"
             f"# {program.upper()} TEST DOUBLE (tests/harness/doubles/http_readiness_double.py):"
-            f" this is not {program}.\n"
-            "''''exec python3 -B \"$0\" \"$@\" # '''\n"
+            f" this is not {program}, it stands in for {program} {version}.\n"
+            f"''''exec env {PUBLISHED_AS}={version} python3 -B \"$0\" \"$@\" # '''\n"
             + DOUBLE.read_text())
 
 
-def build(component: str, work: Path, release: str | None = None,
+def build(component: str, work: Path, version: str | None = None,
           deb_arch: str = "amd64") -> Path:
-    """The upstream-shaped release file of `component` (at version `release`, default
-    version(component)), its executable the double."""
-    release = release or version(component)
+    """The upstream-shaped release file of `component` at `version` (default: the pinned
+    one), its executable the double."""
+    version = version or pinned_version(component)
     spec = releases()[component]
     arch = spec["arch"][DEB_ARCH_TO_MACHINE[deb_arch]]
     (name, inner), = spec["binaries"].items()
-    src = work / f"{component}-double-src" / (inner or name).format(version=release, arch=arch)
+    src = work / f"{component}-double-src" / (inner or name).format(version=version, arch=arch)
     src.parent.mkdir(parents=True, exist_ok=True)
-    src.write_text(launcher(component))
+    src.write_text(launcher(component, version))
     src.chmod(0o755)
-    member = (inner or name).format(version=release, arch=arch)
-    return build_archive(component, release, deb_arch, members={member: (src, 0o755)},
+    member = (inner or name).format(version=version, arch=arch)
+    return build_archive(component, version, deb_arch, members={member: (src, 0o755)},
                          out_dir=work)
 
 
 def publish(mirror: Mirror, work: Path, components=COMPONENTS, deb_arch: str = "amd64") -> dict:
-    """Put the files of `components` on the mirror; return the group_data that installs
-    them, with their sha256s from the mirror (artifact_checksums)."""
+    """Put the files of `components`, at their pinned versions, on the mirror; return the
+    group_data that installs them, with their sha256s from the mirror (artifact_checksums)."""
     names = [mirror.add(build(c, work, deb_arch=deb_arch)) for c in components]
     sums = mirror.checksums()
     data = {f"{c}_{k}": v for c in components
-            for k, v in (("install_method", "archive"), ("version", version(c)))}
+            for k, v in (("install_method", "archive"), ("version", pinned_version(c)))}
     data["artifact_checksums"] = {n: sums[n] for n in names}
     return data

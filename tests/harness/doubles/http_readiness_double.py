@@ -4,6 +4,8 @@ It stands in for those three programs on the test fleet, where their real releas
 cannot be downloaded. It stores no log, ships no log and measures no container. What it
 does is what the deploy relies on:
 
+* `loki -version`, `alloy --version` and `cadvisor -version` say TEST DOUBLE and name
+  the version the double stands in for (TEST_DOUBLE_PUBLISHED_AS, set by its launcher);
 * it takes the command line the deploy's units give the real program, and refuses an
   unknown flag as the real one would (Go's flag package: exit 2; Alloy's cobra: exit 1),
   so a typo in a unit's ExecStart fails the service as it would in production;
@@ -61,6 +63,7 @@ CADVISOR_METRIC_KINDS = {
 ALLOY_VALIDATE_FLAGS = {"config.format": True, "config.bypass-conversion-errors": False,
                         "config.extra-args": True, "stability.level": True,
                         "feature.community-components.enabled": False}
+REAL_NAMES = {"loki": "Loki", "alloy": "Alloy", "cadvisor": "cAdvisor"}
 READY_PATHS = {"loki": "/ready", "alloy": "/-/ready", "cadvisor": "/healthz"}
 GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 
@@ -297,6 +300,12 @@ def mark(folder: str, program: str) -> None:
         fh.write(f"{program} test double was here\n")
 
 
+def version_line(program: str) -> str:
+    published = os.environ.get("TEST_DOUBLE_PUBLISHED_AS", "unknown")
+    return (f"{program} TEST DOUBLE (NOT {REAL_NAMES[program]}), standing in for "
+            f"{program} version {published}")
+
+
 def host_port(value: str) -> tuple[str, int]:
     address, _, port = value.rpartition(":")
     return (address or "0.0.0.0"), int(port)
@@ -307,7 +316,7 @@ def loki(args: list[str]) -> int:
     if rest:
         raise UsageError(f"loki takes no arguments, got {rest}", 2)
     if "version" in flags:
-        print("loki, version 0.0.0-testdouble (NOT Loki)")
+        print(version_line("loki"))
         return 0
     path = flags.get("config.file")
     if not path:
@@ -332,6 +341,9 @@ def alloy(args: list[str]) -> int:
     if not args:
         raise UsageError("Error: a command is needed (run, fmt, validate)", 1)
     command, args = args[0], args[1:]
+    if command in ("--version", "-v"):
+        print(version_line("alloy"))
+        return 0
     if command == "fmt":
         flags, rest = cobra_flags(args, {"write": False, "test": False, "w": False, "t": False})
         if len(rest) != 1:
@@ -387,6 +399,9 @@ def cadvisor(args: list[str]) -> int:
     flags, rest = go_flags(args, CADVISOR_FLAGS)
     if rest:
         raise UsageError(f"cadvisor takes no arguments, got {rest}", 2)
+    if "version" in flags:
+        print(version_line("cadvisor"))
+        return 0
     for name in ("housekeeping_interval", "max_housekeeping_interval"):
         if name in flags and not GO_DURATION.match(flags[name]):
             raise UsageError(f"invalid value {flags[name]!r} for flag -{name}: parse error", 2)
