@@ -30,8 +30,14 @@ if modules:
 # Every service user first: some packages create users as a side effect.
 plan_service_users([(c, m.home(context.settings())) for c, m in modules.items()],
                    name="Create the service users")
-for module in modules.values():
-    module.install()
+# host.loop over the whole catalogue: pyinfra tells operations apart by the line numbers
+# of their call stack, and two components' modules can call the same helper on the same
+# line; the loop adds each component's place in the catalogue, the same on every host,
+# so redis_exporter's install on one host is never merged with blackbox_exporter's on
+# another (shown under one of their names, at random, in --dry and in the results).
+for component in host.loop(COMPONENTS):
+    if component in modules:
+        modules[component].install()
 # Grafana's data sources, folder and dashboards, over its API once its service is ready
 if "grafana" in modules:
     importlib.import_module("operations.grafana_provisioning").install()

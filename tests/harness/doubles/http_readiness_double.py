@@ -337,6 +337,20 @@ def loki(args: list[str]) -> int:
     return 0
 
 
+def checked_alloy_file(path: str, problem_prefix: str, failure: str) -> str:
+    """The text of config file `path` once check_alloy passes it; else its problem on
+    stderr (after `problem_prefix`) and `failure` as the command's error, as `alloy fmt`
+    and `alloy validate` report them."""
+    with open(path) as fh:
+        text = fh.read()
+    try:
+        check_alloy(text)
+    except ValueError as exc:
+        print(f"{problem_prefix}{path}:{exc}", file=sys.stderr)
+        raise UsageError(f"Error: {failure}", 1) from None
+    return text
+
+
 def alloy(args: list[str]) -> int:
     if not args:
         raise UsageError("Error: a command is needed (run, fmt, validate)", 1)
@@ -345,29 +359,16 @@ def alloy(args: list[str]) -> int:
         print(version_line("alloy"))
         return 0
     if command == "fmt":
-        flags, rest = cobra_flags(args, {"write": False, "test": False, "w": False, "t": False})
+        _, rest = cobra_flags(args, {"write": False, "test": False, "w": False, "t": False})
         if len(rest) != 1:
             raise UsageError("Error: fmt takes one file", 1)
-        with open(rest[0]) as fh:
-            text = fh.read()
-        try:
-            check_alloy(text)
-        except ValueError as exc:
-            print(f"{rest[0]}:{exc}", file=sys.stderr)
-            raise UsageError("Error: encountered errors during formatting", 1) from None
-        sys.stdout.write(text)
+        sys.stdout.write(checked_alloy_file(rest[0], "", "encountered errors during formatting"))
         return 0
     if command == "validate":
-        flags, rest = cobra_flags(args, ALLOY_VALIDATE_FLAGS)
+        _, rest = cobra_flags(args, ALLOY_VALIDATE_FLAGS)
         if len(rest) != 1:
             raise UsageError(f"Error: accepts 1 arg(s), received {len(rest)}", 1)
-        with open(rest[0]) as fh:
-            text = fh.read()
-        try:
-            check_alloy(text)
-        except ValueError as exc:
-            print(f"Error: {rest[0]}:{exc}", file=sys.stderr)
-            raise UsageError("Error: validation failed", 1) from None
+        checked_alloy_file(rest[0], "Error: ", "validation failed")
         return 0
     if command != "run":
         raise UsageError(f"Error: unknown command {command!r} for \"alloy\"", 1)
