@@ -41,6 +41,9 @@ RECEIVER_TYPES = {
     "webhook": ("webhook_configs", ("url",), {}),
 }
 SEVERITIES = ("critical", "warning", "info", "none")
+# receiver types younger than Alertmanager's floor (config/notifiers.go: TelegramConfig is
+# absent at v0.23.0, present at v0.24.0)
+RECEIVER_SINCE = {"telegram": (0, 24, 0)}
 
 
 def receiver_config(receiver: dict) -> dict:
@@ -106,9 +109,24 @@ def smtp_globals(smtp: dict) -> dict:
     return out
 
 
+def check_receiver_types(s, receivers: list[dict]) -> None:
+    """An upstream archive older than a receiver type refuses the whole config; Debian's
+    packages (0.25 and later) have every type."""
+    if s.alertmanager_install_method != "archive":
+        return
+    for receiver in receivers:
+        since = RECEIVER_SINCE.get(receiver["type"])
+        if since and version_tuple(s.alertmanager_version) < since:
+            raise SettingsError(
+                f"alertmanager receiver {receiver['name']} ({receiver['type']}): "
+                f"alertmanager_version {s.alertmanager_version} has no {receiver['type']} "
+                f"receivers (they came with {'.'.join(map(str, since))}); use a newer version")
+
+
 def config_content(s) -> str:
     receivers = s.alertmanager_receivers
     configs = [receiver_config(r) for r in receivers]  # validates each receiver first
+    check_receiver_types(s, receivers)
     names = [r["name"] for r in receivers]
     if len(set(names)) != len(names):
         raise SettingsError(f"alertmanager_receivers: receiver names must be unique: {names}")

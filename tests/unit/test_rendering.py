@@ -194,6 +194,24 @@ def test_telegram_chat_id_given_as_text_is_rendered_as_a_number(host_settings, m
     amtool_check(debian.tool("amtool", suite), path)
 
 
+@pytest.mark.parametrize("method,version,refused", [
+    ("archive", "0.23.0", True), ("archive", "0.24.0", False), ("package", "0.23.0", False)])
+def test_telegram_receivers_need_alertmanager_0_24(host_settings, monkeypatch, method,
+                                                   version, refused):
+    set_all_secrets(monkeypatch)
+    s = host_settings({"alertmanager_install_method": method, "alertmanager_version": version,
+                       "alertmanager_receivers": [
+                           {"name": "ops-telegram", "type": "telegram", "chat_id": 42,
+                            "bot_token_secret": "MONSTACK_T_TG_TOKEN"}]})
+    if refused:
+        with pytest.raises(SettingsError, match=r"receiver ops-telegram \(telegram\): "
+                           r"alertmanager_version 0\.23\.0 has no telegram receivers \(they "
+                           r"came with 0\.24\.0\)"):
+            alertmanager.config_content(s)
+    else:
+        assert "telegram_configs" in alertmanager.config_content(s)
+
+
 @pytest.mark.parametrize("chat_id", ["@ops_channel", "12.5", "", True, "99999999999999999999"])
 def test_telegram_chat_id_must_be_an_integer(host_settings, monkeypatch, chat_id):
     set_all_secrets(monkeypatch)
