@@ -82,10 +82,14 @@ def install_steps(planned) -> list:
     return [p for p in planned if "apt-get" in p.commands[0]]
 
 
-@pytest.mark.parametrize("module,package,deb_version", [
+# (module, package, Debian version of the pinned release)
+PINNED_PACKAGES = [
     (loki, "loki", "3.6.8"),        # nfpm: the version, no release suffix
     (alloy, "alloy", "1.17.1-1"),   # fpm --iteration 1 (build-tools/make/packaging.mk)
-])
+]
+
+
+@pytest.mark.parametrize("module,package,deb_version", PINNED_PACKAGES)
 def test_the_package_method_installs_the_pinned_version(apt, module, package, deb_version):
     version = deb_version.split("-")[0]
     _, planned = apt(module, {f"{package}_version": version})
@@ -94,8 +98,7 @@ def test_the_package_method_installs_the_pinned_version(apt, module, package, de
     assert step.name == f"Install the {package} package {deb_version}"
 
 
-@pytest.mark.parametrize("module,package,deb_version", [
-    (loki, "loki", "3.6.8"), (alloy, "alloy", "1.17.1-1")])
+@pytest.mark.parametrize("module,package,deb_version", PINNED_PACKAGES)
 def test_another_installed_version_is_a_planned_change(apt, module, package, deb_version):
     version = deb_version.split("-")[0]
     _, planned = apt(module, {f"{package}_version": version},
@@ -107,8 +110,7 @@ def test_another_installed_version_is_a_planned_change(apt, module, package, deb
     assert step.name == f"Install the {package} package {deb_version}"
 
 
-@pytest.mark.parametrize("module,package,deb_version", [
-    (loki, "loki", "3.6.8"), (alloy, "alloy", "1.17.1-1")])
+@pytest.mark.parametrize("module,package,deb_version", PINNED_PACKAGES)
 def test_the_installed_pinned_version_is_no_change(apt, module, package, deb_version):
     version = deb_version.split("-")[0]
     _, planned = apt(module, {f"{package}_version": version},
