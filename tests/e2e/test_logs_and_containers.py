@@ -15,16 +15,20 @@ the real command-line flags, refuses unknown ones, answers the readiness path an
 here.
 
 cAdvisor is real: Debian's build of 0.38.7 (bullseye, the newest the mirror has), published
-under upstream's raw-binary asset name cadvisor-v0.38.7-linux-amd64. The fleet hosts run no
-container runtime, so what it measures are the cgroups of the host's own services.
+under upstream's raw-binary asset name cadvisor-v0.38.7-linux-amd64. The docker host runs
+real containers before the deploy, as an operator's would: containerd and runc from its own
+Debian release (tests/harness/containers.py says what differs inside a fleet host), one
+container at 60 MiB of its 64 MiB memory limit, with a network link, and one that the test
+restarts like a crash loop; cAdvisor measures them and the host's own services.
 
 What is tested is the deploy: the archive installs, the hardened units (users, groups,
 capabilities, writable folders), the rendered configs in place with their permissions,
 readiness, Prometheus (real: Debian's build repacked like upstream, as in
 test_core_stack_archive.py) scraping loki, alloy and cadvisor and loading the loki and
 containers rule sets, --dry equal to the real run, a second run that changes nothing,
-a config change of Alloy that reloads it, and a Loki zip without a checksum refused
-before any host is touched.
+a config change of Alloy that reloads it, a Loki zip without a checksum refused
+before any host is touched, and the container alert rules and dashboard on the real
+containers' series.
 """
 
 import json
@@ -33,6 +37,7 @@ import pytest
 
 from conftest import hosts_fixture, write_inventory
 from harness import doubles
+from harness.containers import ContainerRuntime, container_id
 from harness.dashboards import queries, substitute
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import (http_json, mirror_settings, prom_query, service_pids, wait_for,
@@ -47,6 +52,7 @@ RUNS = {"prometheus", "alertmanager", "node_exporter", "loki", "alloy", "cadviso
 UNITS = {"mon": ["prometheus", "alertmanager", "node_exporter", "loki", "alloy"],
          "web": ["node_exporter", "alloy"],
          "docker1": ["node_exporter", "alloy", "cadvisor"]}
+MEMORY_HOG, CRASH_LOOP = "memory-hog", "crash-loop"
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +70,20 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
     settings.update(real_cadvisor)
     settings["artifact_cache_dir"] = str(tmp_path_factory.mktemp("artifact-cache"))
     settings.update({f"{c}_enabled": False for c in COMPONENTS if c not in RUNS})
+    # each restart of the crash loop seen by a scrape within seconds
+    settings.update({"prometheus_scrape_interval": "5s", "prometheus_scrape_timeout": "4s",
+                     "prometheus_evaluation_interval": "5s",
+                     "cadvisor_housekeeping_interval": "5s"})
+    # the containers the docker host already runs
+    runtime = ContainerRuntime(docker1, tmp_path_factory.mktemp("containers")).install()
+    runtime.run(MEMORY_HOG, "dd if=/dev/zero of=/dev/shm/fill bs=1M count=60 && "
+                "exec sleep infinity", memory_limit=64 * 2**20, network=True)
+    runtime.run(CRASH_LOOP, "exec sleep infinity")
     inventory = write_inventory(
         tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
         {"monitoring": [mon], "nodes": [web], "docker": [docker1]},
         group_data={"all": settings})
-    return {"inventory": inventory, "settings": settings,
+    return {"inventory": inventory, "settings": settings, "containers": runtime,
             "hosts": {"mon": mon, "web": web, "docker1": docker1}}
 
 
@@ -233,26 +248,52 @@ def test_an_alloy_config_change_reloads_alloy_without_a_restart(stack, first_run
     assert back.changes["Alloy | Reload alloy and wait until ready"] == 3
 
 
-# The fleet hosts run no container runtime: real cAdvisor reports the cgroups of the
-# host's own services, which carry no `name`, so the dashboard's "All" (.+) and its
-# container list (name!="") select nothing here; with .* its panels reach those series.
-EMPTY_ON_THE_FLEET_HOSTS = ["variable $container"]
-
-
 def test_the_containers_dashboard_runs_on_real_cadvisor_series(stack, first_runs):
-    """Every panel query of the containers dashboard, with its variables as .*, is
-    accepted by the real Prometheus and answered from real cAdvisor's series (a metric or
-    label that cAdvisor 0.38.7 does not have would leave its panel empty)."""
+    """Every panel query of the containers dashboard, with its variables on "All", is
+    accepted by the real Prometheus and answered from real cAdvisor's series of the real
+    containers (a metric or label that cAdvisor 0.38.7 does not have would leave its panel
+    empty)."""
     mon = stack["hosts"]["mon"]
 
     def empty_queries() -> list[str]:
         return sorted(where for uid, where, expr, model in queries("prometheus")
                       if uid == "monstack-containers"
-                      and not prom_query(mon, substitute(expr, model)))
+                      and not prom_query(mon, substitute(expr, model, all_values=True)))
 
     # rates need two samples that cAdvisor's housekeeping has moved on
     try:
         wait_for("every containers panel answered", lambda: (
-            empty_queries() == EMPTY_ON_THE_FLEET_HOSTS), timeout=180, interval=5)
+            empty_queries() == []), timeout=180, interval=5)
     except AssertionError:
         raise AssertionError(f"queries without data: {empty_queries()}") from None
+
+
+def alerts(mon, alertname: str, state: str) -> set[str]:
+    """The containers (`name`) for which `alertname` is in `state`."""
+    return {r["metric"].get("name", "") for r in prom_query(
+        mon, f'ALERTS{{alertname="{alertname}", alertstate="{state}"}}')}
+
+
+def test_the_container_alert_rules_fire_on_the_real_containers(stack, first_runs):
+    """A container restarted three times in a row is reported restarting; the one at 60
+    of its 64 MiB is near its memory limit (pending: the rule waits 5 minutes before it
+    fires); neither rule names the other container nor a systemd service."""
+    mon, runtime = stack["hosts"]["mon"], stack["containers"]
+    hog, loop = container_id(MEMORY_HOG), container_id(CRASH_LOOP)
+
+    def start_time() -> list[str]:
+        return [r["value"][1] for r in prom_query(
+            mon, f'container_start_time_seconds{{job="cadvisor", name="{loop}"}}')]
+
+    seen = wait_for("the crash loop's start time scraped", start_time)
+    for _ in range(3):
+        runtime.restart(CRASH_LOOP)
+        seen = wait_for("the restart scraped", lambda: (
+            start_time() if start_time() not in ([], seen) else None), timeout=60)
+    assert wait_for("ContainerRestarting firing", lambda: alerts(
+        mon, "ContainerRestarting", "firing"), timeout=60) == {loop}
+    assert wait_for("ContainerNearMemoryLimit pending", lambda: alerts(
+        mon, "ContainerNearMemoryLimit", "pending"), timeout=60) == {hog}
+    usage = prom_query(mon, f'container_memory_working_set_bytes{{name="{hog}"}}'
+                            f' / container_spec_memory_limit_bytes{{name="{hog}"}}')
+    assert 0.9 < float(usage[0]["value"][1]) <= 1, usage

@@ -436,6 +436,8 @@ class Fleet:
         # The launcher joins the host's cgroups, runs nspawn, and boots the host again when
         # it reboots (nspawn exits 133 on reboot). --register=no --keep-unit: there is no
         # machined / system bus here. /proc/sys/net is writable, the rest of /proc/sys is not.
+        # CAP_NET_ADMIN (within the host's own network namespace): a container runtime on a
+        # host gives its containers network namespaces of their own (tests/harness/containers.py).
         script = f"""
 for c in {cgs}; do echo $$ > "$c/cgroup.procs"; done
 echo $$ > {d}/pid
@@ -443,7 +445,8 @@ while :; do
   systemd-nspawn --quiet --boot --register=no --keep-unit \\
     --directory={host.root} --machine={host.name} \\
     --network-namespace-path=/run/netns/{self.profile.netns(host.name)} \\
-    --link-journal=no --resolv-conf=off --timezone=off --console=read-only &
+    --link-journal=no --resolv-conf=off --timezone=off --console=read-only \\
+    --capability=CAP_NET_ADMIN &
   echo $! > {d}/nspawn.pid
   wait $!; rc=$?
   echo "[fleet] nspawn exited rc=$rc"
