@@ -30,7 +30,7 @@ from harness.fleet import CACHE, Fleet, FleetError, Host, native_arch, sh
 from harness.mirror import DEB_ARCH_TO_MACHINE
 from harness.pyinfra_cli import PYINFRA, parse_results
 from harness.stack import install_databases
-from operations.settings import BY_NAME
+from operations.stack import BY_NAME
 
 from . import mirror
 from .mirror import DemoError

@@ -1,6 +1,6 @@
 """Every setting of the monitoring stack, with its default.
 
-Generated from operations/settings.py (python3 -m operations.settings --write).
+Generated from the catalogue (python3 -m operations.docs --write).
 Override in group_data/<group>.py, in the inventory's host data, or with
 `pyinfra --data key=value`. Secrets never go here: see the README.
 """
@@ -37,7 +37,255 @@ basic_auth_username = 'prometheus'
 # name of the secret holding its password (at most 72 bytes; no line breaks, no spaces at either end)
 basic_auth_password_secret = 'MONSTACK_BASIC_AUTH_PASSWORD'
 
+# -- node_exporter ------------------------------------------------------------
+# install node_exporter (host metrics (CPU, memory, disks, network, systemd units))
+node_exporter_enabled = True
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+node_exporter_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+node_exporter_version = '1.12.1'
+# TCP port it listens on
+node_exporter_port = 9100
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+node_exporter_listen_address = 'auto'
+# inventory group whose hosts run it ('all': every host)
+node_exporter_group = 'all'
+# extra command-line flags, appended as given
+node_exporter_extra_flags = []
+# folder of *.prom files exposed by the textfile collector
+node_exporter_textfile_dir = '/var/lib/node_exporter/textfile_collector'
+
+# -- redis_exporter -----------------------------------------------------------
+# install redis_exporter (Redis metrics, on hosts of the redis group)
+redis_exporter_enabled = True
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+redis_exporter_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+redis_exporter_version = '1.80.1'
+# TCP port it listens on
+redis_exporter_port = 9121
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+redis_exporter_listen_address = 'auto'
+# inventory group whose hosts run it ('all': every host)
+redis_exporter_group = 'redis'
+# extra command-line flags, appended as given
+redis_exporter_extra_flags = []
+# the Redis instance to watch
+redis_exporter_redis_addr = 'redis://localhost:6379'
+# name of the secret holding the Redis password, if it has one
+redis_exporter_password_secret = None
+
+# -- postgres_exporter --------------------------------------------------------
+# install postgres_exporter (PostgreSQL metrics, on hosts of the postgres group)
+postgres_exporter_enabled = True
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+postgres_exporter_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+postgres_exporter_version = '0.20.1'
+# TCP port it listens on
+postgres_exporter_port = 9187
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+postgres_exporter_listen_address = 'auto'
+# inventory group whose hosts run it ('all': every host)
+postgres_exporter_group = 'postgres'
+# extra command-line flags, appended as given
+postgres_exporter_extra_flags = []
+# connection string without password (default: the local server over its socket, peer authentication as the postgres_exporter role)
+postgres_exporter_dsn = 'postgresql://postgres_exporter@:5432/postgres?host=/run/postgresql&sslmode=disable'
+# name of the secret holding the role's password (TCP connections)
+postgres_exporter_password_secret = None
+# create the postgres_exporter role (login, pg_monitor) on the local server
+postgres_exporter_create_db_user = False
+
+# -- cadvisor -----------------------------------------------------------------
+# install cadvisor (container metrics (CPU, memory, restarts), on hosts of the docker group)
+cadvisor_enabled = True
+# `archive` only: upstream's raw binary (via artifact_mirror); there is no package
+cadvisor_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+cadvisor_version = '0.57.0'
+# TCP port it listens on
+cadvisor_port = 8080
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+cadvisor_listen_address = 'auto'
+# inventory group whose hosts run it ('all': every host)
+cadvisor_group = 'docker'
+# extra command-line flags, appended as given
+cadvisor_extra_flags = []
+# how often cAdvisor collects container statistics (s, m or h units)
+cadvisor_housekeeping_interval = '30s'
+
+# -- pushgateway --------------------------------------------------------------
+# install pushgateway (push endpoint for batch jobs)
+pushgateway_enabled = False
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+pushgateway_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+pushgateway_version = '1.11.3'
+# TCP port it listens on
+pushgateway_port = 9091
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+pushgateway_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+pushgateway_group = 'monitoring'
+# extra command-line flags, appended as given
+pushgateway_extra_flags = []
+
+# -- blackbox_exporter --------------------------------------------------------
+# install blackbox_exporter (HTTP/TCP/ICMP probes of endpoints)
+blackbox_exporter_enabled = False
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+blackbox_exporter_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+blackbox_exporter_version = '0.28.0'
+# TCP port it listens on
+blackbox_exporter_port = 9115
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+blackbox_exporter_listen_address = 'auto'
+# inventory group whose hosts run it ('all': every host)
+blackbox_exporter_group = 'monitoring'
+# extra command-line flags, appended as given
+blackbox_exporter_extra_flags = []
+# URLs probed with the http_2xx module
+blackbox_exporter_targets = []
+
+# -- alertmanager -------------------------------------------------------------
+# install alertmanager (routes alerts to receivers)
+alertmanager_enabled = True
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+alertmanager_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+alertmanager_version = '0.34.1'
+# TCP port it listens on
+alertmanager_port = 9093
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+alertmanager_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+alertmanager_group = 'monitoring'
+# extra command-line flags, appended as given
+alertmanager_extra_flags = []
+# receivers: [{name, type: slack|email|telegram|pagerduty|webhook, severities, ...}]; secret fields end in _secret and name an environment variable or a key of secrets_file
+alertmanager_receivers = []
+# labels alerts are grouped by
+alertmanager_group_by = ['alertname', 'job']
+# wait before the first notification of a group
+alertmanager_group_wait = '30s'
+# wait before notifying about new alerts in a group
+alertmanager_group_interval = '5m'
+# wait before re-sending a still-firing alert
+alertmanager_repeat_interval = '4h'
+# a critical alert silences the warning of the same alertname/instance
+alertmanager_inhibit_warning_when_critical = True
+# email settings: {smarthost, from, auth_username, auth_password_secret, require_tls}
+alertmanager_smtp = {}
+# silences and notification log
+alertmanager_data_dir = '/var/lib/alertmanager'
+# gossip port (TCP and UDP) of the Alertmanager cluster, when 2+ hosts run Alertmanager: open it between them (silences and sent notifications are shared there; see "Topologies"); with alertmanager_cluster_tls_enabled TCP only, else TCP and UDP
+alertmanager_cluster_port = 9094
+# encrypt and authenticate the cluster's gossip with mutual TLS (--cluster.tls-config; Alertmanager 0.24.0 or later) using each host's tls_cert_file / tls_key_file and tls_ca_file: the certificates must also be valid for TLS clients and for the IP address a host gossips at; auto: when tls_enabled; true needs tls_enabled; false: plain gossip
+alertmanager_cluster_tls_enabled = 'auto'
+# --cluster.peer-timeout: the n-th Alertmanager of a cluster waits n times this before it sends what none before it did; alertmanager_group_interval must be longer than (Alertmanagers - 1) x this (units ms, s, m, h)
+alertmanager_cluster_peer_timeout = '15s'
+
+# -- victoriametrics ----------------------------------------------------------
+# install victoriametrics (long-term storage of every Prometheus' samples (remote_write), on hosts of the victoriametrics group)
+victoriametrics_enabled = True
+# `archive`: upstream's single-node tarball (via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); `package`: the distribution's package victoria-metrics
+victoriametrics_install_method = 'package'
+# upstream version for the archive method (pinned, never 'latest')
+victoriametrics_version = '1.150.0'
+# TCP port it listens on
+victoriametrics_port = 8428
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+victoriametrics_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+victoriametrics_group = 'victoriametrics'
+# extra command-line flags, appended as given
+victoriametrics_extra_flags = []
+# how long samples are kept (-retentionPeriod: a number with h, d, w or y, at least 24h; a bare number counts months)
+victoriametrics_retention_period = '1y'
+# storage folder (-storageDataPath)
+victoriametrics_data_dir = '/var/lib/victoriametrics'
+
+# -- vmstorage ----------------------------------------------------------------
+# install vmstorage (VictoriaMetrics cluster: stores the samples, on hosts of the vmstorage group)
+vmstorage_enabled = True
+# `archive` only: upstream's cluster tarball (via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); Debian has no cluster package
+vmstorage_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+vmstorage_version = '1.150.0'
+# TCP port it listens on
+vmstorage_port = 8482
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+vmstorage_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+vmstorage_group = 'vmstorage'
+# extra command-line flags, appended as given
+vmstorage_extra_flags = []
+
+# -- vmcluster ----------------------------------------------------------------
+# accountID the samples are written to and read from (the <tenant> of /insert/<tenant>/prometheus and /select/<tenant>/prometheus)
+vmcluster_tenant = 0
+# how long vmstorage keeps samples (-retentionPeriod; as victoriametrics_retention_period)
+vmcluster_retention_period = '1y'
+# copies vminsert writes of every sample, on that many vmstorage hosts (-replicationFactor of vminsert and vmselect); at most the number of vmstorage hosts
+vmcluster_replication_factor = 1
+# -dedup.minScrapeInterval of vmselect and vmstorage (a Go duration: ms, s, m, h); unset: 1ms when samples arrive twice (replication factor above 1, or 2+ vminsert hosts, each written to by every Prometheus), else none
+vmcluster_dedup_min_scrape_interval = None
+# vmstorage's storage folder (-storageDataPath)
+vmstorage_data_dir = '/var/lib/vmstorage'
+# port vmstorage takes vminsert's writes on (-vminsertAddr)
+vmstorage_vminsert_port = 8400
+# port vmstorage answers vmselect on (-vmselectAddr)
+vmstorage_vmselect_port = 8401
+
+# -- vminsert -----------------------------------------------------------------
+# install vminsert (VictoriaMetrics cluster: takes every Prometheus' remote_write and spreads it over the vmstorage hosts, on hosts of the vminsert group)
+vminsert_enabled = True
+# `archive` only: upstream's cluster tarball (via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); Debian has no cluster package
+vminsert_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+vminsert_version = '1.150.0'
+# TCP port it listens on
+vminsert_port = 8480
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+vminsert_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+vminsert_group = 'vminsert'
+# extra command-line flags, appended as given
+vminsert_extra_flags = []
+
+# -- vmselect -----------------------------------------------------------------
+# install vmselect (VictoriaMetrics cluster: answers queries (Grafana's data source) from every vmstorage host, on hosts of the vmselect group)
+vmselect_enabled = True
+# `archive` only: upstream's cluster tarball (via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); Debian has no cluster package
+vmselect_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+vmselect_version = '1.150.0'
+# TCP port it listens on
+vmselect_port = 8481
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+vmselect_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+vmselect_group = 'vmselect'
+# extra command-line flags, appended as given
+vmselect_extra_flags = []
+
 # -- prometheus ---------------------------------------------------------------
+# install prometheus (scrapes targets, stores metrics, evaluates alert rules)
+prometheus_enabled = True
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+prometheus_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+prometheus_version = '3.15.0'
+# TCP port it listens on
+prometheus_port = 9090
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+prometheus_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+prometheus_group = 'monitoring'
+# extra command-line flags, appended as given
+prometheus_extra_flags = []
 # how often targets are scraped
 prometheus_scrape_interval = '15s'
 # scrape timeout
@@ -80,148 +328,8 @@ prometheus_remote_write = []
 prometheus_remote_write_victoriametrics = True
 # queue_config of those automatic entries (keys as in Prometheus' queue_config; e.g. {min_shards: 4, max_shards: 4}: no resharding during an outage of the store)
 prometheus_remote_write_victoriametrics_queue_config = {}
-# install prometheus (scrapes targets, stores metrics, evaluates alert rules)
-prometheus_enabled = True
-# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
-prometheus_install_method = 'archive'
-# upstream version for the archive method (pinned, never 'latest')
-prometheus_version = '3.15.0'
-# TCP port it listens on
-prometheus_port = 9090
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
-prometheus_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
-prometheus_group = 'monitoring'
-# extra command-line flags, appended as given
-prometheus_extra_flags = []
-
-# -- alertmanager -------------------------------------------------------------
-# receivers: [{name, type: slack|email|telegram|pagerduty|webhook, severities, ...}]; secret fields end in _secret and name an environment variable or a key of secrets_file
-alertmanager_receivers = []
-# labels alerts are grouped by
-alertmanager_group_by = ['alertname', 'job']
-# wait before the first notification of a group
-alertmanager_group_wait = '30s'
-# wait before notifying about new alerts in a group
-alertmanager_group_interval = '5m'
-# wait before re-sending a still-firing alert
-alertmanager_repeat_interval = '4h'
-# a critical alert silences the warning of the same alertname/instance
-alertmanager_inhibit_warning_when_critical = True
-# email settings: {smarthost, from, auth_username, auth_password_secret, require_tls}
-alertmanager_smtp = {}
-# silences and notification log
-alertmanager_data_dir = '/var/lib/alertmanager'
-# gossip port (TCP and UDP) of the Alertmanager cluster, when 2+ hosts run Alertmanager: open it between them (silences and sent notifications are shared there; see "Topologies"); with alertmanager_cluster_tls_enabled TCP only, else TCP and UDP
-alertmanager_cluster_port = 9094
-# encrypt and authenticate the cluster's gossip with mutual TLS (--cluster.tls-config; Alertmanager 0.24.0 or later) using each host's tls_cert_file / tls_key_file and tls_ca_file: the certificates must also be valid for TLS clients and for the IP address a host gossips at; auto: when tls_enabled; true needs tls_enabled; false: plain gossip
-alertmanager_cluster_tls_enabled = 'auto'
-# --cluster.peer-timeout: the n-th Alertmanager of a cluster waits n times this before it sends what none before it did; alertmanager_group_interval must be longer than (Alertmanagers - 1) x this (units ms, s, m, h)
-alertmanager_cluster_peer_timeout = '15s'
-# install alertmanager (routes alerts to receivers)
-alertmanager_enabled = True
-# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
-alertmanager_install_method = 'archive'
-# upstream version for the archive method (pinned, never 'latest')
-alertmanager_version = '0.34.1'
-# TCP port it listens on
-alertmanager_port = 9093
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
-alertmanager_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
-alertmanager_group = 'monitoring'
-# extra command-line flags, appended as given
-alertmanager_extra_flags = []
-
-# -- node_exporter ------------------------------------------------------------
-# folder of *.prom files exposed by the textfile collector
-node_exporter_textfile_dir = '/var/lib/node_exporter/textfile_collector'
-# install node_exporter (host metrics (CPU, memory, disks, network, systemd units))
-node_exporter_enabled = True
-# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
-node_exporter_install_method = 'archive'
-# upstream version for the archive method (pinned, never 'latest')
-node_exporter_version = '1.12.1'
-# TCP port it listens on
-node_exporter_port = 9100
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
-node_exporter_listen_address = 'auto'
-# inventory group whose hosts run it ('all': every host)
-node_exporter_group = 'all'
-# extra command-line flags, appended as given
-node_exporter_extra_flags = []
-
-# -- redis_exporter -----------------------------------------------------------
-# the Redis instance to watch
-redis_exporter_redis_addr = 'redis://localhost:6379'
-# name of the secret holding the Redis password, if it has one
-redis_exporter_password_secret = None
-# install redis_exporter (Redis metrics, on hosts of the redis group)
-redis_exporter_enabled = True
-# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
-redis_exporter_install_method = 'archive'
-# upstream version for the archive method (pinned, never 'latest')
-redis_exporter_version = '1.80.1'
-# TCP port it listens on
-redis_exporter_port = 9121
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
-redis_exporter_listen_address = 'auto'
-# inventory group whose hosts run it ('all': every host)
-redis_exporter_group = 'redis'
-# extra command-line flags, appended as given
-redis_exporter_extra_flags = []
-
-# -- postgres_exporter --------------------------------------------------------
-# connection string without password (default: the local server over its socket, peer authentication as the postgres_exporter role)
-postgres_exporter_dsn = 'postgresql://postgres_exporter@:5432/postgres?host=/run/postgresql&sslmode=disable'
-# name of the secret holding the role's password (TCP connections)
-postgres_exporter_password_secret = None
-# create the postgres_exporter role (login, pg_monitor) on the local server
-postgres_exporter_create_db_user = False
-# install postgres_exporter (PostgreSQL metrics, on hosts of the postgres group)
-postgres_exporter_enabled = True
-# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
-postgres_exporter_install_method = 'archive'
-# upstream version for the archive method (pinned, never 'latest')
-postgres_exporter_version = '0.20.1'
-# TCP port it listens on
-postgres_exporter_port = 9187
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
-postgres_exporter_listen_address = 'auto'
-# inventory group whose hosts run it ('all': every host)
-postgres_exporter_group = 'postgres'
-# extra command-line flags, appended as given
-postgres_exporter_extra_flags = []
-
-# -- blackbox_exporter --------------------------------------------------------
-# URLs probed with the http_2xx module
-blackbox_exporter_targets = []
-# install blackbox_exporter (HTTP/TCP/ICMP probes of endpoints)
-blackbox_exporter_enabled = False
-# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
-blackbox_exporter_install_method = 'archive'
-# upstream version for the archive method (pinned, never 'latest')
-blackbox_exporter_version = '0.28.0'
-# TCP port it listens on
-blackbox_exporter_port = 9115
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
-blackbox_exporter_listen_address = 'auto'
-# inventory group whose hosts run it ('all': every host)
-blackbox_exporter_group = 'monitoring'
-# extra command-line flags, appended as given
-blackbox_exporter_extra_flags = []
 
 # -- loki ---------------------------------------------------------------------
-# chunks, index, rules and the compactor's working folder
-loki_data_dir = '/var/lib/loki'
-# how long logs are kept (deleted by the compactor; at least 24h, or 0s to keep them forever)
-loki_retention_period = '30d'
-# per-tenant ingestion rate limit in MB/s (pushes above it get HTTP 429)
-loki_ingestion_rate_mb = 4
-# per-tenant ingestion burst size in MB
-loki_ingestion_burst_size_mb = 6
-# most active streams (label sets) Loki accepts
-loki_max_global_streams_per_user = 10000
 # install loki (stores the logs shipped by Alloy (no authentication of its own))
 loki_enabled = True
 # `archive`: upstream zip (via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); `package`: Grafana's APT repository (package loki)
@@ -236,52 +344,18 @@ loki_listen_address = '0.0.0.0'
 loki_group = 'monitoring'
 # extra command-line flags, appended as given
 loki_extra_flags = []
-
-# -- victoriametrics ----------------------------------------------------------
-# how long samples are kept (-retentionPeriod: a number with h, d, w or y, at least 24h; a bare number counts months)
-victoriametrics_retention_period = '1y'
-# storage folder (-storageDataPath)
-victoriametrics_data_dir = '/var/lib/victoriametrics'
-# install victoriametrics (long-term storage of every Prometheus' samples (remote_write), on hosts of the victoriametrics group)
-victoriametrics_enabled = True
-# `archive`: upstream's single-node tarball (via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); `package`: the distribution's package victoria-metrics
-victoriametrics_install_method = 'package'
-# upstream version for the archive method (pinned, never 'latest')
-victoriametrics_version = '1.150.0'
-# TCP port it listens on
-victoriametrics_port = 8428
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
-victoriametrics_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
-victoriametrics_group = 'victoriametrics'
-# extra command-line flags, appended as given
-victoriametrics_extra_flags = []
-
-# -- vmcluster ----------------------------------------------------------------
-# accountID the samples are written to and read from (the <tenant> of /insert/<tenant>/prometheus and /select/<tenant>/prometheus)
-vmcluster_tenant = 0
-# how long vmstorage keeps samples (-retentionPeriod; as victoriametrics_retention_period)
-vmcluster_retention_period = '1y'
-# copies vminsert writes of every sample, on that many vmstorage hosts (-replicationFactor of vminsert and vmselect); at most the number of vmstorage hosts
-vmcluster_replication_factor = 1
-# -dedup.minScrapeInterval of vmselect and vmstorage (a Go duration: ms, s, m, h); unset: 1ms when samples arrive twice (replication factor above 1, or 2+ vminsert hosts, each written to by every Prometheus), else none
-vmcluster_dedup_min_scrape_interval = None
-# vmstorage's storage folder (-storageDataPath)
-vmstorage_data_dir = '/var/lib/vmstorage'
-# port vmstorage takes vminsert's writes on (-vminsertAddr)
-vmstorage_vminsert_port = 8400
-# port vmstorage answers vmselect on (-vmselectAddr)
-vmstorage_vmselect_port = 8401
+# chunks, index, rules and the compactor's working folder
+loki_data_dir = '/var/lib/loki'
+# how long logs are kept (deleted by the compactor; at least 24h, or 0s to keep them forever)
+loki_retention_period = '30d'
+# per-tenant ingestion rate limit in MB/s (pushes above it get HTTP 429)
+loki_ingestion_rate_mb = 4
+# per-tenant ingestion burst size in MB
+loki_ingestion_burst_size_mb = 6
+# most active streams (label sets) Loki accepts
+loki_max_global_streams_per_user = 10000
 
 # -- alloy --------------------------------------------------------------------
-# log files Alloy tails (glob patterns; [] for none)
-alloy_log_paths = ['/var/log/*.log']
-# ship the systemd journal (labels unit and level)
-alloy_journal = True
-# ship Docker containers' logs (label container); auto: where /var/run/docker.sock and the docker group exist
-alloy_docker_logs = 'auto'
-# push URL of the Loki to ship to (default: the first Loki host of the inventory, http://<host>:<loki_port>/loki/api/v1/push)
-alloy_loki_url = None
 # install alloy (log shipper: journal, log files and Docker containers to Loki)
 alloy_enabled = True
 # `archive`: upstream zip (x86_64, aarch64; via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); `package`: Grafana's APT repository (package alloy)
@@ -296,26 +370,30 @@ alloy_listen_address = 'auto'
 alloy_group = 'all'
 # extra command-line flags, appended as given
 alloy_extra_flags = []
-
-# -- cadvisor -----------------------------------------------------------------
-# how often cAdvisor collects container statistics (s, m or h units)
-cadvisor_housekeeping_interval = '30s'
-# install cadvisor (container metrics (CPU, memory, restarts), on hosts of the docker group)
-cadvisor_enabled = True
-# `archive` only: upstream's raw binary (via artifact_mirror); there is no package
-cadvisor_install_method = 'archive'
-# upstream version for the archive method (pinned, never 'latest')
-cadvisor_version = '0.57.0'
-# TCP port it listens on
-cadvisor_port = 8080
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
-cadvisor_listen_address = 'auto'
-# inventory group whose hosts run it ('all': every host)
-cadvisor_group = 'docker'
-# extra command-line flags, appended as given
-cadvisor_extra_flags = []
+# log files Alloy tails (glob patterns; [] for none)
+alloy_log_paths = ['/var/log/*.log']
+# ship the systemd journal (labels unit and level)
+alloy_journal = True
+# ship Docker containers' logs (label container); auto: where /var/run/docker.sock and the docker group exist
+alloy_docker_logs = 'auto'
+# push URL of the Loki to ship to (default: the first Loki host of the inventory, http://<host>:<loki_port>/loki/api/v1/push)
+alloy_loki_url = None
 
 # -- grafana ------------------------------------------------------------------
+# install grafana (dashboards; data sources and dashboards provisioned over its API)
+grafana_enabled = True
+# `archive`: upstream tarball (x86_64, aarch64; via artifact_mirror); `package`: Grafana's APT repository (package grafana, or grafana-rpi on armv6l hosts)
+grafana_install_method = 'archive'
+# upstream version (pinned, never 'latest'): the archive method's release, and the package version the package method installs from Grafana's APT repository
+grafana_version = '13.2.3'
+# TCP port it listens on
+grafana_port = 3000
+# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+grafana_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host)
+grafana_group = 'monitoring'
+# extra command-line flags, appended as given
+grafana_extra_flags = []
 # login of Grafana's server admin (used to provision over the API)
 grafana_admin_user = 'admin'
 # name of the secret holding the admin password (there is no default password: the deploy stops while it is unset)
@@ -348,81 +426,3 @@ grafana_token_dir = '~/.config/monstack/grafana-tokens'
 grafana_folder = 'Monitoring'
 # URL the controller reaches Grafana's API at (default: http://<host address>:<grafana_port>)
 grafana_url = None
-# install grafana (dashboards; data sources and dashboards provisioned over its API)
-grafana_enabled = True
-# `archive`: upstream tarball (x86_64, aarch64; via artifact_mirror); `package`: Grafana's APT repository (package grafana, or grafana-rpi on armv6l hosts)
-grafana_install_method = 'archive'
-# upstream version (pinned, never 'latest'): the archive method's release, and the package version the package method installs from Grafana's APT repository
-grafana_version = '13.2.3'
-# TCP port it listens on
-grafana_port = 3000
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
-grafana_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
-grafana_group = 'monitoring'
-# extra command-line flags, appended as given
-grafana_extra_flags = []
-
-# -- pushgateway --------------------------------------------------------------
-# install pushgateway (push endpoint for batch jobs)
-pushgateway_enabled = False
-# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
-pushgateway_install_method = 'archive'
-# upstream version for the archive method (pinned, never 'latest')
-pushgateway_version = '1.11.3'
-# TCP port it listens on
-pushgateway_port = 9091
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
-pushgateway_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
-pushgateway_group = 'monitoring'
-# extra command-line flags, appended as given
-pushgateway_extra_flags = []
-
-# -- vmstorage ----------------------------------------------------------------
-# install vmstorage (VictoriaMetrics cluster: stores the samples, on hosts of the vmstorage group)
-vmstorage_enabled = True
-# `archive` only: upstream's cluster tarball (via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); Debian has no cluster package
-vmstorage_install_method = 'archive'
-# upstream version for the archive method (pinned, never 'latest')
-vmstorage_version = '1.150.0'
-# TCP port it listens on
-vmstorage_port = 8482
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
-vmstorage_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
-vmstorage_group = 'vmstorage'
-# extra command-line flags, appended as given
-vmstorage_extra_flags = []
-
-# -- vminsert -----------------------------------------------------------------
-# install vminsert (VictoriaMetrics cluster: takes every Prometheus' remote_write and spreads it over the vmstorage hosts, on hosts of the vminsert group)
-vminsert_enabled = True
-# `archive` only: upstream's cluster tarball (via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); Debian has no cluster package
-vminsert_install_method = 'archive'
-# upstream version for the archive method (pinned, never 'latest')
-vminsert_version = '1.150.0'
-# TCP port it listens on
-vminsert_port = 8480
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
-vminsert_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
-vminsert_group = 'vminsert'
-# extra command-line flags, appended as given
-vminsert_extra_flags = []
-
-# -- vmselect -----------------------------------------------------------------
-# install vmselect (VictoriaMetrics cluster: answers queries (Grafana's data source) from every vmstorage host, on hosts of the vmselect group)
-vmselect_enabled = True
-# `archive` only: upstream's cluster tarball (via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); Debian has no cluster package
-vmselect_install_method = 'archive'
-# upstream version for the archive method (pinned, never 'latest')
-vmselect_version = '1.150.0'
-# TCP port it listens on
-vmselect_port = 8481
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
-vmselect_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
-vmselect_group = 'vmselect'
-# extra command-line flags, appended as given
-vmselect_extra_flags = []

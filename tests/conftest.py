@@ -5,19 +5,15 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
+from harness.fleet import CONTROLLER_IP, Fleet, Host
+from harness.mirror import Mirror
+
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-for p in (str(TESTS), str(REPO)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
-
-from harness.fleet import CONTROLLER_IP, Fleet, Host  # noqa: E402
-from harness.mirror import Mirror  # noqa: E402
 
 
 def fleet_unavailable() -> str | None:
@@ -142,7 +138,7 @@ def inventory(monkeypatch, tmp_path):
     from pyinfra.api import Config, Inventory, State
     from pyinfra.context import ctx_host, ctx_inventory, ctx_state
 
-    from operations import context
+    from operations.base import inventory as context
 
     made = []
     monkeypatch.setattr(context, "_secrets_files", {})

@@ -163,7 +163,7 @@ def test_a_second_run_changes_nothing_and_restarts_nothing(stack, first_runs):
 
 def test_a_no_op_run_asks_each_host_in_one_round_trip(stack, first_runs):
     """What operators wait for most: the no-op run. Each host is asked everything the
-    deploy needs to know in one command (operations/fact_batch.py), like the floor
+    deploy needs to know in one command (operations/base/fact_batch.py), like the floor
     `pyinfra INVENTORY exec -- true`."""
     deploy(stack).check()  # learns what a converged host is asked
     run = deploy(stack, extra=["-vv"]).check()

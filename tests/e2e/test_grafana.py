@@ -2,7 +2,7 @@
 then its data sources, folder and dashboards provisioned over its HTTP API.
 
 The archive on the mirror is upstream-shaped, but its bin/grafana starts the GRAFANA API
-TEST DOUBLE (tests/harness/grafana_double.py, see harness/grafana_archive.py): it is not
+TEST DOUBLE (tests/harness/doubles/grafana_double.py, see harness/doubles/grafana_archive.py): it is not
 Grafana. The archive is published at the pinned grafana_version (13.x: bin/grafana alone),
 so the deploy takes that version's code paths. What is tested is the deploy: archive install, hardened unit, readiness on
 /api/health, provisioning, --dry equal to the real run, a second run changing nothing.
@@ -17,11 +17,11 @@ import urllib.request
 import pytest
 
 from conftest import REPO, hosts_fixture, write_inventory
-from harness import grafana_archive
+from harness.doubles import grafana_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import mirror_settings, service_pids
-from operations.settings import COMPONENTS
-from operations.upstream_releases import RELEASES
+from operations.stack import COMPONENTS
+from operations.stack import RELEASES
 
 pytestmark = pytest.mark.fleet
 

@@ -32,9 +32,9 @@ from harness.fleet import CONTROLLER_IP
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import (assert_rerun_changes_nothing, mirror_settings, prom_query,
                            wait_targets_up)
-from operations.grafana_apt import deb_version
-from operations.settings import COMPONENTS
-from operations.upstream_releases import RELEASES
+from operations.base.grafana_repository import deb_version
+from operations.stack import COMPONENTS
+from operations.stack import RELEASES
 
 pytestmark = pytest.mark.fleet
 

@@ -19,7 +19,7 @@ hosts = hosts_fixture(1)
 USER_DEPLOY = '''\
 from pyinfra.operations import files
 
-from operations import node_exporter
+from operations.components import node_exporter
 
 files.directory(name="My app's folder", path="/srv/myapp", mode="0755")
 node_exporter.install()

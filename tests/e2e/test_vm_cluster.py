@@ -13,7 +13,7 @@ deploy: the archive install, users, hardened units, upstream's flags and ports
 /insert/<tenant>/prometheus/api/v1/write and the query URL /select/<tenant>/prometheus.
 
 Hosts: one Prometheus and Grafana (group monitoring; Grafana is the API test double of
-tests/harness/grafana_double.py, there to receive the data source), two vmstorage hosts,
+tests/harness/doubles/grafana_double.py, there to receive the data source), two vmstorage hosts,
 one host running both vminsert and vmselect.
 """
 
@@ -25,7 +25,7 @@ import urllib.request
 import pytest
 
 from conftest import hosts_fixture, write_inventory
-from harness import grafana_archive, vm_cluster_archive
+from harness.doubles import grafana_archive, vm_cluster_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, http_json,
                            mirror_settings, wait_for, wait_targets_up)
@@ -47,7 +47,7 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
         vm_cluster_archive.install_storage_backend(storage)
     base = mirror_settings(mirror, ["prometheus", "node_exporter"])
     cluster = vm_cluster_archive.publish(mirror, tmp_path_factory.mktemp("vm-cluster"))
-    # Grafana: the API test double of tests/harness/grafana_double.py, for its data sources
+    # Grafana: the API test double of tests/harness/doubles/grafana_double.py, for its data sources
     grafana = grafana_archive.publish(mirror, tmp_path_factory.mktemp("grafana-archive"))
     settings = {
         **base, **cluster, **grafana,

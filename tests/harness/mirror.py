@@ -33,14 +33,14 @@ DEB_ARCH_TO_MACHINE = {"amd64": "x86_64", "arm64": "aarch64", "armhf": "armv7l"}
 def releases() -> dict:
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from operations.upstream_releases import RELEASES
+    from operations.stack import RELEASES
     return RELEASES
 
 
 def sha256(path: Path) -> str:
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from operations.artifacts import file_sha256
+    from operations.base.artifacts import file_sha256
     return file_sha256(path)
 
 

@@ -10,7 +10,6 @@ without a test proving it fires.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,8 @@ import yaml
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
 
-from harness import debian  # noqa: E402
+from harness import debian
 
 RULES_DIR = REPO / "templates" / "prometheus" / "rules"
 RULE_TESTS_DIR = TESTS / "rules"

@@ -15,7 +15,6 @@ import io
 import os
 import socket
 import stat
-import sys
 import tarfile
 import threading
 import zipfile
@@ -25,12 +24,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from operations import artifacts, upstream_releases  # noqa: E402
-from operations.artifacts import ArtifactError  # noqa: E402
-from operations.upstream_releases import CHECKSUMS, RELEASES  # noqa: E402
+from operations.base import artifacts, catalogue
+from operations.base.artifacts import ArtifactError
+from operations.stack import CHECKSUMS, RELEASES
 
 MACHINES = ("x86_64", "aarch64", "armv7l", "armv6l", "armv8l")
 
@@ -320,11 +317,11 @@ FAKE_BIN = {
 
 @pytest.fixture
 def fakes(monkeypatch):
-    monkeypatch.setitem(upstream_releases.RELEASES, "fakeexp", dict(FAKE_TAR))
-    monkeypatch.setitem(upstream_releases.RELEASES, "fakezip", dict(FAKE_ZIP))
-    monkeypatch.setitem(upstream_releases.RELEASES, "fakebin", dict(FAKE_BIN))
-    assert artifacts.RELEASES is upstream_releases.RELEASES
-    return upstream_releases.RELEASES
+    monkeypatch.setitem(RELEASES, "fakeexp", dict(FAKE_TAR))
+    monkeypatch.setitem(RELEASES, "fakezip", dict(FAKE_ZIP))
+    monkeypatch.setitem(RELEASES, "fakebin", dict(FAKE_BIN))
+    assert catalogue.releases() is RELEASES
+    return RELEASES
 
 
 def sha(data: bytes) -> str:

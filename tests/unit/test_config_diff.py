@@ -8,9 +8,10 @@ import subprocess
 
 import pytest
 
-from operations import alertmanager, grafana
-from operations.config_files import masked_lines
-from operations.facts import SECRET_MASK, MaskedFileContents
+from operations.components import alertmanager
+from operations.components.grafana import server as grafana
+from operations.base.files import masked_lines
+from operations.base.facts import SECRET_MASK, MaskedFileContents
 
 from test_rendering import (PD_KEY, SLACK_URL, SMTP, SMTP_PW, TG_TOKEN, all_receivers,  # noqa: F401
                             host_settings, set_all_secrets)

@@ -1,7 +1,7 @@
 """The Grafana dashboards shipped in dashboards/: well-formed models, and queries that work.
 
 dashboards/<uid>.json are plain Grafana dashboard models, uploaded by
-operations/grafana_api.py (``ensure_dashboard(model, folder_uid)``, keyed by ``uid``).
+operations/components/grafana/api.py (``ensure_dashboard(model, folder_uid)``, keyed by ``uid``).
 These tests check them offline:
 
 * structure: valid JSON, uid == file stem, unique uids and titles, no server-assigned
@@ -30,7 +30,6 @@ import json
 import re
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -38,11 +37,9 @@ import yaml
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
 
-from harness import debian  # noqa: E402
-from harness.dashboards import (DASHBOARD_FILES, GRAFANA_BUILTINS, VAR_RE,  # noqa: E402
+from harness import debian
+from harness.dashboards import (DASHBOARD_FILES, GRAFANA_BUILTINS, VAR_RE,
                                 all_panels, dashboards, ds_uid, load, queries, substitute,
                                 unwrap_variable_query, variable_query, variables)
 

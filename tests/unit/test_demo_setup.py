@@ -2,20 +2,16 @@
 
 import runpy
 import stat
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-for p in (str(REPO / "tests"), str(REPO)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
-import demo.__main__ as demo_cli  # noqa: E402
-from demo import mirror  # noqa: E402
-from demo.profile import DEMO, SSH, SSH_KEY, address  # noqa: E402
-from harness.fleet import BRIDGE, CONTROLLER_IP, FLEET, NET, RUN, Fleet, Host  # noqa: E402
+import demo.__main__ as demo_cli
+from demo import mirror
+from demo.profile import DEMO, SSH, SSH_KEY, address
+from harness.fleet import BRIDGE, CONTROLLER_IP, FLEET, NET, RUN, Fleet, Host
 
 
 def test_the_default_profile_names_the_test_fleet_as_before():

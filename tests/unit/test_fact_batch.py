@@ -12,8 +12,8 @@ from pyinfra.api.command import StringCommand
 from pyinfra.facts.files import Directory, File, FindFiles, Sha1File
 from pyinfra.facts.server import Arch, Users
 
-from operations import fact_batch
-from operations.facts import (DirectoriesState, FilesState, LocalAddressOf,
+from operations.base import fact_batch
+from operations.base.facts import (DirectoriesState, FilesState, LocalAddressOf,
                               MaskedFileContents)
 
 pytestmark = pytest.mark.skipif(not fact_batch.SUPPORTED, reason="pyinfra internals differ")
@@ -121,7 +121,7 @@ def test_a_fact_that_fails_in_the_batch_is_left_to_the_normal_path(tmp_path, fre
     folder = tmp_path / "facts"
     folder.mkdir()
     host = LocalHost()
-    records = [{"module": "operations.facts", "name": "LocalAddressOf",
+    records = [{"module": "operations.base.facts", "name": "LocalAddressOf",
                 "kwargs": {"address": "127.0.0.1"}, "executor": {}},
                {"module": "pyinfra.facts.server", "name": "Command",
                 "kwargs": {"command": "echo partial; exit 3"}, "executor": {}}]
@@ -160,7 +160,7 @@ import sys
 sys.path.insert(0, {repo!r})
 from pyinfra import host, state
 from pyinfra.operations import files
-from operations import fact_batch
+from operations.base import fact_batch
 fact_batch.start(state, host, {facts!r})  # remembers this run's facts when it ends
 for name in ("a", "b", "c"):
     files.directory(path={tmp!r} + "/" + name)
@@ -215,3 +215,31 @@ def test_a_real_no_op_run_sends_one_command_and_a_change_is_still_seen(deploy, t
     output, _ = run_deploy(deploy, "-y")           # the directory, then the file in it
     assert (managed / "b/marker").stat().st_mode & 0o777 == 0o600
     assert run_deploy(deploy, "-y")[1] == 1
+
+
+def test_the_proven_range_is_the_range_requirements_admit():
+    """requirements.txt admits the pyinfra releases batching was proven on, no other: CI
+    runs the suite on the lowest (scripts/test-lowest-pyinfra.sh) and the highest."""
+    import re
+    from pathlib import Path
+    requirements = (Path(__file__).resolve().parents[2] / "requirements.txt").read_text()
+    low_major, low_minor, below_major, below_minor = map(int, re.search(
+        r"^pyinfra>=(\d+)\.(\d+),<(\d+)\.(\d+)", requirements, re.M).groups())
+    assert fact_batch.PROVEN_ON == ((low_major, low_minor), (below_major, below_minor - 1))
+    assert fact_batch.proven(fact_batch.pyinfra_release())   # the one running this test
+
+
+@pytest.mark.parametrize("release", [(3, 7), (3, 11), (4, 0)])
+def test_batching_stays_off_on_a_pyinfra_it_was_not_proven_on(release, monkeypatch, caplog,
+                                                              tmp_path):
+    from pyinfra.api import host as pyinfra_host
+    before = pyinfra_host.get_fact
+    monkeypatch.setattr(fact_batch, "pyinfra_release", lambda: release)
+    monkeypatch.setattr(fact_batch, "_installed", False)
+    monkeypatch.setattr(fact_batch, "_refused", False)
+    with caplog.at_level("INFO", logger="pyinfra"):
+        fact_batch.start(None, None, str(tmp_path))
+        fact_batch.start(None, None, str(tmp_path))
+    assert pyinfra_host.get_fact is before             # nothing patched
+    said = [r.getMessage() for r in caplog.records if "fact batching off" in r.getMessage()]
+    assert len(said) == 1 and "3.8 to 3.10" in said[0], said

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,12 +14,11 @@ import pytest
 from pyinfra.api.exceptions import PyinfraError
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from operations import artifacts, prometheus  # noqa: E402
-from operations.facts import FreeSpace  # noqa: E402
-from operations.settings import validate  # noqa: E402
+from operations.base import artifacts
+from operations.components.prometheus import server as prometheus
+from operations.base.facts import FreeSpace
+from operations.stack import validate
 
 
 # -- free space of the data folder ---------------------------------------------------------

@@ -8,7 +8,6 @@ The inventory is a real pyinfra Inventory; prometheus.yml is checked by Debian's
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,13 @@ import yaml
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-for p in (str(TESTS), str(REPO)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
-from harness.debian import promtool_accepts, upstream_version  # noqa: E402
-from operations import grafana_provisioning, prometheus, targets  # noqa: E402
-from operations.settings import SettingsError, validate  # noqa: E402
+from harness.debian import promtool_accepts, upstream_version
+from operations.components.grafana import provisioning as grafana_provisioning
+from operations.components.prometheus import server as prometheus
+from operations.components.prometheus import targets
+from operations.base.schema import SettingsError
+from operations.stack import validate
 
 SITES = {"paris": ["paris-mon", "paris-web"], "berlin": ["berlin-mon", "berlin-web"]}
 DEFAULT_MATCH = ["up", '{__name__=~".+:.+"}']

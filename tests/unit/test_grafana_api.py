@@ -14,11 +14,9 @@ import pytest
 import requests
 
 HERE = Path(__file__).resolve()
-sys.path.insert(0, str(HERE.parents[1]))   # tests/ -> harness.grafana_double
-sys.path.insert(0, str(HERE.parents[2]))   # repo root -> operations.grafana_api
 
-from harness.grafana_double import GrafanaDouble  # noqa: E402
-from operations.grafana_api import (  # noqa: E402
+from harness.doubles.grafana_double import GrafanaDouble
+from operations.components.grafana.api import (
     CREATED, UNCHANGED, UPDATED, GrafanaClient, GrafanaError, ProvisionError,
     ensure_admin_password,
 )
@@ -529,7 +527,7 @@ def test_double_runs_standalone_with_a_password_file(tmp_path):
     password_file = tmp_path / "admin-password"
     password_file.write_text("file-Adm1n-pw\n")
     port = free_port()
-    script = HERE.parents[1] / "harness" / "grafana_double.py"
+    script = HERE.parents[1] / "harness" / "doubles" / "grafana_double.py"
     proc = subprocess.Popen([sys.executable, str(script), "--port", str(port),
                              "--admin-password-file", str(password_file),
                              "--config", "/etc/grafana/grafana.ini"],   # ignored like Grafana's

@@ -10,18 +10,16 @@ import io
 import shutil
 import subprocess
 import tarfile
-import sys
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS))
 
-from harness.doubles import grafana_apt_repo as repo  # noqa: E402
-from harness.mirror import Mirror  # noqa: E402
-from operations import grafana_apt  # noqa: E402
-from operations.upstream_releases import RELEASES  # noqa: E402
+from harness.doubles import grafana_apt_repo as repo
+from harness.mirror import Mirror
+from operations.base import grafana_repository as grafana_apt
+from operations.stack import RELEASES
 
 pytestmark = pytest.mark.skipif(not (shutil.which("dpkg-deb") and shutil.which("gpg")),
                                 reason="needs dpkg-deb and gpg")
@@ -173,7 +171,7 @@ def test_the_release_is_signed_by_the_key_given_to_the_deploy(built, tmp_path):
 @pytest.mark.skipif(not shutil.which("apt-get"), reason="needs apt-get")
 def test_apt_takes_the_repository_through_the_deploys_source_line(built, tmp_path):
     """apt of this machine, in its own folders, reads the repository over HTTP through the
-    deb822 source operations/grafana_apt.py writes, checks the signature, and downloads
+    deb822 source operations/base/grafana_repository.py writes, checks the signature, and downloads
     the pinned versions."""
     work, _ = built
     mirror = Mirror(work, host="127.0.0.1").start()

@@ -11,38 +11,26 @@ import configparser
 import json
 import shutil
 import socket
-import sys
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-for p in (str(TESTS), str(REPO)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
-from harness.grafana_double import GrafanaDouble  # noqa: E402
-from operations import context, grafana, grafana_apt, grafana_provisioning as gp  # noqa: E402
-from operations.grafana_api import GrafanaClient, GrafanaError  # noqa: E402
-from operations.settings import COMPONENTS, SettingsError, validate  # noqa: E402
+from harness.doubles.grafana_double import GrafanaDouble
+from operations.base import inventory as context
+from operations.components.grafana import server as grafana
+from operations.base import grafana_repository as grafana_apt
+from operations.components.grafana import provisioning as gp
+from operations.components.grafana.api import GrafanaClient, GrafanaError
+from operations.base.schema import SettingsError
+from operations.stack import COMPONENTS, validate
+from harness.fake_host import FakeHost
 
 PASSWORD = "s3cret-Grafana-admin"
 NEW_PASSWORD = "n3w-Grafana-admin"
 SHIPPED = sorted(p.stem for p in (REPO / "dashboards").glob("*.json"))
-
-
-class FakeHost:
-    def __init__(self, name: str):
-        self.name = name
-        self.groups = ()
-        self.messages: list[str] = []
-
-    def log(self, message, log_func=None):
-        self.messages.append(message)
-
-    def log_styled(self, message, log_func=None, **kw):
-        self.messages.append(message)
 
 
 class FakePython:
@@ -272,7 +260,7 @@ def test_the_archive_tree_is_unpacked_once(monkeypatch, tmp_path):
     import hashlib
     import subprocess
 
-    from harness import grafana_archive
+    from harness.doubles import grafana_archive
 
     archive = grafana_archive.build(tmp_path / "work")
     sha = hashlib.sha256(archive.read_bytes()).hexdigest()
@@ -305,9 +293,9 @@ def test_the_release_archive_needs_only_the_one_grafana_binary(monkeypatch, tmp_
     archive is laid out so, it installs, and the unit starts that binary."""
     import tarfile
 
-    from harness import grafana_archive
-    from operations import artifacts
-    from operations.upstream_releases import RELEASES
+    from harness.doubles import grafana_archive
+    from operations.base import artifacts
+    from operations.stack import RELEASES
 
     archive = grafana_archive.build(tmp_path / "work", version="13.2.3")
     with tarfile.open(archive) as tar:

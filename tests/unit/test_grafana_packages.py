@@ -11,9 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from operations import alloy, grafana_apt, install, loki
-from operations.grafana_apt import DiversionHolder
-from operations.settings import validate
+from operations.components import alloy
+from operations.base import grafana_repository as grafana_apt
+from operations.base import install
+from operations.components import loki
+from operations.base.grafana_repository import DiversionHolder
+from operations.stack import validate
 from pyinfra.facts.deb import DebPackages
 
 
@@ -119,7 +122,7 @@ def test_the_installed_pinned_version_is_no_change(apt, module, package, deb_ver
 
 
 def test_grafana_from_the_repository_is_pinned_too(apt, monkeypatch):
-    from operations import grafana
+    from operations.components.grafana import server as grafana
     s = validate("web1", {"grafana_install_method": "package", "grafana_version": "13.2.3"})
     planned = []
     monkeypatch.setattr(install, "host", AptHost({"grafana": {"12.0.2"}}))

@@ -5,37 +5,21 @@ One host of each stays exactly as before."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 TESTS = Path(__file__).resolve().parents[1]
-for p in (str(TESTS), str(TESTS.parent)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
-from harness import debian, pki  # noqa: E402
-from operations import alertmanager, context, prometheus  # noqa: E402
-from operations.settings import (SettingsError, alertmanager_cluster_size_problems,  # noqa: E402
-                                 validate)
-
-
-class Host:
-    """An inventory host; `addresses`: what its inventory name resolves to on its own
-    interfaces (the LocalAddressOf fact)."""
-
-    def __init__(self, name: str, addresses: dict[str, str] | None = None):
-        self.name = name
-        self.groups = ()
-        self.addresses = {name: name} if addresses is None else addresses
-
-    def get_fact(self, fact, address):
-        return self.addresses.get(address)
-
-    def __repr__(self):
-        return f"Host({self.name})"
+from harness import debian, pki
+from operations.components import alertmanager
+from operations.base import inventory as context
+from operations.components.prometheus import server as prometheus
+from operations.base.schema import SettingsError
+from operations.components.alertmanager import cluster_size_problems as alertmanager_cluster_size_problems
+from operations.stack import validate
+from harness.fake_host import FakeHost as Host
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from operations import facts
-from operations.facts import InstalledProgram, write_program_stamp
+from operations.base import facts
+from operations.base.facts import InstalledProgram, write_program_stamp
 
 
 @pytest.fixture

@@ -5,19 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from operations import context
-from operations.settings import validate
-
-
-class Host:
-    """A pyinfra host with the given interface addresses (the LocalAddressOf fact)."""
-
-    def __init__(self, name: str, addresses: dict[str, str]):
-        self.name, self.addresses, self.asked = name, addresses, []
-
-    def get_fact(self, fact, address):
-        self.asked.append(address)
-        return self.addresses.get(address)
+from operations.base import inventory as context
+from operations.stack import validate
+from harness.fake_host import FakeHost as Host
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -31,18 +30,21 @@ import yaml
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-for p in (str(TESTS), str(REPO)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
 
-from operations import (alloy, artifacts, cadvisor, context, loki, prometheus,  # noqa: E402
-                        targets)
-from operations.artifacts import ArtifactError  # noqa: E402
-from operations.settings import COMPONENTS, SettingsError, validate  # noqa: E402
-from operations.upstream_releases import CHECKSUMS, RELEASES  # noqa: E402
-from harness import debian  # noqa: E402
-from harness.units import directives, exec_start_argv  # noqa: E402
+from operations.components import alloy
+from operations.base import artifacts
+from operations.components import cadvisor
+from operations.base import inventory as context
+from operations.components import loki
+from operations.components.prometheus import server as prometheus
+from operations.components.prometheus import targets
+from operations.base.artifacts import ArtifactError
+from operations.base.schema import SettingsError
+from operations.stack import COMPONENTS, validate
+from operations.stack import CHECKSUMS, RELEASES
+from harness import debian
+from harness.units import directives, exec_start_argv
 
 LOKI_URL = "http://mon1:3100/loki/api/v1/push"
 
@@ -63,10 +65,10 @@ class FakeFacts:
 # -- settings ---------------------------------------------------------------------------------
 def test_components_ports_groups_and_order():
     order = list(COMPONENTS)
-    assert (COMPONENTS["loki"]["port"], COMPONENTS["loki"]["group"]) == (3100, "monitoring")
-    assert (COMPONENTS["alloy"]["port"], COMPONENTS["alloy"]["group"]) == (12345, "all")
-    assert (COMPONENTS["cadvisor"]["port"], COMPONENTS["cadvisor"]["group"]) == (8080, "docker")
-    assert all(COMPONENTS[c]["enabled"] for c in ("loki", "alloy", "cadvisor"))
+    assert (COMPONENTS["loki"].port, COMPONENTS["loki"].group) == (3100, "monitoring")
+    assert (COMPONENTS["alloy"].port, COMPONENTS["alloy"].group) == (12345, "all")
+    assert (COMPONENTS["cadvisor"].port, COMPONENTS["cadvisor"].group) == (8080, "docker")
+    assert all(COMPONENTS[c].enabled for c in ("loki", "alloy", "cadvisor"))
     # Loki after Alertmanager and Prometheus; Alloy after Loki (a one-host first run finds
     # its Loki running); cAdvisor with the exporters, before the monitoring services
     assert order.index("alertmanager") < order.index("loki")

@@ -23,16 +23,17 @@ import yaml
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-for p in (str(TESTS), str(REPO)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
-from harness import doubles  # noqa: E402
-from harness.doubles import http_readiness_double as double  # noqa: E402
-from harness.mirror import Mirror  # noqa: E402
-from operations import alloy, artifacts, cadvisor, context, loki  # noqa: E402
-from operations.settings import validate  # noqa: E402
-from operations.upstream_releases import RELEASES  # noqa: E402
+from harness import doubles
+from harness.doubles import http_readiness_double as double
+from harness.mirror import Mirror
+from operations.components import alloy
+from operations.base import artifacts
+from operations.components import cadvisor
+from operations.base import inventory as context
+from operations.components import loki
+from operations.stack import validate
+from operations.stack import RELEASES
 
 
 def free_port() -> int:

@@ -8,7 +8,6 @@ Inventory; VictoriaMetrics' unit by reading its ExecStart as systemd would.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,20 @@ import yaml
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-for p in (str(TESTS), str(REPO)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
-from harness.debian import promtool_accepts, upstream_version  # noqa: E402
-from harness.units import directives, exec_start_argv  # noqa: E402
-from operations import (artifacts, context, grafana_provisioning, install,  # noqa: E402
-                        prometheus, targets, victoriametrics)
-from operations.artifacts import ArtifactError  # noqa: E402
-from operations.settings import COMPONENTS, SettingsError, validate  # noqa: E402
-from operations.upstream_releases import CHECKSUMS, RELEASES  # noqa: E402
+from harness.debian import promtool_accepts, upstream_version
+from harness.units import directives, exec_start_argv
+from operations.base import artifacts
+from operations.base import inventory as context
+from operations.components.grafana import provisioning as grafana_provisioning
+from operations.base import install
+from operations.components.prometheus import server as prometheus
+from operations.components.prometheus import targets
+from operations.components import victoriametrics
+from operations.base.artifacts import ArtifactError
+from operations.base.schema import SettingsError
+from operations.stack import COMPONENTS, validate
+from operations.stack import CHECKSUMS, RELEASES
 
 PASSWORD = "lts-password-value-1"
 TOKEN = "lts-bearer-token-value-2"
@@ -234,7 +236,7 @@ def test_no_store_no_data_source(inventory):
 # -- VictoriaMetrics itself -----------------------------------------------------------------------
 def test_victoriametrics_settings():
     c = COMPONENTS["victoriametrics"]
-    assert (c["port"], c["group"], c["enabled"]) == (8428, "victoriametrics", True)
+    assert (c.port, c.group, c.enabled) == (8428, "victoriametrics", True)
     s = validate("lts1", {})
     assert s.victoriametrics_install_method == "package"   # no sha256 is pinned
     assert s.victoriametrics_retention_period == "1y"

@@ -12,7 +12,6 @@ import glob
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,17 @@ import yaml
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-for p in (str(TESTS), str(REPO)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
-from harness import debian  # noqa: E402
-from operations import alertmanager, context, federation, prometheus  # noqa: E402
-from operations.services import Unit  # noqa: E402
-from operations.settings import SettingsError, validate  # noqa: E402
-from harness.units import directives, exec_start_argv  # noqa: E402
+from harness import debian
+from operations.components import alertmanager
+from operations.base import inventory as context
+from operations.components.prometheus import federation
+from operations.components.prometheus import server as prometheus
+from operations.base.services import Unit
+from operations.base.schema import SettingsError
+from operations.stack import validate
+from harness.units import directives, exec_start_argv
+from harness.fake_host import FakeHost
 
 SECRET_VARS = ("MONSTACK_T_SLACK_URL", "MONSTACK_T_TG_TOKEN", "MONSTACK_T_PD_KEY",
                "MONSTACK_T_SMTP_PW", "MONSTACK_T_HOOK_URL")
@@ -339,15 +340,6 @@ def test_incomplete_smtp_is_a_settings_error(host_settings, smtp):
 
 
 # -- prometheus --------------------------------------------------------------------------
-class FakeHost:
-    def __init__(self, name: str):
-        self.name = name
-        self.groups = ()
-
-    def __repr__(self):
-        return f"FakeHost({self.name})"
-
-
 PORTS = {"alertmanager": 9093, "blackbox_exporter": 9115, "prometheus": 9090}
 
 

@@ -18,11 +18,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from operations import settings as S  # noqa: E402
-from operations.settings import BY_NAME, SETTINGS, SettingsError, coerce, validate  # noqa: E402
+from operations import docs
+from operations.base.schema import SettingsError, coerce
+from operations.stack import BY_NAME, COMPONENTS, SETTINGS, validate
 
 PORTS = sorted(s.name for s in SETTINGS if s.name.endswith("_port"))
 BOOLS = sorted(s.name for s in SETTINGS if s.type == "bool")
@@ -30,8 +29,8 @@ BOOLS = sorted(s.name for s in SETTINGS if s.type == "bool")
 
 def test_schema_has_the_settings_these_tests_rely_on():
     # the parametrisations below would silently shrink to nothing otherwise
-    assert len(S.COMPONENTS) >= 8  # grows as components are added
-    assert {f"{c}_port" for c in S.COMPONENTS} <= set(PORTS)  # and alertmanager_cluster_port
+    assert len(COMPONENTS) >= 8  # grows as components are added
+    assert {f"{c}_port" for c in COMPONENTS} <= set(PORTS)  # and alertmanager_cluster_port
     assert "node_exporter_enabled" in BOOLS
     assert {s.type for s in SETTINGS} == {"bool", "int", "str", "duration", "size", "list",
                                           "dict", "choice"}
@@ -327,8 +326,8 @@ GROUP_DATA_ALL = REPO / "group_data" / "all.py"
 
 
 def test_group_data_all_is_current():
-    assert GROUP_DATA_ALL.read_text() == S.render_group_data_all(), (
-        "group_data/all.py is stale: run python3 -m operations.settings --write")
+    assert GROUP_DATA_ALL.read_text() == docs.render_group_data_all(), (
+        "group_data/all.py is stale: run python3 -m operations.docs --write")
 
 
 def _assignments(path: Path) -> dict:
@@ -353,7 +352,7 @@ def test_group_data_all_keys_are_in_the_schema_with_their_defaults():
 
 
 def test_settings_table_from_the_command_line():
-    res = subprocess.run([sys.executable, "-m", "operations.settings"], cwd=REPO,
+    res = subprocess.run([sys.executable, "-m", "operations.docs"], cwd=REPO,
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     rows = [line for line in res.stdout.splitlines() if line.startswith("| `")]
@@ -374,7 +373,7 @@ def test_readme_settings_table_is_current():
     start, end = "<!-- settings:start -->\n", "<!-- settings:end -->"
     assert start in text and end in text
     table = text.split(start, 1)[1].split(end, 1)[0]
-    assert table == S.render_settings_table()
+    assert table == docs.render_settings_table()
 
 
 def test_a_users_own_deploy_may_have_data_of_its_own():

@@ -15,8 +15,9 @@ import pytest
 from pyinfra.api.command import FileUploadCommand, StringCommand
 
 from harness import debian
-from operations import config_files, prometheus
-from operations.config_files import validated_files
+from operations.base import files as config_files
+from operations.components.prometheus import server as prometheus
+from operations.base.files import validated_files
 
 from test_fact_batch import run_locally
 
@@ -226,7 +227,7 @@ def test_a_set_failing_only_together_is_named_as_a_set(local):
 
 
 def test_put_files_installs_several_files_and_their_folders_in_one_command(local, monkeypatch):
-    from operations import install
+    from operations.base import install
     monkeypatch.setattr(install, "host", config_files.host)
     src = local / "src"
     src.mkdir()

@@ -3,23 +3,22 @@ is not a version, is refused by the settings with one error naming the setting, 
 version, the floor and why."""
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
-from harness import doubles, grafana_archive, vm_cluster_archive  # noqa: E402
-from operations import settings as S  # noqa: E402
-from operations.settings import COMPONENTS, SettingsError, validate, version_tuple  # noqa: E402
-from operations.upstream_releases import RELEASES  # noqa: E402
+from harness import doubles
+from harness.doubles import grafana_archive, vm_cluster_archive
+from operations import docs
+from operations.base.catalogue import floor_of, release_of
+from operations.base.schema import VERSION_RE, SettingsError, version_tuple
+from operations.stack import COMPONENTS, RELEASES, validate
 
 
 def floor(component: str) -> str:
-    return RELEASES[S.release_of(component)]["oldest"]
+    return RELEASES[release_of(component)]["oldest"]
 
 
 def just_below(version: str) -> str:
@@ -38,7 +37,7 @@ def archive(component: str, version: str) -> dict:
 
 @pytest.mark.parametrize("component", list(COMPONENTS))
 def test_a_version_below_the_floor_is_refused_with_one_error(component):
-    oldest, why = S.floor_of(component)
+    oldest, why = floor_of(component)
     below = just_below(oldest)
     with pytest.raises(SettingsError) as raised:
         validate("mon1", archive(component, below))
@@ -99,12 +98,12 @@ def test_every_bad_version_is_named_in_the_one_error():
 @pytest.mark.parametrize("release", list(RELEASES))
 def test_defaults_and_proven_versions_are_at_or_above_the_floor(release):
     entry = RELEASES[release]
-    assert S.VERSION_RE.fullmatch(entry["oldest"]), entry["oldest"]
+    assert VERSION_RE.fullmatch(entry["oldest"]), entry["oldest"]
     assert entry["oldest_reason"].strip()
     assert version_tuple(entry["version"]) >= version_tuple(entry["oldest"])
     for version, debian_release in entry["proven"]:
         assert version_tuple(version) >= version_tuple(entry["oldest"]), version
-        assert debian_release in S.DEBIAN_RELEASES
+        assert debian_release in docs.DEBIAN_RELEASES
 
 
 PROVEN = [(release, version, suite) for release, entry in RELEASES.items()
@@ -132,12 +131,12 @@ def test_readme_versions_table_is_current():
     text = (REPO / "README.md").read_text()
     start, end = "<!-- versions:start -->\n", "<!-- versions:end -->"
     assert start in text and end in text
-    assert text.split(start, 1)[1].split(end, 1)[0] == S.render_versions_table()
+    assert text.split(start, 1)[1].split(end, 1)[0] == docs.render_versions_table()
 
 
 def test_the_versions_table_has_a_row_per_release_with_its_floor():
-    rows = S.render_versions_table().splitlines()[2:]
-    assert len(rows) == len(S.release_components())
+    rows = docs.render_versions_table().splitlines()[2:]
+    assert len(rows) == len(docs.release_components())
     by_name = {row.split(" | ")[0].lstrip("| "): row for row in rows}
     assert "| 2.42.0 | 2.42.0, 2.53.3, 3.5.3 | 2.42.0: Debian 12 (bookworm), 2.53.3: Debian 13 " \
            "(trixie), 3.5.3: Debian unstable (sid) |" in by_name["prometheus"]

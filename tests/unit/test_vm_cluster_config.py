@@ -9,25 +9,25 @@ Inventory; units are read as systemd would.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-for p in (str(TESTS), str(REPO)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
-from harness.units import directives, exec_start_argv  # noqa: E402
-from operations import (artifacts, grafana_provisioning, install, targets,  # noqa: E402
-                        vmcluster)
-from operations.artifacts import ArtifactError  # noqa: E402
-from operations.settings import COMPONENTS, SettingsError, validate  # noqa: E402
-from operations.upstream_releases import CHECKSUMS, RELEASES  # noqa: E402
-from harness.debian import promtool_accepts, upstream_version  # noqa: E402
-from test_remote_write_and_store import rendered  # noqa: E402
+from harness.units import directives, exec_start_argv
+from operations.base import artifacts
+from operations.components.grafana import provisioning as grafana_provisioning
+from operations.base import install
+from operations.components.prometheus import targets
+from operations.components import vmcluster
+from operations.base.artifacts import ArtifactError
+from operations.base.schema import SettingsError
+from operations.stack import COMPONENTS, validate
+from operations.stack import CHECKSUMS, RELEASES
+from harness.debian import promtool_accepts, upstream_version
+from test_remote_write_and_store import rendered
 
 
 CLUSTER = {"monitoring": ["mon1"], "vmstorage": ["st1", "st2", "st3"],
@@ -41,7 +41,7 @@ def argv(use, host: str, component: str) -> list[str]:
 
 # -- settings --------------------------------------------------------------------------------
 def test_components_ports_groups_and_defaults():
-    assert {c: (COMPONENTS[c]["port"], COMPONENTS[c]["group"]) for c in vmcluster.COMPONENTS} \
+    assert {c: (COMPONENTS[c].port, COMPONENTS[c].group) for c in vmcluster.COMPONENTS} \
         == {"vmstorage": (8482, "vmstorage"), "vminsert": (8480, "vminsert"),
             "vmselect": (8481, "vmselect")}
     order = list(COMPONENTS)

@@ -12,7 +12,6 @@ import os
 import socket
 import struct
 import subprocess
-import sys
 import tarfile
 import time
 import urllib.error
@@ -23,10 +22,9 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
 
-from harness import debian, vm_cluster_archive  # noqa: E402
+from harness import debian
+from harness.doubles import vm_cluster_archive
 
 
 def free_port() -> int:

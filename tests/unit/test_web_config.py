@@ -1,4 +1,4 @@
-"""TLS and basic auth through the exporter-toolkit web config (operations/web_config.py).
+"""TLS and basic auth through the exporter-toolkit web config (operations/base/tls_auth.py).
 
 web.yml and the scrape configs are checked on the parsed YAML and by Debian's promtool;
 the login, the certificate and wait-ready's curl config are tried against Debian's real
@@ -13,7 +13,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,30 +25,24 @@ import yaml
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-for p in (str(TESTS), str(REPO)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
-from harness import debian, pki  # noqa: E402
-from harness.grafana_double import GrafanaDouble  # noqa: E402
-from operations import (context, federation, grafana_provisioning as gp,  # noqa: E402
-                        prometheus, web_config)
-from operations.grafana_api import CREATED, UNCHANGED, UPDATED, GrafanaClient  # noqa: E402
-from operations.settings import SettingsError, validate  # noqa: E402
+from harness import debian, pki
+from harness.doubles.grafana_double import GrafanaDouble
+from operations.base import inventory as context
+from operations.components.prometheus import federation
+from operations.components.grafana import provisioning as gp
+from operations.components import redis_exporter
+from operations.components.prometheus import server as prometheus
+from operations.base import tls_auth as web_config
+from operations.components.grafana.api import CREATED, UNCHANGED, UPDATED, GrafanaClient
+from operations.base.schema import SettingsError
+from operations.stack import validate
+from harness.fake_host import FakeHost
 
 # white space, a colon, quotes and a backslash: every config format's escaping is tried
 PASSWORD = 'Tls "test" pass:wörd \\ 7'
 SECRET_VAR = "MONSTACK_T_BASIC_AUTH"
 PUBLIC_IP = "10.99.0.1"   # the address in the certificate; nothing listens there
-
-
-class FakeHost:
-    def __init__(self, name: str):
-        self.name = name
-        self.groups = ()
-
-    def __repr__(self):
-        return f"FakeHost({self.name})"
 
 
 @pytest.fixture(scope="module")
@@ -433,7 +426,8 @@ def test_hosts_must_agree_on_the_stack_settings(stack, certs):
 def test_redis_exporter_basic_auth_needs_1_67(method, version, supported):
     s = validate("h1", {"redis_exporter_install_method": method,
                         "redis_exporter_version": version})
-    assert web_config.redis_basic_auth_supported(s) is supported
+    assert redis_exporter.basic_auth_supported(s) is supported
+    assert (redis_exporter.basic_auth_refusal(s) is None) is supported
 
 
 def test_environment_file_quoting_survives_systemd(tmp_path):

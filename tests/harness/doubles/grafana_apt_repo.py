@@ -2,14 +2,14 @@
 repository, and the packages in it are not Loki or Alloy.
 
 apt.grafana.com is not reachable from the test fleet. This builds, on the controller, a
-signed repository of the layout the deploy's source line asks for (operations/grafana_apt.py
+signed repository of the layout the deploy's source line asks for (operations/base/grafana_repository.py
 writes `Suites: stable`, `Components: main`): dists/stable/InRelease (clear-signed),
 Release and Release.gpg, dists/stable/main/binary-amd64/Packages(.gz), and the .debs under
 pool/main/. It is signed with a throw-away key made by gpg in a temporary GNUPGHOME; the
 deploy is given its public key as grafana_apt_key_file.
 
 The .debs (built with `dpkg-deb --build`) reproduce the layout of Grafana's real packages
-at the pinned tags, as recorded in the notes of operations/upstream_releases.py and read
+at the pinned tags, as recorded in the notes of operations/base/releases.py and read
 from upstream's packaging files (grafana/loki v3.6.8 tools/packaging/nfpm.jsonnet,
 loki-postinstall.sh; grafana/alloy v1.17.1 build-tools/make/packaging.mk,
 packaging/deb/control/postinst and prerm), but carry the HTTP readiness double

@@ -2,7 +2,7 @@
 
 Upstream's cluster binaries cannot be had on the test machine (no internet, and Debian
 builds only the single-node edition), so the end-to-end test installs this file as all
-three programs of an upstream-shaped cluster tarball (tests/harness/vm_cluster_archive.py).
+three programs of an upstream-shaped cluster tarball (tests/harness/doubles/vm_cluster_archive.py).
 It exists to test the DEPLOY (units, users, flags, ports, readiness, remote_write and
 Grafana URLs), not VictoriaMetrics:
 

@@ -1,0 +1,89 @@
+"""What the deploy knows of a component before it plans anything: its catalogue row.
+
+Each component module declares one `Component` (operations/components/); the stack
+(operations/stack.py) hands them, in deploy order, to the catalogue. The shared base reads
+them from there and never imports a component.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from operations.base.schema import Setting
+
+INSTALL_METHODS = ("package", "archive")
+# The settings every component has, <name>_<suffix>
+STANDARD_SUFFIXES = ("_enabled", "_install_method", "_version", "_port", "_listen_address",
+                     "_group", "_extra_flags")
+MONITORING = "monitoring"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One component of the stack."""
+
+    name: str
+    # what it is, for the settings' help ("install <name> (<help>)")
+    help: str
+    # TCP port it listens on
+    port: int
+    # inventory group whose hosts run it ("all": every host)
+    group: str
+    enabled: bool = True
+    # "auto": only the address Prometheus scrapes it at; "0.0.0.0": every interface
+    listen_address: str = "0.0.0.0"
+    install_method: str = "archive"
+    install_help: str = ("`archive`: upstream release archive (via artifact_mirror); "
+                         "`package`: the distribution's package")
+    version_help: str = "upstream version for the archive method (pinned, never 'latest')"
+    # upstream's release artifacts (keys: see operations/base/releases.py); None when
+    # the component shares another's entry, named by `release_name`
+    release: dict[str, Any] | None = None
+    release_name: str | None = None
+    # sha256 of upstream's files, by file name, each with its sources in a comment
+    checksums: dict[str, str] = field(default_factory=dict)
+    # Debian's name of its program, where it differs from upstream's (package method)
+    debian_binary: str | None = None
+    # its own settings beyond the standard ones (section: its name, or a shared one)
+    settings: tuple[Setting, ...] = ()
+    # rules between one host's settings: values -> errors
+    checks: Callable[[dict[str, Any]], list[str]] | None = None
+    # rules that only the whole inventory shows wrong: hosts -> errors
+    inventory_checks: Callable[[list], list[str]] | None = None
+    # does a host run it beyond its group? (Settings, host) -> bool
+    runs_also: Callable[[Any, Any], bool] | None = None
+    # its group names the monitoring hosts: a one-host inventory in none of them is its
+    # own monitoring host (`pyinfra @local deploy.py`)
+    marks_monitoring_hosts: bool = False
+    # Prometheus' job scraping it on every host that runs it: (job name, what it measures)
+    scrape_job: tuple[str, str] | None = None
+    # HTTP endpoint protected by TLS and basic auth: "web.yml" (the exporter-toolkit's
+    # web config) or "flags" (its own command-line flags); None: not protected
+    protected_by: str | None = None
+
+    @property
+    def release_key(self) -> str:
+        """The release-table entry it is installed from."""
+        return self.release_name or self.name
+
+    def standard_settings(self, default_version: str) -> list[Setting]:
+        name = self.name
+        return [
+            Setting(f"{name}_enabled", "bool", self.enabled,
+                    f"install {name} ({self.help})", section=name),
+            Setting(f"{name}_install_method", "choice", self.install_method,
+                    self.install_help, choices=INSTALL_METHODS, section=name),
+            Setting(f"{name}_version", "str", default_version, self.version_help,
+                    section=name),
+            Setting(f"{name}_port", "int", self.port, "TCP port it listens on",
+                    minimum=1, maximum=65535, section=name),
+            Setting(f"{name}_listen_address", "str", self.listen_address,
+                    "address it binds to: `auto` = only the address other hosts reach this "
+                    "host at (see \"Listen addresses\"); `0.0.0.0` = every interface",
+                    section=name),
+            Setting(f"{name}_group", "str", self.group,
+                    "inventory group whose hosts run it ('all': every host)", section=name),
+            Setting(f"{name}_extra_flags", "list", [],
+                    "extra command-line flags, appended as given", section=name),
+        ]

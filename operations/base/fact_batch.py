@@ -1,0 +1,328 @@
+"""Facts in one round trip per host.
+
+pyinfra 3 sends one remote command for every fact an operation asks for, each time it is
+asked (it keeps no cache), and plans the hosts one after the other. A no-op run of the
+stack asked about a hundred facts per host: that round-trip count, not work, was its cost.
+Two things bring it to about one command per host:
+
+- While pyinfra plans, a fact asked again with the same arguments is answered from memory.
+  That is exact: nothing runs on a host before every operation has been planned, so the
+  host cannot answer differently the second time.
+- pyinfra runs each operation's generator again when it executes it, asking its facts
+  again. Until a host has run a command of this run, its answers cannot have changed
+  either: they come from memory too. From its first executed command on, that host's
+  facts are asked the normal way.
+- Which facts a host was asked for (names and arguments, never values) is remembered on
+  the controller. The next run asks all of them at its start, for every host at once, as
+  one shell script per host, and passes each answer through the fact's own `process()` as
+  pyinfra would. Values always come from the host in this run: `--dry` and the real run
+  see the same thing.
+
+A fact whose batched answer is not clean (non-zero status, missing command, unreadable
+output) is simply asked again the normal way, so its errors read as pyinfra's own. If
+pyinfra's internals ever differ from what this expects, batching switches itself off and
+the deploy runs as before, only slower. It also stays off on a pyinfra release outside
+the range the test suite runs it on (PROVEN_ON: the lowest and highest pyinfra that
+requirements.txt admits, both tested by CI), saying so once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import hashlib
+import importlib
+import importlib.metadata
+import json
+import re
+import uuid
+from pathlib import Path
+
+from pyinfra import logger
+
+# pyinfra releases (major, minor) this was proven on: requirements.txt's range
+PROVEN_ON = ((3, 8), (3, 10))
+
+try:  # pyinfra internals this relies on; absent in another major version -> no batching
+    import gevent
+    from pyinfra.api import facts as pyinfra_facts
+    from pyinfra.api import host as pyinfra_host
+    from pyinfra.api import operations as pyinfra_operations
+    from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
+    from pyinfra.api.command import StringCommand
+    from pyinfra.api.state import StateStage
+    _original_get_fact = pyinfra_host.get_fact
+    _original_run_host_op = pyinfra_operations.run_host_op
+    _handle_fact_kwargs = pyinfra_facts._handle_fact_kwargs
+    _make_command = pyinfra_facts._make_command
+    _MISSING = pyinfra_facts._MISSING_COMMAND_MARKER
+    SUPPORTED = True
+except (ImportError, AttributeError):  # pragma: no cover - depends on the pyinfra version
+    SUPPORTED = False
+
+
+
+def pyinfra_release() -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", importlib.metadata.version("pyinfra"))[:2])
+
+
+def proven(release: tuple[int, ...]) -> bool:
+    return PROVEN_ON[0] <= release[:2] <= PROVEN_ON[1]
+
+
+# Only facts of these modules are re-created from a remembered name.
+FACT_MODULES = ("pyinfra.facts.", "operations.base.facts")
+# Connector arguments that may hold secrets (a sudo password in host data): never
+# written down; a batch takes them from the host's data of the current run.
+SENSITIVE_ARGUMENTS = ("_sudo_password", "_su_password", "_doas_password", "_env", "_stdin")
+
+_answers: dict[str, dict[str, object]] = {}     # host name -> fact key -> value
+_asked: dict[str, dict[str, dict]] = {}         # host name -> fact key -> how to ask it
+_changed_hosts: set[str] = set()               # hosts that ran a command in this run
+_asking_facts: set[str] = set()                # hosts whose fact command runs now
+_installed = False
+_refused = False                                # said once that batching is off
+_prefetch_jobs: dict = {}                       # host name -> its batch (a greenlet)
+stats = {"asked": 0, "from_memory": 0, "batched": 0}
+
+
+def _fact_key(cls, fact_kwargs: dict, executor_kwargs: dict) -> str | None:
+    try:
+        return json.dumps([cls.__module__, cls.__qualname__, fact_kwargs, executor_kwargs],
+                          sort_keys=True)
+    except TypeError:  # an argument that is not plain data: not remembered
+        return None
+
+
+def _get_fact(state, host, cls, args=None, kwargs=None, ensure_hosts=None,
+              apply_failed_hosts=True):
+    """pyinfra's get_fact, answered from memory while the host is as it was."""
+    _asking_facts.add(host.name)
+    try:
+        return _answer(state, host, cls, args, kwargs, ensure_hosts, apply_failed_hosts)
+    finally:
+        _asking_facts.discard(host.name)
+
+
+def _answer(state, host, cls, args, kwargs, ensure_hosts, apply_failed_hosts):
+    if (state.current_stage not in (StateStage.Prepare, StateStage.Execute)
+            or not isinstance(cls, type) or not issubclass(cls, pyinfra_facts.FactBase)):
+        return _original_get_fact(state, host, cls, args=args, kwargs=kwargs,
+                                  ensure_hosts=ensure_hosts,
+                                  apply_failed_hosts=apply_failed_hosts)
+    fact_kwargs, global_kwargs = _handle_fact_kwargs(state, host, cls, args, kwargs)
+    executor_kwargs = {k: v for k, v in global_kwargs.items() if k in CONNECTOR_ARGUMENT_KEYS}
+    fact_kwargs = {k: v for k, v in fact_kwargs.items() if k != "self"}
+    key = _fact_key(cls, fact_kwargs, executor_kwargs)
+    if key is None:
+        return _original_get_fact(state, host, cls, args=args, kwargs=kwargs,
+                                  ensure_hosts=ensure_hosts,
+                                  apply_failed_hosts=apply_failed_hosts)
+    _asked.setdefault(host.name, {})[key] = {
+        "module": cls.__module__, "name": cls.__qualname__, "kwargs": fact_kwargs,
+        "executor": {k: v for k, v in executor_kwargs.items() if k not in SENSITIVE_ARGUMENTS}}
+    if host.name in _changed_hosts:  # the question is remembered, the answer is fresh
+        return _original_get_fact(state, host, cls, args=args, kwargs=kwargs,
+                                  ensure_hosts=ensure_hosts,
+                                  apply_failed_hosts=apply_failed_hosts)
+    answers = _answers.setdefault(host.name, {})
+    if key in answers:
+        stats["from_memory"] += 1
+        return copy.deepcopy(answers[key])  # operations may change what they are given
+    stats["asked"] += 1
+    value = _original_get_fact(state, host, cls, args=args, kwargs=kwargs,
+                               ensure_hosts=ensure_hosts, apply_failed_hosts=apply_failed_hosts)
+    if host not in state.failed_hosts and host.name not in _changed_hosts:
+        answers[key] = copy.deepcopy(value)
+    return value
+
+
+def _run_host_op(state, host, op_hash):
+    """pyinfra's run_host_op, noting the hosts where an operation ran commands (Python
+    callbacks included)."""
+    try:
+        return _original_run_host_op(state, host, op_hash)
+    finally:
+        try:
+            ran = getattr(state.get_op_data_for_host(host, op_hash).operation_meta,
+                          "_commands", True)  # unknown: assume it did
+        except (KeyError, AttributeError):  # not an operation of this host
+            ran = False
+        if ran:
+            _changed_hosts.add(host.name)
+
+
+def _runs_commands(method):
+    """Host.run_shell_command / put_file: a command of an operation (not a fact) while
+    executing marks its host changed at once, before its operation's generator asks
+    anything more."""
+    def wrapper(self, *args, **kwargs):
+        state = self.state
+        if (state is not None and state.current_stage == StateStage.Execute
+                and self.name not in _asking_facts):
+            _changed_hosts.add(self.name)
+        return method(self, *args, **kwargs)
+    wrapper.__wrapped__ = method
+    return wrapper
+
+
+# -- remembering what each host was asked ----------------------------------------------------
+def _record_path(folder: str, host_name: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.@-]", "_", host_name)[:80]
+    digest = hashlib.sha256(host_name.encode()).hexdigest()[:10]
+    return Path(folder).expanduser() / f"{safe}-{digest}.json"
+
+
+def remember(host_name: str, folder: str) -> None:
+    """Keep the list of facts a host was asked for in this run, for the next one."""
+    asked = _asked.get(host_name)
+    if not asked:
+        return
+    path = _record_path(folder, host_name)
+    asked = sorted(asked.values(), key=lambda r: json.dumps(r, sort_keys=True))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+        tmp.write_text(json.dumps(asked, sort_keys=True, indent=0))
+        tmp.replace(path)
+    except OSError as exc:  # a read-only home only costs speed
+        logger.debug(f"fact batch: could not write {path}: {exc}")
+
+
+def _remembered(host, folder: str) -> list[dict]:
+    try:
+        records = json.loads(_record_path(folder, host.name).read_text())
+    except (OSError, ValueError):
+        return []
+    return [r for r in records if isinstance(r, dict)
+            and str(r.get("module", "")).startswith(FACT_MODULES)]
+
+
+# -- asking them all at once -------------------------------------------------------------------
+def _shell(command) -> str:
+    if isinstance(command, StringCommand):
+        return command.get_raw_value()
+    return str(command)
+
+
+def _batch_script(records: list[dict], marker: str) -> tuple[str, list]:
+    """One shell script asking every fact of `records`; and the facts, by position."""
+    parts, facts = [], []
+    for record in records:
+        try:
+            cls = getattr(importlib.import_module(record["module"]), record["name"])
+            fact = cls()
+            command = _make_command(fact.command, dict(record["kwargs"]))
+            requires = _make_command(fact.requires_command, dict(record["kwargs"]))
+        except Exception as exc:  # a fact that changed shape since it was remembered
+            logger.debug(f"fact batch: skipping {record.get('name')}: {exc}")
+            continue
+        index = len(facts)
+        body = _shell(command)
+        if requires:
+            body = (f"if command -v {_shell(requires)} >/dev/null 2>&1; then ( {body} ); "
+                    f"else echo '{_MISSING}'; fi")
+        # the bare echo ends an output that lacks a final newline; when the output had
+        # one (or was empty) it adds one empty line, which the reader drops
+        parts.append(f"echo '{marker} {index}'; ( {body} ) </dev/null 2>/dev/null; "
+                     f"s=$?; echo; echo \"{marker} {index} $s\"")
+        facts.append((record, cls, fact))
+    return "\n".join(parts), facts
+
+
+def _host_secrets(state, host) -> dict:
+    """The sensitive connector arguments of `host` in this run (from its data)."""
+    try:
+        from pyinfra.facts.server import Arch
+        _, global_kwargs = _handle_fact_kwargs(state, host, Arch, None, None)
+    except Exception:  # noqa: BLE001 - a test double of a host
+        return {}
+    return {k: v for k, v in global_kwargs.items()
+            if k in SENSITIVE_ARGUMENTS and k in CONNECTOR_ARGUMENT_KEYS}
+
+
+def _prefetch_host(state, host, folder: str) -> None:
+    records = _remembered(host, folder)
+    secrets = _host_secrets(state, host)
+    by_executor: dict[str, list[dict]] = {}
+    for record in records:
+        record = {**record, "executor": {**record["executor"], **secrets}}
+        by_executor.setdefault(json.dumps(record["executor"], sort_keys=True), []).append(record)
+    answers = _answers.setdefault(host.name, {})
+    for executor_json, group in by_executor.items():
+        marker = f"@@monstack-fact-{uuid.uuid4().hex}"
+        script, facts = _batch_script(group, marker)
+        if not facts:
+            continue
+        executor_kwargs = json.loads(executor_json)
+        try:
+            status, output = host.run_shell_command(
+                StringCommand(script), print_output=state.print_fact_output,
+                print_input=state.print_fact_input, **executor_kwargs)
+        except Exception as exc:  # the normal path will report it, per fact
+            logger.debug(f"fact batch on {host.name} failed: {exc}")
+            continue
+        current, lines = None, []
+        for line in output.stdout_lines:
+            if not line.startswith(marker + " "):
+                if current is not None:
+                    lines.append(line)
+                continue
+            fields = line[len(marker) + 1:].split()
+            if len(fields) == 1:
+                current, lines = int(fields[0]), []
+                continue
+            index, code = int(fields[0]), fields[1]
+            record, cls, fact = facts[index]
+            if lines and lines[-1] == "":
+                lines.pop()
+            if code == "0" and lines != [_MISSING]:
+                try:
+                    value = fact.process(lines) if lines else fact.default()
+                except Exception:  # noqa: BLE001 - the normal path reports it
+                    value = None
+                else:
+                    answers[_fact_key(cls, record["kwargs"], record["executor"])] = value
+                    stats["batched"] += 1
+            current, lines = None, []
+
+
+def _remember_all(folder: str) -> None:
+    for host_name in list(_asked):
+        remember(host_name, folder)
+
+
+def start(state, host, folder: str) -> None:
+    """Answer facts from memory while a host is unchanged, after asking every remembered
+    fact of every active host at once; remember this run's facts when it ends (with -y
+    pyinfra asks most of them only while executing). Called by deploy.py for each host
+    (pyinfra loads the deploy file for all hosts at once, in greenlets): the first call
+    starts the batches, each waits for its own host's."""
+    global _installed, _refused
+    if not SUPPORTED:
+        return
+    if not proven(pyinfra_release()):
+        if not _refused:
+            _refused = True
+            logger.info(f"fact batching off: pyinfra {importlib.metadata.version('pyinfra')} "
+                        f"is outside {'.'.join(map(str, PROVEN_ON[0]))} to "
+                        f"{'.'.join(map(str, PROVEN_ON[1]))}, the releases it was proven on "
+                        "(facts are asked one by one, as plain pyinfra asks them)")
+        return
+    if not _installed:
+        atexit.register(_remember_all, folder)
+        pyinfra_host.get_fact = _get_fact
+        pyinfra_operations.run_host_op = _run_host_op
+        for method in ("run_shell_command", "put_file"):
+            setattr(pyinfra_host.Host, method, _runs_commands(getattr(pyinfra_host.Host, method)))
+        _installed = True
+    if state.current_stage != StateStage.Prepare:
+        return
+    if not _prefetch_jobs:
+        # not state.pool: the deploy file is being loaded from its greenlets
+        for h in state.inventory.get_active_hosts():
+            if h.connected:
+                _prefetch_jobs[h.name] = gevent.spawn(_prefetch_host, state, h, folder)
+    job = _prefetch_jobs.get(host.name)
+    if job is not None:
+        job.join()

@@ -1,0 +1,241 @@
+"""Config files that are checked on the host before they replace the live ones.
+
+`files.template` has no validation hook, and pyinfra plans every operation from facts
+gathered before the run, so "render, then validate, then move" is one operation here:
+it compares the wanted content with the live file's checksum (a fact), and only when
+they differ uploads to a staging path beside the live file, runs the validator on it and
+moves it into place. An invalid file fails the operation with the validator's message and
+leaves the live file (and the service using it) untouched. Because the decision is made
+from facts, `--dry` predicts exactly what the run does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+import shlex
+import tarfile
+import time
+from io import BytesIO, StringIO
+
+from pyinfra import host, logger, state
+from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
+from pyinfra.api.util import format_text
+from pyinfra.facts.files import File, FileContents, Sha1File
+from pyinfra.operations.util.files import generate_color_diff
+
+from operations.base.facts import SECRET_KEY_WORDS, SECRET_MASK, FilesState, MaskedFileContents
+
+# In files holding secrets the value of any secret-looking key is masked on both sides of
+# a diff (the live side on the host, by MaskedFileContents): the live file may hold an old
+# secret that no setting names any more.
+_SECRET_ASSIGNMENT = re.compile(
+    r"^(\s*(?:-\s+)?[\w.-]*(?:" + "|".join(SECRET_KEY_WORDS) + r")[\w.-]*\s*[:=]\s*)\S.*$",
+    re.IGNORECASE)
+
+
+def mode_digits(mode: str | int) -> int:
+    """'0640' / 0o640 -> 640, the form pyinfra's File fact reports."""
+    if isinstance(mode, int):
+        return int(oct(mode)[2:])
+    return int(str(mode).lstrip("0") or "0")
+
+
+def owner_mode_fixes(path: str, live: dict, user: str, group: str, mode: str | int) -> list[str]:
+    """Shell steps giving the file `path` (`live`: its File-fact-like {user, group, mode})
+    this owner and mode; none when it has them."""
+    q_path = shlex.quote(path)
+    steps = []
+    if (live["user"], live["group"]) != (user, group):
+        steps.append(f"chown {user}:{group} {q_path}")
+    if live["mode"] != mode_digits(mode):
+        steps.append(f"chmod {mode} {q_path}")
+    return steps
+
+
+def masked_lines(text: str, secrets=()) -> list[str]:
+    """`text` as diff lines with secret values replaced by SECRET_MASK."""
+    lines = []
+    for line in text.splitlines():
+        for value in secrets:
+            if value:
+                line = line.replace(value, SECRET_MASK)
+        lines.append(_SECRET_ASSIGNMENT.sub(lambda m: m.group(1) + SECRET_MASK, line) + "\n")
+    return lines
+
+
+def _show_diff(dest: str, old: str | None, new: str, secret: bool, secrets) -> None:
+    """What `--diff` prints: the rendered change, secrets masked."""
+    host.log(f"Will {'modify' if old is not None else 'create'} {format_text(dest, bold=True)}",
+             logger.info)
+    if secret:  # `old` was masked on the host already; masking again is harmless
+        old_lines = masked_lines(old or "", secrets)
+        new_lines = masked_lines(new, secrets)
+    else:
+        old_lines = [line + "\n" for line in (old or "").splitlines()]
+        new_lines = [line + "\n" for line in new.splitlines()]
+    if old_lines == new_lines:
+        logger.info("  (only masked secret values differ)")
+    for line in generate_color_diff(old_lines, new_lines):
+        logger.info("  %s", line)
+    logger.info("")
+
+
+def staging_path(dest: str) -> str:
+    directory, name = posixpath.split(dest)
+    return posixpath.join(directory, f".{name}.monstack-new")
+
+
+@operation()
+def validated_file(dest: str, content: str, validate: str | None = None,
+                   user: str = "root", group: str = "root", mode: str = "0644",
+                   secret: bool = False, secrets=(), hidden: bool = False,
+                   then: str | None = None):
+    """
+    Put `content` at `dest`, checked by `validate` first.
+
+    + validate: shell command with `{path}` where the staged file goes; a non-zero exit
+      keeps the live file and fails the operation with the validator's output
+    + secret: the content holds secrets: --diff masks every value of a secret-looking key
+    + secrets: the secret values in `content`, masked wherever they appear in a --diff
+    + hidden: never show either side, not even masked (private keys, password hashes:
+      no key=value lines a --diff could mask)
+    + then: shell command run once the new content is in place, in the same command
+      (e.g. systemctl daemon-reload after a unit file)
+    """
+    remote = host.get_fact(File, path=dest)
+    wanted_sha1 = hashlib.sha1(content.encode()).hexdigest()
+    same_content = bool(remote) and host.get_fact(Sha1File, path=dest) == wanted_sha1
+    q_dest = shlex.quote(dest)
+
+    if not same_content:
+        if state.config.DIFF and hidden:
+            host.log(f"Will {'modify' if remote else 'create'} {dest} (content not shown: "
+                     "it holds keys or password hashes)", logger.info)
+        elif state.config.DIFF:
+            old = None
+            if remote:
+                fact = MaskedFileContents if secret else FileContents
+                old = "".join(line + "\n" for line in host.get_fact(fact, path=dest) or [])
+            _show_diff(dest, old, content, secret, secrets)
+        staged = staging_path(dest)
+        q_staged = shlex.quote(staged)
+        yield FileUploadCommand(StringIO(content), staged,
+                                remote_temp_filename=host.get_temp_filename(staged))
+        # owner, mode, check and move in one command: one round trip per changed file
+        steps = [f"chown {user}:{group} {q_staged}", f"chmod {mode} {q_staged}"]
+        if validate:
+            check = validate.format(path=q_staged)
+            steps.append(
+                f"{{ if ! out=$({check} 2>&1); then rm -f {q_staged}; "
+                f"printf '%s\\n' \"$out\" >&2; "
+                f"echo 'monstack: {dest} failed validation; the live file was kept' >&2; "
+                "exit 1; fi; }")
+        steps.append(f"mv -f {q_staged} {q_dest}")
+        if then:
+            steps.append(then)
+        yield StringCommand(" && ".join(steps))
+        return
+
+    fixes = owner_mode_fixes(dest, remote, user, group, mode)
+    if fixes:
+        yield StringCommand(" && ".join(fixes))
+
+
+def files_tarball(files: dict[str, str]) -> BytesIO:
+    """A gzipped tar of `files` (absolute path -> content), to unpack with `tar -C /`."""
+    buffer = BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path, content in files.items():
+            data = content.encode()
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode, info.mtime = len(data), 0o600, int(time.time())
+            tar.addfile(info, BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+@operation()
+def validated_files(files: dict[str, str], validate: str | None = None,
+                    user: str = "root", group: str = "root", mode: str = "0644",
+                    only_these_in: str | None = None):
+    """
+    Put each of `files` (dest -> content) in place, all checked together first: one fact
+    tells the state of every file, the changed or missing ones travel in one upload (a
+    tarball unpacked beside their live ones), and one command checks and moves them.
+    `validate` runs once over the whole set (the staged files and the unchanged live
+    ones), then every staged file is moved into place. A failed check removes every
+    staged file, keeps every live one and fails the operation, naming the failing files.
+
+    + validate: shell command with `{paths}` where the paths of the whole set go (each
+      quoted); it must also accept a single path (the failing files are found by checking
+      each changed one alone)
+    + only_these_in: a folder holding these files only: any other file in it is removed
+      in the same command (a file no longer wanted, a staged file an interrupted run left)
+    """
+    remote = host.get_fact(FilesState, paths=sorted(files), folder=only_these_in)
+    changed, unchanged, fixes = {}, [], []
+    for dest, content in sorted(files.items()):
+        live = remote["files"].get(dest)
+        if live == "other":
+            raise OperationError(f"{dest} exists and is not a regular file")
+        if live and live["sha1"] == hashlib.sha1(content.encode()).hexdigest():
+            unchanged.append(dest)
+            fixes += owner_mode_fixes(dest, live, user, group, mode)
+            continue
+        changed[dest] = content
+        if state.config.DIFF:
+            old = None
+            if live:
+                old = "".join(line + "\n" for line in host.get_fact(FileContents, path=dest) or [])
+            _show_diff(dest, old, content, False, ())
+    wanted = {posixpath.normpath(dest) for dest in files}
+    stale = sorted(p for p in remote["present"]
+                   if posixpath.normpath(p) not in wanted) if only_these_in else []
+    if state.config.DIFF:
+        for path in stale:
+            host.log(f"Will remove {format_text(path, bold=True)} (no longer wanted)",
+                     logger.info)
+    if not (changed or fixes or stale):
+        return
+
+    q = lambda paths: " ".join(shlex.quote(p) for p in paths)  # noqa: E731
+    steps = []
+    if changed:
+        staged = {dest: staging_path(dest) for dest in changed}
+        tarball = host.get_temp_filename("monstack-files " + " ".join(staged.values()))
+        yield FileUploadCommand(files_tarball({staged[d]: c for d, c in changed.items()}),
+                                tarball, remote_temp_filename=tarball)
+        q_tar, q_staged = shlex.quote(tarball), q(staged.values())
+        steps += [f"{{ tar -xzf {q_tar} -C /; rc=$?; rm -f {q_tar}; [ $rc = 0 ]; }}",
+                  f"chown {user}:{group} {q_staged}", f"chmod {mode} {q_staged}"]
+        if validate:
+            steps.append(_check_all(validate, staged, unchanged, q_staged))
+        steps += [f"mv -f {shlex.quote(s)} {shlex.quote(d)}" for d, s in staged.items()]
+    steps += fixes
+    if stale:
+        steps.append(f"rm -f {q(stale)}")
+    yield StringCommand(" && ".join(steps))
+
+
+def _check_all(validate: str, staged: dict[str, str], unchanged: list[str],
+               q_staged: str) -> str:
+    """Shell: run `validate` over the staged and unchanged files; when it fails, show the
+    validator's output for each staged file failing alone and name it (or, when none fails
+    alone, the whole set's output), remove every staged file and fail."""
+    check_all = validate.format(paths=" ".join(
+        shlex.quote(p) for p in sorted([*staged.values(), *unchanged])))
+    name_failing = "".join(
+        f"if ! one=$({validate.format(paths=shlex.quote(s))} 2>&1); then "
+        f"printf '%s\\n' \"$one\" >&2; "
+        f"echo {shlex.quote(f'monstack: {d} failed validation')} >&2; named=1; fi; "
+        for d, s in staged.items())
+    together = f"monstack: {', '.join(staged)} failed validation together"
+    return (f"{{ if ! out=$({check_all} 2>&1); then named=0; "
+            f"{name_failing}"
+            f"[ $named = 1 ] || {{ printf '%s\\n' \"$out\" >&2; "
+            f"echo {shlex.quote(together)} >&2; }}; "
+            f"rm -f {q_staged}; "
+            "echo 'monstack: no file was replaced; the live files were kept' >&2; "
+            "exit 1; fi; }")

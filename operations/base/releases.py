@@ -1,0 +1,48 @@
+"""Upstream release artifacts: what a component's release entry holds (`Component.release`,
+declared in each component's module with its pinned sha256s, `Component.checksums`).
+
+The deploy code renders ``url``/``file``/``top_dir`` with ``version`` and the
+upstream arch token taken from ``arch[uname -m]`` (then points it at the configured mirror), unpacks
+``format`` and installs each entry of ``binaries``.
+
+Templates:
+    {version}  the bare version, e.g. "3.15.0" (a leading "v" is written into the template where the
+               upstream asset name carries one)
+    {arch}     upstream's arch token for the host, from ``arch``
+
+``arch`` maps ``uname -m`` values to upstream tokens. An architecture missing from a component's map
+means upstream publishes no Linux asset for it, or that none could be confirmed (``notes`` says which).
+armv8l means a 32-bit ARM kernel and userland on an ARMv8 CPU: 64-bit binaries cannot run there, so it
+uses the 32-bit armv7 asset. (On Raspberry Pi OS with a 64-bit kernel, ``uname -m`` reports aarch64.)
+
+``oldest`` is the floor: the oldest version the deploy can configure, and ``oldest_reason`` why
+(the settings refuse a ``<component>_version`` below it). ``proven`` lists the versions the test
+suite runs as real binaries, each with the Debian release whose build it is (repacked as
+upstream's archive, tests/harness/debian.py); [] means test doubles only. A version above the
+newest proven one is allowed: upstream releases faster than Debian.
+
+``deb_version`` (components from Grafana's APT repository): the Debian version of the package built
+from upstream ``version``, which the package method installs as ``<package>=<deb_version>``.
+
+``checksums`` (the component's) pins sha256 values only where a public source was found. Every entry has a trailing
+comment giving its sources. "x2"/"x3" means that many independent sources agree. Assets that have no
+entry (most armv7/armv6 builds, all Loki and Alloy zips, all VictoriaMetrics tarballs) must be
+checked some other way. Where ``checksums_mirror_name`` is set (Loki, Alloy), the archive method
+reads the release's sha256 from upstream's own checksum file (``checksums``), or from the mirror
+under that name when artifact_mirror is set. Others must be given in artifact_checksums.
+
+Version pins were chosen in 2026 from stored public sources, without any live lookup. Newer upstream
+releases may exist.
+"""
+
+from typing import Dict
+
+# promu's architecture tokens (the Prometheus project's builds and the exporters built
+# like them)
+PROMETHEUS_ARCHES: Dict[str, str] = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "armv7l": "armv7",
+    "armv6l": "armv6",
+    "armv8l": "armv7",
+}

@@ -1,0 +1,98 @@
+"""A hardened systemd service for one component: unit, enable, restart or reload, readiness.
+
+Decisions are made at plan time from facts and from whether earlier operations of the
+same run will change anything (`OperationMeta.will_change`), so `--dry` shows exactly
+what the run does: a binary or unit change restarts, a config change reloads, nothing
+changed touches nothing. Every (re)start or reload waits until the service answers its
+readiness URL, or fails naming the service and the last lines of its journal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyinfra import host
+from pyinfra.api.operation import OperationMeta
+from pyinfra.operations import server
+
+from operations.base.facts import UnitState
+from operations.base.files import validated_file
+from operations.base.install import put_files
+from operations.base.inventory import first_plan
+from operations.base.templates import REPO, render
+from operations.base.tls_auth import readiness
+
+WAIT_READY = "/usr/local/lib/monstack/wait-ready"
+
+
+def systemd_quote(arg: str) -> str:
+    """One ExecStart argument as systemd reads it: % escaped (specifiers), quoted when it
+    holds white space, quotes or backslashes."""
+    arg = arg.replace("%", "%%")
+    if any(c in arg for c in " \t\"'\\"):
+        arg = '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return arg
+
+
+@dataclass
+class Unit:
+    name: str
+    description: str
+    exec_start: list[str]
+    user: str
+    documentation: str = ""
+    write_paths: list[str] = field(default_factory=list)
+    environment_files: list[str] = field(default_factory=list)
+    protect_home: str = "yes"
+    protect_proc: str = "invisible"
+    address_families: list[str] = field(default_factory=lambda: ["AF_INET", "AF_INET6", "AF_UNIX"])
+    reloadable: bool = False
+    memory_deny_write_execute: bool = True
+    # groups the service runs in besides its own (e.g. systemd-journal to read logs)
+    supplementary_groups: list[str] = field(default_factory=list)
+    # capabilities it keeps (CapabilityBoundingSet); none unless a unit needs one
+    capabilities: list[str] = field(default_factory=list)
+    # system calls it may make beyond systemd's @system-service set
+    extra_system_calls: list[str] = field(default_factory=list)
+
+    def content(self) -> str:
+        # one flag per line keeps unit diffs readable
+        exec_start = " \\\n    ".join(systemd_quote(arg) for arg in self.exec_start)
+        return render("systemd/service.j2", **{**self.__dict__, "exec_start": exec_start})
+
+
+def wait_ready_helper() -> None:
+    """The readiness helper every service() uses; planned once per host and run."""
+    if not first_plan("wait-ready helper"):
+        return
+    put_files(name="Install the wait-ready helper",
+              files={WAIT_READY: str(REPO / "files/wait-ready")}, mode="0755")
+
+
+def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
+            reload_on: list[OperationMeta] = (), ready_seconds: int = 60) -> None:
+    """Install `unit`, keep it enabled and running, restart/reload it as its inputs change."""
+    wait_ready_helper()
+    name = unit.name
+    state = host.get_fact(UnitState, unit=f"{name}.service") or {}
+    enabled = state.get("enabled", False)
+    # a new or changed unit is loaded in the same command that writes it: `systemctl
+    # enable` reloads systemd's units itself, an enabled unit needs daemon-reload
+    load = "systemctl daemon-reload" if enabled else f"systemctl enable {name}.service"
+    unit_op = validated_file(name=f"Install the {name} systemd unit",
+                             dest=f"/etc/systemd/system/{name}.service", content=unit.content(),
+                             then=load)
+    if not enabled and not unit_op.will_change:
+        server.shell(name=f"Enable {name} at boot", commands=[f"systemctl enable {name}.service"])
+
+    running = state.get("running", False)
+    # TLS / basic auth: an https URL, and curl options naming a config file on the host
+    ready_url, curl_options = readiness(name, ready_url)
+    wait = " ".join([WAIT_READY, name, ready_url, str(ready_seconds), *curl_options])
+    if not running or unit_op.will_change or any(op.will_change for op in restart_on):
+        server.shell(name=f"Restart {name} and wait until ready",
+                     commands=[f"systemctl restart {name}.service && {wait}"])
+    elif any(op.will_change for op in reload_on):
+        action = "reload" if unit.reloadable else "restart"
+        server.shell(name=f"{action.capitalize()} {name} and wait until ready",
+                     commands=[f"systemctl {action} {name}.service && {wait}"])

@@ -1,0 +1,79 @@
+"""The stack's general settings: where artifacts come from, the controller's folders,
+secrets, and TLS and basic auth of the whole stack. Each component declares its own
+settings (operations/components/); the catalogue (operations/base/catalogue.py) holds
+them all, and `python3 -m operations.docs --write` generates group_data/all.py and the
+README's tables from it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from operations.base.schema import Setting
+
+GENERAL: list[Setting] = [
+    # -- where artifacts come from, the controller's folders, secrets ------------------
+    Setting("artifact_mirror", "str", None, optional=True, help=(
+        "base URL of a flat folder holding upstream release files under their upstream "
+        "names (Loki's and Alloy's SHA256SUMS as loki-v<version>-SHA256SUMS and "
+        "alloy-v<version>-SHA256SUMS); unset: download from upstream")),
+    Setting("artifact_checksums", "dict", {}, help=(
+        "file name -> sha256, extending the pinned table (for builds you mirror yourself)")),
+    Setting("artifact_cache_dir", "str", "~/.cache/monstack/artifacts", help=(
+        "controller folder where archives are downloaded once and verified")),
+    Setting("fact_batch_dir", "str", "~/.cache/monstack/facts", optional=True, help=(
+        "controller folder remembering which facts each host was asked for (names and "
+        "arguments, never values), so the next run asks them all in one round trip per "
+        "host; unset (None): one round trip per fact, as plain pyinfra")),
+    Setting("machine_arch", "str", None, optional=True, help=(
+        "override the host's `uname -m` for artifact selection (x86_64, aarch64, armv7l, "
+        "armv6l, armv8l)")),
+    Setting("secrets_file", "str", "secrets.yml", help=(
+        "untracked YAML file (relative to where pyinfra runs) with secrets not given as "
+        "environment variables")),
+    Setting("scrape_address", "str", None, optional=True, help=(
+        "address Prometheus uses to reach this host's exporters (default: its inventory "
+        "name)")),
+    # -- tls and basic auth ---------------------------------------------------------------
+    # Settings of the whole stack (every host the same): Prometheus reaches every target of
+    # a job with one scheme and one login. Only the certificate and key are per host.
+    Setting("tls_enabled", "bool", False, section="tls_and_basic_auth", help=(
+        "serve Prometheus, Alertmanager, Pushgateway and the node, postgres, redis and "
+        "blackbox exporters over HTTPS; Prometheus, Grafana and the readiness checks verify "
+        "them with tls_ca_file")),
+    Setting("tls_cert_file", "str", None, optional=True, section="tls_and_basic_auth", help=(
+        "controller path of the host's certificate (PEM, chain after it), valid for the "
+        "address Prometheus scrapes the host at; {host} is replaced by the inventory name")),
+    Setting("tls_key_file", "str", None, optional=True, section="tls_and_basic_auth", help=(
+        "controller path of that certificate's private key (PEM, not encrypted); {host} as "
+        "above")),
+    Setting("tls_ca_file", "str", None, optional=True, section="tls_and_basic_auth", help=(
+        "controller path of the CA certificate(s) (PEM) that signed the hosts' "
+        "certificates, trusted by Prometheus, Grafana and the readiness checks")),
+    Setting("basic_auth_enabled", "bool", False, section="tls_and_basic_auth", help=(
+        "require an HTTP basic auth login on those endpoints (a bcrypt hash in each "
+        "web.yml); Prometheus, Grafana and the readiness checks log in")),
+    Setting("basic_auth_username", "str", "prometheus", section="tls_and_basic_auth",
+            help="user name of that login"),
+    Setting("basic_auth_password_secret", "str", "MONSTACK_BASIC_AUTH_PASSWORD",
+            section="tls_and_basic_auth", help=(
+                "name of the secret holding its password (at most 72 bytes; no line breaks, "
+                "no spaces at either end)")),
+]
+
+
+def general_problems(values: dict[str, Any]) -> list[str]:
+    """Rules between the general settings."""
+    errors = []
+    if values["tls_enabled"]:
+        missing = [k for k in ("tls_cert_file", "tls_key_file", "tls_ca_file") if not values[k]]
+        if missing:
+            errors.append(f"tls_enabled needs {', '.join(missing)} (controller paths of PEM "
+                          "files)")
+    # a colon ends the user name in a basic auth header; the rest would break config lines
+    if values["basic_auth_enabled"] and not re.fullmatch(r"[^\s:\"\\]+",
+                                                          values["basic_auth_username"]):
+        errors.append(f"basic_auth_username ({values['basic_auth_username']!r}) must not be "
+                      "empty nor hold white space, colons, quotes or backslashes")
+    return errors

@@ -1,0 +1,119 @@
+"""postgres_exporter: metrics of the PostgreSQL server on hosts of the postgres group."""
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import server
+
+from operations.base.component import Component
+from operations.base.facts import PostgresRole
+from operations.base.files import validated_file
+from operations.base.install import directory, install_binaries, system_user
+from operations.base.inventory import listen_address, local_url, secret, settings
+from operations.base.schema import Setting, SettingsError
+from operations.base.services import Unit, service
+from operations.base.tls_auth import protect
+
+NAME = "postgres_exporter"
+CONFIG_DIR = "/etc/postgres_exporter"
+ENV_FILE = f"{CONFIG_DIR}/postgres_exporter.env"
+
+
+COMPONENT = Component(
+    name=NAME,
+    help="PostgreSQL metrics, on hosts of the postgres group",
+    port=9187, group="postgres", listen_address="auto",
+    scrape_job=("postgres", "PostgreSQL"),
+    debian_binary="prometheus-postgres-exporter",
+    protected_by="web.yml",
+    release={
+        "version": "0.20.1",
+        "oldest": "0.11.1",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's",
+        "proven": [("0.11.1", "bookworm"), ("0.17.1", "trixie"), ("0.19.1", "sid")],
+        "url": "https://github.com/prometheus-community/postgres_exporter/releases/download/v{version}/{file}",
+        "file": "postgres_exporter-{version}.linux-{arch}.tar.gz",
+        "format": "tar.gz",
+        "top_dir": "postgres_exporter-{version}.linux-{arch}",
+        "binaries": {"postgres_exporter": "postgres_exporter"},
+        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
+        "checksums": "https://github.com/prometheus-community/postgres_exporter/releases/download/v{version}/sha256sums.txt",
+        "debian_package": "prometheus-postgres-exporter",
+        "notes": "Built with promu like the prometheus/ repos, so armv7/armv6 assets are likely. No 32-bit ARM "
+                 "asset name or checksum was seen, so the arch map is limited to amd64 and arm64.",
+    },
+    checksums={
+        "postgres_exporter-0.20.1.linux-amd64.tar.gz": "89d4f7e7920cad48fdc3133f789556ef5253c330a9f5fdace3bdb6344c0a8b5a",  # x3+: postgres_exporter RPM spec; a 'setup-monitoring' script; a Python ARCHIVES table; ops docs
+        "postgres_exporter-0.20.1.linux-arm64.tar.gz": "d5d86fb98bb1f26b088d1a6fda07fd6b6f035cb5d40492f75ec3bfebb5ddfe9d",  # x3: postgres_exporter RPM spec; 'setup-monitoring' script; Python ARCHIVES table
+    },
+    settings=(
+        Setting("postgres_exporter_dsn", "str",
+                "postgresql://postgres_exporter@:5432/postgres?host=/run/postgresql&sslmode=disable",
+                section="postgres_exporter", help=(
+                    "connection string without password (default: the local server over its "
+                    "socket, peer authentication as the postgres_exporter role)")),
+        Setting("postgres_exporter_password_secret", "str", None, optional=True,
+                section="postgres_exporter",
+                help="name of the secret holding the role's password (TCP connections)"),
+        Setting("postgres_exporter_create_db_user", "bool", False, section="postgres_exporter",
+                help="create the postgres_exporter role (login, pg_monitor) on the local server"),
+    ),
+)
+
+
+def data_source_name(s) -> str:
+    dsn = s.postgres_exporter_dsn
+    if s.postgres_exporter_password_secret:
+        password = secret(s.postgres_exporter_password_secret, "postgres_exporter's password")
+        from urllib.parse import quote
+        user_part, rest = dsn.split("@", 1)
+        dsn = f"{user_part}:{quote(password, safe='')}@{rest}"
+    return dsn
+
+
+def database_role() -> None:
+    """A login role in pg_monitor, matched by peer authentication to our system user."""
+    role = host.get_fact(PostgresRole, role=NAME)
+    if role is None:
+        raise SettingsError(
+            f"host {host.name}: postgres_exporter_create_db_user is set but no PostgreSQL "
+            "server answers psql as the postgres user there")
+    statements = []
+    if not role:
+        statements.append(f"CREATE ROLE {NAME} LOGIN")
+    elif not role["login"]:
+        statements.append(f"ALTER ROLE {NAME} LOGIN")
+    if not role.get("monitor"):
+        statements.append(f"GRANT pg_monitor TO {NAME}")
+    if statements:
+        sql = "; ".join(statements)
+        server.shell(name=f"Create the {NAME} database role (pg_monitor)",
+                     commands=[f"runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qXc '{sql}'"])
+
+
+def home(s) -> str:
+    """Home of the service user: its data folder, or none."""
+    return "/nonexistent"
+
+
+@deploy("postgres_exporter")
+def install():
+    s = settings()
+    system_user(NAME, home(s))
+    directory(CONFIG_DIR, "root", NAME, "0750")
+    if s.postgres_exporter_create_db_user:
+        database_role()
+    binaries = install_binaries(NAME)
+    web = protect(NAME, CONFIG_DIR)
+    env_op = validated_file(name="Write postgres_exporter's environment file", dest=ENV_FILE,
+                            content=f"DATA_SOURCE_NAME={data_source_name(s)}\n",
+                            user="root", group=NAME, mode="0640", secret=True)
+    unit = Unit(
+        name=NAME, user=NAME,
+        description="Prometheus postgres_exporter (PostgreSQL metrics)",
+        documentation="https://github.com/prometheus-community/postgres_exporter",
+        environment_files=[ENV_FILE],
+        exec_start=[binaries.path(NAME), f"--web.listen-address={listen_address(NAME)}",
+                    *web.flags, *s.postgres_exporter_extra_flags],
+    )
+    service(unit, local_url(NAME, "/metrics"),
+            restart_on=[*binaries.ops, env_op, *web.restart_on])

@@ -1,0 +1,116 @@
+"""redis_exporter: metrics of the Redis server on hosts of the redis group."""
+
+from pyinfra.api import deploy
+
+from operations.base.component import Component
+from operations.base.files import validated_file
+from operations.base.install import directory, install_binaries, system_user
+from operations.base.inventory import listen_address, local_url, secret, settings
+from operations.base.schema import Setting, version_tuple
+from operations.base.services import Unit, service
+from operations.base.tls_auth import env_quote, protect
+
+NAME = "redis_exporter"
+CONFIG_DIR = "/etc/redis_exporter"
+ENV_FILE = f"{CONFIG_DIR}/redis_exporter.env"
+
+
+COMPONENT = Component(
+    name=NAME,
+    help="Redis metrics, on hosts of the redis group",
+    port=9121, group="redis", listen_address="auto",
+    scrape_job=("redis", "Redis"),
+    debian_binary="prometheus-redis-exporter",
+    protected_by="flags",
+    release={
+        "version": "1.80.1",
+        "oldest": "1.45.0",
+        "oldest_reason": "the oldest build the suite runs, Debian 12's (basic auth needs 1.67.0)",
+        "proven": [("1.45.0", "bookworm"), ("1.69.0", "trixie"), ("1.86.0", "sid")],
+        "url": "https://github.com/oliver006/redis_exporter/releases/download/v{version}/{file}",
+        "file": "redis_exporter-v{version}.linux-{arch}.tar.gz",
+        "format": "tar.gz",
+        "top_dir": "redis_exporter-v{version}.linux-{arch}",
+        "binaries": {"redis_exporter": "redis_exporter"},
+        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
+        "checksums": None,
+        "debian_package": "prometheus-redis-exporter",
+        "notes": "The tag, the file name and the top directory all carry the leading 'v'. Newer releases "
+                 "exist (1.81.0 to 1.87.0 seen), but only 1.80.1 has two agreeing checksum sources (1.81.0 "
+                 "has one, zulip). No 32-bit ARM asset was seen.",
+    },
+    checksums={
+        "redis_exporter-v1.80.1.linux-amd64.tar.gz": "1818cc2cbd3bac62a6f43054a2cc1596fc5f6148ce80112a6308bc3cad6d81fa",  # x2: boxcutter/boxcutter-chef-cookbooks cookbooks/boxcutter_prometheus/attributes/default.rb; a redis_exporter RPM spec
+        "redis_exporter-v1.80.1.linux-arm64.tar.gz": "a807907d413edb1c0aa88513e7c1570c302873bd1cfcbf36fb53a14629177882",  # x2: same sources as amd64
+    },
+    settings=(
+        Setting("redis_exporter_redis_addr", "str", "redis://localhost:6379",
+                "the Redis instance to watch", section="redis_exporter"),
+        Setting("redis_exporter_password_secret", "str", None, optional=True,
+                section="redis_exporter",
+                help="name of the secret holding the Redis password, if it has one"),
+    ),
+)
+
+
+# basic auth by environment variables came with 1.67.0
+BASIC_AUTH_SINCE = (1, 67, 0)
+
+
+def basic_auth_supported(s) -> bool:
+    return (s.redis_exporter_install_method == "archive"
+            and version_tuple(s.redis_exporter_version) >= BASIC_AUTH_SINCE)
+
+
+def basic_auth_refusal(s) -> str | None:
+    """Why this host's redis_exporter has no basic auth (None: it has)."""
+    if basic_auth_supported(s):
+        return None
+    how = ("the distribution's package (Debian 12 has 1.45.0)"
+           if s.redis_exporter_install_method == "package"
+           else f"version {s.redis_exporter_version}")
+    return (f"redis_exporter has basic auth only from {'.'.join(map(str, BASIC_AUTH_SINCE))} "
+            f"on, not with {how}; use redis_exporter_install_method = 'archive' with a newer "
+            "redis_exporter_version, or set redis_exporter_enabled = False")
+
+
+def home(s) -> str:
+    """Home of the service user: its data folder, or none."""
+    return "/nonexistent"
+
+
+@deploy("redis_exporter")
+def install():
+    s = settings()
+    system_user(NAME, home(s))
+    directory(CONFIG_DIR, "root", NAME, "0750")
+    binaries = install_binaries(NAME)
+    # no exporter-toolkit here: TLS by flags, basic auth (1.67.0+) by environment
+    web = protect(NAME, CONFIG_DIR, basic_auth_refused=basic_auth_refusal(s))
+    env = f"REDIS_ADDR={s.redis_exporter_redis_addr}\n"
+    secrets = []
+    if s.redis_exporter_password_secret:
+        password = secret(s.redis_exporter_password_secret, "redis_exporter's Redis password")
+        env += f"REDIS_PASSWORD={password}\n"
+        secrets.append(password)
+    flags = []
+    if web.cert_file:
+        flags += [f"-tls-server-cert-file={web.cert_file}",
+                  f"-tls-server-key-file={web.key_file}"]
+    if web.login:
+        user, password = web.login
+        env += (f"REDIS_EXPORTER_BASIC_AUTH_USERNAME={user}\n"
+                f"REDIS_EXPORTER_BASIC_AUTH_PASSWORD={env_quote(password)}\n")
+        secrets += [password, env_quote(password)]
+    env_op = validated_file(name="Write redis_exporter's environment file", dest=ENV_FILE,
+                            content=env, user="root", group=NAME, mode="0640", secret=True,
+                            secrets=secrets)
+    unit = Unit(
+        name=NAME, user=NAME,
+        description="Prometheus redis_exporter (Redis metrics)",
+        documentation="https://github.com/oliver006/redis_exporter",
+        environment_files=[ENV_FILE],
+        exec_start=[binaries.path(NAME), f"-web.listen-address={listen_address(NAME)}",
+                    *flags, *s.redis_exporter_extra_flags],
+    )
+    service(unit, local_url(NAME, "/metrics"), restart_on=[*binaries.ops, env_op])

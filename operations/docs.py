@@ -1,0 +1,100 @@
+"""Files generated from the catalogue: group_data/all.py (every setting with its default)
+and the README's tables of settings and versions. `python3 -m operations.docs --write`
+rewrites them; a unit test checks they are current.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from operations.base.catalogue import release_of
+from operations.stack import COMPONENTS, RELEASES, SETTINGS
+
+
+def render_group_data_all() -> str:
+    """group_data/all.py: every setting with its default and a one-line comment."""
+    lines = [
+        '"""Every setting of the monitoring stack, with its default.',
+        "",
+        "Generated from the catalogue (python3 -m operations.docs --write).",
+        "Override in group_data/<group>.py, in the inventory's host data, or with",
+        "`pyinfra --data key=value`. Secrets never go here: see the README.",
+        '"""',
+    ]
+    for section in dict.fromkeys(s.section for s in SETTINGS):
+        lines += ["", f"# -- {section} " + "-" * (80 - 7 - len(section))]
+        for s in SETTINGS:
+            if s.section == section:
+                lines.append(f"# {s.help}")
+                lines.append(f"{s.name} = {_py(s.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def _py(value: Any) -> str:
+    return repr(value)
+
+
+def render_settings_table() -> str:
+    rows = ["| setting | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for s in SETTINGS:
+        t = s.type + (f" ({'/'.join(s.choices)})" if s.choices else "")
+        default = json.dumps(s.default) if not isinstance(s.default, str) else s.default
+        rows.append(f"| `{s.name}` | {t} | `{default}` | {s.help.replace('|', '/')} |")
+    return "\n".join(rows) + "\n"
+
+
+DEBIAN_RELEASES = {"bullseye": "Debian 11 (bullseye)", "bookworm": "Debian 12 (bookworm)",
+                   "trixie": "Debian 13 (trixie)", "sid": "Debian unstable (sid)"}
+
+
+def release_components() -> dict[str, list[str]]:
+    """Each release entry with the components installed from it, in deploy order."""
+    out: dict[str, list[str]] = {}
+    for component in COMPONENTS:
+        out.setdefault(release_of(component), []).append(component)
+    return out
+
+
+def render_versions_table() -> str:
+    """README's table of versions: the default, the floor and what the suite proves."""
+    rows = [("| component | default | oldest supported | proven with real binaries | how (Debian "
+             "release of the build) |"),
+            "| --- | --- | --- | --- | --- |"]
+    for release, components in release_components().items():
+        entry = RELEASES[release]
+        name = release if components == [release] else f"{release} ({', '.join(components)})"
+        proven = ", ".join(v for v, _ in entry["proven"]) or "none"
+        how = (", ".join(f"{v}: {DEBIAN_RELEASES[d]}" for v, d in entry["proven"])
+               or "test doubles only")
+        rows.append(f"| {name} | {entry['version']} | {entry['oldest']} | {proven} | {how} |")
+    return "\n".join(rows) + "\n"
+
+
+README_TABLES = {"settings": render_settings_table, "versions": render_versions_table}
+
+
+def with_table(text: str, marker: str, table: str) -> str:
+    """`text` with `table` between its <!-- marker:start --> and <!-- marker:end -->."""
+    start, end = f"<!-- {marker}:start -->\n", f"<!-- {marker}:end -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"README.md has no {start.strip()} ... {end} markers for the table")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return head + start + table + end + tail
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    if "--write" in sys.argv:
+        (repo / "group_data/all.py").write_text(render_group_data_all())
+        readme = repo / "README.md"
+        text = readme.read_text()
+        for marker, render in README_TABLES.items():
+            text = with_table(text, marker, render())
+        readme.write_text(text)
+    else:
+        print(render_settings_table())

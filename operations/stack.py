@@ -1,0 +1,81 @@
+"""The stack: every component in deploy order, and the plan of one host.
+
+This is the one module that imports every component. It hands their declarations
+(`COMPONENT`: catalogue row, settings, release entry, checks) to the catalogue in deploy
+order, and maps each to the code that installs it; the shared base (operations/base/)
+imports no component and reads the catalogue instead.
+"""
+
+from __future__ import annotations
+
+from pyinfra import host, state
+
+from operations.base import catalogue, fact_batch, inventory
+from operations.base.install import plan_service_users
+from operations.base.services import wait_ready_helper
+from operations.base.settings import GENERAL, general_problems
+from operations.components import (alertmanager, alloy, blackbox_exporter, cadvisor, loki,
+                                   node_exporter, postgres_exporter, pushgateway,
+                                   redis_exporter, victoriametrics, vmcluster)
+from operations.components.grafana import (provisioning as grafana_provisioning,
+                                           server as grafana)
+from operations.components.prometheus import server as prometheus
+
+# Deploy order. Exporters first; the long-term store before Prometheus (a host running both
+# sends to a ready store), vmstorage before vminsert and vmselect (they find it up); Loki
+# before Alloy (on a one-host first run the shipper finds its Loki running); Grafana last.
+# Each entry: the component's catalogue row, and what installs it (`home(settings)`: its
+# service user's home; `install()`).
+ORDER = [
+    (node_exporter.COMPONENT, node_exporter),
+    (redis_exporter.COMPONENT, redis_exporter),
+    (postgres_exporter.COMPONENT, postgres_exporter),
+    (cadvisor.COMPONENT, cadvisor),
+    (pushgateway.COMPONENT, pushgateway),
+    (blackbox_exporter.COMPONENT, blackbox_exporter),
+    (alertmanager.COMPONENT, alertmanager),
+    (victoriametrics.COMPONENT, victoriametrics),
+    (vmcluster.VMSTORAGE, vmcluster.INSTALLERS["vmstorage"]),
+    (vmcluster.VMINSERT, vmcluster.INSTALLERS["vminsert"]),
+    (vmcluster.VMSELECT, vmcluster.INSTALLERS["vmselect"]),
+    (prometheus.COMPONENT, prometheus),
+    (loki.COMPONENT, loki),
+    (alloy.COMPONENT, alloy),
+    (grafana.COMPONENT, grafana),
+]
+catalogue.define(GENERAL, [c for c, _ in ORDER], general_problems)
+INSTALLERS = {c.name: installer for c, installer in ORDER}
+
+# The catalogue's tables, for the docs generator and the tests
+COMPONENTS = catalogue.components()
+SETTINGS = catalogue.settings_schema()
+BY_NAME = {s.name: s for s in SETTINGS}
+RELEASES = catalogue.releases()
+CHECKSUMS = catalogue.checksums()
+validate = catalogue.validate
+
+
+def plan_host() -> None:
+    """Validate the whole inventory once, then plan what the current host runs."""
+    inventory.validate_inventory()
+    # Facts in one round trip per host (see operations/base/fact_batch.py).
+    fact_dir = inventory.settings().fact_batch_dir
+    if fact_dir:
+        fact_batch.start(state, host, fact_dir)
+    running = {c: INSTALLERS[c] for c in COMPONENTS if inventory.runs(c)}
+    if running:
+        wait_ready_helper()
+    # Every service user first: some packages create users as a side effect.
+    plan_service_users([(c, m.home(inventory.settings())) for c, m in running.items()],
+                       name="Create the service users")
+    # host.loop over the whole catalogue: pyinfra tells operations apart by the line
+    # numbers of their call stack, and two components can call the same helper on the
+    # same line; the loop adds each component's place in the catalogue, the same on every
+    # host, so redis_exporter's install on one host is never merged with
+    # blackbox_exporter's on another (shown under one of their names, at random).
+    for component in host.loop(COMPONENTS):
+        if component in running:
+            running[component].install()
+    # Grafana's data sources, folder and dashboards, over its API once its service is ready
+    if "grafana" in running:
+        grafana_provisioning.install()

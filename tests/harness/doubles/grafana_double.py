@@ -1,0 +1,769 @@
+#!/usr/bin/env python3
+"""GRAFANA API TEST DOUBLE. This is not Grafana.
+
+An in-memory stand-in for the part of Grafana's HTTP API that operations/components/grafana/api.py
+uses, so the client can be tested over real HTTP on 127.0.0.1. It follows the semantics
+of the grafana.com HTTP API docs (developers/http_api: data_source, folder, dashboard,
+serviceaccount, admin, user, other/health, alerting_provisioning). Where the docs are
+silent, the choice made here is marked "double's choice" in a comment.
+
+Test knobs (fault injection):
+  * down_for_seconds: the port is bound but not listening, so connections are refused,
+    until that many seconds after start().
+  * drop_next(n): the next n requests are read and the connection is closed unanswered.
+  * fail_next(n, status): the next n requests get that 5xx status.
+  * set_delay(seconds, methods): sleep before answering (a slow server).
+  * set_health(database): what /api/health reports ("ok" -> 200, anything else -> 503).
+  * request log: ``requests`` / ``writes()`` / ``clear_log()`` to assert what was sent
+    (bodies as sent, secrets included: it lives in test memory only; auth is logged as
+    "basic:<login>" / "bearer" / "none", never the credential).
+
+Standalone (standard library only), e.g. as the grafana-server of a test archive:
+    python3 tests/harness/doubles/grafana_double.py --port 3000 --admin-password-file F
+Unknown arguments (real grafana-server flags) are ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import json
+import os
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+ROLE_RANK = {"Viewer": 1, "Editor": 2, "Admin": 3}
+REDACTED = "[REDACTED]"
+# Contact point settings Grafana stores encrypted and shows as "[REDACTED]" (per notifier
+# type; a short list is enough for tests).
+SECURE_CONTACT_SETTINGS = {
+    "slack": {"url", "token"},
+    "webhook": {"password", "authorization_credentials"},
+    "pagerduty": {"integrationKey"},
+    "telegram": {"bottoken"},
+}
+DATASOURCE_DEFAULTS = {
+    "access": "proxy", "url": "", "user": "", "database": "", "basicAuth": False,
+    "basicAuthUser": "", "withCredentials": False, "isDefault": False, "jsonData": {},
+    "readOnly": False, "typeLogoUrl": "",
+}
+
+
+class ApiError(Exception):
+    """Answer with ``status`` and a Grafana-style ``{"message": ...}`` body."""
+
+    def __init__(self, code: int, message: str, **extra):
+        super().__init__(message)
+        self.status, self.body = code, {"message": message, **extra}
+
+
+@dataclass
+class Principal:
+    kind: str            # "basic" or "token"
+    login: str
+    role: str            # org role
+    server_admin: bool = False
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: dict
+    body: object
+    auth: str            # "basic:<login>", "bearer" or "none"; never the secret
+    status: int | None = None   # None: connection dropped by a fault knob
+
+
+@dataclass
+class _Faults:
+    drop: int = 0
+    fail: int = 0
+    fail_status: int = 500
+    delay: float = 0.0
+    delay_methods: set | None = None
+    health: str = "ok"
+
+
+class GrafanaState:
+    """The double's data and the API semantics; no HTTP here."""
+
+    def __init__(self, admin_user: str, admin_password: str):
+        self.lock = threading.RLock()
+        self.ids = iter(range(1, 1_000_000))
+        self.users: dict[int, dict] = {}
+        self.datasources: dict[str, dict] = {}
+        self.datasource_secrets: dict[str, dict] = {}
+        self.folders: dict[str, dict] = {}
+        self.dashboards: dict[str, dict] = {}
+        self.service_accounts: dict[int, dict] = {}
+        self.tokens: dict[int, dict] = {}
+        self.contact_points: dict[str, dict] = {}
+        self.add_user(admin_user, admin_password, role="Admin", server_admin=True)
+
+    def next_id(self) -> int:
+        return next(self.ids)
+
+    # ---- users and auth -----------------------------------------------------------------
+
+    def add_user(self, login: str, password: str, *, role: str = "Viewer",
+                 server_admin: bool = False) -> int:
+        uid = self.next_id()
+        self.users[uid] = {"id": uid, "login": login, "email": f"{login}@localhost",
+                           "name": login, "password": password, "role": role,
+                           "isGrafanaAdmin": server_admin}
+        return uid
+
+    def user_by_login(self, login: str) -> dict | None:
+        return next((u for u in self.users.values()
+                     if login in (u["login"], u["email"])), None)
+
+    def authenticate(self, header: str | None) -> Principal:
+        # Messages as Grafana sends them for a missing header, bad basic credentials and a
+        # bad token.
+        if not header:
+            raise ApiError(401, "Unauthorized")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                login, _, password = base64.b64decode(value).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                raise ApiError(401, "Invalid Basic Auth Header")
+            user = self.user_by_login(login)
+            if user is None or user["password"] != password:
+                raise ApiError(401, "Invalid username or password")
+            return Principal("basic", user["login"], user["role"], user["isGrafanaAdmin"])
+        if scheme.lower() == "bearer":
+            token = next((t for t in self.tokens.values() if t["key"] == value), None)
+            if token is None:
+                raise ApiError(401, "Invalid API key")
+            account = self.service_accounts[token["serviceAccountId"]]
+            return Principal("token", account["login"], account["role"])
+        raise ApiError(401, "Unauthorized")
+
+    # ---- data sources -------------------------------------------------------------------
+
+    def datasource_view(self, ds: dict) -> dict:
+        view = copy.deepcopy(ds)
+        view["secureJsonFields"] = {k: True for k in self.datasource_secrets.get(ds["uid"], {})}
+        return view
+
+    def get_datasource(self, uid: str) -> dict:
+        if uid not in self.datasources:
+            raise ApiError(404, "Data source not found")
+        return self.datasource_view(self.datasources[uid])
+
+    def _check_datasource_name_free(self, name: str, own_uid: str | None) -> None:
+        if any(d["name"] == name and d["uid"] != own_uid for d in self.datasources.values()):
+            raise ApiError(409, "data source with the same name already exists")
+
+    def _apply_default_flag(self, uid: str) -> None:
+        # Double's choice (Grafana behaviour, not in the HTTP docs): one default at a time.
+        if self.datasources[uid].get("isDefault"):
+            for other in self.datasources.values():
+                if other["uid"] != uid:
+                    other["isDefault"] = False
+
+    def create_datasource(self, body: dict) -> dict:
+        for key in ("name", "type"):
+            if not body.get(key):
+                raise ApiError(400, f"bad request data: {key} is required")
+        uid = body.get("uid") or secrets.token_hex(7)
+        if uid in self.datasources:
+            raise ApiError(409, "data source with the same uid already exists")
+        self._check_datasource_name_free(body["name"], None)
+        ds = {**copy.deepcopy(DATASOURCE_DEFAULTS), "id": self.next_id(), "uid": uid,
+              "orgId": 1, "version": 1}
+        ds.update({k: copy.deepcopy(v) for k, v in body.items()
+                   if k not in ("id", "uid", "secureJsonData", "secureJsonFields", "version")})
+        self.datasources[uid] = ds
+        self.datasource_secrets[uid] = dict(body.get("secureJsonData") or {})
+        self._apply_default_flag(uid)
+        view = self.datasource_view(ds)
+        return {"datasource": view, "id": ds["id"], "message": "Datasource added",
+                "name": ds["name"]}
+
+    def update_datasource(self, uid: str, body: dict) -> dict:
+        if uid not in self.datasources:
+            raise ApiError(404, "Data source not found")
+        if body.get("name"):
+            # Double's choice: same 409 as on create when renaming onto another's name.
+            self._check_datasource_name_free(body["name"], uid)
+        ds = self.datasources[uid]
+        ds.update({k: copy.deepcopy(v) for k, v in body.items()
+                   if k not in ("id", "uid", "orgId", "secureJsonData", "secureJsonFields",
+                                "version")})
+        ds["version"] += 1
+        # Keys not sent keep their stored secret (double's choice; the client always sends).
+        self.datasource_secrets[uid].update(body.get("secureJsonData") or {})
+        self._apply_default_flag(uid)
+        return {"datasource": self.datasource_view(ds), "id": ds["id"],
+                "message": "Datasource updated", "name": ds["name"]}
+
+    # ---- folders ------------------------------------------------------------------------
+
+    def folder_view(self, folder: dict) -> dict:
+        view = {k: v for k, v in folder.items() if k != "parentUid"}
+        view["url"] = f"/dashboards/f/{folder['uid']}/{slug(folder['title'])}"
+        if folder.get("parentUid"):
+            view["parentUid"] = folder["parentUid"]
+        return view
+
+    def get_folder(self, uid: str) -> dict:
+        if uid not in self.folders:
+            raise ApiError(404, "folder not found")
+        return self.folder_view(self.folders[uid])
+
+    def create_folder(self, body: dict, who: Principal) -> dict:
+        title = (body.get("title") or "").strip()
+        if not title:
+            raise ApiError(400, "folder title cannot be empty")
+        uid = body.get("uid") or secrets.token_hex(7)
+        parent = body.get("parentUid") or None
+        if parent and parent not in self.folders:
+            raise ApiError(400, "parent folder not found")   # double's choice of status
+        if uid in self.folders or any(f["title"] == title and f.get("parentUid") == parent
+                                      for f in self.folders.values()):
+            raise ApiError(409, "a folder with the same name or uid already exists")
+        now = now_iso()
+        self.folders[uid] = {"id": self.next_id(), "uid": uid, "title": title,
+                             "parentUid": parent, "version": 1, "createdBy": who.login,
+                             "created": now, "updatedBy": who.login, "updated": now}
+        return self.folder_view(self.folders[uid])
+
+    def update_folder(self, uid: str, body: dict, who: Principal) -> dict:
+        folder = self.folders.get(uid)
+        if folder is None:
+            raise ApiError(404, "folder not found")
+        if not body.get("overwrite") and body.get("version") != folder["version"]:
+            raise ApiError(412, "The folder has been changed by someone else",
+                           status="version-mismatch")
+        if body.get("title"):
+            folder["title"] = body["title"]
+        folder.update(version=folder["version"] + 1, updatedBy=who.login, updated=now_iso())
+        return self.folder_view(folder)
+
+    def move_folder(self, uid: str, body: dict) -> dict:
+        folder = self.folders.get(uid)
+        if folder is None:
+            raise ApiError(404, "folder not found")
+        parent = body.get("parentUid") or None
+        if parent and parent not in self.folders:
+            raise ApiError(404, "parent folder not found")
+        if parent and (parent == uid or uid in self.folder_ancestors(parent)):
+            raise ApiError(400, "cannot move a folder under itself")
+        folder["parentUid"] = parent
+        return self.folder_view(folder)
+
+    def folder_ancestors(self, uid: str) -> list[str]:
+        chain = []
+        while (uid := self.folders[uid].get("parentUid")):
+            chain.append(uid)
+        return chain
+
+    # ---- dashboards ---------------------------------------------------------------------
+
+    def get_dashboard(self, uid: str) -> dict:
+        entry = self.dashboards.get(uid)
+        if entry is None:
+            raise ApiError(404, "Dashboard not found")
+        model = entry["model"]
+        folder = self.folders.get(entry["folderUid"])
+        meta = {"url": f"/d/{uid}/{slug(model['title'])}", "slug": slug(model["title"]),
+                "folderUid": entry["folderUid"], "folderId": folder["id"] if folder else 0,
+                "folderTitle": folder["title"] if folder else "General",
+                "version": model["version"], "created": entry["created"],
+                "updated": entry["updated"], "canSave": True, "isStarred": False}
+        return {"dashboard": copy.deepcopy(model), "meta": meta}
+
+    def save_dashboard(self, body: dict) -> dict:
+        dashboard = body.get("dashboard")
+        if not isinstance(dashboard, dict) or not (dashboard.get("title") or "").strip():
+            raise ApiError(400, "Dashboard title cannot be empty")
+        folder_uid = body.get("folderUid") or ""
+        if folder_uid and folder_uid not in self.folders:
+            raise ApiError(400, "folder not found")   # double's choice of status
+        uid = dashboard.get("uid") or secrets.token_hex(7)
+        existing = self.dashboards.get(uid)
+        if existing and not body.get("overwrite") \
+                and dashboard.get("version") != existing["model"]["version"]:
+            raise ApiError(412, "The dashboard has been changed by someone else",
+                           status="version-mismatch")
+        # Older docs: "A dashboard with the same name in the folder already exists". Double's
+        # choice: refused even with overwrite (Grafana may instead take the other one over).
+        for other_uid, other in self.dashboards.items():
+            if other_uid != uid and other["folderUid"] == folder_uid \
+                    and other["model"]["title"].lower() == dashboard["title"].lower():
+                raise ApiError(412, "A dashboard with the same name in the folder already "
+                                    "exists", status="name-exists")
+        model = copy.deepcopy(dashboard)
+        model.update(id=existing["model"]["id"] if existing else self.next_id(), uid=uid,
+                     version=existing["model"]["version"] + 1 if existing else 1)
+        now = now_iso()
+        self.dashboards[uid] = {"model": model, "folderUid": folder_uid,
+                                "created": existing["created"] if existing else now,
+                                "updated": now}
+        return {"id": model["id"], "uid": uid, "url": f"/d/{uid}/{slug(model['title'])}",
+                "status": "success", "version": model["version"], "slug": slug(model["title"])}
+
+    # ---- service accounts ---------------------------------------------------------------
+
+    def search_service_accounts(self, query: dict) -> dict:
+        text = first(query, "query", "").lower()
+        per_page = int(first(query, "perpage", "1000"))
+        page = int(first(query, "page", "1"))
+        hits = [self.service_account_view(a) for a in self.service_accounts.values()
+                if text in a["name"].lower()]
+        return {"totalCount": len(hits), "page": page, "perPage": per_page,
+                "serviceAccounts": hits[(page - 1) * per_page: page * per_page]}
+
+    def service_account_view(self, account: dict) -> dict:
+        tokens = sum(1 for t in self.tokens.values() if t["serviceAccountId"] == account["id"])
+        return {**account, "tokens": tokens}
+
+    def create_service_account(self, body: dict) -> dict:
+        name = (body.get("name") or "").strip()
+        if not name:
+            raise ApiError(400, "required value Name must not be empty")
+        if any(a["name"] == name for a in self.service_accounts.values()):
+            raise ApiError(400, "service account already exists")   # double's choice
+        account = {"id": self.next_id(), "name": name, "login": f"sa-{slug(name)}",
+                   "orgId": 1, "isDisabled": bool(body.get("isDisabled")),
+                   "role": body.get("role") or "Viewer"}
+        self.service_accounts[account["id"]] = account
+        return dict(account)
+
+    def account(self, account_id: int) -> dict:
+        if account_id not in self.service_accounts:
+            raise ApiError(404, "service account not found")
+        return self.service_accounts[account_id]
+
+    def list_tokens(self, account_id: int) -> list:
+        self.account(account_id)
+        return [{"id": t["id"], "name": t["name"], "role": self.account(account_id)["role"],
+                 "created": t["created"], "expiration": None, "secondsUntilExpiration": 0,
+                 "hasExpired": False}
+                for t in self.tokens.values() if t["serviceAccountId"] == account_id]
+
+    def create_token(self, account_id: int, body: dict) -> dict:
+        self.account(account_id)
+        name = (body.get("name") or "").strip()
+        if not name:
+            raise ApiError(400, "token name is required")
+        if any(t["name"] == name and t["serviceAccountId"] == account_id
+               for t in self.tokens.values()):
+            raise ApiError(409, "service account token with given name already exists")
+        token = {"id": self.next_id(), "name": name, "serviceAccountId": account_id,
+                 "key": f"glsa_{secrets.token_urlsafe(24)}", "created": now_iso()}
+        self.tokens[token["id"]] = token
+        return {"id": token["id"], "name": name, "key": token["key"]}
+
+    def delete_token(self, account_id: int, token_id: int) -> dict:
+        # Grafana's route: DELETE /api/serviceaccounts/:serviceAccountId/tokens/:tokenId
+        self.account(account_id)
+        token = self.tokens.get(token_id)
+        if token is None or token["serviceAccountId"] != account_id:
+            raise ApiError(404, "service account token not found")
+        del self.tokens[token_id]
+        return {"message": "Service account token deleted"}
+
+    # ---- users (admin API) --------------------------------------------------------------
+
+    def lookup_user(self, query: dict) -> dict:
+        user = self.user_by_login(first(query, "loginOrEmail", ""))
+        if user is None:
+            raise ApiError(404, "user not found")
+        return {k: v for k, v in user.items() if k not in ("password", "role")} | {"orgId": 1}
+
+    def set_password(self, user_id: int, body: dict) -> dict:
+        if user_id not in self.users:
+            raise ApiError(404, "user not found")
+        if not body.get("password"):
+            raise ApiError(400, "bad request data: password is required")
+        self.users[user_id]["password"] = body["password"]
+        return {"message": "User password updated"}
+
+    # ---- contact points -----------------------------------------------------------------
+
+    def contact_point_view(self, cp: dict) -> dict:
+        view = copy.deepcopy(cp)
+        hidden = SECURE_CONTACT_SETTINGS.get(cp["type"], set())
+        view["settings"] = {k: (REDACTED if k in hidden else v)
+                            for k, v in cp["settings"].items()}
+        return view
+
+    def list_contact_points(self, query: dict) -> list:
+        name = first(query, "name", None)
+        return [self.contact_point_view(cp) for cp in self.contact_points.values()
+                if name is None or cp["name"] == name]
+
+    def _validated_contact_point(self, body: dict, uid: str, old: dict | None) -> dict:
+        for key in ("name", "type"):
+            if not body.get(key):
+                raise ApiError(400, f"invalid contact point: {key} is required")
+        if not isinstance(body.get("settings"), dict):
+            raise ApiError(400, "invalid contact point: settings are required")
+        settings = dict(body["settings"])
+        for key, value in settings.items():
+            if value == REDACTED and old is not None and key in old["settings"]:
+                settings[key] = old["settings"][key]   # "[REDACTED]" sent back keeps the secret
+        return {"uid": uid, "name": body["name"], "type": body["type"], "settings": settings,
+                "disableResolveMessage": bool(body.get("disableResolveMessage")),
+                "provenance": "api"}
+
+    def create_contact_point(self, body: dict) -> dict:
+        uid = body.get("uid") or secrets.token_hex(7)
+        if uid in self.contact_points:
+            raise ApiError(400, "a contact point with this uid already exists")  # double's
+        self.contact_points[uid] = self._validated_contact_point(body, uid, None)
+        return self.contact_point_view(self.contact_points[uid])
+
+    def update_contact_point(self, uid: str, body: dict) -> dict:
+        old = self.contact_points.get(uid)
+        if old is None:
+            raise ApiError(404, "contact point not found")   # double's choice (docs: 202/400)
+        self.contact_points[uid] = self._validated_contact_point(body, uid, old)
+        return {"message": "contactpoint updated"}
+
+
+def slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def first(query: dict, key: str, default):
+    values = query.get(key)
+    return values[0] if values else default
+
+
+# ---- routing ----------------------------------------------------------------------------
+
+# (method, path regex, minimum org role, server admin via basic auth only, handler); each
+# handler gets (state, principal, path params, query, JSON body). /api/health is separate.
+ROUTES = [
+    ("GET", r"/api/org", "Viewer", False, lambda s, w, m, q, b: {"id": 1, "name": "Main Org."}),
+    ("GET", r"/api/datasources/uid/(?P<uid>[^/]+)", "Admin", False,
+     lambda s, w, m, q, b: s.get_datasource(m["uid"])),
+    ("POST", r"/api/datasources", "Admin", False, lambda s, w, m, q, b: s.create_datasource(b)),
+    ("PUT", r"/api/datasources/uid/(?P<uid>[^/]+)", "Admin", False,
+     lambda s, w, m, q, b: s.update_datasource(m["uid"], b)),
+    ("GET", r"/api/folders/(?P<uid>[^/]+)", "Viewer", False,
+     lambda s, w, m, q, b: s.get_folder(m["uid"])),
+    ("POST", r"/api/folders", "Editor", False, lambda s, w, m, q, b: s.create_folder(b, w)),
+    ("PUT", r"/api/folders/(?P<uid>[^/]+)", "Editor", False,
+     lambda s, w, m, q, b: s.update_folder(m["uid"], b, w)),
+    ("POST", r"/api/folders/(?P<uid>[^/]+)/move", "Editor", False,
+     lambda s, w, m, q, b: s.move_folder(m["uid"], b)),
+    ("GET", r"/api/dashboards/uid/(?P<uid>[^/]+)", "Viewer", False,
+     lambda s, w, m, q, b: s.get_dashboard(m["uid"])),
+    ("POST", r"/api/dashboards/db", "Editor", False, lambda s, w, m, q, b: s.save_dashboard(b)),
+    ("GET", r"/api/serviceaccounts/search", "Admin", False,
+     lambda s, w, m, q, b: s.search_service_accounts(q)),
+    ("POST", r"/api/serviceaccounts", "Admin", False,
+     lambda s, w, m, q, b: (201, s.create_service_account(b))),
+    ("GET", r"/api/serviceaccounts/(?P<id>\d+)/tokens", "Admin", False,
+     lambda s, w, m, q, b: s.list_tokens(int(m["id"]))),
+    ("POST", r"/api/serviceaccounts/(?P<id>\d+)/tokens", "Admin", False,
+     lambda s, w, m, q, b: s.create_token(int(m["id"]), b)),
+    ("DELETE", r"/api/serviceaccounts/(?P<id>\d+)/tokens/(?P<token>\d+)", "Admin", False,
+     lambda s, w, m, q, b: s.delete_token(int(m["id"]), int(m["token"]))),
+    # Docs: user lookup and the admin API need basic auth as a Grafana server admin.
+    ("GET", r"/api/users/lookup", "Viewer", True, lambda s, w, m, q, b: s.lookup_user(q)),
+    ("PUT", r"/api/admin/users/(?P<id>\d+)/password", "Viewer", True,
+     lambda s, w, m, q, b: s.set_password(int(m["id"]), b)),
+    ("GET", r"/api/v1/provisioning/contact-points", "Admin", False,
+     lambda s, w, m, q, b: s.list_contact_points(q)),
+    ("POST", r"/api/v1/provisioning/contact-points", "Admin", False,
+     lambda s, w, m, q, b: (202, s.create_contact_point(b))),
+    ("PUT", r"/api/v1/provisioning/contact-points/(?P<uid>[^/]+)", "Admin", False,
+     lambda s, w, m, q, b: (202, s.update_contact_point(m["uid"], b))),
+]
+COMPILED_ROUTES = [(meth, re.compile(rx), role, admin, fn) for meth, rx, role, admin, fn in ROUTES]
+
+
+def authorize(who: Principal, role: str, server_admin_only: bool) -> None:
+    # A simplified model of Grafana's default roles; 403 bodies shaped like Grafana's.
+    if server_admin_only and (who.kind != "basic" or not who.server_admin):
+        raise ApiError(403, "Permission denied")
+    if ROLE_RANK[who.role] < ROLE_RANK[role]:
+        raise ApiError(403, "You'll need additional permissions to perform this action.",
+                       title="Access denied")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"   # keep-alive, like Grafana; every answer has a length
+    server_version = "grafana-api-test-double"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes: avoid 40 ms stalls
+
+    def do_GET(self):
+        self._serve()
+
+    def do_POST(self):
+        self._serve()
+
+    def do_PUT(self):
+        self._serve()
+
+    def do_DELETE(self):
+        self._serve()
+
+    def log_message(self, fmt, *args):
+        if self.server.double.verbose:
+            sys.stderr.write(f"[grafana-double] {self.address_string()} {fmt % args}\n")
+
+    def _serve(self) -> None:
+        double: GrafanaDouble = self.server.double
+        split = urlsplit(self.path)
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        entry = LoggedRequest(self.command, split.path, parse_qs(split.query),
+                              _decode(raw), _auth_label(self.headers.get("Authorization")))
+        double.record(entry)
+        fault = double.take_fault(self.command)
+        if fault == "drop":
+            self.close_connection = True    # no answer at all: the client sees a reset
+            return
+        if double.faults.delay and (double.faults.delay_methods is None
+                                    or self.command in double.faults.delay_methods):
+            time.sleep(double.faults.delay)
+        if fault == "fail":
+            status, body = double.faults.fail_status, {"message": "Internal Server Error"}
+        else:
+            status, body = double.dispatch(self.command, split.path, entry.query, raw,
+                                           self.headers.get("Authorization"))
+        entry.status = status
+        self._answer(status, body)
+
+    def _answer(self, status: int, body) -> None:
+        data = json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True    # the client gave up (timeout): nothing to do
+
+
+def _decode(raw: bytes):
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def _auth_label(header: str | None) -> str:
+    if not header:
+        return "none"
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            return "basic:" + base64.b64decode(value).decode().partition(":")[0]
+        except (ValueError, UnicodeDecodeError):
+            return "basic:?"
+    return scheme.lower()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # Clients that time out and hang up are expected in fault tests; stay quiet.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
+class GrafanaDouble:
+    """GRAFANA API TEST DOUBLE on 127.0.0.1 in a background thread. Not Grafana."""
+
+    def __init__(self, *, admin_user: str = "admin", admin_password: str = "admin",
+                 host: str = "127.0.0.1", port: int = 0, down_for_seconds: float = 0.0,
+                 verbose: bool = False):
+        self.state = GrafanaState(admin_user, admin_password)
+        self.faults = _Faults()
+        self.verbose = verbose
+        self.down_for_seconds = down_for_seconds
+        self._log: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._serving = threading.Event()
+        self._lifecycle = threading.Lock()
+        self._server = _Server((host, port), _Handler, bind_and_activate=False)
+        self._server.double = self
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._server.server_address[0]}:{self.port}"
+
+    def start(self) -> "GrafanaDouble":
+        # Bind now (the port is ours and known), listen later: until listen(), connecting
+        # to a bound-only TCP socket is refused, which is what "Grafana still down" looks like.
+        self._server.server_bind()
+        if self.down_for_seconds <= 0:
+            self._activate()    # listening before start() returns: no startup race
+        self._thread = threading.Thread(target=self._run, name="grafana-double", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        if self.down_for_seconds > 0 and self._stopping.wait(self.down_for_seconds):
+            return
+        if not self._activate():
+            return
+        self._server.serve_forever(poll_interval=0.05)
+
+    def _activate(self) -> bool:
+        with self._lifecycle:
+            if self._stopping.is_set():
+                return False
+            if not self._serving.is_set():
+                self._server.server_activate()
+                self._serving.set()
+            return True
+
+    def stop(self) -> None:
+        with self._lifecycle:
+            self._stopping.set()
+            serving = self._serving.is_set()
+        if serving:
+            # Safe even if serve_forever has not started yet: it then exits at once.
+            self._server.shutdown()
+        if self._thread:
+            self._thread.join(timeout=5)
+        self._server.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # ---- fault knobs --------------------------------------------------------------------
+
+    def fail_next(self, count: int, status: int = 500) -> None:
+        with self._lock:
+            self.faults.fail, self.faults.fail_status = count, status
+
+    def drop_next(self, count: int) -> None:
+        with self._lock:
+            self.faults.drop = count
+
+    def set_delay(self, seconds: float, methods: set | None = None) -> None:
+        with self._lock:
+            self.faults.delay, self.faults.delay_methods = seconds, methods
+
+    def set_health(self, database: str) -> None:
+        self.faults.health = database
+
+    def take_fault(self, method: str) -> str | None:
+        with self._lock:
+            if self.faults.drop > 0:
+                self.faults.drop -= 1
+                return "drop"
+            if self.faults.fail > 0:
+                self.faults.fail -= 1
+                return "fail"
+        return None
+
+    # ---- request log --------------------------------------------------------------------
+
+    def record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._log.append(entry)
+
+    @property
+    def requests(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self._log)
+
+    def writes(self) -> list[LoggedRequest]:
+        return [r for r in self.requests if r.method not in ("GET", "HEAD")]
+
+    def count(self, method: str, path: str) -> int:
+        return sum(1 for r in self.requests if r.method == method and r.path == path)
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    # ---- API ----------------------------------------------------------------------------
+
+    def health_body(self):
+        body = {"commit": "test-double", "database": self.faults.health,
+                "version": "0.0.0-test-double"}
+        return (200 if self.faults.health == "ok" else 503), body
+
+    def dispatch(self, method: str, path: str, query: dict, raw: bytes, auth: str | None):
+        if method == "GET" and path == "/api/health":    # the one call without auth
+            return self.health_body()
+        route = next(((role, admin, fn, m) for meth, rx, role, admin, fn in COMPILED_ROUTES
+                      if meth == method and (m := rx.fullmatch(path))), None)
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            return 400, {"message": "bad request data"}
+        try:
+            with self.state.lock:
+                who = self.state.authenticate(auth)
+                if route is None:
+                    raise ApiError(404, "Not found")
+                role, admin_only, fn, match = route
+                authorize(who, role, admin_only)
+                params = {k: unquote(v) for k, v in match.groupdict().items()}
+                result = fn(self.state, who, params, query, body)
+        except ApiError as err:
+            return err.status, err.body
+        return result if isinstance(result, tuple) else (200, result)
+
+
+def _read_password(args) -> str:
+    if args.admin_password_file:
+        with open(args.admin_password_file) as fh:
+            return fh.read().rstrip("\r\n")
+    return args.admin_password or os.environ.get("GF_SECURITY_ADMIN_PASSWORD", "admin")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="GRAFANA API TEST DOUBLE (not Grafana)")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--admin-user", default=os.environ.get("GF_SECURITY_ADMIN_USER", "admin"))
+    parser.add_argument("--admin-password")
+    parser.add_argument("--admin-password-file")
+    parser.add_argument("--verbose", action="store_true")
+    args, _ignored = parser.parse_known_args(argv)   # real grafana-server flags are ignored
+    double = GrafanaDouble(admin_user=args.admin_user, admin_password=_read_password(args),
+                           host=args.host, port=args.port, verbose=args.verbose)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    double.start()
+    print(f"GRAFANA API TEST DOUBLE (not Grafana) listening on {double.url}", flush=True)
+    done.wait()
+    double.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The layout's rules (operations/README.md), checked on the source: the shared base
+imports no component, no import cycle, no module over 650 lines, and no test module
+edits sys.path (pytest.ini's pythonpath has the repository and tests/)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from operations import stack
+
+REPO = Path(__file__).resolve().parents[2]
+OPERATIONS = REPO / "operations"
+MAX_LINES = 650
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in OPERATIONS.rglob("*.py")}
+
+
+def imports_of(path: Path) -> set[str]:
+    """The operations modules `path` imports, at its top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            assert node.level == 0, f"{path}: relative import of {node.module}"
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                found.add(full if full in MODULES else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return {m for m in found if m in MODULES}
+
+
+GRAPH = {name: imports_of(path) for name, path in MODULES.items()}
+
+
+def test_the_shared_base_imports_no_component():
+    reaching_up = {name: sorted(m for m in deps if not m.startswith("operations.base"))
+                   for name, deps in GRAPH.items() if name.startswith("operations.base")}
+    assert {k: v for k, v in reaching_up.items() if v} == {}
+
+
+def test_no_import_cycle():
+    cycles = []
+
+    def visit(name, path):
+        for dep in GRAPH[name]:
+            if dep in path:
+                cycles.append(path[path.index(dep):] + [dep])
+            elif dep not in seen:
+                seen.add(dep)
+                visit(dep, path + [dep])
+
+    for start in GRAPH:
+        seen = {start}
+        visit(start, [start])
+    assert cycles == []
+
+
+def test_no_module_is_over_650_lines():
+    long = {str(p.relative_to(REPO)): n for p in OPERATIONS.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def test_every_component_lives_under_components():
+    for component, installer in stack.INSTALLERS.items():
+        module = getattr(installer, "__name__", type(installer).__module__)
+        assert module.startswith("operations.components."), (component, module)
+
+
+def test_no_test_module_edits_sys_path():
+    edits = [str(p.relative_to(REPO)) for p in (REPO / "tests").rglob("test_*.py")
+             if any(isinstance(n, ast.Call) and ast.unparse(n.func) == "sys.path.insert"
+                    for n in ast.walk(ast.parse(p.read_text())))]
+    assert edits == []
