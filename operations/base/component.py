@@ -43,8 +43,6 @@ class Component:
     release_name: str | None = None
     # sha256 of upstream's files, by file name, each with its sources in a comment
     checksums: dict[str, str] = field(default_factory=dict)
-    # Debian's name of its program, where it differs from upstream's (package method)
-    debian_binary: str | None = None
     # its own settings beyond the standard ones (section: its name, or a shared one)
     settings: tuple[Setting, ...] = ()
     # rules between one host's settings: values -> errors

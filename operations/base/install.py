@@ -40,9 +40,11 @@ APT_INSTALL = (
 
 
 def debian_binary(program: str) -> str:
-    """Debian's name of `program` (a component's own program where Debian renames it)."""
+    """Debian's name of `program`: a component's own program is named like its Debian
+    package (prometheus-node-exporter), any other program keeps its name (amtool)."""
     c = catalogue.components().get(program)
-    return (c.debian_binary if c else None) or program
+    package = catalogue.releases()[c.release_key].get("debian_package") if c else None
+    return package or program
 
 
 @dataclass

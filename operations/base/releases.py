@@ -35,7 +35,7 @@ Version pins were chosen in 2026 from stored public sources, without any live lo
 releases may exist.
 """
 
-from typing import Dict
+from typing import Any, Dict
 
 # promu's architecture tokens (the Prometheus project's builds and the exporters built
 # like them)
@@ -46,3 +46,27 @@ PROMETHEUS_ARCHES: Dict[str, str] = {
     "armv6l": "armv6",
     "armv8l": "armv7",
 }
+
+
+def promu_release(repo: str, name: str, *, version: str, oldest: str, oldest_reason: str,
+                  proven: list, debian_package: str | None, notes: str,
+                  binaries: Dict[str, str] | None = None,
+                  arch: Dict[str, str] | None = None) -> Dict[str, Any]:
+    """The release entry of a project built and published with promu, as the Prometheus
+    project's and prometheus-community's are (.promu.yml, Makefile.common): tag
+    v<version>, assets <name>-<version>.linux-<arch>.tar.gz holding the folder
+    <name>-<version>.linux-<arch>/ with the binaries, and sha256sums.txt beside them."""
+    download = f"https://github.com/{repo}/releases/download/v{{version}}"
+    return {
+        "version": version, "oldest": oldest, "oldest_reason": oldest_reason,
+        "proven": proven,
+        "url": download + "/{file}",
+        "file": f"{name}-{{version}}.linux-{{arch}}.tar.gz",
+        "format": "tar.gz",
+        "top_dir": f"{name}-{{version}}.linux-{{arch}}",
+        "binaries": binaries or {name: name},
+        "arch": dict(arch or PROMETHEUS_ARCHES),
+        "checksums": download + "/sha256sums.txt",
+        "debian_package": debian_package,
+        "notes": notes,
+    }

@@ -16,7 +16,7 @@ from operations.base.install import debian_package, directories, install_binarie
 from operations.base.inventory import (EVERY_INTERFACE, address_of, bracketed, hosts_running,
                                        listen_address, local_address, local_url, reach_address,
                                        secret, settings)
-from operations.base.releases import PROMETHEUS_ARCHES
+from operations.base.releases import promu_release
 from operations.base.schema import (Setting, SettingsError, duration_seconds, is_go_duration,
                                     version_tuple)
 from operations.base.services import Unit, service
@@ -146,29 +146,20 @@ COMPONENT = Component(
     help="routes alerts to receivers",
     port=9093, group="monitoring",
     scrape_job=("alertmanager", "Alertmanager"),
-    debian_binary="prometheus-alertmanager",
     protected_by="web.yml",
     marks_monitoring_hosts=True,
     checks=settings_problems,
     inventory_checks=inventory_problems,
-    release={
-        "version": "0.34.1",
-        "oldest": "0.22.0",
-        "oldest_reason": ("its routes and inhibit rules use matchers, source_matchers and "
-                          "target_matchers (config/config.go: absent at v0.21.0, present at "
-                          "v0.22.0)"),
-        "proven": [("0.25.0", "bookworm"), ("0.28.1", "trixie"), ("0.33.1", "sid")],
-        "url": "https://github.com/prometheus/alertmanager/releases/download/v{version}/{file}",
-        "file": "alertmanager-{version}.linux-{arch}.tar.gz",
-        "format": "tar.gz",
-        "top_dir": "alertmanager-{version}.linux-{arch}",
-        "binaries": {"alertmanager": "alertmanager", "amtool": "amtool"},
-        "arch": dict(PROMETHEUS_ARCHES),
-        "checksums": "https://github.com/prometheus/alertmanager/releases/download/v{version}/sha256sums.txt",
-        "debian_package": "prometheus-alertmanager",
-        "notes": "Same promu arch set as prometheus. Older releases had armv7 assets (0.26.0, 0.27.0 "
-                 "pinned in boxcutter/oci). armv7/armv6 are not pinned for 0.34.1.",
-    },
+    release=promu_release(
+        "prometheus/alertmanager", NAME, version="0.34.1", oldest="0.22.0",
+        oldest_reason=("its routes and inhibit rules use matchers, source_matchers and "
+                      "target_matchers (config/config.go: absent at v0.21.0, present at "
+                      "v0.22.0)"),
+        proven=[("0.25.0", "bookworm"), ("0.28.1", "trixie"), ("0.33.1", "sid")],
+        debian_package="prometheus-alertmanager",
+        binaries={"alertmanager": "alertmanager", "amtool": "amtool"},
+        notes="Same promu arch set as prometheus. Older releases had armv7 assets (0.26.0, 0.27.0 "
+              "pinned in boxcutter/oci). armv7/armv6 are not pinned for 0.34.1."),
     checksums={
         "alertmanager-0.34.1.linux-amd64.tar.gz": "265b9d1e55ef0d5306a436018af6d2b686c2ce051f03d968f7464ecb1372a7e8",  # x3: enajx/nanoHPC src/nanohpc/deploy.py; a Homebrew tap formula; a 'dragontools' design doc (checked against sha256sums.txt)
         "alertmanager-0.34.1.linux-arm64.tar.gz": "d98d6cbaf52151c7e76e24355fec88b11cebcb9875d4cdd8b76ddce7a7e5535c",  # x3: same sources as amd64

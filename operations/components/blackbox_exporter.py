@@ -6,7 +6,7 @@ from operations.base.component import Component
 from operations.base.files import validated_file
 from operations.base.install import directory, install_binaries, system_user
 from operations.base.inventory import listen_address, local_url, settings
-from operations.base.releases import PROMETHEUS_ARCHES
+from operations.base.releases import promu_release
 from operations.base.schema import Setting
 from operations.base.services import Unit, service
 from operations.base.templates import render
@@ -22,24 +22,14 @@ COMPONENT = Component(
     help="HTTP/TCP/ICMP probes of endpoints",
     port=9115, group="monitoring", enabled=False, listen_address="auto",
     scrape_job=("blackbox_exporter", "the blackbox exporter's own metrics"),
-    debian_binary="prometheus-blackbox-exporter",
     protected_by="web.yml",
-    release={
-        "version": "0.28.0",
-        "oldest": "0.23.0",
-        "oldest_reason": "the oldest build the suite runs, Debian 12's",
-        "proven": [("0.23.0", "bookworm"), ("0.28.0", "sid")],
-        "url": "https://github.com/prometheus/blackbox_exporter/releases/download/v{version}/{file}",
-        "file": "blackbox_exporter-{version}.linux-{arch}.tar.gz",
-        "format": "tar.gz",
-        "top_dir": "blackbox_exporter-{version}.linux-{arch}",
-        "binaries": {"blackbox_exporter": "blackbox_exporter"},
-        "arch": dict(PROMETHEUS_ARCHES),
-        "checksums": "https://github.com/prometheus/blackbox_exporter/releases/download/v{version}/sha256sums.txt",
-        "debian_package": "prometheus-blackbox-exporter",
-        "notes": "An armv7 asset was seen for 0.25.0 (boxcutter/oci history). armv7/armv6 are not pinned for "
-                 "0.28.0.",
-    },
+    release=promu_release(
+        "prometheus/blackbox_exporter", NAME, version="0.28.0", oldest="0.23.0",
+        oldest_reason="the oldest build the suite runs, Debian 12's",
+        proven=[("0.23.0", "bookworm"), ("0.28.0", "sid")],
+        debian_package="prometheus-blackbox-exporter",
+        notes="An armv7 asset was seen for 0.25.0 (boxcutter/oci history). armv7/armv6 are not pinned for "
+              "0.28.0."),
     checksums={
         "blackbox_exporter-0.28.0.linux-amd64.tar.gz": "caf5d242fb1cf6d5cb678f3f799f22703d4fafea26b03dcbbd7e1f1825e06329",  # x3+: boxcutter/oci prometheus/blackbox-exporter/docker-bake.hcl; 'dragontools' doc (checked against sha256sums.txt); Homebrew tap formula; install scripts
         "blackbox_exporter-0.28.0.linux-arm64.tar.gz": "63312be0983d85e5109710a7dc93df3051157ae581853fa3655d171cc1b2806e",  # x3+: same sources as amd64

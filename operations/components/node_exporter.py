@@ -5,7 +5,7 @@ from pyinfra.api import deploy
 from operations.base.component import Component
 from operations.base.install import directories, install_binaries, system_user
 from operations.base.inventory import listen_address, local_url, settings
-from operations.base.releases import PROMETHEUS_ARCHES
+from operations.base.releases import promu_release
 from operations.base.schema import Setting
 from operations.base.services import Unit, service
 from operations.base.tls_auth import protect
@@ -20,25 +20,15 @@ COMPONENT = Component(
     help="host metrics (CPU, memory, disks, network, systemd units)",
     port=9100, group="all", listen_address="auto",
     scrape_job=("node", "host metrics"),
-    debian_binary="prometheus-node-exporter",
     protected_by="web.yml",
-    release={
-        "version": "1.12.1",
-        "oldest": "1.5.0",
-        "oldest_reason": "the oldest build the suite runs, Debian 12's",
-        "proven": [("1.5.0", "bookworm"), ("1.9.0", "trixie"), ("1.11.1", "sid")],
-        "url": "https://github.com/prometheus/node_exporter/releases/download/v{version}/{file}",
-        "file": "node_exporter-{version}.linux-{arch}.tar.gz",
-        "format": "tar.gz",
-        "top_dir": "node_exporter-{version}.linux-{arch}",
-        "binaries": {"node_exporter": "node_exporter"},
-        "arch": dict(PROMETHEUS_ARCHES),
-        "checksums": "https://github.com/prometheus/node_exporter/releases/download/v{version}/sha256sums.txt",
-        "debian_package": "prometheus-node-exporter",
-        "notes": "The full asset list (seen for 1.8.2) includes linux-armv5, armv6, armv7, arm64, amd64, 386, "
-                 "mips*, ppc64*, riscv64 and s390x. armv6 covers Pi 1 and Zero. armv7/armv6 are not pinned "
-                 "for 1.12.1. Debian package: prometheus-node-exporter (bookworm has 1.5.0).",
-    },
+    release=promu_release(
+        "prometheus/node_exporter", NAME, version="1.12.1", oldest="1.5.0",
+        oldest_reason="the oldest build the suite runs, Debian 12's",
+        proven=[("1.5.0", "bookworm"), ("1.9.0", "trixie"), ("1.11.1", "sid")],
+        debian_package="prometheus-node-exporter",
+        notes="The full asset list (seen for 1.8.2) includes linux-armv5, armv6, armv7, arm64, amd64, 386, "
+              "mips*, ppc64*, riscv64 and s390x. armv6 covers Pi 1 and Zero. armv7/armv6 are not pinned "
+              "for 1.12.1. Debian package: prometheus-node-exporter (bookworm has 1.5.0)."),
     checksums={
         "node_exporter-1.12.1.linux-amd64.tar.gz": "b51d8a76aa2a9156a55d501aca6276fae09e262259a5e4e831d2c2222f084e63",  # x3+: enajx/nanoHPC src/nanohpc/deploy.py; node_exporter RPM spec; several install scripts and Ansible defaults
         "node_exporter-1.12.1.linux-arm64.tar.gz": "ad35b605f9954b9f1ffddf5ba054bdc5a98d790b9eae5291e1eeb83f1ecbd0e7",  # x3: enajx/nanoHPC src/nanohpc/deploy.py; node_exporter RPM spec; a 'setup-monitoring' script

@@ -9,6 +9,7 @@ from operations.base.facts import PostgresRole
 from operations.base.files import validated_file
 from operations.base.install import directory, install_binaries, system_user
 from operations.base.inventory import listen_address, local_url, secret, settings
+from operations.base.releases import promu_release
 from operations.base.schema import Setting, SettingsError
 from operations.base.services import Unit, service
 from operations.base.tls_auth import protect
@@ -23,24 +24,15 @@ COMPONENT = Component(
     help="PostgreSQL metrics, on hosts of the postgres group",
     port=9187, group="postgres", listen_address="auto",
     scrape_job=("postgres", "PostgreSQL"),
-    debian_binary="prometheus-postgres-exporter",
     protected_by="web.yml",
-    release={
-        "version": "0.20.1",
-        "oldest": "0.11.1",
-        "oldest_reason": "the oldest build the suite runs, Debian 12's",
-        "proven": [("0.11.1", "bookworm"), ("0.17.1", "trixie"), ("0.19.1", "sid")],
-        "url": "https://github.com/prometheus-community/postgres_exporter/releases/download/v{version}/{file}",
-        "file": "postgres_exporter-{version}.linux-{arch}.tar.gz",
-        "format": "tar.gz",
-        "top_dir": "postgres_exporter-{version}.linux-{arch}",
-        "binaries": {"postgres_exporter": "postgres_exporter"},
-        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
-        "checksums": "https://github.com/prometheus-community/postgres_exporter/releases/download/v{version}/sha256sums.txt",
-        "debian_package": "prometheus-postgres-exporter",
-        "notes": "Built with promu like the prometheus/ repos, so armv7/armv6 assets are likely. No 32-bit ARM "
-                 "asset name or checksum was seen, so the arch map is limited to amd64 and arm64.",
-    },
+    release=promu_release(
+        "prometheus-community/postgres_exporter", NAME, version="0.20.1", oldest="0.11.1",
+        oldest_reason="the oldest build the suite runs, Debian 12's",
+        proven=[("0.11.1", "bookworm"), ("0.17.1", "trixie"), ("0.19.1", "sid")],
+        debian_package="prometheus-postgres-exporter",
+        arch={"x86_64": "amd64", "aarch64": "arm64"},
+        notes="Built with promu like the prometheus/ repos, so armv7/armv6 assets are likely. No 32-bit ARM "
+              "asset name or checksum was seen, so the arch map is limited to amd64 and arm64."),
     checksums={
         "postgres_exporter-0.20.1.linux-amd64.tar.gz": "89d4f7e7920cad48fdc3133f789556ef5253c330a9f5fdace3bdb6344c0a8b5a",  # x3+: postgres_exporter RPM spec; a 'setup-monitoring' script; a Python ARCHIVES table; ops docs
         "postgres_exporter-0.20.1.linux-arm64.tar.gz": "d5d86fb98bb1f26b088d1a6fda07fd6b6f035cb5d40492f75ec3bfebb5ddfe9d",  # x3: postgres_exporter RPM spec; 'setup-monitoring' script; Python ARCHIVES table

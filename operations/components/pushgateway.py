@@ -5,7 +5,7 @@ from pyinfra.api import deploy
 from operations.base.component import Component
 from operations.base.install import directory, install_binaries, system_user
 from operations.base.inventory import listen_address, local_url, settings
-from operations.base.releases import PROMETHEUS_ARCHES
+from operations.base.releases import promu_release
 from operations.base.services import Unit, service
 from operations.base.tls_auth import protect
 
@@ -19,24 +19,14 @@ COMPONENT = Component(
     help="push endpoint for batch jobs",
     port=9091, group="monitoring", enabled=False,
     scrape_job=("pushgateway", "pushed batch-job metrics"),
-    debian_binary="prometheus-pushgateway",
     protected_by="web.yml",
-    release={
-        "version": "1.11.3",
-        "oldest": "1.5.1",
-        "oldest_reason": "the oldest build the suite runs, Debian 12's",
-        "proven": [("1.5.1", "bookworm"), ("1.11.2", "sid")],
-        "url": "https://github.com/prometheus/pushgateway/releases/download/v{version}/{file}",
-        "file": "pushgateway-{version}.linux-{arch}.tar.gz",
-        "format": "tar.gz",
-        "top_dir": "pushgateway-{version}.linux-{arch}",
-        "binaries": {"pushgateway": "pushgateway"},
-        "arch": dict(PROMETHEUS_ARCHES),
-        "checksums": "https://github.com/prometheus/pushgateway/releases/download/v{version}/sha256sums.txt",
-        "debian_package": "prometheus-pushgateway",
-        "notes": "All four Linux arches are pinned. armv7/armv6 (and armv5) come from one source, the AUR "
-                 "PKGBUILD prometheus-push-gateway-bin.",
-    },
+    release=promu_release(
+        "prometheus/pushgateway", NAME, version="1.11.3", oldest="1.5.1",
+        oldest_reason="the oldest build the suite runs, Debian 12's",
+        proven=[("1.5.1", "bookworm"), ("1.11.2", "sid")],
+        debian_package="prometheus-pushgateway",
+        notes="All four Linux arches are pinned. armv7/armv6 (and armv5) come from one source, the AUR "
+              "PKGBUILD prometheus-push-gateway-bin."),
     checksums={
         "pushgateway-1.11.3.linux-amd64.tar.gz": "bb0a44dee0953df9e8cd3c082981ff50327de56d965d83bdd9b0957d83921e38",  # x3: AUR PKGBUILD prometheus-push-gateway-bin 1.11.3; a Homebrew tap formula; a pushgateway RPM spec
         "pushgateway-1.11.3.linux-arm64.tar.gz": "727ff0098943657b44c21a029be9d9fcc4f249ec72dcb9f0a34aa66b2d5f1ecc",  # x3: same sources as amd64

@@ -20,7 +20,6 @@ COMPONENT = Component(
     help="Redis metrics, on hosts of the redis group",
     port=9121, group="redis", listen_address="auto",
     scrape_job=("redis", "Redis"),
-    debian_binary="prometheus-redis-exporter",
     protected_by="flags",
     release={
         "version": "1.80.1",

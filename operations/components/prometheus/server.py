@@ -18,7 +18,7 @@ from operations.base.files import validated_file, validated_files
 from operations.base.install import directories, directory, install_binaries, system_user
 from operations.base.inventory import (endpoint, hosts_running, listen_address, local_url,
                                        secret, settings)
-from operations.base.releases import PROMETHEUS_ARCHES
+from operations.base.releases import promu_release
 from operations.base.schema import (LABEL_NAME_RE, Setting, SettingsError, duration_seconds,
                                     version_tuple)
 from operations.base.services import Unit, service
@@ -76,28 +76,20 @@ COMPONENT = Component(
     checks=settings_problems,
     inventory_checks=inventory_problems,
     runs_also=also_runs_on,
-    release={
-        "version": "3.15.0",
-        "oldest": "2.42.0",
-        "oldest_reason": "the oldest build the suite runs, Debian 12's",
-        "proven": [("2.42.0", "bookworm"), ("2.53.3", "trixie"), ("3.5.3", "sid")],
-        "url": "https://github.com/prometheus/prometheus/releases/download/v{version}/{file}",
-        "file": "prometheus-{version}.linux-{arch}.tar.gz",
-        "format": "tar.gz",
-        "top_dir": "prometheus-{version}.linux-{arch}",
-        "binaries": {"prometheus": "prometheus", "promtool": "promtool"},
-        "arch": dict(PROMETHEUS_ARCHES),
-        "checksums": "https://github.com/prometheus/prometheus/releases/download/v{version}/sha256sums.txt",
-        "debian_package": "prometheus",
-        "notes": "promu build: linux-{amd64,arm64,armv7,armv6,armv5,386,...}. The 3.5.x line is the LTS "
-                 "(3.5.1 seen on prometheus.io in Jan 2026). Only amd64 and arm64 are pinned here. Debian "
-                 "bookworm ships 2.42 as package prometheus. Retention: from v3.8.0 the TSDB config "
-                 "holds storage.tsdb.retention {time, size} (config/config.go, TSDBRetentionConfig; "
-                 "docs/configuration/configuration.md) and --storage.tsdb.retention.time/size are "
-                 "marked deprecated (cmd/prometheus/main.go); v3.7.0's config/config.go has no such "
-                 "block. operations/components/prometheus/server.py picks the form by prometheus_version "
-                 "(RETENTION_IN_CONFIG_SINCE).",
-    },
+    release=promu_release(
+        "prometheus/prometheus", NAME, version="3.15.0", oldest="2.42.0",
+        oldest_reason="the oldest build the suite runs, Debian 12's",
+        proven=[("2.42.0", "bookworm"), ("2.53.3", "trixie"), ("3.5.3", "sid")],
+        debian_package="prometheus",
+        binaries={"prometheus": "prometheus", "promtool": "promtool"},
+        notes="promu build: linux-{amd64,arm64,armv7,armv6,armv5,386,...}. The 3.5.x line is the LTS "
+              "(3.5.1 seen on prometheus.io in Jan 2026). Only amd64 and arm64 are pinned here. Debian "
+              "bookworm ships 2.42 as package prometheus. Retention: from v3.8.0 the TSDB config "
+              "holds storage.tsdb.retention {time, size} (config/config.go, TSDBRetentionConfig; "
+              "docs/configuration/configuration.md) and --storage.tsdb.retention.time/size are "
+              "marked deprecated (cmd/prometheus/main.go); v3.7.0's config/config.go has no such "
+              "block. operations/components/prometheus/server.py picks the form by prometheus_version "
+              "(RETENTION_IN_CONFIG_SINCE)."),
     checksums={
         "prometheus-3.15.0.linux-amd64.tar.gz": "2a542df32eac02ee17b9d844fb2aa1de00dafa5476579ba8a3ba862e9d572ea0",  # x3: enajx/nanoHPC src/nanohpc/deploy.py; a 'himmel' install-grafana.sh (from sha256sums.txt); promtool pin tables in several Makefiles/Bazel files
         "prometheus-3.15.0.linux-arm64.tar.gz": "f1f90ec08e849d494ca66c611470afc50192f0355f1a61c33f2cbde02d067823",  # x3: same sources as amd64
