@@ -29,8 +29,7 @@ from harness.fleet import _alive, _signal, _wait_gone
 from harness.mirror import build_archive
 from harness.stack import CORE_COMPONENTS
 from operations.base import artifacts
-from operations.stack import BY_NAME
-from operations.stack import CHECKSUMS, RELEASES
+from operations.stack import BY_NAME, CHECKSUMS, RELEASES
 
 from .profile import DEMO, KEEP, MIRROR_PORT, RUN, mirror_url
 

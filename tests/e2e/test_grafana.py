@@ -20,8 +20,7 @@ from conftest import REPO, hosts_fixture, write_inventory
 from harness.doubles import grafana_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import mirror_settings, service_pids
-from operations.stack import COMPONENTS
-from operations.stack import RELEASES
+from operations.stack import COMPONENTS, RELEASES
 
 pytestmark = pytest.mark.fleet
 

@@ -33,8 +33,7 @@ from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_
 from harness.stack import (assert_rerun_changes_nothing, mirror_settings, prom_query,
                            wait_targets_up)
 from operations.base.grafana_repository import deb_version
-from operations.stack import COMPONENTS
-from operations.stack import RELEASES
+from operations.stack import COMPONENTS, RELEASES
 
 pytestmark = pytest.mark.fleet
 

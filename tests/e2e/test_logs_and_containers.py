@@ -42,8 +42,7 @@ from harness.dashboards import queries, substitute
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import (http_json, mirror_settings, prom_query, service_pids, wait_for,
                            wait_targets_up)
-from operations.stack import COMPONENTS
-from operations.stack import RELEASES
+from operations.stack import COMPONENTS, RELEASES
 
 pytestmark = pytest.mark.fleet
 

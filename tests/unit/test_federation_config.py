@@ -18,8 +18,7 @@ REPO = TESTS.parent
 
 from harness.debian import promtool_accepts, upstream_version
 from operations.components.grafana import provisioning as grafana_provisioning
-from operations.components.prometheus import server as prometheus
-from operations.components.prometheus import targets
+from operations.components.prometheus import server as prometheus, targets
 from operations.base.schema import SettingsError
 from operations.stack import validate
 

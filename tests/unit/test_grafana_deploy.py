@@ -19,10 +19,8 @@ TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
 
 from harness.doubles.grafana_double import GrafanaDouble
-from operations.base import inventory as context
-from operations.components.grafana import server as grafana
-from operations.base import grafana_repository as grafana_apt
-from operations.components.grafana import provisioning as gp
+from operations.base import grafana_repository as grafana_apt, inventory as context
+from operations.components.grafana import provisioning as gp, server as grafana
 from operations.components.grafana.api import GrafanaClient, GrafanaError
 from operations.base.schema import SettingsError
 from operations.stack import COMPONENTS, validate

@@ -11,10 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from operations.components import alloy
-from operations.base import grafana_repository as grafana_apt
-from operations.base import install
-from operations.components import loki
+from operations.components import alloy, loki
+from operations.base import grafana_repository as grafana_apt, install
 from operations.base.grafana_repository import DiversionHolder
 from operations.stack import validate
 from pyinfra.facts.deb import DebPackages

@@ -32,17 +32,12 @@ TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
 
 
-from operations.components import alloy
-from operations.base import artifacts
-from operations.components import cadvisor
-from operations.base import inventory as context
-from operations.components import loki
-from operations.components.prometheus import server as prometheus
-from operations.components.prometheus import targets
+from operations.components import alloy, cadvisor, loki
+from operations.base import artifacts, inventory as context
+from operations.components.prometheus import server as prometheus, targets
 from operations.base.artifacts import ArtifactError
 from operations.base.schema import SettingsError
-from operations.stack import COMPONENTS, validate
-from operations.stack import CHECKSUMS, RELEASES
+from operations.stack import CHECKSUMS, COMPONENTS, RELEASES, validate
 from harness import debian
 from harness.units import directives, exec_start_argv
 

@@ -27,13 +27,9 @@ REPO = TESTS.parent
 from harness import doubles
 from harness.doubles import http_readiness_double as double
 from harness.mirror import Mirror
-from operations.components import alloy
-from operations.base import artifacts
-from operations.components import cadvisor
-from operations.base import inventory as context
-from operations.components import loki
-from operations.stack import validate
-from operations.stack import RELEASES
+from operations.components import alloy, cadvisor, loki
+from operations.base import artifacts, inventory as context
+from operations.stack import RELEASES, validate
 
 
 def free_port() -> int:

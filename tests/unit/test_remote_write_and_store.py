@@ -18,17 +18,13 @@ REPO = TESTS.parent
 
 from harness.debian import promtool_accepts, upstream_version
 from harness.units import directives, exec_start_argv
-from operations.base import artifacts
-from operations.base import inventory as context
+from operations.base import artifacts, install, inventory as context
 from operations.components.grafana import provisioning as grafana_provisioning
-from operations.base import install
-from operations.components.prometheus import server as prometheus
-from operations.components.prometheus import targets
+from operations.components.prometheus import server as prometheus, targets
 from operations.components import victoriametrics
 from operations.base.artifacts import ArtifactError
 from operations.base.schema import SettingsError
-from operations.stack import COMPONENTS, validate
-from operations.stack import CHECKSUMS, RELEASES
+from operations.stack import CHECKSUMS, COMPONENTS, RELEASES, validate
 
 PASSWORD = "lts-password-value-1"
 TOKEN = "lts-bearer-token-value-2"

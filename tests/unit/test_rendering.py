@@ -23,8 +23,7 @@ REPO = TESTS.parent
 from harness import debian
 from operations.components import alertmanager
 from operations.base import inventory as context
-from operations.components.prometheus import federation
-from operations.components.prometheus import server as prometheus
+from operations.components.prometheus import federation, server as prometheus
 from operations.base.services import Unit
 from operations.base.schema import SettingsError
 from operations.stack import validate

@@ -17,15 +17,13 @@ TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
 
 from harness.units import directives, exec_start_argv
-from operations.base import artifacts
+from operations.base import artifacts, install
 from operations.components.grafana import provisioning as grafana_provisioning
-from operations.base import install
 from operations.components.prometheus import targets
 from operations.components import vmcluster
 from operations.base.artifacts import ArtifactError
 from operations.base.schema import SettingsError
-from operations.stack import COMPONENTS, validate
-from operations.stack import CHECKSUMS, RELEASES
+from operations.stack import CHECKSUMS, COMPONENTS, RELEASES, validate
 from harness.debian import promtool_accepts, upstream_version
 from test_remote_write_and_store import rendered
 

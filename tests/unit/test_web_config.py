@@ -28,12 +28,10 @@ REPO = TESTS.parent
 
 from harness import debian, pki
 from harness.doubles.grafana_double import GrafanaDouble
-from operations.base import inventory as context
-from operations.components.prometheus import federation
+from operations.base import inventory as context, tls_auth as web_config
+from operations.components.prometheus import federation, server as prometheus
 from operations.components.grafana import provisioning as gp
 from operations.components import redis_exporter
-from operations.components.prometheus import server as prometheus
-from operations.base import tls_auth as web_config
 from operations.components.grafana.api import CREATED, UNCHANGED, UPDATED, GrafanaClient
 from operations.base.schema import SettingsError
 from operations.stack import validate
