@@ -310,6 +310,8 @@ prometheus_retention_time = '30d'
 prometheus_retention_size = None
 # TSDB folder
 prometheus_data_dir = '/var/lib/prometheus'
+# let the archive method install a Prometheus older than 2.55.0 where a Prometheus 3 has run: its data folder may then not open (Prometheus 3's TSDB is read by 2.55 and later only); set it on purpose, after moving the data away or going through 2.55 first
+prometheus_allow_downgrade = False
 # the deploy stops before changing anything when the filesystem of prometheus_data_dir has less free space than this, in MiB (on a full disk Prometheus stores no samples); 0: no check
 prometheus_min_free_mb = 256
 # URL users reach Prometheus at (behind a proxy)

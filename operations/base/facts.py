@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from pyinfra.api import FactBase
@@ -133,6 +134,19 @@ class InstalledProgram(FactBase):
                 "stamped": how == "stamped"}
 
 
+class ProgramVersion(FactBase):
+    """The version an installed program says it is (`<path> --version`, first X.Y.Z of its
+    first line); None when it is missing or says none."""
+
+    def command(self, path: str) -> str:
+        q = shlex.quote(path)
+        return f"if [ -x {q} ]; then {q} --version 2>&1 | head -1; fi; true"
+
+    def process(self, output):
+        found = re.search(r"\d+\.\d+\.\d+", "".join(output))
+        return found.group(0) if found else None
+
+
 # Asked about by name: pyinfra's Users fact runs lastlog, id and grep for every account of
 # the host (~0.2 s of CPU a host), its systemd facts list every unit (~0.07 s each).
 class SystemUsers(FactBase):
@@ -164,22 +178,49 @@ class SystemGroups(FactBase):
         return [line.strip() for line in output[1:] if line.strip()]
 
 
-class UnitState(FactBase):
-    """{"enabled": bool, "running": bool} of one systemd unit, read as pyinfra's
-    SystemdEnabled (UnitFileState enabled or static) and SystemdStatus (SubState running)
-    read them."""
+STARTED_DIR = "/var/lib/monstack/started"   # a stamp per service, touched at each (re)start
 
-    def requires_command(self, unit: str) -> str:
+
+class UnitState(FactBase):
+    """One systemd unit as the deploy manages it: {"enabled": bool (UnitFileState enabled
+    or static), "running": bool (SubState running), "daemon_reload": systemd has not read
+    its changed unit file, "binary_replaced": the running process's executable is no longer
+    on disk (an install replaced it), "newer": those of the `watched` files written after
+    the deploy last (re)started or reloaded it (its stamp in STARTED_DIR; without a stamp,
+    after the process started, by more than a second)}."""
+
+    def requires_command(self, unit: str, watched=()) -> str:
         return "systemctl"
 
-    def command(self, unit: str) -> str:
-        return (f"systemctl show -p UnitFileState -p SubState {shlex.quote(unit)} "
-                "2>/dev/null; true")
+    def command(self, unit: str, watched=()) -> str:
+        q = shlex.quote(unit)
+        stamp = shlex.quote(f"{STARTED_DIR}/{unit}")
+        files = " ".join(shlex.quote(f) for f in watched)
+        return (f"systemctl show -p UnitFileState -p SubState -p NeedDaemonReload {q} "
+                "2>/dev/null; "
+                f"pid=$(systemctl show -p MainPID --value {q} 2>/dev/null); "
+                'if [ "${pid:-0}" -gt 0 ] 2>/dev/null; then '
+                'echo "Exe=$(readlink /proc/$pid/exe 2>/dev/null)"; '
+                f"if [ -e {stamp} ]; then newer() {{ [ \"$1\" -nt {stamp} ]; }}; else "
+                f"start=$(systemctl show -p ExecMainStartTimestamp --timestamp=unix {q} "
+                "2>/dev/null | sed -n 's/^ExecMainStartTimestamp=@//p'); "
+                'newer() { [ -n "$start" ] && [ -n "$(find "$1" -maxdepth 0 '
+                '-newermt "@$((start + 1))" 2>/dev/null)" ]; }; fi; '
+                f"for f in {files}; do newer \"$f\" && echo \"Newer=$f\"; done; fi; true")
 
     def process(self, output):
-        values = dict(line.split("=", 1) for line in output if "=" in line)
+        values, newer = {}, []
+        for line in output:
+            key, _, value = line.partition("=")
+            if key == "Newer":
+                newer.append(value)
+            else:
+                values[key] = value
         return {"enabled": values.get("UnitFileState") in ("enabled", "static"),
-                "running": values.get("SubState") == "running"}
+                "running": values.get("SubState") == "running",
+                "daemon_reload": values.get("NeedDaemonReload") == "yes",
+                "binary_replaced": values.get("Exe", "").endswith(" (deleted)"),
+                "newer": newer}
 
 
 class PackageVersion(FactBase):

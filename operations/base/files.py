@@ -87,8 +87,26 @@ def staging_path(dest: str) -> str:
     return posixpath.join(directory, f".{name}.monstack-new")
 
 
+def watched(op, paths) -> "OperationMeta":
+    """Tag operation `op` with the files it puts in place: service() restarts (or reloads)
+    a running service when one of them is newer than its last (re)start by the deploy,
+    which an earlier run that was cut short leaves behind."""
+    op.monstack_paths = tuple(paths)
+    return op
+
+
+def validated_file(dest: str, content: str, **arguments):
+    """validated_file_op (below), its operation tagged with `dest` (see `watched`)."""
+    return watched(validated_file_op(dest=dest, content=content, **arguments), [dest])
+
+
+def validated_files(files: dict[str, str], **arguments):
+    """validated_files_op (below), its operation tagged with every file (see `watched`)."""
+    return watched(validated_files_op(files=files, **arguments), sorted(files))
+
+
 @operation()
-def validated_file(dest: str, content: str, validate: str | None = None,
+def validated_file_op(dest: str, content: str, validate: str | None = None,
                    user: str = "root", group: str = "root", mode: str = "0644",
                    secret: bool = False, secrets=(), hidden: bool = False,
                    then: str | None = None):
@@ -157,7 +175,7 @@ def files_tarball(files: dict[str, str]) -> BytesIO:
 
 
 @operation()
-def validated_files(files: dict[str, str], validate: str | None = None,
+def validated_files_op(files: dict[str, str], validate: str | None = None,
                     user: str = "root", group: str = "root", mode: str = "0644",
                     only_these_in: str | None = None):
     """
@@ -239,3 +257,7 @@ def _check_all(validate: str, staged: dict[str, str], unchanged: list[str],
             f"rm -f {q_staged}; "
             "echo 'monstack: no file was replaced; the live files were kept' >&2; "
             "exit 1; fi; }")
+
+
+validated_file._inner = validated_file_op._inner     # for tests, as pyinfra's operations
+validated_files._inner = validated_files_op._inner

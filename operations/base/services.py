@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import server
 
-from operations.base.facts import UnitState
+from operations.base.facts import STARTED_DIR, UnitState
 from operations.base.files import validated_file
 from operations.base.install import put_files
 from operations.base.inventory import first_plan
@@ -71,28 +71,65 @@ def wait_ready_helper() -> None:
 
 def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
             reload_on: list[OperationMeta] = (), ready_seconds: int = 60) -> None:
-    """Install `unit`, keep it enabled and running, restart/reload it as its inputs change."""
+    """Install `unit`, keep it enabled and running, restart/reload it as its inputs change:
+    in this run, or in an earlier one that was cut short before it restarted or reloaded
+    (see `stale`)."""
     wait_ready_helper()
     name = unit.name
-    state = host.get_fact(UnitState, unit=f"{name}.service") or {}
+    unit_path = f"/etc/systemd/system/{name}.service"
+    restart_files = [unit_path, *watched_paths(restart_on)]
+    reload_files = watched_paths(reload_on)
+    state = host.get_fact(UnitState, unit=f"{name}.service",
+                          watched=sorted({*restart_files, *reload_files})) or {}
     enabled = state.get("enabled", False)
     # a new or changed unit is loaded in the same command that writes it: `systemctl
     # enable` reloads systemd's units itself, an enabled unit needs daemon-reload
     load = "systemctl daemon-reload" if enabled else f"systemctl enable {name}.service"
-    unit_op = validated_file(name=f"Install the {name} systemd unit",
-                             dest=f"/etc/systemd/system/{name}.service", content=unit.content(),
-                             then=load)
+    unit_op = validated_file(name=f"Install the {name} systemd unit", dest=unit_path,
+                             content=unit.content(), then=load)
     if not enabled and not unit_op.will_change:
         server.shell(name=f"Enable {name} at boot", commands=[f"systemctl enable {name}.service"])
 
     running = state.get("running", False)
+    restart_why, reload_why = stale(state, restart_files, reload_files)
+    for why in restart_why + reload_why:
+        host.log(f"{name} runs on what an earlier run left: {why}", logger.warning)
     # TLS / basic auth: an https URL, and curl options naming a config file on the host
     ready_url, curl_options = readiness(name, ready_url)
     wait = " ".join([WAIT_READY, name, ready_url, str(ready_seconds), *curl_options])
-    if not running or unit_op.will_change or any(op.will_change for op in restart_on):
+    # the deploy's own record of this start (see UnitState), once the service is ready
+    stamp = f"mkdir -p {STARTED_DIR} && touch {STARTED_DIR}/{name}.service"
+    load_first = "systemctl daemon-reload && " if state.get("daemon_reload") else ""
+    if (not running or restart_why or unit_op.will_change
+            or any(op.will_change for op in restart_on)):
         server.shell(name=f"Restart {name} and wait until ready",
-                     commands=[f"systemctl restart {name}.service && {wait}"])
-    elif any(op.will_change for op in reload_on):
+                     commands=[f"{load_first}systemctl restart {name}.service && {wait} "
+                               f"&& {stamp}"])
+    elif reload_why or any(op.will_change for op in reload_on):
         action = "reload" if unit.reloadable else "restart"
         server.shell(name=f"{action.capitalize()} {name} and wait until ready",
-                     commands=[f"systemctl {action} {name}.service && {wait}"])
+                     commands=[f"systemctl {action} {name}.service && {wait} && {stamp}"])
+
+
+def watched_paths(ops) -> list[str]:
+    """The files the operations `ops` put in place (those that say: see files.watched)."""
+    return [path for op in ops for path in getattr(op, "monstack_paths", ())]
+
+
+def stale(state: dict, restart_files: list[str], reload_files: list[str]
+          ) -> tuple[list[str], list[str]]:
+    """Why a running service must restart, and why it must reload, though nothing changes
+    in this run: what it runs on changed after its last start by the deploy (a run cut
+    short between writing and restarting)."""
+    if not state.get("running"):
+        return [], []
+    newer = set(state.get("newer", ()))
+    restart = []
+    if state.get("binary_replaced"):
+        restart.append("its program was replaced after it started")
+    if state.get("daemon_reload"):
+        restart.append("systemd has not loaded its changed unit")
+    restart += [f"{path} changed after it started" for path in restart_files if path in newer]
+    reload = [f"{path} changed after it last started or reloaded" for path in reload_files
+              if path in newer and path not in restart_files]
+    return restart, reload

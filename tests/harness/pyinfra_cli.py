@@ -129,3 +129,38 @@ def assert_preview_was_exact(dry: PyinfraRun, real: PyinfraRun) -> None:
     assert promised == done, {
         "promised, not done": {op: n for op, n in promised.items() if done.get(op) != n},
         "done, not promised": {op: n for op, n in done.items() if promised.get(op) != n}}
+
+
+def run_pyinfra_killed_after(inventory: str | Path, operation: str, *,
+                             data: dict[str, str] | None = None, cwd: Path = REPO,
+                             timeout: float = 600) -> str:
+    """A real run (`-y`) whose controller dies (SIGKILL, as a lost laptop or a closed
+    terminal) as soon as `operation` has finished on every host: when pyinfra starts the
+    operation after it. Returns what it printed."""
+    cmd = [*PYINFRA, "-y"]
+    for key, value in (data or {}).items():
+        cmd += ["--data", f"{key}={value}"]
+    cmd += [str(inventory), "deploy.py"]
+    proc = subprocess.Popen(cmd, cwd=cwd, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    output, seen, deadline = [], False, time.monotonic() + timeout
+    try:
+        for line in proc.stdout:
+            output.append(line)
+            if line.startswith("--> Starting operation: "):
+                if seen:
+                    os.killpg(proc.pid, 9)
+                    break
+                seen = line[len("--> Starting operation: "):].strip() == operation
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {operation!r} within {timeout:.0f} s:\n"
+                                     + "".join(output[-50:]))
+        else:
+            raise AssertionError(f"the run ended without reaching {operation!r}:\n"
+                                 + "".join(output[-50:]))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+        proc.wait()
+    return "".join(output)

@@ -13,9 +13,10 @@ from pyinfra.facts.files import FindFiles
 from pyinfra.operations import files
 
 from operations.base.component import Component
-from operations.base.facts import FreeSpace
+from operations.base.facts import FreeSpace, ProgramVersion
 from operations.base.files import validated_file, validated_files
-from operations.base.install import directories, directory, install_binaries, system_user
+from operations.base.install import (ARCHIVE_BIN_DIR, directories, directory, install_binaries,
+                                     system_user)
 from operations.base.inventory import (endpoint, hosts_running, listen_address, local_url,
                                        secret, settings)
 from operations.base.releases import promu_release
@@ -131,6 +132,11 @@ COMPONENT = Component(
                 help="cap on block storage (e.g. 10GB); unset: no size cap"),
         Setting("prometheus_data_dir", "str", "/var/lib/prometheus", "TSDB folder",
                 section="prometheus"),
+        Setting("prometheus_allow_downgrade", "bool", False, section="prometheus", help=(
+            "let the archive method install a Prometheus older than 2.55.0 where a "
+            "Prometheus 3 has run: its data folder may then not open (Prometheus 3's TSDB "
+            "is read by 2.55 and later only); set it on purpose, after moving the data "
+            "away or going through 2.55 first")),
         Setting("prometheus_min_free_mb", "int", 256, minimum=0, maximum=1048576,
                 section="prometheus", help=(
                     "the deploy stops before changing anything when the filesystem of "
@@ -409,10 +415,34 @@ def check_free_space(s) -> None:
             "some space there and run again; nothing was changed")
 
 
+# Prometheus 3's data folder is readable by 2.55.0 and later only (upstream's migration
+# guide, docs/migration.md, "TSDB format and downgrade")
+READS_PROMETHEUS_3_DATA_SINCE = (2, 55, 0)
+
+
+def check_downgrade(s) -> None:
+    """Stop before anything changes when the archive method would replace a Prometheus 3
+    with one that cannot read its data folder."""
+    if s.prometheus_install_method != "archive" or s.prometheus_allow_downgrade:
+        return
+    if version_tuple(s.prometheus_version) >= READS_PROMETHEUS_3_DATA_SINCE:
+        return
+    installed = host.get_fact(ProgramVersion, path=f"{ARCHIVE_BIN_DIR}/{NAME}")
+    if installed and version_tuple(installed) >= (3,):
+        raise PyinfraError(
+            f"prometheus_version {s.prometheus_version} on {host.name}: Prometheus "
+            f"{installed} runs there, and a Prometheus older than "
+            f"{'.'.join(map(str, READS_PROMETHEUS_3_DATA_SINCE))} cannot read the data "
+            f"Prometheus 3 wrote in {s.prometheus_data_dir}; go to 2.55 or later, or set "
+            "prometheus_allow_downgrade = True on purpose (after moving the data away); "
+            "nothing was changed")
+
+
 @deploy("Prometheus")
 def install():
     s = settings()
     check_free_space(s)
+    check_downgrade(s)
     system_user(NAME, home(s))
     directories(NAME, (CONFIG_DIR, "root", NAME, "0750"), (RULES_DIR, "root", NAME, "0750"),
                 (FILE_SD_DIR, "root", NAME, "0750"), (s.prometheus_data_dir, NAME, NAME, "0750"))

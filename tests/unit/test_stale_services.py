@@ -1,0 +1,171 @@
+"""A service whose running process predates what it runs on (a run cut short between
+writing and restarting) is restarted or reloaded by the next run: the UnitState fact
+tells, service() decides (operations/base/services.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from operations.base.facts import STARTED_DIR, UnitState
+from operations.base.services import stale, watched_paths
+from operations.base.files import watched
+
+UNIT = "/etc/systemd/system/prometheus.service"
+CONFIG = "/etc/prometheus/prometheus.yml"
+RULES = "/etc/prometheus/rules/host.rules.yml"
+
+
+def state(**kw) -> dict:
+    return {"enabled": True, "running": True, "daemon_reload": False,
+            "binary_replaced": False, "newer": [], **kw}
+
+
+def test_a_converged_service_is_not_stale():
+    assert stale(state(), [UNIT, CONFIG], [RULES]) == ([], [])
+
+
+def test_a_replaced_program_restarts_it():
+    assert stale(state(binary_replaced=True), [UNIT], []) == (
+        ["its program was replaced after it started"], [])
+
+
+def test_a_newer_restart_file_restarts_and_a_newer_reload_file_reloads():
+    restart, reload = stale(state(newer=[CONFIG, RULES]), [UNIT, CONFIG], [RULES])
+    assert restart == [f"{CONFIG} changed after it started"]
+    assert reload == [f"{RULES} changed after it last started or reloaded"]
+
+
+def test_a_unit_systemd_has_not_loaded_restarts_it():
+    assert stale(state(daemon_reload=True), [UNIT], [])[0] == [
+        "systemd has not loaded its changed unit"]
+
+
+def test_a_stopped_service_is_started_anyway_not_called_stale():
+    assert stale(state(running=False, binary_replaced=True, newer=[CONFIG]),
+                 [CONFIG], []) == ([], [])
+
+
+def test_operations_say_which_files_they_put_in_place():
+    class Op:
+        pass
+
+    a, b, c = Op(), Op(), Op()
+    watched(a, [CONFIG])
+    watched(b, [RULES, "/etc/prometheus/rules/apps.rules.yml"])
+    assert watched_paths([a, b, c]) == [CONFIG, RULES, "/etc/prometheus/rules/apps.rules.yml"]
+
+
+def test_the_fact_reads_systemd_and_the_files():
+    fact = UnitState()
+    lines = ["UnitFileState=enabled", "SubState=running", "NeedDaemonReload=no",
+             "Exe=/usr/local/bin/prometheus (deleted)", f"Newer={CONFIG}", f"Newer={RULES}"]
+    assert fact.process(lines) == {"enabled": True, "running": True, "daemon_reload": False,
+                                   "binary_replaced": True, "newer": [CONFIG, RULES]}
+    assert fact.process(["UnitFileState=disabled", "SubState=dead"])["running"] is False
+
+
+FAKE_SYSTEMCTL = """#!/bin/sh
+# systemctl as the fact asks it, for a unit {name} running as PID $FAKE_PID
+case "$*" in
+  *"-p MainPID --value"*) echo "$FAKE_PID" ;;
+  *ExecMainStartTimestamp*) echo "ExecMainStartTimestamp=@$FAKE_START" ;;
+  *) printf 'UnitFileState=enabled\\nSubState=running\\nNeedDaemonReload=no\\n' ;;
+esac
+"""
+
+
+@pytest.fixture
+def shell(tmp_path):
+    """Run the fact's command in a real shell, with a fake systemctl first in PATH and
+    this test's own process as the service's main process."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL)
+    (bin_dir / "systemctl").chmod(0o755)
+
+    def run(unit: str, watched_files: list[str], start: int) -> dict:
+        command = UnitState().command(unit, watched_files)
+        command = command.replace(STARTED_DIR, str(tmp_path / "started"))
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+               "FAKE_PID": str(os.getpid()), "FAKE_START": str(start)}
+        out = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True,
+                             check=True).stdout
+        return UnitState().process(out.splitlines())
+    return run
+
+
+def test_files_newer_than_the_stamp_are_named(shell, tmp_path):
+    old, new = tmp_path / "old.yml", tmp_path / "new.yml"
+    old.write_text("written before the start")
+    (tmp_path / "started").mkdir()
+    stamp = tmp_path / "started" / "prometheus.service"
+    stamp.write_text("")
+    past = time.time() - 60
+    os.utime(old, (past, past))
+    new.write_text("written after the start")
+    result = shell("prometheus.service", [str(old), str(new)], start=0)
+    assert result["newer"] == [str(new)]
+    assert result["running"] and not result["binary_replaced"]   # python is still there
+
+
+def test_without_a_stamp_the_process_start_counts(shell, tmp_path):
+    """A host deployed before the stamps existed: files written more than a second after
+    the process started are newer; at its start, not."""
+    config = tmp_path / "config.yml"
+    config.write_text("x")
+    written = int(config.stat().st_mtime)
+    assert shell("a.service", [str(config)], start=written - 10)["newer"] == [str(config)]
+    assert shell("a.service", [str(config)], start=written)["newer"] == []
+
+
+@pytest.mark.parametrize("output,version", [
+    (["prometheus, version 3.5.3+ds (branch: debian/sid, revision: 3.5.3+ds-1)"], "3.5.3"),
+    (["prometheus, version 2.42.0 (branch: HEAD, revision: 225c61122d88)"], "2.42.0"),
+    ([], None), (["sh: 1: /usr/local/bin/prometheus: not found"], None)])
+def test_the_installed_program_says_its_version(output, version):
+    from operations.base.facts import ProgramVersion
+    assert ProgramVersion().process(output) == version
+
+
+class VersionHost:
+    name = "mon1"
+
+    def __init__(self, installed):
+        self.installed = installed
+
+    def get_fact(self, fact, path):
+        assert path == "/usr/local/bin/prometheus"
+        return self.installed
+
+
+@pytest.mark.parametrize("installed,wanted,extra,refused", [
+    ("3.5.3", "2.42.0", {}, True),
+    ("3.5.3", "2.54.1", {}, True),
+    ("3.5.3", "2.55.0", {}, False),          # reads Prometheus 3's data
+    ("2.53.3", "2.42.0", {}, False),         # no Prometheus 3 ran there
+    (None, "2.42.0", {}, False),             # a first install
+    ("3.5.3", "2.42.0", {"prometheus_allow_downgrade": "true"}, False),
+    ("3.5.3", "2.42.0", {"prometheus_install_method": "package"}, False),
+])
+def test_a_downgrade_below_2_55_after_prometheus_3_is_refused(monkeypatch, installed, wanted,
+                                                               extra, refused):
+    from pyinfra.api.exceptions import PyinfraError
+
+    from operations.components.prometheus import server as prometheus
+    from operations.stack import validate
+    monkeypatch.setattr(prometheus, "host", VersionHost(installed))
+    s = validate("mon1", {"prometheus_version": wanted, **extra})
+    if not refused:
+        prometheus.check_downgrade(s)
+        return
+    with pytest.raises(PyinfraError) as error:
+        prometheus.check_downgrade(s)
+    assert str(error.value) == (
+        f"prometheus_version {wanted} on mon1: Prometheus {installed} runs there, and a "
+        "Prometheus older than 2.55.0 cannot read the data Prometheus 3 wrote in "
+        "/var/lib/prometheus; go to 2.55 or later, or set prometheus_allow_downgrade = True "
+        "on purpose (after moving the data away); nothing was changed")
