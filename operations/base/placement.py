@@ -97,10 +97,10 @@ def group_keys(c) -> tuple[str, ...]:
 
 
 def given_groups(h) -> list[tuple[str, str, str]]:
-    """(component, setting, group) of each group setting of the components enabled on host `h` that
-    the user changed from its default. A default may name a group the inventory does not
-    have (no `redis` group: no redis_exporter, as meant; one host in no `monitoring`
-    group monitors itself)."""
+    """(component, setting, group) of each group setting that the user changed from its
+    default, of the components enabled on host `h`. A default may name a group the
+    inventory does not have (no `redis` group: no redis_exporter, as meant; one host in
+    no `monitoring` group monitors itself)."""
     s = settings(h)
     given = []
     for c in catalogue.components().values():

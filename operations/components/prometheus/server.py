@@ -105,8 +105,9 @@ def utf8_label_names_refused_by(values: dict) -> str | None:
 
 
 def external_label_problems(values: dict) -> list[str]:
-    """External labels Prometheus refuses, or drops from what it sends (names starting
-    with __ are its own); their values are strings."""
+    """External label names that this Prometheus, or the Alertmanager it sends alerts to,
+    refuses, and those starting with __ (reserved for Prometheus' internal use); their
+    values are strings."""
     errors = []
     refused_by = utf8_label_names_refused_by(values)
     for name, value in values["prometheus_external_labels"].items():
