@@ -6,7 +6,7 @@ Override in group_data/<group>.py, in the inventory's host data, or with
 """
 
 # -- general ------------------------------------------------------------------
-# base URL of a flat folder holding upstream release files under their upstream names (Loki's and Alloy's SHA256SUMS as loki-v<version>-SHA256SUMS and alloy-v<version>-SHA256SUMS); unset: download from upstream
+# base URL (http:// or https://) of a flat folder holding upstream release files under their upstream names (Loki's and Alloy's SHA256SUMS as loki-v<version>-SHA256SUMS and alloy-v<version>-SHA256SUMS); unset: download from upstream
 artifact_mirror = None
 # file name -> sha256, extending the pinned table (for builds you mirror yourself)
 artifact_checksums = {}
@@ -18,7 +18,7 @@ fact_batch_dir = '~/.cache/monstack/facts'
 machine_arch = None
 # untracked YAML file (relative to where pyinfra runs) with secrets not given as environment variables
 secrets_file = 'secrets.yml'
-# address Prometheus uses to reach this host's exporters (default: its inventory name)
+# address Prometheus uses to reach this host's exporters, an IP address or a host name (default: its inventory name)
 scrape_address = None
 
 # -- tls_and_basic_auth -------------------------------------------------------
@@ -46,9 +46,9 @@ node_exporter_install_method = 'archive'
 node_exporter_version = '1.12.1'
 # TCP port it listens on
 node_exporter_port = 9100
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 node_exporter_listen_address = 'auto'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 node_exporter_group = 'all'
 # extra command-line flags, appended as given
 node_exporter_extra_flags = []
@@ -64,9 +64,9 @@ redis_exporter_install_method = 'archive'
 redis_exporter_version = '1.80.1'
 # TCP port it listens on
 redis_exporter_port = 9121
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 redis_exporter_listen_address = 'auto'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 redis_exporter_group = 'redis'
 # extra command-line flags, appended as given
 redis_exporter_extra_flags = []
@@ -84,9 +84,9 @@ postgres_exporter_install_method = 'archive'
 postgres_exporter_version = '0.20.1'
 # TCP port it listens on
 postgres_exporter_port = 9187
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 postgres_exporter_listen_address = 'auto'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 postgres_exporter_group = 'postgres'
 # extra command-line flags, appended as given
 postgres_exporter_extra_flags = []
@@ -106,9 +106,9 @@ cadvisor_install_method = 'archive'
 cadvisor_version = '0.57.0'
 # TCP port it listens on
 cadvisor_port = 8080
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 cadvisor_listen_address = 'auto'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 cadvisor_group = 'docker'
 # extra command-line flags, appended as given
 cadvisor_extra_flags = []
@@ -124,9 +124,9 @@ pushgateway_install_method = 'archive'
 pushgateway_version = '1.11.3'
 # TCP port it listens on
 pushgateway_port = 9091
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 pushgateway_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 pushgateway_group = 'monitoring'
 # extra command-line flags, appended as given
 pushgateway_extra_flags = []
@@ -140,9 +140,9 @@ blackbox_exporter_install_method = 'archive'
 blackbox_exporter_version = '0.28.0'
 # TCP port it listens on
 blackbox_exporter_port = 9115
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 blackbox_exporter_listen_address = 'auto'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 blackbox_exporter_group = 'monitoring'
 # extra command-line flags, appended as given
 blackbox_exporter_extra_flags = []
@@ -158,9 +158,9 @@ alertmanager_install_method = 'archive'
 alertmanager_version = '0.34.1'
 # TCP port it listens on
 alertmanager_port = 9093
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 alertmanager_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 alertmanager_group = 'monitoring'
 # extra command-line flags, appended as given
 alertmanager_extra_flags = []
@@ -196,9 +196,9 @@ victoriametrics_install_method = 'package'
 victoriametrics_version = '1.150.0'
 # TCP port it listens on
 victoriametrics_port = 8428
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 victoriametrics_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 victoriametrics_group = 'victoriametrics'
 # extra command-line flags, appended as given
 victoriametrics_extra_flags = []
@@ -216,9 +216,9 @@ vmstorage_install_method = 'archive'
 vmstorage_version = '1.150.0'
 # TCP port it listens on
 vmstorage_port = 8482
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 vmstorage_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 vmstorage_group = 'vmstorage'
 # extra command-line flags, appended as given
 vmstorage_extra_flags = []
@@ -248,9 +248,9 @@ vminsert_install_method = 'archive'
 vminsert_version = '1.150.0'
 # TCP port it listens on
 vminsert_port = 8480
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 vminsert_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 vminsert_group = 'vminsert'
 # extra command-line flags, appended as given
 vminsert_extra_flags = []
@@ -264,9 +264,9 @@ vmselect_install_method = 'archive'
 vmselect_version = '1.150.0'
 # TCP port it listens on
 vmselect_port = 8481
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 vmselect_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 vmselect_group = 'vmselect'
 # extra command-line flags, appended as given
 vmselect_extra_flags = []
@@ -280,9 +280,9 @@ prometheus_install_method = 'archive'
 prometheus_version = '3.15.0'
 # TCP port it listens on
 prometheus_port = 9090
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 prometheus_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 prometheus_group = 'monitoring'
 # extra command-line flags, appended as given
 prometheus_extra_flags = []
@@ -340,9 +340,9 @@ loki_install_method = 'package'
 loki_version = '3.6.8'
 # TCP port it listens on
 loki_port = 3100
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 loki_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 loki_group = 'monitoring'
 # extra command-line flags, appended as given
 loki_extra_flags = []
@@ -366,9 +366,9 @@ alloy_install_method = 'package'
 alloy_version = '1.17.1'
 # TCP port it listens on
 alloy_port = 12345
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 alloy_listen_address = 'auto'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 alloy_group = 'all'
 # extra command-line flags, appended as given
 alloy_extra_flags = []
@@ -390,9 +390,9 @@ grafana_install_method = 'archive'
 grafana_version = '13.2.3'
 # TCP port it listens on
 grafana_port = 3000
-# address it binds to: `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` = every interface
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
 grafana_listen_address = '0.0.0.0'
-# inventory group whose hosts run it ('all': every host)
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
 grafana_group = 'monitoring'
 # extra command-line flags, appended as given
 grafana_extra_flags = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pyinfra import host, state
 
-from operations.base import catalogue, fact_batch, inventory
+from operations.base import catalogue, fact_batch, inventory, placement
 from operations.base.install import plan_service_users
 from operations.base.services import wait_ready_helper
 from operations.base.settings import GENERAL, general_problems
@@ -43,7 +43,9 @@ ORDER = [
     (alloy.COMPONENT, alloy),
     (grafana.COMPONENT, grafana),
 ]
-catalogue.define(GENERAL, [c for c, _ in ORDER], general_problems)
+# what runs where first: a group typo or a port taken twice explains the errors after it
+catalogue.define(GENERAL, [c for c, _ in ORDER], general_problems,
+                 [placement.unknown_groups, placement.port_clashes])
 INSTALLERS = {c.name: installer for c, installer in ORDER}
 
 # The catalogue's tables, for the docs generator and the tests

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Callable
 
+from operations.base.addresses import listen_address_problem
 from operations.base.component import STANDARD_SUFFIXES, Component
 from operations.base.schema import (VERSION_RE, Setting, Settings, SettingsError, coerce,
                                     is_pyinfra_key, version_tuple)
@@ -20,12 +21,16 @@ _by_name: dict[str, Setting] = {}
 _releases: dict[str, dict[str, Any]] = {}
 _checksums: dict[str, str] = {}
 _checks: list[Callable[[dict[str, Any]], list[str]]] = []
+_inventory_checks: list[Callable[[list], list[str]]] = []
 
 
 def define(general: list[Setting], components: list[Component],
-           general_checks: Callable[[dict[str, Any]], list[str]]) -> None:
+           general_checks: Callable[[dict[str, Any]], list[str]],
+           general_inventory_checks: list[Callable[[list], list[str]]] = ()) -> None:
     """Fill the catalogue: the stack's general settings and checks, then its components
-    in deploy order, each with its standard settings, its own and its release entry."""
+    in deploy order, each with its standard settings, its own and its release entry.
+    `general_inventory_checks`: rules between hosts that concern every component (what
+    runs where), checked before the components' own."""
     if _components:
         return
     for c in components:
@@ -42,8 +47,10 @@ def define(general: list[Setting], components: list[Component],
     assert not duplicates, f"settings declared twice: {duplicates}"
     _settings.extend(settings)
     _by_name.update({s.name: s for s in settings})
-    _checks.extend([version_problems, general_checks,
+    _checks.extend([version_problems, listen_address_problems, general_checks,
                     *(c.checks for c in components if c.checks)])
+    _inventory_checks.extend([*general_inventory_checks,
+                              *(c.inventory_checks for c in components if c.inventory_checks)])
 
 
 def _defined() -> None:
@@ -84,6 +91,13 @@ def checksums() -> dict[str, str]:
     """Pinned sha256 of upstream's files, by file name."""
     _defined()
     return _checksums
+
+
+def inventory_checks() -> list[Callable[[list], list[str]]]:
+    """The rules between hosts (hosts -> errors): the general ones, then each
+    component's own, in deploy order."""
+    _defined()
+    return _inventory_checks
 
 
 def release_of(name: str) -> str:
@@ -189,3 +203,11 @@ def version_problems(values: dict[str, Any]) -> list[str]:
             errors.append(f"{key} {version} is older than {oldest}, the oldest {name} "
                           f"monstack can configure (reason: {why}); use {oldest} or newer")
     return errors
+
+
+# -- listen addresses -------------------------------------------------------------------
+def listen_address_problems(values: dict[str, Any]) -> list[str]:
+    """Each <component>_listen_address that is no address a program can bind to."""
+    found = (listen_address_problem(f"{name}_listen_address", values[f"{name}_listen_address"])
+             for name in components())
+    return [problem for problem in found if problem]

@@ -33,6 +33,11 @@ class Component:
     enabled: bool = True
     # "auto": only the address Prometheus scrapes it at; "0.0.0.0": every interface
     listen_address: str = "0.0.0.0"
+    # its int settings naming further TCP ports it listens on, at its listen address
+    # (no two programs of a host may share a port: operations/base/placement.py)
+    extra_ports: tuple[str, ...] = ()
+    # ports its config fixes, not a setting: (what it is, address, port)
+    fixed_listeners: tuple[tuple[str, str, int], ...] = ()
     install_method: str = "archive"
     install_help: str = ("`archive`: upstream release archive (via artifact_mirror); "
                          "`package`: the distribution's package")
@@ -49,6 +54,8 @@ class Component:
     checks: Callable[[dict[str, Any]], list[str]] | None = None
     # rules that only the whole inventory shows wrong: hosts -> errors
     inventory_checks: Callable[[list], list[str]] | None = None
+    # its own settings beyond <name>_group that name an inventory group
+    group_settings: tuple[str, ...] = ()
     # does a host run it beyond its group? (Settings, host) -> bool
     runs_also: Callable[[Any, Any], bool] | None = None
     # its group names the monitoring hosts: a one-host inventory in none of them is its
@@ -77,11 +84,13 @@ class Component:
             Setting(f"{name}_port", "int", self.port, "TCP port it listens on",
                     minimum=1, maximum=65535, section=name),
             Setting(f"{name}_listen_address", "str", self.listen_address,
-                    "address it binds to: `auto` = only the address other hosts reach this "
-                    "host at (see \"Listen addresses\"); `0.0.0.0` = every interface",
+                    "IP address it binds to (not a name): `auto` = only the address other "
+                    "hosts reach this host at (see \"Listen addresses\"); `0.0.0.0` or `::` "
+                    "= every interface",
                     section=name),
             Setting(f"{name}_group", "str", self.group,
-                    "inventory group whose hosts run it ('all': every host)", section=name),
+                    "inventory group whose hosts run it ('all': every host); a group no host "
+                    "is in is refused, unless it is the default", section=name),
             Setting(f"{name}_extra_flags", "list", [],
                     "extra command-line flags, appended as given", section=name),
         ]

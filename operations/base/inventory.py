@@ -56,10 +56,9 @@ def validate_inventory() -> None:
                                           source=lambda k, h=h: _data_source(h, k))
         except SettingsError as exc:
             errors.append(str(exc))
-    if not errors:   # rules between hosts (sites, federation, the Alertmanager cluster)
-        for c in catalogue.components().values():
-            if c.inventory_checks:
-                errors += c.inventory_checks(list(inventory))
+    if not errors:   # rules between hosts (ports, groups, sites, the Alertmanager cluster)
+        for check in catalogue.inventory_checks():
+            errors += check(list(inventory))
     if errors:
         _validated.clear()
         raise SettingsError("invalid deploy data:\n  " + "\n  ".join(errors))

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from operations.base.addresses import scrape_address_problem, url_problem
 from operations.base.schema import Setting
 
 GENERAL: list[Setting] = [
     # -- where artifacts come from, the controller's folders, secrets ------------------
     Setting("artifact_mirror", "str", None, optional=True, help=(
-        "base URL of a flat folder holding upstream release files under their upstream "
+        "base URL (http:// or https://) of a flat folder holding upstream release files under their upstream "
         "names (Loki's and Alloy's SHA256SUMS as loki-v<version>-SHA256SUMS and "
         "alloy-v<version>-SHA256SUMS); unset: download from upstream")),
     Setting("artifact_checksums", "dict", {}, help=(
@@ -33,8 +34,8 @@ GENERAL: list[Setting] = [
         "untracked YAML file (relative to where pyinfra runs) with secrets not given as "
         "environment variables")),
     Setting("scrape_address", "str", None, optional=True, help=(
-        "address Prometheus uses to reach this host's exporters (default: its inventory "
-        "name)")),
+        "address Prometheus uses to reach this host's exporters, an IP address or a host "
+        "name (default: its inventory name)")),
     # -- tls and basic auth ---------------------------------------------------------------
     # Settings of the whole stack (every host the same): Prometheus reaches every target of
     # a job with one scheme and one login. Only the certificate and key are per host.
@@ -65,7 +66,7 @@ GENERAL: list[Setting] = [
 
 def general_problems(values: dict[str, Any]) -> list[str]:
     """Rules between the general settings."""
-    errors = []
+    errors = address_problems(values)
     if values["tls_enabled"]:
         missing = [k for k in ("tls_cert_file", "tls_key_file", "tls_ca_file") if not values[k]]
         if missing:
@@ -77,3 +78,16 @@ def general_problems(values: dict[str, Any]) -> list[str]:
         errors.append(f"basic_auth_username ({values['basic_auth_username']!r}) must not be "
                       "empty nor hold white space, colons, quotes or backslashes")
     return errors
+
+
+def address_problems(values: dict[str, Any]) -> list[str]:
+    """Where other hosts reach this one, and where the controller downloads from."""
+    found = []
+    if values["scrape_address"] is not None:
+        found.append(scrape_address_problem(values["scrape_address"]))
+    if values["artifact_mirror"] is not None:
+        # fetched with an HTTP client on the controller: a folder must be served over HTTP
+        found.append(url_problem("artifact_mirror", values["artifact_mirror"],
+                                 "http://mirror.lan/monstack (serve a folder with "
+                                 "`python3 -m http.server`)"))
+    return [problem for problem in found if problem]

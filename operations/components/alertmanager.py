@@ -114,7 +114,12 @@ def cluster_size_problems(values: dict[str, Any], size: int) -> list[str]:
 
 
 def settings_problems(values: dict) -> list[str]:
-    errors = []
+    # Alertmanager refuses a route with either of them 0 (config/config.go: "cannot be
+    # zero", v0.22.0 on); a group_wait of 0 is allowed (notify at once)
+    errors = [f"{key} ({values[key]}) must be longer than 0: Alertmanager refuses a zero "
+              "interval"
+              for key in ("alertmanager_group_interval", "alertmanager_repeat_interval")
+              if duration_seconds(values[key]) == 0]
     if values["alertmanager_cluster_port"] == values["alertmanager_port"]:
         errors.append(f"alertmanager_cluster_port ({values['alertmanager_cluster_port']}) "
                       "must differ from alertmanager_port")
@@ -145,6 +150,8 @@ COMPONENT = Component(
     name=NAME,
     help="routes alerts to receivers",
     port=9093, group="monitoring",
+    # the gossip port counts on a lone Alertmanager too: a second one makes it listen
+    extra_ports=("alertmanager_cluster_port",),
     scrape_job=("alertmanager", "Alertmanager"),
     protected_by="web.yml",
     marks_monitoring_hosts=True,

@@ -17,6 +17,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.files import Socket
 
 from operations.base import grafana_repository
+from operations.base.addresses import url_problem
 from operations.base.component import Component
 from operations.base.facts import SystemGroups
 from operations.base.files import validated_file
@@ -49,6 +50,14 @@ LEVEL_ALIASES = (("err", "error"), ("warning", "warn"), ("crit", "critical"),
                  ("emergency", "emerg"))
 
 
+def settings_problems(values: dict) -> list[str]:
+    """loki.write takes an http(s) URL; another one leaves Alloy shipping nothing."""
+    url = values["alloy_loki_url"]
+    problem = url and url_problem("alloy_loki_url", url,
+                                  f"http://loki.lan:3100{LOKI_PUSH_PATH}")
+    return [problem] if problem else []
+
+
 COMPONENT = Component(
     name=NAME,
     help="log shipper: journal, log files and Docker containers to Loki",
@@ -59,6 +68,7 @@ COMPONENT = Component(
                   "is pinned: give it in artifact_checksums); `package`: Grafana's APT "
                   "repository (package alloy)"),
     version_help=VERSION_HELP,
+    checks=settings_problems,
     release={
         "version": "1.17.1",
         "oldest": "1.0.0",

@@ -29,6 +29,8 @@ PACKAGE_BINARY = "/usr/bin/loki"   # where Grafana's deb puts it (v3.6.8 tools/p
 # First day of the one schema period: TSDB index, schema v13 (what Loki 3 requires for
 # structured metadata). A later schema change appends a period; this one never changes.
 SCHEMA_FROM = "2024-01-01"
+# server.grpc_listen_port's default (v3.6.8 docs/sources/shared/configuration.md)
+GRPC_PORT = 9095
 
 
 def settings_problems(values: dict) -> list[str]:
@@ -44,6 +46,8 @@ COMPONENT = Component(
     name=NAME,
     help="stores the logs shipped by Alloy (no authentication of its own)",
     port=3100, group="monitoring",
+    # gRPC between Loki's own components (loki.yaml.j2: loopback, Loki's default port)
+    fixed_listeners=(("Loki's gRPC port", "127.0.0.1", GRPC_PORT),),
     scrape_job=("loki", "Loki"),
     install_method="package",
     install_help=("`archive`: upstream zip (via artifact_mirror; no sha256 is pinned: give it "

@@ -66,6 +66,7 @@ VMSTORAGE = Component(
     name=STORAGE,
     help="VictoriaMetrics cluster: stores the samples, on hosts of the vmstorage group",
     port=8482, group="vmstorage",
+    extra_ports=("vmstorage_vminsert_port", "vmstorage_vmselect_port"),
     scrape_job=("vmstorage", "the VictoriaMetrics cluster's storage"),
     install_help=INSTALL_HELP,
     release_name="victoriametrics_cluster",

@@ -99,6 +99,97 @@ CASES = [
                                "redis_exporter_version": "1.45.0"},
      {"MONSTACK_BASIC_AUTH_PASSWORD": "a-password"},
      ["redis_exporter has basic auth only from 1.67.0 on, not with version 1.45.0"]),
+    # -- what every check of its type passed, refused since issue 23 ------------------------
+    ("port-clash", {"alertmanager_port": "9100"}, {},
+     ["node_exporter_port (on auto) and alertmanager_port (on 0.0.0.0) both take port 9100",
+      "give alertmanager_port another port"]),
+    ("port-clash-grafana", {"grafana_enabled": "true", "grafana_port": "9090"}, {},
+     ["prometheus_port (on 0.0.0.0) and grafana_port (on 0.0.0.0) both take port 9090"]),
+    ("port-clash-gossip", {"alertmanager_cluster_port": "9090"}, {},
+     ["alertmanager_cluster_port (on 0.0.0.0) and prometheus_port (on 0.0.0.0) both take "
+      "port 9090", "give alertmanager_cluster_port another port"]),
+    ("port-clash-vmstorage", {"vmstorage_group": "monitoring",
+                              "vmstorage_vminsert_port": "9093"}, {},
+     ["alertmanager_port (on 0.0.0.0) and vmstorage_vminsert_port (on 0.0.0.0) both take "
+      "port 9093"]),
+    ("port-clash-one-address", {"node_exporter_listen_address": "127.0.0.1",
+                                "alertmanager_listen_address": "127.0.0.1",
+                                "alertmanager_port": "9100"}, {},
+     ["node_exporter_port (on 127.0.0.1) and alertmanager_port (on 127.0.0.1) both take "
+      "port 9100"]),
+    ("port-clash-loki-grpc", {"loki_enabled": "true", "alertmanager_port": "9095"}, {},
+     ["alertmanager_port (on 0.0.0.0) and Loki's gRPC port (on 127.0.0.1) both take port "
+      "9095"]),
+    ("group-typo", {"node_exporter_group": "al"}, {},
+     ["node_exporter_group ('al') names no group of the inventory", "did you mean 'all'?"]),
+    ("group-typo-monitoring", {"prometheus_group": "monitorng"}, {},
+     ["prometheus_group ('monitorng') names no group of the inventory",
+      "did you mean 'monitoring'?"]),
+    ("group-optional", {"redis_exporter_group": "cache"}, {},
+     ["redis_exporter_group ('cache') names no group of the inventory",
+      "leave it at its default ('redis')"]),
+    ("group-federation", {"prometheus_federate_group": "globl"}, {},
+     ["prometheus_federate_group ('globl') names no group of the inventory"]),
+    ("listen-address", {"prometheus_listen_address": "1.2.3"}, {},
+     ["prometheus_listen_address ('1.2.3') is not an IP address"]),
+    ("listen-address-name", {"node_exporter_listen_address": "localhost"}, {},
+     ["node_exporter_listen_address ('localhost') is not an IP address", "give '127.0.0.1'"]),
+    ("listen-address-brackets", {"alertmanager_listen_address": "[::1]"}, {},
+     ["alertmanager_listen_address ('[::1]')", "give it without brackets: '::1'"]),
+    ("listen-address-port", {"prometheus_listen_address": "0.0.0.0:9090"}, {},
+     ["give it without the port (that is prometheus_port)"]),
+    ("scrape-address", {"scrape_address": "10.0.0"}, {},
+     ["scrape_address ('10.0.0') is neither an IP address nor a host name"]),
+    ("scrape-address-space", {"scrape_address": "web 1.example.org"}, {},
+     ["scrape_address ('web 1.example.org') is neither an IP address nor a host name"]),
+    ("scrape-address-wildcard", {"scrape_address": "0.0.0.0"}, {},
+     ["scrape_address ('0.0.0.0') binds every interface but reaches no host"]),
+    ("version-not-a-version", {"prometheus_version": "2.x"}, {},
+     ["prometheus_version ('2.x') is not a version like 3.15.0"]),
+    ("version-leading-v", {"alertmanager_version": "v0.33.1"}, {},
+     ["alertmanager_version ('v0.33.1') is not a version", "drop the leading 'v'"]),
+    ("url-grafana-root", {"grafana_root_url": "grafana.example.org"}, {},
+     ["grafana_root_url ('grafana.example.org') is not an http:// or https:// URL"]),
+    ("url-grafana-api", {"grafana_url": "ftp://mon1:3000"}, {},
+     ["grafana_url ('ftp://mon1:3000') is not an http:// or https:// URL"]),
+    ("url-grafana-apt-repo", {"grafana_apt_repo_url": "apt.grafana.com"}, {},
+     ["grafana_apt_repo_url ('apt.grafana.com') is not an http:// or https:// or file:// "
+      "URL"]),
+    ("url-grafana-apt-key", {"grafana_apt_key_url": "gpg.key"}, {},
+     ["grafana_apt_key_url ('gpg.key') is not an http:// or https:// URL"]),
+    ("url-prometheus-external", {"prometheus_web_external_url": "prometheus.example.org/"},
+     {}, ["prometheus_web_external_url ('prometheus.example.org/') is not an http:// or "
+          "https:// URL"]),
+    ("url-alloy-loki", {"alloy_loki_url": "loki:3100"}, {},
+     ["alloy_loki_url ('loki:3100') is not an http:// or https:// URL"]),
+    ("url-mirror", {"artifact_mirror": "/srv/mirror"}, {},
+     ["artifact_mirror ('/srv/mirror') is not an http:// or https:// URL"]),
+    ("url-remote-write", {"prometheus_remote_write": "[{url: 'victoria:8428/api/v1/write'}]"},
+     {}, ["prometheus_remote_write[0]: url must be an http:// or https:// URL"]),
+    ("label-reserved", {"prometheus_external_labels": "{__tenant: a}"}, {},
+     ["prometheus_external_labels: '__tenant' is not a label name",
+      "those starting with __ are reserved"]),
+    ("label-classic-only", {"prometheus_external_labels": "{cluster-name: eu}",
+                            "prometheus_install_method": "package"}, {},
+     ["prometheus_external_labels: 'cluster-name' is not a label name Debian's prometheus "
+      "package takes"]),
+    ("label-value", {"prometheus_external_labels": "{env: [prod]}"}, {},
+     ["prometheus_external_labels: 'env': the value ['prod'] is not a string"]),
+    ("duration-zero-repeat", {"alertmanager_repeat_interval": "0s"}, {},
+     ["alertmanager_repeat_interval (0s) must be longer than 0: Alertmanager refuses"]),
+    ("duration-zero-group-interval", {"alertmanager_group_interval": "0s"}, {},
+     ["alertmanager_group_interval (0s) must be longer than 0: Alertmanager refuses"]),
+    ("duration-zero-evaluation", {"prometheus_evaluation_interval": "0s"}, {},
+     ["prometheus_evaluation_interval (0s) must be longer than 0: Prometheus would take its "
+      "default, 1m"]),
+    ("duration-zero-retention", {"prometheus_retention_time": "0s",
+                                 "prometheus_install_method": "package"}, {},
+     ["prometheus_retention_time (0s) does not keep samples forever"]),
+    ("duration-go-units", {"alertmanager_cluster_peer_timeout": "1d"}, {},
+     ["alertmanager_cluster_peer_timeout (1d)", "may only use the units ms, s, m and h"]),
+    ("duration-remote-timeout", {"prometheus_remote_write":
+                                 "[{url: 'http://vm.lan:8428/api/v1/write', remote_timeout: 30}]"},
+     {}, ["prometheus_remote_write[0]: remote_timeout (30) is not a duration"]),
 ]
 
 
@@ -142,5 +233,6 @@ def test_bad_input_fails_clearly_before_any_host_changes(setup, data, env, expec
     assert host_fingerprint(host) == setup["before"]
 
 
-def test_there_are_at_least_25_cases():
-    assert len(CASES) >= 25
+def test_there_are_at_least_60_cases():
+    assert len(CASES) >= 60
+    assert len({c[0] for c in CASES}) == len(CASES), "two cases share an id"

@@ -16,6 +16,7 @@ from pyinfra.facts.files import Sha1File
 from pyinfra.operations import files, python
 
 from operations.base import artifacts, grafana_repository
+from operations.base.addresses import url_problem
 from operations.base.component import Component
 from operations.base.files import validated_file
 from operations.base.grafana_repository import VERSION_HELP
@@ -41,6 +42,20 @@ ARCHIVE_MARKER = ".monstack-archive-sha256"
 # What Grafana's ini reading would change in a value: a """-quoted value ends at """,
 # ${VAR} and $__env{...}/$__file{...} are expanded, go-ini interpolates %(key)s.
 INI_MANGLED = re.compile(r'"""|"$|[\r\n]|\$(__\w+)?\{|%\(')
+# URL settings -> an example of each; apt also reads a repository from a local folder
+URLS = {"grafana_root_url": "https://grafana.example.org/",
+        "grafana_url": "http://mon1.lan:3000",
+        "grafana_apt_repo_url": "https://apt.grafana.com (or file:///srv/grafana-apt)",
+        "grafana_apt_key_url": "https://apt.grafana.com/gpg.key"}
+URL_SCHEMES = {"grafana_apt_repo_url": ("http", "https", "file")}
+
+
+def settings_problems(values: dict) -> list[str]:
+    """Grafana's URLs: users', the controller's and apt's; checked here, not where
+    they are used (the API is reached only after every host is planned)."""
+    found = (url_problem(key, values[key], example, URL_SCHEMES.get(key, ("http", "https")))
+             for key, example in URLS.items() if values[key] is not None)
+    return [problem for problem in found if problem]
 
 
 COMPONENT = Component(
@@ -51,6 +66,7 @@ COMPONENT = Component(
                   "`package`: Grafana's APT repository (package grafana, or grafana-rpi on "
                   "armv6l hosts)"),
     version_help=VERSION_HELP,
+    checks=settings_problems,
     release={
         "version": "13.2.3",
         "oldest": "10.0.0",
@@ -167,9 +183,7 @@ def admin_password(s) -> str:
 
 
 def config_content(s) -> str:
-    root_url = s.grafana_root_url
-    if root_url and not root_url.startswith(("http://", "https://")):
-        raise SettingsError(f"grafana_root_url: {root_url!r} is not an http(s):// URL")
+    root_url = s.grafana_root_url   # an http(s) URL: settings_problems
     return render(
         "grafana/grafana.ini.j2",
         http_addr=bind_address(NAME, s=s), http_port=s.grafana_port, root_url=root_url,

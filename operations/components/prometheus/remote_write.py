@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from operations.base.schema import DURATION_RE
+
 SETTING = "prometheus_remote_write"
 SECRETS_DIR = "/etc/prometheus/remote_write"
 
@@ -25,6 +27,9 @@ BASIC_AUTH_KEYS = ("username", "password_secret")
 QUEUE_KEYS = ("capacity", "max_shards", "min_shards", "max_samples_per_send",
               "batch_send_deadline", "min_backoff", "max_backoff", "retry_on_http_429",
               "sample_age_limit")
+# the keys Prometheus reads as durations (model.Duration: units y, w, d, h, m, s, ms)
+DURATION_KEYS = ("remote_timeout", "batch_send_deadline", "min_backoff", "max_backoff",
+                 "sample_age_limit")
 RELABEL_KEYS = ("source_labels", "separator", "target_label", "regex", "modulus",
                 "replacement", "action")
 RELABEL_ACTIONS = ("replace", "keep", "drop", "keepequal", "dropequal", "hashmod",
@@ -34,6 +39,12 @@ RELABEL_ACTIONS = ("replace", "keep", "drop", "keepequal", "dropequal", "hashmod
 def _unknown(where: str, given: dict, known: tuple) -> list[str]:
     return [f"{where}: unknown key {key!r} (known: {', '.join(known)})"
             for key in given if key not in known]
+
+
+def _duration_problems(where: str, given: dict) -> list[str]:
+    return [f"{where}: {key} ({given[key]!r}) is not a duration like 30s, 5m or 1h"
+            for key in DURATION_KEYS if key in given
+            and not (isinstance(given[key], str) and DURATION_RE.match(given[key]))]
 
 
 def _relabel_problems(where: str, rules) -> list[str]:
@@ -56,7 +67,7 @@ def queue_problems(where: str, queue) -> list[str]:
     """What is wrong with a queue_config mapping."""
     if not isinstance(queue, dict):
         return [f"{where}: expected a mapping, got {queue!r}"]
-    errors = _unknown(where, queue, QUEUE_KEYS)
+    errors = _unknown(where, queue, QUEUE_KEYS) + _duration_problems(where, queue)
     shards = {k: queue[k] for k in ("min_shards", "max_shards") if k in queue}
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shards.values()):
         errors.append(f"{where}: min_shards and max_shards must be whole numbers above 0, "
@@ -70,7 +81,7 @@ def queue_problems(where: str, queue) -> list[str]:
 def _entry_problems(where: str, entry) -> list[str]:
     if not isinstance(entry, dict):
         return [f"{where}: expected a mapping {{url, ...}}, got {entry!r}"]
-    errors = _unknown(where, entry, ENTRY_KEYS)
+    errors = _unknown(where, entry, ENTRY_KEYS) + _duration_problems(where, entry)
     url = entry.get("url")
     parts = urlsplit(url) if isinstance(url, str) else None
     if not parts or parts.scheme not in ("http", "https") or not parts.hostname:

@@ -3,6 +3,7 @@ shipped and the user's alert rules, sends alerts to every Alertmanager."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -12,6 +13,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.files import FindFiles
 from pyinfra.operations import files
 
+from operations.base.addresses import url_problem
 from operations.base.component import Component
 from operations.base.facts import FreeSpace, ProgramVersion
 from operations.base.files import validated_file, validated_files
@@ -39,6 +41,15 @@ SHIPPED_RULES = REPO / "templates/prometheus/rules"
 # Prometheus 3.8.0 reads the retention from prometheus.yml (storage: tsdb: retention:) and
 # deprecates the --storage.tsdb.retention.* flags; older ones refuse that block.
 RETENTION_IN_CONFIG_SINCE = (3, 8, 0)
+# What Prometheus takes for 0 (config/config.go GlobalConfig.UnmarshalYAML; the
+# scrape timeout: at most the interval)
+DEFAULT_FOR_ZERO = {"prometheus_scrape_interval": "1m", "prometheus_scrape_timeout": "10s",
+                    "prometheus_evaluation_interval": "1m"}
+# Any UTF-8 label name: Prometheus 3.0 (global.metric_name_validation_scheme defaults to
+# utf8, config/config.go at v3.0.0); external labels go on every alert, and Alertmanager
+# takes such names from 0.27.0 (matchers/compat/parse.go: isValidUTF8LabelName unless
+# --enable-feature=classic-mode). Debian's packages are taken for older ones.
+UTF8_LABEL_NAMES_SINCE = {"prometheus": (3, 0, 0), "alertmanager": (0, 27, 0)}
 
 
 def settings_problems(values: dict) -> list[str]:
@@ -56,7 +67,67 @@ def settings_problems(values: dict) -> list[str]:
     if not LABEL_NAME_RE.fullmatch(values["prometheus_replica_label"]):
         errors.append(f"prometheus_replica_label ({values['prometheus_replica_label']!r}) is "
                       "not a Prometheus label name (letters, digits, _; not a digit first)")
-    return errors + federation.settings_problems(values)
+    if values["prometheus_web_external_url"] is not None:
+        errors.append(url_problem("prometheus_web_external_url",
+                                  values["prometheus_web_external_url"],
+                                  "https://prometheus.example.org/"))
+    errors += zero_duration_problems(values) + external_label_problems(values)
+    return [e for e in errors if e] + federation.settings_problems(values)
+
+
+def zero_duration_problems(values: dict) -> list[str]:
+    """Durations Prometheus reads 0 as something else: its default interval, and its
+    default retention (15d; flags only: from the config file, 0 keeps samples forever)."""
+    errors = [f"{key} ({values[key]}) must be longer than 0: Prometheus would take its "
+              f"default, {default}, instead" for key, default in DEFAULT_FOR_ZERO.items()
+              if duration_seconds(values[key]) == 0]
+    kept = values["prometheus_retention_time"]
+    if (duration_seconds(kept) == 0 and not values["prometheus_retention_size"]
+            and not retention_in_config(values)):
+        errors.append(f"prometheus_retention_time ({kept}) does not keep samples forever: "
+                      "without prometheus_retention_size, Prometheus takes 0 for its default "
+                      "of 15d; give a duration like 30d or 10y, or set "
+                      "prometheus_retention_size")
+    return errors
+
+
+def utf8_label_names_refused_by(values: dict) -> str | None:
+    """The program that refuses label names beyond letters, digits and _ here: this
+    Prometheus, or an Alertmanager it sends alerts to; None: both take UTF-8 names."""
+    for name in ("prometheus", "alertmanager"):
+        if name == "alertmanager" and not values["alertmanager_enabled"]:
+            continue
+        version = values[f"{name}_version"]
+        if values[f"{name}_install_method"] != "archive":
+            return f"Debian's {name} package"
+        if version_tuple(version) < UTF8_LABEL_NAMES_SINCE[name]:
+            return f"{name.capitalize()} {version}"
+    return None
+
+
+def external_label_problems(values: dict) -> list[str]:
+    """External label names that this Prometheus, or the Alertmanager it sends alerts to,
+    refuses, and those starting with __ (reserved for Prometheus' internal use); their
+    values are strings."""
+    errors = []
+    refused_by = utf8_label_names_refused_by(values)
+    for name, value in values["prometheus_external_labels"].items():
+        where = f"prometheus_external_labels: {name!r}"
+        if not isinstance(name, str) or not name or name.startswith("__"):
+            errors.append(f"{where} is not a label name: names are non-empty strings, and "
+                          "those starting with __ are reserved for Prometheus' own use")
+        elif refused_by and not LABEL_NAME_RE.fullmatch(name):
+            errors.append(
+                f"{where} is not a label name {refused_by} takes (letters, digits and _, "
+                "not a digit first): rename it, or for any UTF-8 name install Prometheus "
+                "3.0.0 and Alertmanager 0.27.0 or later as archives "
+                "(<component>_install_method = 'archive')")
+        if isinstance(value, (bool, int, float)):
+            errors.append(f"{where}: the value {value!r} is not a string: quote it "
+                          f"({name}: '{json.dumps(value)}')")
+        elif not isinstance(value, str):
+            errors.append(f"{where}: the value {value!r} is not a string: give one string")
+    return errors
 
 
 def inventory_problems(hosts: list) -> list[str]:
@@ -77,6 +148,7 @@ COMPONENT = Component(
     checks=settings_problems,
     inventory_checks=inventory_problems,
     runs_also=also_runs_on,
+    group_settings=("prometheus_federate_group",),
     release=promu_release(
         "prometheus/prometheus", NAME, version="3.15.0", oldest="2.42.0",
         oldest_reason="the oldest build the suite runs, Debian 12's",
@@ -325,12 +397,13 @@ def alert_relabel_configs(s, ha: bool) -> list[dict]:
     return [{"action": "labeldrop", "regex": s.prometheus_replica_label}] if ha else []
 
 
-def retention_in_config(s) -> bool:
-    """Whether this Prometheus takes its retention from prometheus.yml rather than flags:
-    an upstream archive of 3.8.0 or later. Debian's packages (2.42 in 12, 2.53 in 13, 3.5
-    in sid) are all older, so the package method keeps the flags."""
-    return (s.prometheus_install_method == "archive"
-            and version_tuple(s.prometheus_version) >= RETENTION_IN_CONFIG_SINCE)
+def retention_in_config(values: dict) -> bool:
+    """Whether this Prometheus (its settings' values) takes its retention from
+    prometheus.yml rather than flags: an upstream archive of 3.8.0 or later. Debian's
+    packages (2.42 in 12, 2.53 in 13, 3.5 in sid) are all older, so the package method
+    keeps the flags."""
+    return (values["prometheus_install_method"] == "archive"
+            and version_tuple(values["prometheus_version"]) >= RETENTION_IN_CONFIG_SINCE)
 
 
 def retention(s) -> dict[str, str]:
@@ -353,7 +426,7 @@ def config_content(s, jobs: list[dict]) -> str:
         scrape_timeout=s.prometheus_scrape_timeout,
         evaluation_interval=s.prometheus_evaluation_interval,
         external_labels=external_labels(s, ha),
-        retention=retention(s) if retention_in_config(s) else {},
+        retention=retention(s) if retention_in_config(s.values) else {},
         # a global Prometheus holds the series of every replica of a site (each labelled
         # with its replica by /federate): its alerts about them are one alert too
         alert_relabel_configs=alert_relabel_configs(s, ha or federation.is_global(host)),
@@ -371,7 +444,7 @@ def config_content(s, jobs: list[dict]) -> str:
 
 def flags(s, binary: str, web_flags: list[str] = ()) -> list[str]:
     # in the flags' long-standing order, so a unit written before 3.8 stays as it was
-    flagged = {} if retention_in_config(s) else retention(s)
+    flagged = {} if retention_in_config(s.values) else retention(s)
     out = [binary, f"--config.file={CONFIG}", f"--storage.tsdb.path={s.prometheus_data_dir}"]
     if "time" in flagged:
         out.append(f"--storage.tsdb.retention.time={flagged['time']}")
