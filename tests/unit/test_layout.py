@@ -79,3 +79,16 @@ def test_no_test_module_edits_sys_path():
              if any(isinstance(n, ast.Call) and ast.unparse(n.func) == "sys.path.insert"
                     for n in ast.walk(ast.parse(p.read_text())))]
     assert edits == []
+
+
+def test_a_component_imported_on_its_own_finds_the_catalogue():
+    """A user's own deploy imports one component (README: "Using a component from your
+    own deploy"): the catalogue is defined all the same."""
+    import subprocess
+    import sys
+    res = subprocess.run(
+        [sys.executable, "-c", "from operations.components import node_exporter; "
+         "from operations.base import catalogue; print(len(catalogue.components()))"],
+        cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert int(res.stdout) == len(stack.COMPONENTS)
