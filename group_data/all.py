@@ -14,6 +14,8 @@ artifact_checksums = {}
 artifact_cache_dir = '~/.cache/monstack/artifacts'
 # controller folder remembering which facts each host was asked for (names and arguments, never values), so the next run asks them all in one round trip per host; unset (None): one round trip per fact, as plain pyinfra
 fact_batch_dir = '~/.cache/monstack/facts'
+# longest an apt-get update or install on a host may take (a stalled mirror or proxy): the step then fails, naming the host and what to check
+apt_timeout = '10m'
 # override the host's `uname -m` for artifact selection (x86_64, aarch64, armv7l, armv6l, armv8l)
 machine_arch = None
 # untracked YAML file (relative to where pyinfra runs) with secrets not given as environment variables

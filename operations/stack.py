@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pyinfra import host, state
 
-from operations.base import catalogue, fact_batch, inventory, placement
+from operations.base import catalogue, fact_batch, inventory, placement, progress
 from operations.base.install import plan_service_users
 from operations.base.services import wait_ready_helper
 from operations.base.settings import GENERAL, general_problems
@@ -64,6 +64,7 @@ def plan_host() -> None:
     fact_dir = inventory.settings().fact_batch_dir
     if fact_dir:
         fact_batch.start(state, host, fact_dir)
+    progress.start(state)
     running = {c: INSTALLERS[c] for c in COMPONENTS if inventory.runs(c)}
     if running:
         wait_ready_helper()

@@ -20,22 +20,28 @@ from operations.base.facts import (DirectoriesState, FilesState, InstalledProgra
                                    SystemGroups, SystemUsers, write_program_stamp)
 from operations.base.files import owner_mode_fixes, staging_path
 from operations.base.inventory import first_plan, settings
-from operations.base.schema import SettingsError
+from operations.base.schema import SettingsError, duration_seconds
 
 ARCHIVE_BIN_DIR = "/usr/local/bin"
 NOLOGIN = "/usr/sbin/nologin"
 
 # Block service starts while dpkg runs (policy-rc.d exit 101): a package must not start
 # its daemon with the distribution's default config before ours is in place. An existing
-# policy-rc.d is left alone.
+# policy-rc.d is left alone. Each apt-get has `apt_timeout` (a stalled mirror or proxy
+# would hold the run forever); past it the step fails saying what to check.
 APT_INSTALL = (
     "made=0; if [ ! -e /usr/sbin/policy-rc.d ]; then "
     "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d "
     "&& made=1; fi; "
     "export DEBIAN_FRONTEND=noninteractive; "
-    "apt-get update -qq && apt-get install -y -q --no-install-recommends "
+    "timeout -k 10 {seconds} apt-get update -qq && timeout -k 10 {seconds} apt-get install -y "
+    "-q --no-install-recommends "
     "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold {packages}; "
-    "rc=$?; [ $made = 1 ] && rm -f /usr/sbin/policy-rc.d; exit $rc"
+    "rc=$?; [ $made = 1 ] && rm -f /usr/sbin/policy-rc.d; "
+    "if [ $rc = 124 ] || [ $rc = 137 ]; then "
+    "echo \"monstack: apt-get on $(hostname) did not finish within {timeout} (apt_timeout): "
+    "check the host's APT sources and proxy (apt-config dump | grep -i proxy) and that the "
+    "mirror answers, then run again\" >&2; fi; exit $rc"
 )
 
 
@@ -98,6 +104,13 @@ def package_wanted(installed_versions: set[str], version: str | None) -> bool:
     return version not in installed_versions
 
 
+def apt_install(packages: str) -> str:
+    """The shell command installing `packages` (see APT_INSTALL)."""
+    timeout = settings().apt_timeout
+    return APT_INSTALL.format(packages=packages, timeout=timeout,
+                              seconds=max(1, int(duration_seconds(timeout))))
+
+
 def install_package(component: str, binaries: list[str], package: str | None = None,
                     unit: str | None = None, paths: dict[str, str] | None = None,
                     version: str | None = None) -> Installed:
@@ -114,7 +127,7 @@ def install_package(component: str, binaries: list[str], package: str | None = N
         # pyinfra's tables would show under one host's name for all)
         name = f"Install the {package} package" + (f" {version}" if version else "")
         ops.append(server.shell(name=name, commands=[
-            APT_INSTALL.format(packages=apt_request(package, version))]))
+            apt_install(apt_request(package, version))]))
     paths = paths or {b: f"/usr/bin/{debian_binary(b)}" for b in binaries}
     return Installed(paths, ops)
 

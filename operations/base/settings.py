@@ -27,6 +27,9 @@ GENERAL: list[Setting] = [
         "controller folder remembering which facts each host was asked for (names and "
         "arguments, never values), so the next run asks them all in one round trip per "
         "host; unset (None): one round trip per fact, as plain pyinfra")),
+    Setting("apt_timeout", "duration", "10m", help=(
+        "longest an apt-get update or install on a host may take (a stalled mirror or "
+        "proxy): the step then fails, naming the host and what to check")),
     Setting("machine_arch", "str", None, optional=True, help=(
         "override the host's `uname -m` for artifact selection (x86_64, aarch64, armv7l, "
         "armv6l, armv8l)")),

@@ -54,6 +54,7 @@ def apt(monkeypatch):
             monkeypatch.setattr(mod.server, "shell", shell)
         monkeypatch.setattr(grafana_apt, "repository", lambda s: [])
         monkeypatch.setattr(grafana_apt, "settings", lambda: s)
+        monkeypatch.setattr(install, "settings", lambda: s)
         installer = {loki: loki.install_loki, alloy: alloy.install_alloy}[module]
         return installer(s), planned
 
@@ -130,6 +131,7 @@ def test_grafana_from_the_repository_is_pinned_too(apt, monkeypatch):
     monkeypatch.setattr(install.files, "link", lambda **kw: None)
     monkeypatch.setattr(grafana_apt, "repository", lambda s: [])
     monkeypatch.setattr(grafana, "machine", lambda: "x86_64")
+    monkeypatch.setattr(install, "settings", lambda: s)
     grafana.install_from_repository(s)
     (step,) = install_steps(planned)
     assert "grafana=13.2.3" in step.commands[0]
@@ -172,3 +174,12 @@ def test_a_reset_folder_gets_its_owner_and_mode_though_the_facts_show_them_right
     assert list(install.managed_directories._inner(folders=folders)) == []
     (command,) = install.managed_directories._inner(folders=folders, reset=["/etc/alloy"])
     assert str(command) == "chown root:alloy /etc/alloy && chmod 0750 /etc/alloy"
+
+
+def test_apt_gives_up_after_apt_timeout_and_says_what_to_check(apt):
+    _, planned = apt(loki, {"apt_timeout": "90s"})
+    (step,) = install_steps(planned)
+    command = step.commands[0]
+    assert "timeout -k 10 90 apt-get update -qq && timeout -k 10 90 apt-get install" in command
+    assert ("did not finish within 90s (apt_timeout): check the host's APT sources and "
+            "proxy") in command
