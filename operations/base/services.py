@@ -18,7 +18,7 @@ from pyinfra.operations import server
 from operations.base.facts import STARTED_DIR, UnitState
 from operations.base.files import validated_file
 from operations.base.install import put_files
-from operations.base.inventory import first_plan
+from operations.base.inventory import first_plan, settings
 from operations.base.templates import REPO, render
 from operations.base.tls_auth import readiness
 
@@ -96,6 +96,7 @@ def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
         host.log(f"{name} runs on what an earlier run left: {why}", logger.warning)
     # TLS / basic auth: an https URL, and curl options naming a config file on the host
     ready_url, curl_options = readiness(name, ready_url)
+    ready_seconds = settings().ready_timeouts.get(name, ready_seconds)
     wait = " ".join([WAIT_READY, name, ready_url, str(ready_seconds), *curl_options])
     # the deploy's own record of this start (see UnitState), once the service is ready
     stamp = f"mkdir -p {STARTED_DIR} && touch {STARTED_DIR}/{name}.service"

@@ -30,6 +30,10 @@ GENERAL: list[Setting] = [
     Setting("apt_timeout", "duration", "10m", help=(
         "longest an apt-get update or install on a host may take (a stalled mirror or "
         "proxy): the step then fails, naming the host and what to check")),
+    Setting("ready_timeouts", "dict", {}, help=(
+        "seconds a service may take to answer its readiness check after a (re)start or "
+        "reload, by component (defaults: 60, loki 120, grafana 300), for slow hosts; past "
+        "it the step fails with the service's last journal lines")),
     Setting("machine_arch", "str", None, optional=True, help=(
         "override the host's `uname -m` for artifact selection (x86_64, aarch64, armv7l, "
         "armv6l, armv8l)")),
@@ -70,6 +74,10 @@ GENERAL: list[Setting] = [
 def general_problems(values: dict[str, Any]) -> list[str]:
     """Rules between the general settings."""
     errors = address_problems(values)
+    for component, seconds in values["ready_timeouts"].items():
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+            errors.append(f"ready_timeouts: {component}: {seconds!r} is not a number of "
+                          "seconds (a whole number, at least 1)")
     if values["tls_enabled"]:
         missing = [k for k in ("tls_cert_file", "tls_key_file", "tls_ca_file") if not values[k]]
         if missing:

@@ -40,3 +40,16 @@ def test_a_failed_step_stops_its_ticker(caplog):
 
 def test_elapsed_reads_like_a_clock():
     assert [elapsed(s) for s in (5, 30, 90, 754)] == ["5s", "30s", "1m30s", "12m34s"]
+
+
+def test_readiness_timeouts_are_settings_in_whole_seconds():
+    import pytest
+
+    from operations.base.schema import SettingsError
+    from operations.stack import validate
+    assert validate("h1", {"ready_timeouts": "{grafana: 600}"}).ready_timeouts == {
+        "grafana": 600}
+    for bad in ("{grafana: 0}", "{grafana: 1.5}", "{grafana: soon}"):
+        with pytest.raises(SettingsError, match=r"ready_timeouts: grafana: .* is not a "
+                                                r"number of seconds"):
+            validate("h1", {"ready_timeouts": bad})
