@@ -3,7 +3,8 @@
 Decisions are made at plan time from facts and from whether earlier operations of the
 same run will change anything (`OperationMeta.will_change`), so `--dry` shows exactly
 what the run does: a binary or unit change restarts, a config change reloads, nothing
-changed touches nothing. Every (re)start or reload waits until the service answers its
+changed touches nothing. What an earlier run changed and did not apply (it was cut short
+before the restart or reload) counts too: see `stale`. Every (re)start or reload waits until the service answers its
 readiness URL, or fails naming the service and the last lines of its journal.
 """
 

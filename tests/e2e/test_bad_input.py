@@ -2,12 +2,16 @@
 
 Every case is a real `pyinfra -y` run against a fresh fleet host. Each must fail while
 pyinfra is still planning (it never reaches "Beginning operation run"), with a message
-naming the host, the setting and what is wrong, and the host must be exactly as before.
+naming the host, the setting and what is wrong; the host must be exactly as before, and
+nothing written on the controller but its caches (~/.cache/monstack).
 """
+
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from conftest import hosts_fixture, write_inventory
+from conftest import REPO, hosts_fixture, write_inventory
 from harness.debian import OLDEST
 from harness.fleet import CONTROLLER_IP
 from harness.pyinfra_cli import run_pyinfra
@@ -199,6 +203,19 @@ def host_fingerprint(host) -> str:
                     "--all --plain --no-legend | awk '{print $1, $3, $4}'").stdout
 
 
+def controller_fingerprint(tmp: Path) -> tuple:
+    """What a run could write on the controller besides its caches: the repository's
+    files, the test's own folder (inventory, group data; its cache/ is the artifact cache
+    some cases set) and ~/.config/monstack (where Grafana's tokens go)."""
+    def listing(root: Path) -> list:
+        return sorted((str(p.relative_to(root)), p.stat().st_mtime_ns)
+                      for p in root.rglob("*") if "__pycache__" not in p.parts
+                      and p.relative_to(root).parts[0] != "cache") if root.exists() else []
+    repository = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
+                                cwd=REPO, capture_output=True, text=True).stdout
+    return repository, listing(tmp), listing(Path.home() / ".config" / "monstack")
+
+
 @pytest.fixture(scope="module")
 def setup(hosts, fleet, mirror, tmp_path_factory):
     (host,) = hosts
@@ -223,6 +240,7 @@ def test_bad_input_fails_clearly_before_any_host_changes(setup, data, env, expec
     host = setup["host"]
     values = {k: v.replace("{tmp}", str(setup["tmp"])).replace(
         "{mirror}", setup["mirror"].base_url) for k, v in data.items()}
+    controller = controller_fingerprint(setup["tmp"])
     run = run_pyinfra(setup["inventory"], data=values, env=env)
     assert run.returncode != 0
     for fragment in expected:
@@ -231,6 +249,7 @@ def test_bad_input_fails_clearly_before_any_host_changes(setup, data, env, expec
     assert "--> Beginning operation run" not in run.output
     assert "Traceback" not in run.output  # one clear line, not a stack dump
     assert host_fingerprint(host) == setup["before"]
+    assert controller_fingerprint(setup["tmp"]) == controller
 
 
 def test_there_are_at_least_60_cases():
