@@ -51,7 +51,7 @@ INSTALLERS = {c.name: installer for c, installer in ORDER}
 # The catalogue's tables, for the docs generator and the tests
 COMPONENTS = catalogue.components()
 SETTINGS = catalogue.settings_schema()
-BY_NAME = {s.name: s for s in SETTINGS}
+BY_NAME = catalogue.settings_by_name()
 RELEASES = catalogue.releases()
 CHECKSUMS = catalogue.checksums()
 validate = catalogue.validate

@@ -76,6 +76,11 @@ def settings_schema() -> list[Setting]:
     return _settings
 
 
+def settings_by_name() -> dict[str, Setting]:
+    _defined()
+    return _by_name
+
+
 def setting(name: str) -> Setting | None:
     _defined()
     return _by_name.get(name)

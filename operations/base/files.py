@@ -21,6 +21,7 @@ from io import BytesIO, StringIO
 
 from pyinfra import host, logger, state
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
+from pyinfra.api.operation import OperationMeta
 from pyinfra.api.util import format_text
 from pyinfra.facts.files import File, FileContents, Sha1File
 from pyinfra.operations.util.files import generate_color_diff
@@ -87,7 +88,7 @@ def staging_path(dest: str) -> str:
     return posixpath.join(directory, f".{name}.monstack-new")
 
 
-def watched(op, paths) -> "OperationMeta":
+def watched(op: OperationMeta, paths) -> OperationMeta:
     """Tag operation `op` with the files it puts in place: service() restarts (or reloads)
     a running service when one of them is newer than its last (re)start by the deploy,
     which an earlier run that was cut short leaves behind."""

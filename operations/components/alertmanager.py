@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
+from typing import Any
 
 from pyinfra import host
 from pyinfra.api import deploy
