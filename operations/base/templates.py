@@ -26,3 +26,24 @@ TEMPLATES.filters["yaml"] = _yaml
 
 def render(template: str, **values) -> str:
     return TEMPLATES.get_template(template).render(**values)
+
+
+# What a component ships beside its templates: alert rule sets and Grafana dashboards
+RULES_SUFFIX = ".rules.yml"
+DASHBOARD_SUFFIX = ".dashboard.json"
+
+
+def shipped_rule_sets() -> dict[str, Path]:
+    """Every shipped alert rule set by name: templates/<component>/<name>.rules.yml."""
+    found: dict[str, Path] = {}
+    for path in sorted(REPO.glob(f"templates/*/*{RULES_SUFFIX}")):
+        name = path.name.removesuffix(RULES_SUFFIX)
+        if name in found:   # a setting names a set: two with one name would be ambiguous
+            raise RuntimeError(f"two rule sets named {name!r}: {found[name]} and {path}")
+        found[name] = path
+    return dict(sorted(found.items()))
+
+
+def shipped_dashboards() -> list[Path]:
+    """Every shipped dashboard model: templates/<component>/<uid>.dashboard.json."""
+    return sorted(REPO.glob(f"templates/*/*{DASHBOARD_SUFFIX}"), key=lambda p: p.name)

@@ -16,10 +16,12 @@ import urllib.request
 
 import pytest
 
-from conftest import REPO, hosts_fixture, write_inventory
+from conftest import hosts_fixture, write_inventory
+from harness.dashboards import uid_of
 from harness.doubles import grafana_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import mirror_settings, service_pids
+from operations.base.templates import shipped_dashboards
 from operations.stack import COMPONENTS, RELEASES
 
 pytestmark = pytest.mark.fleet
@@ -29,8 +31,7 @@ PASSWORD = "e2e-Grafana-admin-pw#1"
 ENV = {"GRAFANA_ADMIN_PASSWORD": PASSWORD}
 RUNS = {"prometheus", "alertmanager", "node_exporter", "grafana"}
 # no Loki in this inventory: the Logs dashboard is left out
-DASHBOARDS = sorted(p.stem for p in (REPO / "dashboards").glob("*.json")
-                    if p.stem != "monstack-logs")
+DASHBOARDS = sorted(uid_of(p) for p in shipped_dashboards() if uid_of(p) != "monstack-logs")
 # folder, 2 data sources, the dashboards and the automation service account
 PROVISION_ALL = f"Provision Grafana: {1 + 2 + len(DASHBOARDS) + 1} objects to create or update"
 

@@ -9,9 +9,14 @@ import json
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-DASH_DIR = REPO / "dashboards"
-DASHBOARD_FILES = sorted(DASH_DIR.glob("*.json"))
+from operations.base.templates import DASHBOARD_SUFFIX, shipped_dashboards
+
+DASHBOARD_FILES = shipped_dashboards()
+
+
+def uid_of(path: Path) -> str:
+    """The uid a shipped dashboard file is named after: <uid>.dashboard.json."""
+    return path.name.removesuffix(DASHBOARD_SUFFIX)
 
 # Grafana's built-in variables (those a query may use without defining them).
 GRAFANA_INTERVALS = {"__rate_interval", "__interval", "__range", "__auto"}

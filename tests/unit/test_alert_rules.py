@@ -1,6 +1,6 @@
 """The shipped Prometheus alert rules: valid, documented, and unit-tested with promtool.
 
-templates/prometheus/rules/*.rules.yml are uploaded verbatim to the Prometheus host.
+templates/<component>/*.rules.yml are uploaded verbatim to the Prometheus host.
 Each has a promtool unit-test file tests/rules/<stem>_test.yml. These tests run the
 real promtool (Debian's builds, through tests/harness/debian.py) of three releases, so
 every rule and test holds on Prometheus 2 and 3 alike, and check that no alert ships
@@ -19,11 +19,11 @@ TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
 
 from harness import debian
+from operations.base.templates import shipped_rule_sets
 
-RULES_DIR = REPO / "templates" / "prometheus" / "rules"
 RULE_TESTS_DIR = TESTS / "rules"
 
-RULE_FILES = sorted(RULES_DIR.glob("*.rules.yml"))
+RULE_FILES = sorted(shipped_rule_sets().values(), key=lambda p: p.name)
 RULE_TEST_FILES = sorted(RULE_TESTS_DIR.glob("*_test.yml"))
 
 SEVERITIES = {"critical", "warning", "info", "none"}
@@ -79,7 +79,7 @@ def _run(cmd: list, cwd: Path = REPO) -> subprocess.CompletedProcess:
 
 
 def test_rule_files_and_tests_exist():
-    assert RULE_FILES, f"no *.rules.yml in {RULES_DIR}"
+    assert RULE_FILES, "no templates/<component>/*.rules.yml"
     assert RULE_TEST_FILES, f"no *_test.yml in {RULE_TESTS_DIR}"
 
 

@@ -1,10 +1,10 @@
-"""The Grafana dashboards shipped in dashboards/: well-formed models, and queries that work.
+"""The Grafana dashboards the components ship: well-formed models, and queries that work.
 
-dashboards/<uid>.json are plain Grafana dashboard models, uploaded by
+templates/<component>/<uid>.dashboard.json are plain Grafana dashboard models, uploaded by
 operations/components/grafana/api.py (``ensure_dashboard(model, folder_uid)``, keyed by ``uid``).
 These tests check them offline:
 
-* structure: valid JSON, uid == file stem, unique uids and titles, no server-assigned
+* structure: valid JSON, uid == file name, unique uids and titles, no server-assigned
   ``id``/``version``, every panel on a provisioned data source (uids ``prometheus`` and
   ``loki``), a gridPos inside the 24-column grid, unique panel ids, units on value panels,
   template variables defined before use;
@@ -39,11 +39,12 @@ TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
 
 from harness import debian
-from harness.dashboards import (DASHBOARD_FILES, GRAFANA_BUILTINS, VAR_RE,
+from operations.base.templates import shipped_rule_sets
+from harness.dashboards import (DASHBOARD_FILES, uid_of, GRAFANA_BUILTINS, VAR_RE,
                                 all_panels, dashboards, ds_uid, load, queries, substitute,
                                 unwrap_variable_query, variable_query, variables)
 
-APPS_RULES = REPO / "templates" / "prometheus" / "rules" / "apps.rules.yml"
+APPS_RULES = shipped_rule_sets()["apps"]
 
 # The deploy provisions exactly these data sources (uid -> type).
 DATASOURCES = {"prometheus": "prometheus", "loki": "loki"}
@@ -59,7 +60,7 @@ def _ids(paths):
 # ==================================================================== structure
 
 def test_dashboards_exist():
-    assert {p.stem for p in DASHBOARD_FILES} == EXPECTED_UIDS
+    assert {uid_of(p) for p in DASHBOARD_FILES} == EXPECTED_UIDS
 
 
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=_ids(DASHBOARD_FILES))
@@ -71,7 +72,7 @@ def test_valid_json_object(path):
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=_ids(DASHBOARD_FILES))
 def test_dashboard_model(path):
     model = load(path)
-    assert model.get("uid") == path.stem, "uid must equal the file name (ensure_dashboard keys on it)"
+    assert model.get("uid") == uid_of(path), "uid must equal the file name (ensure_dashboard keys on it)"
     assert len(model["uid"]) <= 40 and re.fullmatch(r"[a-zA-Z0-9_-]+", model["uid"])
     assert isinstance(model.get("title"), str) and model["title"].strip()
     # Grafana assigns these on save, per instance (ensure_dashboard ignores them)
@@ -535,7 +536,7 @@ def test_runtime_allow_list_is_used_and_small():
 def test_upstream_allow_list_is_used_and_small():
     """Every name of UPSTREAM_NAMES is used by a dashboard or a shipped alert rule."""
     used = set(dashboard_metric_names())
-    for path in sorted((REPO / "templates" / "prometheus" / "rules").glob("*.rules.yml")):
+    for path in shipped_rule_sets().values():
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
                 used |= promql_metric_names(rule["expr"])
@@ -547,7 +548,7 @@ def test_upstream_allow_list_is_used_and_small():
 def test_metric_names_of_alert_rules_verify_too(suite):
     """The verifier accepts the names used by the shipped (promtool-tested) alert rules."""
     names = set()
-    for path in sorted((REPO / "templates" / "prometheus" / "rules").glob("*.rules.yml")):
+    for path in shipped_rule_sets().values():
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
                 names |= promql_metric_names(rule["expr"])

@@ -24,11 +24,13 @@ from operations.components.grafana import provisioning as gp, server as grafana
 from operations.components.grafana.api import GrafanaClient, GrafanaError
 from operations.base.schema import SettingsError
 from operations.stack import COMPONENTS, validate
+from harness.dashboards import uid_of
 from harness.fake_host import FakeHost
+from operations.base.templates import shipped_dashboards
 
 PASSWORD = "s3cret-Grafana-admin"
 NEW_PASSWORD = "n3w-Grafana-admin"
-SHIPPED = sorted(p.stem for p in (REPO / "dashboards").glob("*.json"))
+SHIPPED = sorted(uid_of(p) for p in shipped_dashboards())
 
 
 class FakePython:
@@ -420,15 +422,17 @@ def test_after_provisioning_nothing_is_planned(host_settings, inventory, double)
 def test_a_changed_dashboard_is_exactly_one_update(host_settings, inventory, double, tmp_path,
                                                    monkeypatch):
     shipped = tmp_path / "dashboards"
-    shutil.copytree(REPO / "dashboards", shipped)
-    monkeypatch.setattr(gp, "SHIPPED_DASHBOARDS", shipped)
+    shipped.mkdir()
+    for path in shipped_dashboards():
+        shutil.copy(path, shipped)
+    monkeypatch.setattr(gp, "shipped_dashboards", lambda: sorted(shipped.iterdir()))
     s = host_settings({"grafana_url": double.url})
     g, _ = gp.pending(s, FakeHost("mon1"))
     assert gp.provision(None, FakeHost("mon1"), g)
 
-    model = json.loads((shipped / "monstack-redis.json").read_text())
+    model = json.loads((shipped / "monstack-redis.dashboard.json").read_text())
     model["refresh"] = "1m" if model.get("refresh") != "1m" else "5m"
-    (shipped / "monstack-redis.json").write_text(json.dumps(model))
+    (shipped / "monstack-redis.dashboard.json").write_text(json.dumps(model))
     gp._found.clear()
     g, actions = gp.pending(s, FakeHost("mon1"))
     assert actions == [("dashboard", "monstack-redis", "updated")]

@@ -92,3 +92,22 @@ def test_a_component_imported_on_its_own_finds_the_catalogue():
         cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert int(res.stdout) == len(stack.COMPONENTS)
+
+
+def test_each_template_folder_is_a_component_room():
+    """templates/<component>/ holds a component's config templates, alert rule sets and
+    dashboards (systemd/ is the shared unit template): a folder of another name is a
+    component's files that no component owns."""
+    rooms = {p.name for p in (REPO / "templates").iterdir() if p.is_dir()}
+    assert rooms - {"systemd"} <= set(stack.COMPONENTS), rooms - set(stack.COMPONENTS)
+
+
+def test_rule_sets_and_dashboards_are_found_in_their_rooms():
+    from operations.base.templates import shipped_dashboards, shipped_rule_sets
+    sets = shipped_rule_sets()
+    assert {"host": "node_exporter", "redis": "redis_exporter", "containers": "cadvisor",
+            "watchdog": "prometheus"}.items() <= {n: p.parent.name for n, p in sets.items()}.items()
+    assert stack.BY_NAME["prometheus_shipped_rules"].default == list(sets)
+    owners = {p.name: p.parent.name for p in shipped_dashboards()}
+    assert owners["monstack-hosts.dashboard.json"] == "node_exporter"
+    assert owners["monstack-logs.dashboard.json"] == "loki"

@@ -16,8 +16,8 @@ from pyinfra.api.command import FileUploadCommand, StringCommand
 
 from harness import debian
 from operations.base import files as config_files
-from operations.components.prometheus import server as prometheus
 from operations.base.files import validated_files
+from operations.base.templates import shipped_rule_sets
 
 from test_fact_batch import run_locally
 
@@ -62,7 +62,7 @@ def promtool():
 
 def shipped_rules(folder) -> dict[str, str]:
     return {f"{folder}/{p.name}": p.read_text()
-            for p in sorted(prometheus.SHIPPED_RULES.glob("*.rules.yml"))}
+            for p in shipped_rule_sets().values()}
 
 
 def plan(files, folder, promtool=None):

@@ -26,13 +26,12 @@ from pyinfra.operations import python
 
 from operations.base.inventory import endpoint, hosts_running, secret, settings
 from operations.base.schema import SettingsError
-from operations.base.templates import REPO
+from operations.base.templates import shipped_dashboards
 from operations.base.tls_auth import grafana_client
 from operations.components import vmcluster
 from operations.components.grafana.api import (CREATED, UNCHANGED, GrafanaClient, GrafanaError,
                                                ensure_admin_password)
 
-SHIPPED_DASHBOARDS = REPO / "dashboards"
 FOLDER_UID = "monstack"
 PROBE_SECONDS = 2       # plan time: is Grafana there at all?
 HEALTHY_SECONDS = 60    # run time: Grafana was just (re)started and said ready on its host
@@ -225,7 +224,7 @@ def _load_dashboard(path: Path) -> dict:
 def dashboards(s, available: set[str]) -> list[dict]:
     """Shipped dashboards (those whose data sources exist here), then the user's."""
     models, skipped = {}, []
-    for path in sorted(SHIPPED_DASHBOARDS.glob("*.json")):
+    for path in shipped_dashboards():
         model = _load_dashboard(path)
         missing = datasource_uids(model) - available
         if missing:  # e.g. the Logs dashboard without a Loki in the inventory

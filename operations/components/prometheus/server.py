@@ -25,7 +25,7 @@ from operations.base.releases import promu_release
 from operations.base.schema import (LABEL_NAME_RE, Setting, SettingsError, duration_seconds,
                                     version_tuple)
 from operations.base.services import Unit, service
-from operations.base.templates import REPO, render
+from operations.base.templates import render, shipped_rule_sets
 from operations.base.tls_auth import (PROMETHEUS_PASSWORD_FILE, is_protected, password_file,
                                       protect, scrape_client)
 from operations.components import vmcluster
@@ -37,7 +37,6 @@ CONFIG_DIR = "/etc/prometheus"
 CONFIG = f"{CONFIG_DIR}/prometheus.yml"
 RULES_DIR = f"{CONFIG_DIR}/rules"
 FILE_SD_DIR = f"{CONFIG_DIR}/file_sd"
-SHIPPED_RULES = REPO / "templates/prometheus/rules"
 # Prometheus 3.8.0 reads the retention from prometheus.yml (storage: tsdb: retention:) and
 # deprecates the --storage.tsdb.retention.* flags; older ones refuse that block.
 RETENTION_IN_CONFIG_SINCE = (3, 8, 0)
@@ -223,10 +222,10 @@ COMPONENT = Component(
             "Prometheus 3)")),
         Setting("prometheus_extra_scrape_configs", "list", [], section="prometheus",
                 help="raw Prometheus scrape_config entries, passed through as given"),
-        Setting("prometheus_shipped_rules", "list",
-                ["host", "targets", "apps", "redis", "postgres", "monitoring", "watchdog",
-                 "loki", "containers"],
-                section="prometheus", help="shipped alert rule sets to install"),
+        Setting("prometheus_shipped_rules", "list", list(shipped_rule_sets()),
+                section="prometheus", help=(
+                    "shipped alert rule sets to install (each component's "
+                    "templates/<component>/<set>.rules.yml; default: all of them)")),
         Setting("prometheus_rule_files", "list", [], section="prometheus",
                 help="your own rule files (controller paths), validated and installed"),
         Setting("prometheus_remote_write", "list", [], section="prometheus", help=(
@@ -310,12 +309,12 @@ def check_rule_file_shape(local: str, text: str) -> None:
 def rule_files(s) -> dict[str, str]:
     """Remote file name -> content, for the shipped rule sets chosen and the user's files."""
     wanted = {}
+    shipped = shipped_rule_sets()
     for rule_set in s.prometheus_shipped_rules:
-        path = SHIPPED_RULES / f"{rule_set}.rules.yml"
-        if not path.is_file():
-            known = sorted(p.name.split(".")[0] for p in SHIPPED_RULES.glob("*.rules.yml"))
+        path = shipped.get(rule_set)
+        if path is None:
             raise SettingsError(f"prometheus_shipped_rules: no rule set {rule_set!r} "
-                                f"(shipped: {', '.join(known)})")
+                                f"(shipped: {', '.join(sorted(shipped))})")
         wanted[path.name] = path.read_text()
     for local in s.prometheus_rule_files:
         path = Path(local).expanduser()
