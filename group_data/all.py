@@ -16,6 +16,8 @@ artifact_cache_dir = '~/.cache/monstack/artifacts'
 fact_batch_dir = '~/.cache/monstack/facts'
 # longest an apt-get update or install on a host may take (a stalled mirror or proxy): the step then fails, naming the host and what to check
 apt_timeout = '10m'
+# a host that acknowledges nothing for this long in the middle of a run (its network went away) is given up: its run fails, the other hosts go on, a re-run converges it; a slow step on a reachable host is not cut short; 0s: wait for ever
+connection_lost_after = '60s'
 # seconds a service may take to answer its readiness check after a (re)start or reload, by component (defaults: 60, loki 120, grafana 300), for slow hosts; past it the step fails with the service's last journal lines
 ready_timeouts = {}
 # override the host's `uname -m` for artifact selection (x86_64, aarch64, armv7l, armv6l, armv8l)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from pyinfra import host, state
 
-from operations.base import catalogue, fact_batch, inventory, placement, progress
+from operations.base import (catalogue, connections, fact_batch, inventory, placement,
+                             progress)
+from operations.base.files import remove_staged_leftovers
 from operations.base.install import plan_service_users
+from operations.base.schema import duration_seconds
 from operations.base.services import wait_ready_helper
 from operations.base.settings import GENERAL, general_problems
 from operations.components import (alertmanager, alloy, blackbox_exporter, cadvisor, loki,
@@ -65,6 +68,8 @@ def plan_host() -> None:
     if fact_dir:
         fact_batch.start(state, host, fact_dir)
     progress.start(state)
+    connections.give_up_when_silent(
+        host, duration_seconds(inventory.settings().connection_lost_after))
     running = {c: INSTALLERS[c] for c in COMPONENTS if inventory.runs(c)}
     if running:
         wait_ready_helper()
@@ -82,3 +87,5 @@ def plan_host() -> None:
     # Grafana's data sources, folder and dashboards, over its API once its service is ready
     if "grafana" in running:
         grafana_provisioning.install()
+    # last: every folder this run stages files in is known by now
+    remove_staged_leftovers()

@@ -147,6 +147,19 @@ class ProgramVersion(FactBase):
         return found.group(0) if found else None
 
 
+class StagedLeftovers(FactBase):
+    """What sits staged (a name ending in .monstack-new) directly in any of `folders`: an
+    upload or move an interrupted run did not finish."""
+
+    def command(self, folders) -> str:
+        quoted = " ".join(shlex.quote(f) for f in folders)
+        return (f"for d in {quoted}; do [ -d \"$d\" ] && "
+                "find \"$d\" -mindepth 1 -maxdepth 1 -name '*.monstack-new'; done; true")
+
+    def process(self, output):
+        return sorted(line for line in output if line)
+
+
 # Asked about by name: pyinfra's Users fact runs lastlog, id and grep for every account of
 # the host (~0.2 s of CPU a host), its systemd facts list every unit (~0.07 s each).
 class SystemUsers(FactBase):

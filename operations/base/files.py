@@ -26,7 +26,8 @@ from pyinfra.api.util import format_text
 from pyinfra.facts.files import File, FileContents, Sha1File
 from pyinfra.operations.util.files import generate_color_diff
 
-from operations.base.facts import SECRET_KEY_WORDS, SECRET_MASK, FilesState, MaskedFileContents
+from operations.base.facts import (SECRET_KEY_WORDS, SECRET_MASK, FilesState, MaskedFileContents,
+                                   StagedLeftovers)
 
 # In files holding secrets the value of any secret-looking key is masked on both sides of
 # a diff (the live side on the host, by MaskedFileContents): the live file may hold an old
@@ -83,9 +84,44 @@ def _show_diff(dest: str, old: str | None, new: str, secret: bool, secrets) -> N
     logger.info("")
 
 
+STAGED_SUFFIX = ".monstack-new"
+# host name -> folders in which this run's files are staged beside their destination: the
+# only places where an interrupted upload or move can leave a staged file behind
+_STAGING_FOLDERS: dict[str, set[str]] = {}
+
+
 def staging_path(dest: str) -> str:
     directory, name = posixpath.split(dest)
-    return posixpath.join(directory, f".{name}.monstack-new")
+    return posixpath.join(directory, f".{name}{STAGED_SUFFIX}")
+
+
+def stages_beside(*dests: str) -> None:
+    """Note that files are put at `dests` by staging them beside: remove_staged_leftovers()
+    looks for what an earlier, interrupted run staged there."""
+    try:
+        name = host.name
+    except AttributeError:  # no host: an operation's generator driven alone (unit tests)
+        return
+    _STAGING_FOLDERS.setdefault(name, set()).update(posixpath.dirname(d) for d in dests)
+
+
+@operation()
+def remove_paths(paths: list[str]):
+    """
+    Remove `paths` (files or folders), decided at plan time: the preview and the run
+    remove the same ones.
+    """
+    yield StringCommand("rm -rf " + " ".join(shlex.quote(p) for p in paths))
+
+
+def remove_staged_leftovers() -> None:
+    """Files and folders an interrupted run staged (*.monstack-new) beside the destinations
+    of this run, removed at the end of the host's plan. Planned last so that every folder
+    is known; from the state before the run (what this run stages it also moves)."""
+    folders = sorted(_STAGING_FOLDERS.pop(host.name, ()))
+    left = host.get_fact(StagedLeftovers, folders=folders) if folders else []
+    if left:
+        remove_paths(name="Remove what an interrupted run staged", paths=left)
 
 
 def watched(op: OperationMeta, paths) -> OperationMeta:
@@ -93,6 +129,7 @@ def watched(op: OperationMeta, paths) -> OperationMeta:
     a running service when one of them is newer than its last (re)start by the deploy,
     which an earlier run that was cut short leaves behind."""
     op.monstack_paths = tuple(paths)
+    stages_beside(*paths)
     return op
 
 

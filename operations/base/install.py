@@ -18,7 +18,7 @@ from pyinfra.operations import files, server
 from operations.base import artifacts, catalogue
 from operations.base.facts import (DirectoriesState, FilesState, InstalledProgram,
                                    SystemGroups, SystemUsers, write_program_stamp)
-from operations.base.files import owner_mode_fixes, staging_path
+from operations.base.files import owner_mode_fixes, stages_beside, staging_path
 from operations.base.inventory import first_plan, settings
 from operations.base.schema import SettingsError, duration_seconds
 
@@ -141,6 +141,7 @@ def program(src: str, dest: str):
     written (ETXTBSY: files.put failed to upgrade the binary of a running service), but
     it can be replaced, and an interrupted upload never leaves half a program in place.
     """
+    stages_beside(dest)
     installed = host.get_fact(InstalledProgram, path=dest)
     wanted = get_file_sha1(src)
     q_dest = shlex.quote(dest)
@@ -193,6 +194,7 @@ def put_files(files: dict[str, str], mode: str = "0644"):
     puts them all in place (files.put asks and sends a mkdir, the upload and a chmod for
     each file).
     """
+    stages_beside(*files)
     remote = host.get_fact(FilesState, paths=sorted(files))
     steps = []
     for dest, src in sorted(files.items()):

@@ -30,6 +30,10 @@ GENERAL: list[Setting] = [
     Setting("apt_timeout", "duration", "10m", help=(
         "longest an apt-get update or install on a host may take (a stalled mirror or "
         "proxy): the step then fails, naming the host and what to check")),
+    Setting("connection_lost_after", "duration", "60s", help=(
+        "a host that acknowledges nothing for this long in the middle of a run (its network "
+        "went away) is given up: its run fails, the other hosts go on, a re-run converges "
+        "it; a slow step on a reachable host is not cut short; 0s: wait for ever")),
     Setting("ready_timeouts", "dict", {}, help=(
         "seconds a service may take to answer its readiness check after a (re)start or "
         "reload, by component (defaults: 60, loki 120, grafana 300), for slow hosts; past "

@@ -416,6 +416,10 @@ class Fleet:
         sh("ip", "-n", ns, "link", "set", "eth0", "up")
         sh("ip", "-n", ns, "link", "set", "lo", "up")
 
+    def link(self, host: Host, up: bool) -> None:
+        """Cut (or restore) a host's only link, as a pulled cable or a lost Wi-Fi would."""
+        sh("ip", "link", "set", self._veth(host), "up" if up else "down")
+
     def _veth(self, host: Host) -> str:
         return f"{self.profile.netns_prefix}v{host.index}"
 

@@ -246,3 +246,26 @@ def test_put_files_installs_several_files_and_their_folders_in_one_command(local
     assert sorted(p.name for p in dest.iterdir()) == ["default.tmpl", "email.tmpl"]
     assert (dest / "email.tmpl").stat().st_mode & 0o777 == 0o644
     assert list(install.put_files._inner(files=wanted)) == []
+
+
+def test_staged_leftovers_are_found_in_the_folders_named_only(tmp_path):
+    """What an interrupted run left: a staged program, a staged config, Grafana's staged
+    archive folder; not the live files, not a folder no destination of the run is in."""
+    from operations.base.facts import StagedLeftovers
+    bin_dir, etc, other = tmp_path / "bin", tmp_path / "etc", tmp_path / "other"
+    for folder in (bin_dir, etc, other):
+        folder.mkdir()
+    (bin_dir / "prometheus").write_text("live")
+    (bin_dir / ".prometheus.monstack-new").write_text("half")
+    (etc / ".prometheus.yml.monstack-new").write_text("half")
+    (etc / "grafana-12.0.0.monstack-new").mkdir()
+    (etc / "prometheus.yml").write_text("live")
+    (other / ".x.monstack-new").write_text("not ours to look at")
+    fact = StagedLeftovers()
+    ok, lines = run_locally(fact.command([str(bin_dir), str(etc), str(tmp_path / "gone")]))
+    assert ok
+    assert fact.process(lines) == sorted([str(bin_dir / ".prometheus.monstack-new"),
+                                          str(etc / ".prometheus.yml.monstack-new"),
+                                          str(etc / "grafana-12.0.0.monstack-new")])
+    ok, lines = run_locally(fact.command([str(bin_dir / "nothing-here")]))
+    assert ok and fact.process(lines) == []

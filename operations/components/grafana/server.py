@@ -18,7 +18,7 @@ from pyinfra.operations import files, python
 from operations.base import artifacts, grafana_repository
 from operations.base.addresses import url_problem
 from operations.base.component import Component
-from operations.base.files import validated_file
+from operations.base.files import stages_beside, validated_file
 from operations.base.grafana_repository import VERSION_HELP
 from operations.base.install import directories, install_package, machine, system_user
 from operations.base.inventory import bind_address, local_url, secret, settings
@@ -215,6 +215,7 @@ def unpacked_tree(archive: str, sha256: str, dest: str, strip: int):
     `dest`/.monstack-archive-sha256 records the archive it came from: the decision is
     made from that one fact, so --dry is exact and a second run does nothing.
     """
+    stages_beside(dest)
     marker = f"{dest}/{ARCHIVE_MARKER}"
     if host.get_fact(Sha1File, path=marker) == hashlib.sha1(f"{sha256}\n".encode()).hexdigest():
         return
