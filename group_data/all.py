@@ -324,7 +324,7 @@ prometheus_web_external_url = None
 prometheus_scrape_jobs = []
 # raw Prometheus scrape_config entries, passed through as given
 prometheus_extra_scrape_configs = []
-# shipped alert rule sets to install (each component's templates/<component>/<set>.rules.yml; default: all of them)
+# shipped rule sets to install, alerting and recording (each component's templates/<component>/<set>.rules.yml; default: all of them; the hosts dashboard reads host_recording's series)
 prometheus_shipped_rules = ['apps', 'containers', 'host', 'host_recording', 'loki', 'monitoring', 'postgres', 'redis', 'targets', 'targets_recording', 'watchdog']
 # your own rule files (controller paths), validated and installed
 prometheus_rule_files = []

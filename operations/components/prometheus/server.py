@@ -232,8 +232,9 @@ COMPONENT = Component(
                 help="raw Prometheus scrape_config entries, passed through as given"),
         Setting("prometheus_shipped_rules", "list", list(shipped_rule_sets()),
                 section="prometheus", help=(
-                    "shipped alert rule sets to install (each component's "
-                    "templates/<component>/<set>.rules.yml; default: all of them)")),
+                    "shipped rule sets to install, alerting and recording (each component's "
+                    "templates/<component>/<set>.rules.yml; default: all of them; the hosts "
+                    "dashboard reads host_recording's series)")),
         Setting("prometheus_rule_files", "list", [], section="prometheus",
                 help="your own rule files (controller paths), validated and installed"),
         Setting("prometheus_runbook_base_url", "str", README_URL, section="prometheus", help=(
