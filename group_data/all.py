@@ -326,10 +326,14 @@ prometheus_web_external_url = None
 prometheus_scrape_jobs = []
 # raw Prometheus scrape_config entries, passed through as given
 prometheus_extra_scrape_configs = []
-# shipped alert rule sets to install (each component's templates/<component>/<set>.rules.yml; default: all of them)
-prometheus_shipped_rules = ['apps', 'containers', 'host', 'loki', 'monitoring', 'postgres', 'redis', 'targets', 'watchdog']
+# shipped rule sets to install, alerting and recording (each component's templates/<component>/<set>.rules.yml; default: all of them; the hosts dashboard reads host_recording's series)
+prometheus_shipped_rules = ['apps', 'containers', 'host', 'host_recording', 'loki', 'monitoring', 'postgres', 'redis', 'targets', 'targets_recording', 'watchdog']
 # your own rule files (controller paths), validated and installed
 prometheus_rule_files = []
+# where the shipped alerts' runbook_url points: this URL + #alert-<alert name lowercased> (default: this README, whose section "Runbooks" has those anchors; a copy of that section elsewhere keeps them)
+prometheus_runbook_base_url = 'https://github.com/monstack/monstack/blob/main/README.md'
+# the Grafana URL the shipped alerts' `dashboard` annotation links to (<url>/d/<uid>); unset: the inventory's Grafana (of this Prometheus' site first): its grafana_root_url, else http://<its address>:<port>; no Grafana either: the annotation holds the dashboard's uid
+prometheus_dashboard_base_url = None
 # long-term stores to send samples to: [{url, name, remote_timeout, basic_auth: {username, password_secret}, bearer_token_secret, queue_config: {...}, write_relabel_configs: [...]}]; secrets are written to files beside prometheus.yml, never into it
 prometheus_remote_write = []
 # send samples to every VictoriaMetrics host of the inventory too (group victoriametrics), and to every vminsert of its cluster edition

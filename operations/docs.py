@@ -6,9 +6,14 @@ rewrites them; a unit test checks they are current.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import yaml
+
+from operations.base import alert_rules
 from operations.base.catalogue import release_of
+from operations.base.templates import shipped_rule_sets
 from operations.stack import COMPONENTS, RELEASES, SETTINGS
 
 
@@ -71,7 +76,40 @@ def render_versions_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-README_TABLES = {"settings": render_settings_table, "versions": render_versions_table}
+def readable(template: str) -> str:
+    """An alert annotation with its Prometheus templates shown as placeholders:
+    {{ $labels.instance }} -> {instance}, {{ $value | ... }} -> {value}."""
+    text = re.sub(r"\{\{\s*\$labels\.(\w+)\s*\}\}", r"{\1}", template)
+    text = re.sub(r"\{\{[^}]*\$value[^}]*\}\}", "{value}", text)
+    return " ".join(text.split())
+
+
+def render_runbooks() -> str:
+    """README's section "Runbooks": every shipped alert (by rule set, in file order), under
+    the anchor its runbook_url names, with its summary, cause and first steps."""
+    out = []
+    for name, path in shipped_rule_sets().items():
+        runbooks = alert_rules.load_runbooks(path)
+        rules: dict[str, list[dict]] = {}
+        for rule in alert_rules.alerts(yaml.safe_load(path.read_text())):
+            rules.setdefault(rule["alert"], []).append(rule)
+        for alert, levels in rules.items():
+            book = runbooks.get(alert) or {}
+            severities = ", ".join(dict.fromkeys(r["labels"]["severity"] for r in levels))
+            dashboard = levels[0].get("annotations", {}).get("dashboard", "none")
+            out += [f'<a name="{alert_rules.anchor(alert)}"></a>', f"### {alert}", "",
+                    f"*{readable(levels[0]['annotations']['summary'])}*", "",
+                    f"Rule set `{name}` ({path.relative_to(path.parents[2])}), severity "
+                    f"{severities}, dashboard `{dashboard}`.", "",
+                    f"**Cause.** {book.get('cause', 'no runbook entry')}", "",
+                    "**First steps.**", ""]
+            out += [f"{n}. {step}" for n, step in enumerate(book.get("first_steps", []), 1)]
+            out.append("")
+    return "\n".join(out)
+
+
+README_TABLES = {"settings": render_settings_table, "versions": render_versions_table,
+                 "runbooks": render_runbooks}
 
 
 def with_table(text: str, marker: str, table: str) -> str:

@@ -18,8 +18,9 @@ from harness.dashboards import queries, substitute
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, http_json,
                            install_databases, mirror_settings, prom_query, service_pids,
-                           wait_targets_up)
+                           wait_for, wait_targets_up)
 from harness.webhook import WebhookReceiver
+from operations.base.templates import shipped_rule_sets
 
 pytestmark = pytest.mark.fleet
 
@@ -84,7 +85,7 @@ def test_dry_run_lists_exactly_the_changes_the_first_run_makes(first_runs):
 
 
 def test_all_rule_files_are_one_operation_and_folders_one_per_component(stack, first_runs):
-    """The first converge writes the nine shipped rule files in one operation (one
+    """The first converge writes every shipped rule file in one operation (one
     promtool run) and each component's folders in one, not one operation per file or
     folder."""
     _, real = first_runs
@@ -94,7 +95,7 @@ def test_all_rule_files_are_one_operation_and_folders_one_per_component(stack, f
     assert real.changes["Prometheus | Create the prometheus folders"] == 1
     assert not [op for op in real.changes if op.startswith("Prometheus | Create /")]
     rules = stack["monitoring"].ssh("ls -A /etc/prometheus/rules").stdout.split()
-    assert len(rules) == 9 and all(n.endswith(".rules.yml") for n in rules), rules
+    assert sorted(rules) == sorted(p.name for p in shipped_rule_sets().values()), rules
 
 
 def expected_targets(stack) -> set[tuple[str, str]]:
@@ -115,7 +116,8 @@ def test_every_expected_target_is_up_and_all_rule_groups_load(stack, first_runs)
     groups = http_json(f"http://{mon.ip}:9090/api/v1/rules")["data"]["groups"]
     assert {g["name"] for g in groups} >= {"host.rules", "targets.rules", "apps.rules",
                                            "redis.rules", "postgres.rules", "watchdog.rules",
-                                           "monitoring.rules"}
+                                           "monitoring.rules", "host.recording",
+                                           "targets.recording"}
     assert all(r.get("health") == "ok" for g in groups for r in g["rules"])
 
 
@@ -123,6 +125,9 @@ def test_the_watchdog_alert_reaches_the_webhook_through_alertmanager(webhook, fi
     alert = webhook.wait_for_alert("Watchdog", timeout=120)
     assert alert["status"] == "firing"
     assert alert["labels"]["severity"] == "none"
+    # the deploy added the runbook link and made the dashboard uid a link where it can
+    assert alert["annotations"]["runbook_url"].endswith("README.md#alert-watchdog")
+    assert alert["annotations"]["dashboard"].endswith("monstack-alerts")
 
 
 def test_services_run_as_their_own_users_with_tight_files(stack, first_runs):
@@ -184,7 +189,7 @@ def test_a_broken_rule_file_fails_the_run_and_prometheus_keeps_its_config(stack,
         return sorted((g["file"], r["name"]) for g in http_json(rules_url)["data"]["groups"]
                       for r in g["rules"])
 
-    # one bad file among many: a good new file beside it, and the nine shipped ones
+    # one bad file among many: a good new file beside it, and the shipped ones
     good = tmp_path / "good.rules.yml"
     good.write_text("groups:\n  - name: good\n    rules:\n"
                     "      - alert: Good\n        expr: up == 0\n")
@@ -300,6 +305,12 @@ def test_every_dashboard_query_runs_on_the_real_prometheus(stack, first_runs):
             "targets not scraped three times successfully after 120 s: "
             f"{prom_query(mon, 'sum_over_time(up[5m])')}")
         time.sleep(3)
+    # the hosts dashboard reads recording rules (rates over 5m): wait for an evaluation
+    # after those scrapes
+    nodes = {i for job, i in expected_targets(stack) if job == "node"}
+    wait_for("instance:node_cpu_utilisation:rate5m of every node target", lambda: {
+        r["metric"]["instance"] for r in prom_query(mon, "instance:node_cpu_utilisation:rate5m")
+    } == nodes, timeout=60)
     errors, empty = [], []
     for uid, where, expr, model in queries("prometheus"):
         query = substitute(expr, model, all_values=True)

@@ -3,17 +3,17 @@ from each, so the global view holds every site, each series labelled with its si
 
 Hosts: two sites, `a` and `b`, each a monitoring host (Prometheus, node_exporter) and a
 web host (node_exporter), their `site` given in host data; and one global host in the
-group `federation`. Every Prometheus evaluates a recording rule (`job:up:sum`, the same
-rule files everywhere: pyinfra's tables name operations by their place in each host's
-list, which must then be the same on every host); the global Prometheus federates the
-default selection: `up` and every recording rule's result (names with a colon), nothing
-else.
+group `federation`. Every Prometheus evaluates the shipped recording rules (templates/
+*/*.rules.yml: job:up:sum per job, instance:node_num_cpu:sum per host, ...; the test adds
+no rule of its own); the global Prometheus federates the default selection: `up` and
+every recording rule's result (names with a colon), nothing else.
 """
 
 
 import pytest
 import yaml
 
+from operations.base.templates import shipped_rule_sets
 from conftest import hosts_fixture, write_inventory
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, http_json,
@@ -23,15 +23,15 @@ pytestmark = pytest.mark.fleet
 
 hosts = hosts_fixture(5, suites=("bookworm", "trixie"))  # a_web: Debian 13
 SCRAPE_SECONDS = 5
-RECORDING_RULES = {"groups": [{"name": "federation-test", "rules": [
-    {"record": "job:up:sum", "expr": "sum by (job) (up)"}]}]}
+# every series the shipped recording rules record
+RECORDED = {rule["record"] for path in shipped_rule_sets().values()
+            for group in yaml.safe_load(path.read_text())["groups"]
+            for rule in group["rules"] if "record" in rule}
 
 
 @pytest.fixture(scope="module")
 def stack(hosts, fleet, mirror, tmp_path_factory):
     a_mon, a_web, b_mon, b_web, global1 = hosts
-    rules = tmp_path_factory.mktemp("rules") / "site.rules.yml"
-    rules.write_text(yaml.safe_dump(RECORDING_RULES))
     settings = {
         **mirror_settings(mirror, ["prometheus", "node_exporter"]),
         **CORE_ONLY,
@@ -41,7 +41,6 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
         "prometheus_scrape_interval": f"{SCRAPE_SECONDS}s",
         "prometheus_scrape_timeout": "4s",
         "prometheus_evaluation_interval": f"{SCRAPE_SECONDS}s",
-        "prometheus_rule_files": [str(rules)],
     }
     host_data = {a_mon.ip: {"site": "a"}, a_web.ip: {"site": "a"},
                  b_mon.ip: {"site": "b"}, b_web.ip: {"site": "b"}}
@@ -117,6 +116,14 @@ def test_the_global_view_has_the_selected_series_of_both_sites_apart(stack, firs
 
     wait_for("each site's recording rule in the global Prometheus", recorded)
 
+    # a shipped per-host recording rule: one series per host of each site, with its site
+    def cpus():
+        got = {(r["metric"].get("site"), r["metric"]["instance"]): r["value"][1]
+               for r in prom_query(g, 'instance:node_num_cpu:sum{job="node",site!=""}')}
+        return set(got) == want and all(float(v) >= 1 for v in got.values()) and got
+
+    wait_for("each site's hosts' instance:node_num_cpu:sum in the global Prometheus", cpus)
+
 
 def test_series_not_selected_stay_in_their_site(stack, first_runs):
     g = stack["global"]
@@ -126,8 +133,14 @@ def test_series_not_selected_stay_in_their_site(stack, first_runs):
     # ... the global Prometheus does not: only the one of its own host, without a site
     assert prom_query(g, 'node_load1{site!=""}') == []
     assert [r["metric"]["instance"] for r in prom_query(g, "node_load1")] == [f"{g.ip}:9100"]
+    # what arrives: `up` and the shipped recording rules' results, nothing else
+    wanted = {"up", "job:up:count", "job:up:sum", "job:up:ratio", "instance:node_num_cpu:sum",
+              "instance:node_memory_utilisation:ratio", "instance:node_cpu_utilisation:rate5m"}
+    assert wanted <= RECORDED | {"up"}, wanted - RECORDED
+    wait_for("the sites' recorded series", lambda: {
+        r["metric"]["__name__"] for r in prom_query(g, '{site!="",job!="federate"}')} >= wanted)
     names = {r["metric"]["__name__"] for r in prom_query(g, '{site!="",job!="federate"}')}
-    assert names == {"up", "job:up:sum"}, names
+    assert wanted <= names <= RECORDED | {"up"}, names
 
 
 def test_a_second_run_changes_nothing_and_restarts_nothing(stack, first_runs):

@@ -135,6 +135,21 @@ def test_every_alert_is_tested():
     assert sorted(tested_names - names) == [], "tests name alerts that are not shipped"
 
 
+def test_every_recording_rule_is_tested():
+    """A new recording rule without a promtool test fails here: each recorded name must be
+    the subject of a promql_expr_test that expects samples of it."""
+    recorded = {rule["record"] for path in RULE_FILES for group in _load(path)["groups"]
+                for rule in group["rules"] if "record" in rule}
+    assert recorded, "no shipped recording rule"
+    shown = set()
+    for path in RULE_TEST_FILES:
+        for test in _load(path).get("tests") or []:
+            for case in test.get("promql_expr_test") or []:
+                for sample in case.get("exp_samples") or []:
+                    shown.add(sample["labels"].split("{", 1)[0].strip())
+    assert sorted(recorded - shown) == [], "recording rules never shown with a sample"
+
+
 def test_every_alert_has_severity_summary_and_description():
     rules = list(_alerting_rules())
     assert rules

@@ -17,7 +17,9 @@ These tests check them offline:
   node_exporter, redis_exporter, postgres_exporter, prometheus and alertmanager (see
   ``verify_metric_name`` for the heuristic and RUNTIME_NAMES for names no binary holds),
   or, for cAdvisor, Loki and Alloy, which Debian does not build, in the explicit
-  UPSTREAM_NAMES list, checked by hand in their sources;
+  UPSTREAM_NAMES list, checked by hand in their sources; a name with colons
+  (level:metric:operations) must be recorded by a shipped recording rule, whose own
+  expression's names are checked like the alert rules';
 * LogQL: a small structural validator (not a full LogQL parser, see ``check_logql``).
 
 Each checker is itself tested on broken input, so a checker that accepts everything fails.
@@ -45,6 +47,13 @@ from harness.dashboards import (DASHBOARD_FILES, uid_of, GRAFANA_BUILTINS, VAR_R
                                 unwrap_variable_query, variable_query, variables)
 
 APPS_RULES = shipped_rule_sets()["apps"]
+
+
+def recorded_names() -> dict[str, str]:
+    """Name -> rule set of every series a shipped recording rule records."""
+    return {rule["record"]: name for name, path in shipped_rule_sets().items()
+            for group in yaml.safe_load(path.read_text())["groups"]
+            for rule in group["rules"] if "record" in rule}
 
 # The deploy provisions exactly these data sources (uid -> type).
 DATASOURCES = {"prometheus": "prometheus", "loki": "loki"}
@@ -470,6 +479,10 @@ def verify_metric_name(name: str, suite: str = debian.OLDEST) -> tuple[bool, str
     passes because the postgres_exporter binary also holds an unrelated literal
     "deadlock". Truncations of a single literal ("connected_client") do fail.
     """
+    if ":" in name:   # level:metric:operations, the result of a recording rule
+        recorded = recorded_names()
+        return (name in recorded, f"recorded by the shipped rule set {recorded.get(name)}"
+                if name in recorded else "no shipped recording rule records it")
     if name in APP_METRICS:
         rules = APPS_RULES.read_text()
         return (re.search(rf"\b{re.escape(name)}\b", rules) is not None,
@@ -526,20 +539,26 @@ def test_metric_names_exist_in_exporters(suite):
         f"  {n}: {how}; used in {used}" for n, (how, used) in unknown.items())
 
 
+def shipped_rule_metric_names() -> set[str]:
+    names = set()
+    for path in shipped_rule_sets().values():
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                names |= promql_metric_names(rule["expr"])
+    return names
+
+
 def test_runtime_allow_list_is_used_and_small():
-    """Every run-time name is used by a dashboard, so the list cannot rot."""
-    used = set(dashboard_metric_names())
+    """Every run-time name is used by a dashboard or a shipped rule (recording rules
+    feed the dashboards), so the list cannot rot."""
+    used = set(dashboard_metric_names()) | shipped_rule_metric_names()
     assert set(RUNTIME_NAMES) <= used, set(RUNTIME_NAMES) - used
     assert len(RUNTIME_NAMES) <= 10
 
 
 def test_upstream_allow_list_is_used_and_small():
     """Every name of UPSTREAM_NAMES is used by a dashboard or a shipped alert rule."""
-    used = set(dashboard_metric_names())
-    for path in shipped_rule_sets().values():
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            for rule in group["rules"]:
-                used |= promql_metric_names(rule["expr"])
+    used = set(dashboard_metric_names()) | shipped_rule_metric_names()
     assert set(UPSTREAM_NAMES) <= used, set(UPSTREAM_NAMES) - used
     assert len(UPSTREAM_NAMES) <= 12
 
@@ -592,6 +611,9 @@ def test_metric_names_of_alert_rules_verify_too(suite):
     "container_spec_memory_limits_bytes",
     "loki_request_duration_seconds",
     "loki_write_dropped_entry_total",
+    "instance:node_cpu_utilisation:rate1m",      # recorded names: only those shipped
+    "instance:node_cpu_utilization:rate5m",
+    "job:up:avg",
 ])
 @pytest.mark.parametrize("suite", BINARY_SUITES)
 def test_metric_name_checker_rejects_typos(typo, suite):

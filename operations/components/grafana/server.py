@@ -21,7 +21,7 @@ from operations.base.component import Component
 from operations.base.files import stages_beside, validated_file
 from operations.base.grafana_repository import VERSION_HELP
 from operations.base.install import directories, install_package, machine, system_user
-from operations.base.inventory import bind_address, local_url, secret, settings
+from operations.base.inventory import bind_address, endpoint, local_url, secret, settings
 from operations.base.schema import Setting, SettingsError
 from operations.base.services import Unit, service
 from operations.base.templates import render
@@ -48,6 +48,12 @@ URLS = {"grafana_root_url": "https://grafana.example.org/",
         "grafana_apt_repo_url": "https://apt.grafana.com (or file:///srv/grafana-apt)",
         "grafana_apt_key_url": "https://apt.grafana.com/gpg.key"}
 URL_SCHEMES = {"grafana_apt_repo_url": ("http", "https", "file")}
+
+
+def users_url(h) -> str:
+    """The URL users reach the Grafana of host `h` at (links in alerts): its
+    grafana_root_url, else its address and port (Grafana serves plain HTTP here)."""
+    return (settings(h).grafana_root_url or f"http://{endpoint(NAME, h)}").rstrip("/")
 
 
 def settings_problems(values: dict) -> list[str]:

@@ -13,6 +13,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.files import FindFiles
 from pyinfra.operations import files
 
+from operations.base import alert_rules
 from operations.base.addresses import url_problem
 from operations.base.component import Component
 from operations.base.facts import FreeSpace, ProgramVersion
@@ -29,6 +30,7 @@ from operations.base.templates import render, shipped_rule_sets
 from operations.base.tls_auth import (PROMETHEUS_PASSWORD_FILE, is_protected, password_file,
                                       protect, scrape_client)
 from operations.components import vmcluster
+from operations.components.grafana import server as grafana
 from operations.components.prometheus import federation, remote_write
 from operations.components.prometheus.targets import inventory_jobs, jobs
 
@@ -66,12 +68,18 @@ def settings_problems(values: dict) -> list[str]:
     if not LABEL_NAME_RE.fullmatch(values["prometheus_replica_label"]):
         errors.append(f"prometheus_replica_label ({values['prometheus_replica_label']!r}) is "
                       "not a Prometheus label name (letters, digits, _; not a digit first)")
-    if values["prometheus_web_external_url"] is not None:
-        errors.append(url_problem("prometheus_web_external_url",
-                                  values["prometheus_web_external_url"],
-                                  "https://prometheus.example.org/"))
+    for key, example in URLS.items():
+        if values[key] is not None:
+            errors.append(url_problem(key, values[key], example))
     errors += zero_duration_problems(values) + external_label_problems(values)
     return [e for e in errors if e] + federation.settings_problems(values)
+
+
+# URL settings -> an example of each
+URLS = {"prometheus_web_external_url": "https://prometheus.example.org/",
+        "prometheus_runbook_base_url": "https://wiki.example.org/monitoring/runbooks",
+        "prometheus_dashboard_base_url": "https://grafana.example.org"}
+README_URL = "https://github.com/monstack/monstack/blob/main/README.md"
 
 
 def zero_duration_problems(values: dict) -> list[str]:
@@ -224,10 +232,21 @@ COMPONENT = Component(
                 help="raw Prometheus scrape_config entries, passed through as given"),
         Setting("prometheus_shipped_rules", "list", list(shipped_rule_sets()),
                 section="prometheus", help=(
-                    "shipped alert rule sets to install (each component's "
-                    "templates/<component>/<set>.rules.yml; default: all of them)")),
+                    "shipped rule sets to install, alerting and recording (each component's "
+                    "templates/<component>/<set>.rules.yml; default: all of them; the hosts "
+                    "dashboard reads host_recording's series)")),
         Setting("prometheus_rule_files", "list", [], section="prometheus",
                 help="your own rule files (controller paths), validated and installed"),
+        Setting("prometheus_runbook_base_url", "str", README_URL, section="prometheus", help=(
+            "where the shipped alerts' runbook_url points: this URL + #alert-<alert name "
+            "lowercased> (default: this README, whose section \"Runbooks\" has those "
+            "anchors; a copy of that section elsewhere keeps them)")),
+        Setting("prometheus_dashboard_base_url", "str", None, optional=True,
+                section="prometheus", help=(
+                    "the Grafana URL the shipped alerts' `dashboard` annotation links to "
+                    "(<url>/d/<uid>); unset: the inventory's Grafana (of this Prometheus' "
+                    "site first): its grafana_root_url, else http://<its address>:<port>; "
+                    "no Grafana either: the annotation holds the dashboard's uid")),
         Setting("prometheus_remote_write", "list", [], section="prometheus", help=(
             "long-term stores to send samples to: [{url, name, remote_timeout, basic_auth: "
             "{username, password_secret}, bearer_token_secret, queue_config: {...}, "
@@ -306,8 +325,20 @@ def check_rule_file_shape(local: str, text: str) -> None:
                             "{name, rules: [...]}")
 
 
-def rule_files(s) -> dict[str, str]:
-    """Remote file name -> content, for the shipped rule sets chosen and the user's files."""
+def dashboard_base_url(s) -> str | None:
+    """The Grafana the alerts' dashboard links point at: prometheus_dashboard_base_url,
+    else the inventory's Grafana (one of this host's site first, then by name)."""
+    if s.prometheus_dashboard_base_url:
+        return s.prometheus_dashboard_base_url.rstrip("/")
+    found = sorted(hosts_running(grafana.NAME),
+                   key=lambda h: (not federation.scraped_here(h, host), h.name))
+    return grafana.users_url(found[0]) if found else None
+
+
+def rule_files(s, grafana_url: str | None = None) -> dict[str, str]:
+    """Remote file name -> content, for the shipped rule sets chosen (their alerts with
+    runbook and dashboard links, see alert_rules.py; `grafana_url`: where dashboards
+    are) and the user's files (as they are)."""
     wanted = {}
     shipped = shipped_rule_sets()
     for rule_set in s.prometheus_shipped_rules:
@@ -315,7 +346,8 @@ def rule_files(s) -> dict[str, str]:
         if path is None:
             raise SettingsError(f"prometheus_shipped_rules: no rule set {rule_set!r} "
                                 f"(shipped: {', '.join(sorted(shipped))})")
-        wanted[path.name] = path.read_text()
+        wanted[path.name] = alert_rules.installed(path, s.prometheus_runbook_base_url,
+                                                  grafana_url)
     for local in s.prometheus_rule_files:
         path = Path(local).expanduser()
         if not path.is_file():
@@ -529,7 +561,8 @@ def install():
     # run, then moved into place together (a bad one replaces none)
     reload_on.append(validated_files(
         name="Write rule files (checked by promtool)",
-        files={f"{RULES_DIR}/{name}": content for name, content in rule_files(s).items()},
+        files={f"{RULES_DIR}/{name}": content
+               for name, content in rule_files(s, dashboard_base_url(s)).items()},
         validate=f"{promtool} check rules {{paths}}", only_these_in=RULES_DIR,
         user="root", group=NAME, mode="0640"))
 
