@@ -50,7 +50,7 @@ MATCHER_RE = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\
 # reason (\pL, \z) may still be RE2's, and is left to amtool on the host
 STRUCTURAL_REGEX_ERRORS = ("missing ), unterminated subpattern", "unbalanced parenthesis",
                            "unterminated character set", "nothing to repeat",
-                           "multiple repeat")
+                           "multiple repeat", "bad character range")
 # timeinterval/timeinterval.go
 TIME_RE = re.compile(r"^((([01][0-9])|(2[0-3])):[0-5][0-9])$|(^24:00$)")
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
@@ -109,11 +109,42 @@ def one_matcher_problem(token: str) -> str | None:
     if quoted:
         return "has a value opening a double quote it does not close"
     if op in ("=~", "!~"):
-        try:
-            re.compile(value)
-        except re.error as exc:
-            if any(exc.msg.startswith(e) for e in STRUCTURAL_REGEX_ERRORS):
-                return f"has a regular expression that does not compile ({exc.msg})"
+        return regex_problem(value)
+    return None
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why Go's RE2 refuses `pattern`, as far as Python's parser tells: its structural
+    errors, and what Python has and RE2 lacks (backreferences, lookarounds, atomic
+    groups, possessive repeats)."""
+    try:
+        tree = re._parser.parse(pattern)
+    except re.error as exc:
+        if any(exc.msg.startswith(e) for e in STRUCTURAL_REGEX_ERRORS):
+            return f"has a regular expression that does not compile ({exc.msg})"
+        return None
+    lacking = {"GROUPREF": "backreferences", "GROUPREF_EXISTS": "backreferences",
+               "ASSERT": "lookarounds", "ASSERT_NOT": "lookarounds",
+               "ATOMIC_GROUP": "atomic groups", "POSSESSIVE_REPEAT": "possessive repeats"}
+
+    def walk(node):
+        for item in node:
+            if isinstance(item, tuple):
+                name = str(item[0])
+                if name in lacking:
+                    return lacking[name]
+                found = walk(item[1:])
+                if found:
+                    return found
+            elif isinstance(item, (list, re._parser.SubPattern)):
+                found = walk(item)
+                if found:
+                    return found
+        return None
+    found = walk(tree)
+    if found:
+        return (f"has a regular expression with {found}, which Alertmanager's (Go's RE2) "
+                "lack")
     return None
 
 
@@ -328,7 +359,7 @@ def time_interval_problems(values: dict[str, Any]) -> tuple[list[str], set[str]]
         intervals = entry.get("time_intervals")
         if not isinstance(intervals, list) or not intervals:
             errors.append(f"{where} needs time_intervals: a non-empty list of {{times, "
-                          "weekdays, days_of_month, months, years, location}}")
+                          "weekdays, days_of_month, months, years, location}")
             continue
         for j, interval in enumerate(intervals):
             errors += interval_problems(f"{where}.time_intervals[{j}]", interval)
@@ -450,8 +481,11 @@ def severity_routes(given: list[dict]) -> list[dict]:
 def config(s) -> tuple[str, dict[str, str]]:
     """alertmanager.yml, and the receivers' secret files it names (host path ->
     content)."""
-    # the shapes were checked by routing_problems(); each receiver is checked here
-    found = receivers(s)
+    # validate() checked the shapes already, but a deploy of one's own may skip it
+    problems = routing_problems(s.values)
+    if problems:
+        raise SettingsError("; ".join(problems))
+    found = receivers(s)   # each receiver checked, its secrets resolved
     inhibit = []
     if s.alertmanager_inhibit_warning_when_critical:
         inhibit.append({"source_matchers": ['severity="critical"'],
@@ -473,7 +507,4 @@ def config(s) -> tuple[str, dict[str, str]]:
 
 def config_content(s) -> str:
     """alertmanager.yml alone."""
-    problems = routing_problems(s.values)
-    if problems:
-        raise SettingsError("; ".join(problems))
     return config(s)[0]
