@@ -127,7 +127,7 @@ def receiver_config(receiver: dict, files: dict[str, str]) -> dict:
                 path = secret_path(name, key)
                 files[path] = value
                 key, value = f"{key}_file", path
-        elif key in kind.files or key.endswith("_file"):
+        elif key in kind.files or (kind.files and key.endswith("_file")):
             raise SettingsError(
                 f"alertmanager receiver {name} ({kind_name}): give {key.removesuffix('_file')}"
                 f"_secret (the name of a secret; monstack writes it to a file Alertmanager "

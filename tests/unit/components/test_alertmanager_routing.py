@@ -407,6 +407,16 @@ def test_secrets_of_teams_discord_opsgenie_pushover_go_to_files(settings_of, tmp
         assert (res.returncode == 0) == (receiver["type"] == "opsgenie"), (receiver, res.stdout)
 
 
+def test_older_receivers_still_pass_their_own_fields_through(settings_of):
+    s = settings_of({"alertmanager_smtp": {"smarthost": "m:25", "from": "a@example.org"},
+                     "alertmanager_receivers": [
+                         {"name": "m", "type": "email", "to": "ops@example.org",
+                          "auth_password_file": "/etc/mail-password"}]})
+    (config,) = yaml.safe_load(routing.config_content(s))["receivers"][1]["email_configs"]
+    assert config == {"send_resolved": True, "to": "ops@example.org",
+                      "auth_password_file": "/etc/mail-password"}
+
+
 def test_a_receiver_name_that_is_no_file_name_gets_a_digest():
     assert receivers.secret_path("ops-chat", "webhook_url") == \
         "/etc/alertmanager/secrets/ops-chat.webhook_url"
