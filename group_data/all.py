@@ -170,8 +170,16 @@ alertmanager_listen_address = '0.0.0.0'
 alertmanager_group = 'monitoring'
 # extra command-line flags, appended as given
 alertmanager_extra_flags = []
-# receivers: [{name, type: slack|email|telegram|pagerduty|webhook, severities, ...}]; secret fields end in _secret and name an environment variable or a key of secrets_file
+# receivers: [{name, type: slack|email|telegram|pagerduty|webhook|msteams|msteamsv2|discord|opsgenie|pushover, severities, ...}]; secret fields end in _secret and name an environment variable or a key of secrets_file (msteams, msteamsv2, discord, opsgenie, pushover: only so, written to files under /etc/alertmanager/secrets); severities (default [critical, warning]; [] for none) routes those alerts to it after alertmanager_routes
 alertmanager_receivers = []
+# routes before the receivers' severity routes: [{receiver, matchers: ['team="db"'], continue, group_by, group_wait, group_interval, repeat_interval, mute_time_intervals, active_time_intervals, routes: [...]}]
+alertmanager_routes = []
+# named time intervals for routes' mute_time_intervals / active_time_intervals: [{name, time_intervals: [{times: [{start_time: '09:00', end_time: '17:00'}], weekdays, days_of_month, months, years, location}]}] (Alertmanager 0.24.0 or later; location 0.25.0)
+alertmanager_time_intervals = []
+# inhibit rules after the default one: [{source_matchers: [...], target_matchers: [...], equal: [labels]}]
+alertmanager_inhibit_rules = []
+# notification template files (controller paths), uploaded to /etc/alertmanager/templates and listed in templates:
+alertmanager_template_files = []
 # labels alerts are grouped by
 alertmanager_group_by = ['alertname', 'job']
 # wait before the first notification of a group

@@ -17,9 +17,10 @@ from operations.base.install import plan_service_users
 from operations.base.schema import duration_seconds
 from operations.base.services import wait_ready_helper
 from operations.base.settings import GENERAL, general_problems
-from operations.components import (alertmanager, alloy, blackbox_exporter, cadvisor, loki,
-                                   node_exporter, postgres_exporter, pushgateway,
-                                   redis_exporter, victoriametrics, vmcluster)
+from operations.components import (alloy, blackbox_exporter, cadvisor, loki, node_exporter,
+                                   postgres_exporter, pushgateway, redis_exporter,
+                                   victoriametrics, vmcluster)
+from operations.components.alertmanager import server as alertmanager
 from operations.components.grafana import (provisioning as grafana_provisioning,
                                            server as grafana)
 from operations.components.prometheus import server as prometheus

@@ -215,7 +215,7 @@ def files_tarball(files: dict[str, str]) -> BytesIO:
 @operation()
 def validated_files_op(files: dict[str, str], validate: str | None = None,
                     user: str = "root", group: str = "root", mode: str = "0644",
-                    only_these_in: str | None = None):
+                    only_these_in: str | None = None, hidden: bool = False):
     """
     Put each of `files` (dest -> content) in place, all checked together first: one fact
     tells the state of every file, the changed or missing ones travel in one upload (a
@@ -229,6 +229,7 @@ def validated_files_op(files: dict[str, str], validate: str | None = None,
       each changed one alone)
     + only_these_in: a folder holding these files only: any other file in it is removed
       in the same command (a file no longer wanted, a staged file an interrupted run left)
+    + hidden: the files are secrets: --diff shows neither side, only that they change
     """
     remote = host.get_fact(FilesState, paths=sorted(files), folder=only_these_in)
     changed, unchanged, fixes = {}, [], []
@@ -241,7 +242,10 @@ def validated_files_op(files: dict[str, str], validate: str | None = None,
             fixes += owner_mode_fixes(dest, live, user, group, mode)
             continue
         changed[dest] = content
-        if state.config.DIFF:
+        if state.config.DIFF and hidden:
+            host.log(f"Will {'modify' if live else 'create'} {dest} (content not shown: "
+                     "it holds secrets)", logger.info)
+        elif state.config.DIFF:
             old = None
             if live:
                 old = "".join(line + "\n" for line in host.get_fact(FileContents, path=dest) or [])

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from operations.components import alertmanager
+from operations.components.alertmanager import server as alertmanager
 from operations.components.grafana import server as grafana
 from operations.base.files import masked_lines
 from operations.base.facts import SECRET_MASK, MaskedFileContents

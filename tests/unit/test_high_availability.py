@@ -13,11 +13,11 @@ import yaml
 TESTS = Path(__file__).resolve().parents[1]
 
 from harness import debian, pki
-from operations.components import alertmanager
+from operations.components.alertmanager import server as alertmanager
 from operations.base import inventory as context
 from operations.components.prometheus import server as prometheus
 from operations.base.schema import SettingsError
-from operations.components.alertmanager import cluster_size_problems as alertmanager_cluster_size_problems
+from operations.components.alertmanager.server import cluster_size_problems as alertmanager_cluster_size_problems
 from operations.stack import validate
 from harness.fake_host import FakeHost as Host
 

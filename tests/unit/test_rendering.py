@@ -21,7 +21,7 @@ TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
 
 from harness import debian
-from operations.components import alertmanager
+from operations.components.alertmanager import server as alertmanager
 from operations.base import inventory as context
 from operations.components.prometheus import federation, server as prometheus
 from operations.base.services import Unit
@@ -287,7 +287,7 @@ def test_empty_secret_counts_as_missing(host_settings, monkeypatch):
 
 
 @pytest.mark.parametrize("receiver,needle", [
-    ({"name": "x", "type": "opsgenie", "api_key": "k"}, "slack, email, telegram"),
+    ({"name": "x", "type": "sms", "number": "1"}, "slack, email, telegram"),
     ({"name": "x", "type": "Slack", "webhook_url": "http://127.0.0.1:9/"}, "type"),
     ({"name": "x"}, "needs a name and a type"),
     ({"name": "", "type": "webhook", "url": "http://127.0.0.1:9/"}, "needs a name"),

@@ -207,6 +207,27 @@ def test_diff_shows_each_changed_file(rules, promtool, monkeypatch):
         (f"{rules}/extra.rules.yml", True), (f"{rules}/host.rules.yml", False)]
 
 
+def test_hidden_files_are_never_shown_in_a_diff(local, monkeypatch):
+    folder = local / "secrets"
+    folder.mkdir()
+    (folder / "a.token").write_text("old-secret")
+    shown, logged = [], []
+    monkeypatch.setattr(config_files, "state", SimpleNamespace(config=SimpleNamespace(DIFF=True)))
+    monkeypatch.setattr(config_files, "_show_diff", lambda *a: shown.append(a))
+    monkeypatch.setattr(config_files.host, "log", lambda text, *a: logged.append(text),
+                        raising=False)
+    commands = list(validated_files._inner(
+        files={f"{folder}/a.token": "new-secret", f"{folder}/b.token": "other-secret"},
+        only_these_in=str(folder), user="root", group="root", mode="0640", hidden=True))
+    assert shown == []
+    assert logged == [f"Will modify {folder}/a.token (content not shown: it holds secrets)",
+                      f"Will create {folder}/b.token (content not shown: it holds secrets)"]
+    assert not any(value in c.get_raw_value() for c in commands
+                   if isinstance(c, StringCommand) for value in ("new-", "other-"))
+    assert execute(commands).returncode == 0
+    assert (folder / "a.token").read_text() == "new-secret"
+
+
 def test_a_set_failing_only_together_is_named_as_a_set(local):
     """A validator of the whole set (here: at most two files) may fail while each file
     passes alone: its output is shown and every changed file named."""

@@ -1,9 +1,11 @@
-"""Alertmanager: routes alerts by severity to Slack, email, Telegram, PagerDuty or webhooks."""
+"""Alertmanager: the component (catalogue row, settings, cluster, install).
+
+Its config comes from routing.py (routes, time intervals, inhibit rules, templates) and
+receivers.py (receivers and their secrets)."""
 
 from __future__ import annotations
 
 import ipaddress
-import re
 import shlex
 from typing import Any
 
@@ -12,20 +14,23 @@ from pyinfra.api import deploy
 
 from operations.base.component import Component
 from operations.base.facts import PackageVersion
-from operations.base.files import validated_file
+from operations.base.files import validated_file, validated_files
 from operations.base.install import debian_package, directories, install_binaries, system_user
 from operations.base.inventory import (EVERY_INTERFACE, address_of, bracketed, hosts_running,
                                        listen_address, local_address, local_url, reach_address,
-                                       secret, settings)
+                                       settings)
 from operations.base.releases import promu_release
 from operations.base.schema import (Setting, SettingsError, duration_seconds, is_go_duration,
                                     version_tuple)
 from operations.base.services import Unit, service
-from operations.base.templates import render
 from operations.base.tls_auth import CA_FILE, protect, protection
+from operations.components.alertmanager import receivers, routing
+from operations.components.alertmanager.receivers import CONFIG_DIR, SECRETS_DIR
+from operations.components.alertmanager.routing import TEMPLATES_DIR
+
+config_content = routing.config_content   # alertmanager.yml of a host's settings
 
 NAME = "alertmanager"
-CONFIG_DIR = "/etc/alertmanager"
 CONFIG = f"{CONFIG_DIR}/alertmanager.yml"
 # mutual TLS of the gossip, with the certificate and key web_config copies beside it
 CLUSTER_TLS = f"{CONFIG_DIR}/cluster-tls.yml"
@@ -35,20 +40,6 @@ TRIAL_SECONDS = 3
 # Debian's build reads its notification templates from here at run time (upstream's
 # binary embeds them); archives repacked from it carry them.
 DEBIAN_TEMPLATES = "/usr/share/prometheus/alertmanager"
-
-# receiver type -> (Alertmanager config list, fields that must be given, secret renames)
-RECEIVER_TYPES = {
-    "slack": ("slack_configs", ("webhook_url",), {"webhook_url": "api_url"}),
-    "email": ("email_configs", ("to",), {}),
-    "telegram": ("telegram_configs", ("bot_token", "chat_id"), {}),
-    "pagerduty": ("pagerduty_configs", ("routing_key",), {}),
-    "webhook": ("webhook_configs", ("url",), {}),
-}
-SEVERITIES = ("critical", "warning", "info", "none")
-# receiver types younger than Alertmanager's floor (config/notifiers.go: TelegramConfig is
-# absent at v0.23.0, present at v0.24.0)
-RECEIVER_SINCE = {"telegram": (0, 24, 0)}
-
 
 # Alertmanager 0.24.0 brought --cluster.tls-config (Debian 12 ships 0.25.0).
 CLUSTER_TLS_SINCE = (0, 24, 0)
@@ -124,7 +115,7 @@ def settings_problems(values: dict) -> list[str]:
     if values["alertmanager_cluster_port"] == values["alertmanager_port"]:
         errors.append(f"alertmanager_cluster_port ({values['alertmanager_cluster_port']}) "
                       "must differ from alertmanager_port")
-    return errors + cluster_settings_problems(values)
+    return errors + cluster_settings_problems(values) + routing.routing_problems(values)
 
 
 def inventory_problems(hosts: list) -> list[str]:
@@ -174,9 +165,27 @@ COMPONENT = Component(
     },
     settings=(
         Setting("alertmanager_receivers", "list", [], section="alertmanager", help=(
-            "receivers: [{name, type: slack|email|telegram|pagerduty|webhook, severities, "
-            "...}]; secret fields end in _secret and name an environment variable or a key "
-            "of secrets_file")),
+            "receivers: [{name, type: slack|email|telegram|pagerduty|webhook|msteams|"
+            "msteamsv2|discord|opsgenie|pushover, severities, ...}]; secret fields end in "
+            "_secret and name an environment variable or a key of secrets_file (msteams, "
+            "msteamsv2, discord, opsgenie, pushover: only so, written to files under "
+            "/etc/alertmanager/secrets); severities (default [critical, warning]; [] for "
+            "none) routes those alerts to it after alertmanager_routes")),
+        Setting("alertmanager_routes", "list", [], section="alertmanager", help=(
+            "routes before the receivers' severity routes: [{receiver, matchers: "
+            "['team=\"db\"'], continue, group_by, group_wait, group_interval, "
+            "repeat_interval, mute_time_intervals, active_time_intervals, routes: [...]}]")),
+        Setting("alertmanager_time_intervals", "list", [], section="alertmanager", help=(
+            "named time intervals for routes' mute_time_intervals / active_time_intervals: "
+            "[{name, time_intervals: [{times: [{start_time: '09:00', end_time: '17:00'}], "
+            "weekdays, days_of_month, months, years, location}]}] (Alertmanager 0.24.0 or "
+            "later; location 0.25.0)")),
+        Setting("alertmanager_inhibit_rules", "list", [], section="alertmanager", help=(
+            "inhibit rules after the default one: [{source_matchers: [...], "
+            "target_matchers: [...], equal: [labels]}]")),
+        Setting("alertmanager_template_files", "list", [], section="alertmanager", help=(
+            "notification template files (controller paths), uploaded to "
+            "/etc/alertmanager/templates and listed in templates:")),
         Setting("alertmanager_group_by", "list", ["alertname", "job"], section="alertmanager",
                 help="labels alerts are grouped by"),
         Setting("alertmanager_group_wait", "duration", "30s", section="alertmanager",
@@ -213,110 +222,6 @@ COMPONENT = Component(
                     "must be longer than (Alertmanagers - 1) x this (units ms, s, m, h)")),
     ),
 )
-
-
-def receiver_config(receiver: dict) -> dict:
-    """One receiver of the settings -> its Alertmanager form, secrets resolved."""
-    if not isinstance(receiver, dict):
-        raise SettingsError(f"alertmanager_receivers: each receiver needs a name and a type "
-                            f"(a mapping); got {receiver!r}")
-    name = receiver.get("name")
-    kind = receiver.get("type")
-    if not name or name == "blackhole" or kind not in RECEIVER_TYPES:
-        raise SettingsError(
-            f"alertmanager_receivers: each receiver needs a name and a type out of "
-            f"{', '.join(RECEIVER_TYPES)} ('blackhole' is a reserved name); got {receiver!r}")
-    config_key, required, renames = RECEIVER_TYPES[kind]
-    config = {"send_resolved": True}
-    for key, value in receiver.items():
-        if key in ("name", "type", "severities"):
-            continue
-        if key.endswith("_secret"):
-            key, value = key[: -len("_secret")], secret(value, f"receiver {name}")
-        config[renames.get(key, key)] = value
-    missing = [f for f in required if renames.get(f, f) not in config]
-    if missing:
-        raise SettingsError(f"alertmanager receiver {name} ({kind}) needs "
-                            + ", ".join(f"{f} (or {f}_secret)" for f in missing))
-    if kind == "telegram":
-        config["chat_id"] = telegram_chat_id(name, config["chat_id"])
-    return {"name": name, config_key: [config]}
-
-
-def telegram_chat_id(receiver: str, value) -> int:
-    """Alertmanager reads chat_id as an int64 and refuses a quoted one; from --data or a
-    secret it comes as text."""
-    text = str(value).strip()
-    if isinstance(value, bool) or not re.fullmatch(r"-?[0-9]+", text) \
-            or not -2**63 <= int(text) < 2**63:
-        raise SettingsError(f"alertmanager receiver {receiver} (telegram): chat_id must be "
-                            f"an integer such as -1001234567890; got {value!r}")
-    return int(text)
-
-
-def receiver_severities(receiver: dict) -> list[str]:
-    severities = receiver.get("severities", ["critical", "warning"])
-    unknown = [s for s in severities if s not in SEVERITIES]
-    if unknown:
-        raise SettingsError(f"alertmanager receiver {receiver.get('name')}: unknown "
-                            f"severities {unknown} (known: {', '.join(SEVERITIES)})")
-    return severities
-
-
-def smtp_globals(smtp: dict) -> dict:
-    if not smtp:
-        return {}
-    missing = [k for k in ("smarthost", "from") if not smtp.get(k)]
-    if missing:
-        raise SettingsError(f"alertmanager_smtp needs {' and '.join(missing)}")
-    out = {"smtp_smarthost": smtp["smarthost"], "smtp_from": smtp["from"],
-           "smtp_require_tls": smtp.get("require_tls", True)}
-    if smtp.get("auth_username"):
-        out["smtp_auth_username"] = smtp["auth_username"]
-    if smtp.get("auth_password_secret"):
-        out["smtp_auth_password"] = secret(smtp["auth_password_secret"], "the SMTP login")
-    return out
-
-
-def check_receiver_types(s, receivers: list[dict]) -> None:
-    """An upstream archive older than a receiver type refuses the whole config; Debian's
-    packages (0.25 and later) have every type."""
-    if s.alertmanager_install_method != "archive":
-        return
-    for receiver in receivers:
-        since = RECEIVER_SINCE.get(receiver["type"])
-        if since and version_tuple(s.alertmanager_version) < since:
-            raise SettingsError(
-                f"alertmanager receiver {receiver['name']} ({receiver['type']}): "
-                f"alertmanager_version {s.alertmanager_version} has no {receiver['type']} "
-                f"receivers (they came with {'.'.join(map(str, since))}); use a newer version")
-
-
-def config_content(s) -> str:
-    receivers = s.alertmanager_receivers
-    configs = [receiver_config(r) for r in receivers]  # validates each receiver first
-    check_receiver_types(s, receivers)
-    names = [r["name"] for r in receivers]
-    if len(set(names)) != len(names):
-        raise SettingsError(f"alertmanager_receivers: receiver names must be unique: {names}")
-    if any(r["type"] == "email" for r in receivers) and not s.alertmanager_smtp:
-        raise SettingsError("an email receiver needs alertmanager_smtp (smarthost, from)")
-    routes = [{"receiver": r["name"],
-               "matchers": [f'severity=~"{"|".join(receiver_severities(r))}"'],
-               "continue": True} for r in receivers]
-    inhibit = []
-    if s.alertmanager_inhibit_warning_when_critical:
-        inhibit.append({"source_matchers": ['severity="critical"'],
-                        "target_matchers": ['severity="warning"'],
-                        "equal": ["alertname", "instance"]})
-    return render(
-        "alertmanager/alertmanager.yml.j2",
-        smtp=smtp_globals(s.alertmanager_smtp),
-        group_by=s.alertmanager_group_by, group_wait=s.alertmanager_group_wait,
-        group_interval=s.alertmanager_group_interval,
-        repeat_interval=s.alertmanager_repeat_interval,
-        routes=routes, receivers=configs,
-        inhibit_rules=inhibit)
 
 
 def home(s) -> str:
@@ -484,20 +389,64 @@ def flags(s, binary: str, web_flags: list[str] = ()) -> list[str]:
             *web_flags, *s.alertmanager_extra_flags]
 
 
+def template_check(amtool: str) -> str:
+    """validated_files' check of notification templates ({paths}): amtool check-config
+    of a config of their own that lists them, which parses every template (a file it
+    cannot parse fails with Go's template error)."""
+    q = shlex.quote
+    # no braces but {paths}: validated_files formats the command; the paths are
+    # /etc/alertmanager/templates/<name>, names of letters, digits, _ . and -
+    head = "route:\\n  receiver: x\\nreceivers:\\n  - name: x\\ntemplates:\\n"
+    return (f'd=$(mktemp -d) && printf {q(head)} > "$d/c.yml" && '
+            'for p in {paths}; do echo "  - $p" >> "$d/c.yml"; done && '
+            f'{q(amtool)} check-config "$d/c.yml"; rc=$?; rm -rf "$d"; test $rc -eq 0')
+
+
+def check_package_version(s) -> None:
+    """Debian's package is whatever the host's release ships: what its version lacks
+    (receivers, time intervals) is refused while planning, before anything changes."""
+    if s.alertmanager_install_method != "package":
+        return
+    package = debian_package(NAME)
+    version = host.get_fact(PackageVersion, package=package)
+    if not version:
+        return   # apt knows no such package: the install step says so
+    who = f"Debian's {package} {version}"
+    errors = (receivers.receiver_version_problems(s.alertmanager_receivers, version, who)
+              + routing.routing_version_problems(s.values, version, who))
+    if errors:
+        raise SettingsError(f"host {host.name}: " + "; ".join(errors)
+                            + " (or alertmanager_install_method = 'archive')")
+
+
 @deploy("Alertmanager")
 def install():
     s = settings()
     system_user(NAME, home(s))
-    directories(NAME, (CONFIG_DIR, "root", NAME, "0750"),
+    directories(NAME, (CONFIG_DIR, "root", NAME, "0750"), (SECRETS_DIR, "root", NAME, "0750"),
+                (TEMPLATES_DIR, "root", NAME, "0750"),
                 (s.alertmanager_data_dir, NAME, NAME, "0750"))
     binaries = install_binaries(NAME, [NAME, "amtool"], support_files={
         "default.tmpl": f"{DEBIAN_TEMPLATES}/default.tmpl",
         "email.tmpl": f"{DEBIAN_TEMPLATES}/email.tmpl",
     })
     web = protect(NAME, CONFIG_DIR)
+    check_package_version(s)
+    amtool = binaries.path("amtool")
+    text, secret_files = routing.config(s)
+    # read by Alertmanager on every notification: no reload
+    validated_files(name="Write the receivers' secret files", files=secret_files,
+                    only_these_in=SECRETS_DIR, user="root", group=NAME, mode="0640",
+                    hidden=True)
+    templates_op = validated_files(
+        name="Write notification templates (checked by amtool)",
+        files={dest: local.read_text()
+               for dest, local in routing.template_files(s.values).items()},
+        validate=template_check(amtool), only_these_in=TEMPLATES_DIR,
+        user="root", group=NAME, mode="0640")
     config_op = validated_file(
         name="Write alertmanager.yml (checked by amtool)", dest=CONFIG,
-        content=config_content(s), validate=f"{binaries.path('amtool')} check-config {{path}}",
+        content=text, validate=f"{amtool} check-config {{path}}",
         user="root", group=NAME, mode="0640", secret=True)
     # after the config and the certificate: the trial start reads both
     gossip_ops = cluster_tls_file(s, binaries.path(NAME))
@@ -509,4 +458,4 @@ def install():
         exec_start=flags(s, binaries.path(NAME), web.flags),
     )
     service(unit, local_url(NAME, "/-/ready"), restart_on=[*binaries.ops, *web.restart_on, *gossip_ops],
-            reload_on=[config_op])
+            reload_on=[templates_op, config_op])
