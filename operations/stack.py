@@ -16,7 +16,8 @@ from operations.base.services import wait_ready_helper
 from operations.base.settings import GENERAL, general_problems
 from operations.components import (alertmanager, alloy, blackbox_exporter, cadvisor, loki,
                                    node_exporter, postgres_exporter, pushgateway,
-                                   redis_exporter, victoriametrics, vmcluster)
+                                   redis_exporter, snmp_exporter, victoriametrics,
+                                   vmcluster)
 from operations.components.grafana import (provisioning as grafana_provisioning,
                                            server as grafana)
 from operations.components.prometheus import server as prometheus
@@ -33,6 +34,7 @@ ORDER = [
     (cadvisor.COMPONENT, cadvisor),
     (pushgateway.COMPONENT, pushgateway),
     (blackbox_exporter.COMPONENT, blackbox_exporter),
+    (snmp_exporter.COMPONENT, snmp_exporter),
     (alertmanager.COMPONENT, alertmanager),
     (victoriametrics.COMPONENT, victoriametrics),
     (vmcluster.VMSTORAGE, vmcluster.INSTALLERS["vmstorage"]),
