@@ -394,3 +394,35 @@ def test_a_device_that_does_not_answer_fails_the_probe(suite, secrets, modules_f
         metrics = get(f"{url}/metrics")[1]
         assert "snmp_request_errors_total" in metrics
         assert COMMUNITY not in metrics
+
+
+# -- upstream's own modules ---------------------------------------------------------------
+def test_the_test_mirrors_archive_carries_the_snmp_yml_given(monkeypatch, tmp_path):
+    from harness import mirror
+    given = tmp_path / "snmp.yml"
+    given.write_text(yaml.safe_dump(STAND_IN))
+    monkeypatch.setenv("SNMP_EXPORTER_SNMP_YML", str(given))
+    members = mirror._members_from_debian("snmp_exporter", "amd64", "sid")
+    assert members["snmp.yml"] == (given, 0o644)
+    assert members["snmp_exporter"][0].name == "prometheus-snmp-exporter"
+
+
+UPSTREAM_SNMP_YML = __import__("os").environ.get("SNMP_EXPORTER_SNMP_YML")
+
+
+@pytest.mark.skipif(not UPSTREAM_SNMP_YML, reason="SNMP_EXPORTER_SNMP_YML names no file "
+                    "(upstream's snmp.yml at the pinned tag: git show v0.30.1:snmp.yml)")
+@pytest.mark.parametrize("suite", SUITES)
+def test_upstreams_modules_rewritten_pass_the_real_check(suite, secrets, tmp_path):
+    """With upstream's own snmp.yml: the default modules, re-written with the auths,
+    pass --dry-run of Debian's builds."""
+    path = Path(UPSTREAM_SNMP_YML)
+    s = snmp_settings(path)
+    modules = snmp.pick_modules(s.snmp_exporter_modules, *snmp.modules_source(s))
+    assert {m["name"] for m in modules["if_mib"]["metrics"]} >= {
+        "ifOperStatus", "ifAdminStatus", "ifHCInOctets", "ifHCOutOctets", "ifInErrors",
+        "ifOutErrors"}
+    config = tmp_path / "snmp.yml"
+    config.write_text(snmp.config_content(s, modules)[0])
+    res = dry_run(debian.binaries("snmp_exporter", suite=suite)["snmp_exporter"], config)
+    assert res.returncode == 0, res.stderr
