@@ -172,6 +172,31 @@ def settings_problems(values: dict) -> list[str]:
     return errors
 
 
+# -- what Prometheus scrapes ----------------------------------------------------------------
+def probe_jobs(s, exporter: str) -> list[dict]:
+    """Prometheus' job probing every device of snmp_exporter_devices through the
+    exporter at `exporter` (host:port), relabelled as upstream's README shows: the device
+    becomes the `target` parameter and the `instance` label. Each device's modules and
+    auth travel as its __param_* labels."""
+    if not s.snmp_exporter_devices:
+        return []
+    configs = []
+    for device in s.snmp_exporter_devices:
+        labels = {"__param_module": ",".join(device_modules(device)
+                                             or s.snmp_exporter_modules),
+                  "__param_auth": device["auth"], **device.get("labels", {})}
+        configs.append({"targets": [device["target"]], "labels": labels})
+    return [{
+        "job_name": PROBE_JOB, "metrics_path": "/snmp",
+        "static_configs": configs,
+        "relabel_configs": [
+            {"source_labels": ["__address__"], "target_label": "__param_target"},
+            {"source_labels": ["__param_target"], "target_label": "instance"},
+            {"target_label": "__address__", "replacement": exporter},
+        ],
+    }]
+
+
 COMPONENT = Component(
     name=NAME,
     help="SNMP probes of network devices (snmp_exporter_devices)",
@@ -179,7 +204,7 @@ COMPONENT = Component(
     scrape_job=("snmp_exporter", "the SNMP exporter's own metrics"),
     protected_by="web.yml",
     checks=settings_problems,
-    probe_jobs=lambda s, exporter: probe_jobs(s, exporter),
+    probe_jobs=probe_jobs,
     release=promu_release(
         "prometheus/snmp_exporter", NAME, version="0.30.1", oldest=OLDEST,
         oldest_reason="the snmp.yml written here keeps auths apart from modules (0.23.0, "
@@ -319,31 +344,6 @@ def check_package_version(s) -> None:
             f"{version}, older than {OLDEST}, the oldest snmp_exporter monstack can configure "
             "(its snmp.yml keeps auths apart from modules); use "
             "snmp_exporter_install_method = 'archive'")
-
-
-# -- what Prometheus scrapes ----------------------------------------------------------------
-def probe_jobs(s, exporter: str) -> list[dict]:
-    """Prometheus' job probing every device of snmp_exporter_devices through the
-    exporter at `exporter` (host:port), relabelled as upstream's README shows: the device
-    becomes the `target` parameter and the `instance` label. Each device's modules and
-    auth travel as its __param_* labels."""
-    if not s.snmp_exporter_devices:
-        return []
-    configs = []
-    for device in s.snmp_exporter_devices:
-        labels = {"__param_module": ",".join(device_modules(device)
-                                             or s.snmp_exporter_modules),
-                  "__param_auth": device["auth"], **device.get("labels", {})}
-        configs.append({"targets": [device["target"]], "labels": labels})
-    return [{
-        "job_name": PROBE_JOB, "metrics_path": "/snmp",
-        "static_configs": configs,
-        "relabel_configs": [
-            {"source_labels": ["__address__"], "target_label": "__param_target"},
-            {"source_labels": ["__param_target"], "target_label": "instance"},
-            {"target_label": "__address__", "replacement": exporter},
-        ],
-    }]
 
 
 @deploy("snmp_exporter")
