@@ -155,6 +155,30 @@ blackbox_exporter_extra_flags = []
 # URLs probed with the http_2xx module
 blackbox_exporter_targets = []
 
+# -- snmp_exporter ------------------------------------------------------------
+# install snmp_exporter (SNMP probes of network devices (snmp_exporter_devices))
+snmp_exporter_enabled = False
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+snmp_exporter_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+snmp_exporter_version = '0.30.1'
+# TCP port it listens on
+snmp_exporter_port = 9116
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
+snmp_exporter_listen_address = 'auto'
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
+snmp_exporter_group = 'monitoring'
+# extra command-line flags, appended as given
+snmp_exporter_extra_flags = []
+# devices Prometheus probes through the exporter: [{target: host or host:port (udp:// or tcp:// first for another transport), module: name or modules: [names] (default: all of snmp_exporter_modules), auth: a name of snmp_exporter_auths, labels: {name: value}}]
+snmp_exporter_devices = []
+# how to log in to the devices, by name: {version: 2, community_secret: NAME} or {version: 3, username, security_level: noAuthNoPriv|authNoPriv|authPriv, auth_protocol: MD5|SHA|SHA224|SHA256|SHA384|SHA512, password_secret: NAME, priv_protocol: DES|AES|AES192|AES256|..., priv_password_secret: NAME, context_name}; *_secret name secrets (environment or secrets_file), written only into snmp.yml (0640)
+snmp_exporter_auths = {}
+# modules written into snmp.yml, taken by name from the snmp.yml of the release archive (upstream's generated modules) or of snmp_exporter_modules_file
+snmp_exporter_modules = ['if_mib', 'system']
+# controller path of an snmp.yml made with snmp_exporter's generator to take the modules from instead (needed by the package method: Debian ships no modules)
+snmp_exporter_modules_file = None
+
 # -- alertmanager -------------------------------------------------------------
 # install alertmanager (routes alerts to receivers)
 alertmanager_enabled = True
@@ -335,7 +359,7 @@ prometheus_scrape_jobs = []
 # raw Prometheus scrape_config entries, passed through as given
 prometheus_extra_scrape_configs = []
 # shipped rule sets to install, alerting and recording (each component's templates/<component>/<set>.rules.yml; default: all of them; the hosts dashboard reads host_recording's series)
-prometheus_shipped_rules = ['apps', 'containers', 'host', 'host_recording', 'loki', 'monitoring', 'postgres', 'redis', 'targets', 'targets_recording', 'watchdog']
+prometheus_shipped_rules = ['apps', 'containers', 'host', 'host_recording', 'loki', 'monitoring', 'postgres', 'redis', 'snmp', 'targets', 'targets_recording', 'watchdog']
 # your own rule files (controller paths), validated and installed
 prometheus_rule_files = []
 # where the shipped alerts' runbook_url points: this URL + #alert-<alert name lowercased> (default: this README, whose section "Runbooks" has those anchors; a copy of that section elsewhere keeps them)

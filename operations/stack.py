@@ -19,7 +19,7 @@ from operations.base.services import wait_ready_helper
 from operations.base.settings import GENERAL, general_problems
 from operations.components import (alloy, blackbox_exporter, cadvisor, loki, node_exporter,
                                    postgres_exporter, pushgateway, redis_exporter,
-                                   victoriametrics, vmcluster)
+                                   snmp_exporter, victoriametrics, vmcluster)
 from operations.components.alertmanager import server as alertmanager
 from operations.components.grafana import (provisioning as grafana_provisioning,
                                            server as grafana)
@@ -37,6 +37,7 @@ ORDER = [
     (cadvisor.COMPONENT, cadvisor),
     (pushgateway.COMPONENT, pushgateway),
     (blackbox_exporter.COMPONENT, blackbox_exporter),
+    (snmp_exporter.COMPONENT, snmp_exporter),
     (alertmanager.COMPONENT, alertmanager),
     (victoriametrics.COMPONENT, victoriametrics),
     (vmcluster.VMSTORAGE, vmcluster.INSTALLERS["vmstorage"]),

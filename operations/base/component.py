@@ -63,6 +63,11 @@ class Component:
     marks_monitoring_hosts: bool = False
     # Prometheus' job scraping it on every host that runs it: (job name, what it measures)
     scrape_job: tuple[str, str] | None = None
+    # Prometheus' jobs probing other targets through it (network devices through the SNMP
+    # exporter): (the Prometheus host's settings, host:port of the exporter it uses, the
+    # first by name of its site) -> scrape configs; Prometheus adds its scrape client
+    # (TLS, login) when the exporter's endpoint is protected
+    probe_jobs: Callable[[Any, str], list[dict]] | None = None
     # HTTP endpoint protected by TLS and basic auth: "web.yml" (the exporter-toolkit's
     # web config) or "flags" (its own command-line flags); None: not protected
     protected_by: str | None = None

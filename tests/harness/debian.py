@@ -36,6 +36,8 @@ PACKAGES = {
     "pushgateway": ("prometheus-pushgateway", {"prometheus-pushgateway": "pushgateway"}),
     "blackbox_exporter": ("prometheus-blackbox-exporter",
                           {"prometheus-blackbox-exporter": "blackbox_exporter"}),
+    "snmp_exporter": ("prometheus-snmp-exporter",
+                      {"prometheus-snmp-exporter": "snmp_exporter"}),
     # single-node VictoriaMetrics; the package's vmagent, vmalert, ... are not used
     "victoriametrics": ("victoria-metrics", {"victoria-metrics": "victoria-metrics"}),
     "cadvisor": ("cadvisor", {"cadvisor": "cadvisor"}),

@@ -64,12 +64,43 @@ def _members_from_debian(component: str, deb_arch: str,
     # its one binary (victoria-metrics-prod) and nothing else
     if copyright_file and spec.get("top_dir"):
         members["LICENSE"] = (copyright_file, 0o644)
+    if component == "snmp_exporter":
+        # upstream's archive carries its generated snmp.yml, which the deploy takes the
+        # modules from; Debian's package ships none (licensing)
+        members["snmp.yml"] = (upstream_snmp_yml(debian.upstream_version(
+            component, deb_arch, suite)), 0o644)
     if component == "alertmanager":
         # Debian's alertmanager reads its notification templates from disk at run time
         # (upstream embeds them); the repacked archive carries them.
         for tmpl in sorted((root / "usr/share/prometheus/alertmanager").glob("*.tmpl")):
             members[tmpl.name] = (tmpl, 0o644)
     return members
+
+
+def upstream_snmp_yml(version: str) -> Path:
+    """snmp_exporter's snmp.yml at tag v<version>, as upstream's archive carries it:
+    $SNMP_EXPORTER_SNMP_YML when set (a file taken from that tag), else downloaded once
+    from GitHub into the cache."""
+    given = os.environ.get("SNMP_EXPORTER_SNMP_YML")
+    if given:
+        return Path(given)
+    path = CACHE / f"snmp_exporter-v{version}-snmp.yml"
+    if not path.exists():
+        import urllib.request
+        url = (f"https://raw.githubusercontent.com/prometheus/snmp_exporter/v{version}/"
+               "snmp.yml")
+        try:
+            with urllib.request.urlopen(url, timeout=60) as resp:
+                data = resp.read()
+        except OSError as exc:
+            raise RuntimeError(f"snmp_exporter's snmp.yml: {url} could not be fetched "
+                               f"({exc}); set SNMP_EXPORTER_SNMP_YML to that file (git show "
+                               f"v{version}:snmp.yml of prometheus/snmp_exporter)") from None
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.rename(path)
+    return path
 
 
 def build_archive(component: str, version: str, deb_arch: str = "amd64",

@@ -60,7 +60,8 @@ DATASOURCES = {"prometheus": "prometheus", "loki": "loki"}
 PANEL_TYPES = {"timeseries", "stat", "table", "gauge", "logs", "row", "text"}
 VALUE_PANELS = {"timeseries", "stat", "gauge"}  # must say what unit they show
 EXPECTED_UIDS = {"monstack-hosts", "monstack-stack", "monstack-redis", "monstack-postgres",
-                 "monstack-apps", "monstack-alerts", "monstack-logs", "monstack-containers"}
+                 "monstack-apps", "monstack-alerts", "monstack-logs", "monstack-containers",
+                 "monstack-network"}
 
 def _ids(paths):
     return [p.name for p in paths]
@@ -281,6 +282,7 @@ NAMESPACES = {
     "pg": "postgres_exporter",
     "prometheus": "prometheus",
     "alertmanager": "alertmanager",
+    "snmp": "snmp_exporter",
 }
 # Series Prometheus itself attaches to every scrape. scrape.go keeps their names as byte
 # slices with a trailing 0xff byte (`[]byte("up" + "\xff")`), stored NUL-padded in the
@@ -343,6 +345,14 @@ UPSTREAM_NAMES = {
     "loki_request_duration_seconds_count": "loki",
     # grafana/alloy v1.17.0, internal/component/common/loki/client/metrics.go (loki.write)
     "loki_write_dropped_entries_total": "alloy",
+}
+
+# Names snmp_exporter takes from the modules of its snmp.yml (upstream's generated ones,
+# written by the deploy from the release archive), not from its binary: checked by hand in
+# prometheus/snmp_exporter v0.30.1, snmp.yml, module if_mib (the IF-MIB objects' names).
+SNMP_MODULE_NAMES = {
+    "ifHCInOctets": "if_mib", "ifHCOutOctets": "if_mib", "ifInErrors": "if_mib",
+    "ifOutErrors": "if_mib", "ifOperStatus": "if_mib", "ifAdminStatus": "if_mib",
 }
 
 
@@ -497,6 +507,8 @@ def verify_metric_name(name: str, suite: str = debian.OLDEST) -> tuple[bool, str
         return (all(w in rodata for w in witnesses), f"built at run time: {why}")
     if name in UPSTREAM_NAMES:
         return True, f"{UPSTREAM_NAMES[name]} metric, checked in its source (UPSTREAM_NAMES)"
+    if name in SNMP_MODULE_NAMES:
+        return True, f"snmp_exporter module {SNMP_MODULE_NAMES[name]} (SNMP_MODULE_NAMES)"
     ns = name.split("_", 1)[0]
     if ns not in NAMESPACES or "_" not in name:
         return False, f"no deployed component exposes names starting with {ns!r}"
@@ -561,6 +573,8 @@ def test_upstream_allow_list_is_used_and_small():
     used = set(dashboard_metric_names()) | shipped_rule_metric_names()
     assert set(UPSTREAM_NAMES) <= used, set(UPSTREAM_NAMES) - used
     assert len(UPSTREAM_NAMES) <= 12
+    assert set(SNMP_MODULE_NAMES) <= used, set(SNMP_MODULE_NAMES) - used
+    assert len(SNMP_MODULE_NAMES) <= 10
 
 
 @pytest.mark.parametrize("suite", BINARY_SUITES)
@@ -614,6 +628,10 @@ def test_metric_names_of_alert_rules_verify_too(suite):
     "instance:node_cpu_utilisation:rate1m",      # recorded names: only those shipped
     "instance:node_cpu_utilization:rate5m",
     "job:up:avg",
+    "ifHCInOctet",
+    "ifOperState",
+    "snmp_scrape_pdus_return",
+    "snmp_scrape_durations_seconds",
 ])
 @pytest.mark.parametrize("suite", BINARY_SUITES)
 def test_metric_name_checker_rejects_typos(typo, suite):

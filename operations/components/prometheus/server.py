@@ -13,7 +13,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.files import FindFiles
 from pyinfra.operations import files
 
-from operations.base import alert_rules
+from operations.base import alert_rules, catalogue
 from operations.base.addresses import url_problem
 from operations.base.component import Component
 from operations.base.facts import FreeSpace, ProgramVersion
@@ -390,6 +390,24 @@ def blackbox_probe_jobs(s) -> list[dict]:
     }]
 
 
+def component_probe_jobs(s) -> list[dict]:
+    """The jobs components declare for probing through them (`Component.probe_jobs`),
+    each through the first exporter of this Prometheus' site, by name."""
+    found = []
+    for c in catalogue.components().values():
+        if not c.probe_jobs:
+            continue
+        exporters = sorted((h for h in hosts_running(c.name) if federation.scraped_here(h, host)),
+                           key=lambda h: h.name)
+        if not exporters:
+            continue
+        client = scrape_client(s) if c.protected_by else {}
+        found += [{"job_name": job["job_name"], **client,
+                   **{k: v for k, v in job.items() if k != "job_name"}}
+                  for job in c.probe_jobs(s, endpoint(c.name, exporters[0]))]
+    return found
+
+
 def store_urls(s) -> dict[str, str]:
     """name -> write URL of every VictoriaMetrics host of the inventory (by name), then of
     every vminsert of its cluster edition."""
@@ -468,7 +486,7 @@ def config_content(s, jobs: list[dict]) -> str:
         prometheus_targets=[endpoint(NAME, h) for h in group] if ha else [endpoint(NAME, host)],
         client=client,
         remote_write=remote_write_config(s)[0],
-        inventory_jobs=jobs, blackbox_jobs=blackbox_probe_jobs(s),
+        inventory_jobs=jobs, blackbox_jobs=blackbox_probe_jobs(s) + component_probe_jobs(s),
         federate_jobs=federation.federate_jobs(s, client, host),
         user_jobs=user_scrape_configs(s))
 
