@@ -143,9 +143,13 @@ def wanted_grants(server_version: str) -> list[str]:
     return grants
 
 
+# names a server may list a granted privilege under: MariaDB 10.5+ shows REPLICATION
+# CLIENT as BINLOG MONITOR, its new name; SLAVE MONITOR has the alias REPLICA MONITOR
+SAME_GRANT = {"REPLICATION CLIENT": {"BINLOG MONITOR"}, "SLAVE MONITOR": {"REPLICA MONITOR"}}
+
+
 def has_grant(held: set[str], grant: str) -> bool:
-    # MariaDB 10.5+ shows REPLICATION CLIENT as BINLOG MONITOR, its new name
-    return grant in held or (grant == "REPLICATION CLIENT" and "BINLOG MONITOR" in held)
+    return grant in held or bool(SAME_GRANT.get(grant, set()) & held)
 
 
 def user_statements(found: dict, user: str, password: str | None) -> list:

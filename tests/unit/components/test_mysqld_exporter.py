@@ -124,6 +124,12 @@ def test_a_complete_user_needs_nothing_binlog_monitor_being_replication_client()
     assert me.user_statements(found, "mysqld_exporter", None) == []
 
 
+def test_replica_monitor_is_slave_monitor():
+    found = {"version": MARIADB, "exists": True, "max_user_connections": 3,
+             "grants": ["BINLOG MONITOR", "PROCESS", "REPLICA MONITOR", "SELECT"]}
+    assert me.user_statements(found, "mysqld_exporter", None) == []
+
+
 def test_an_existing_user_is_completed_not_recreated():
     found = {"version": MARIADB, "exists": True, "max_user_connections": 0,
              "grants": ["PROCESS", "SELECT"]}
