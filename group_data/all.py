@@ -103,6 +103,62 @@ postgres_exporter_password_secret = None
 # create the postgres_exporter role (login, pg_monitor) on the local server
 postgres_exporter_create_db_user = False
 
+# -- mysqld_exporter ----------------------------------------------------------
+# install mysqld_exporter (MySQL or MariaDB metrics, on hosts of the mysql group)
+mysqld_exporter_enabled = True
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+mysqld_exporter_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+mysqld_exporter_version = '0.19.0'
+# TCP port it listens on
+mysqld_exporter_port = 9104
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
+mysqld_exporter_listen_address = 'auto'
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
+mysqld_exporter_group = 'mysql'
+# extra command-line flags, appended as given
+mysqld_exporter_extra_flags = []
+# the server's socket the exporter logs in over (Debian's MariaDB and MySQL)
+mysqld_exporter_socket = '/run/mysqld/mysqld.sock'
+# host:port to log in over TCP instead of the socket (needs mysqld_exporter_password_secret)
+mysqld_exporter_address = None
+# the database user it logs in as (socket login: the same name as its system user, mysqld_exporter)
+mysqld_exporter_db_user = 'mysqld_exporter'
+# name of the secret holding the database user's password (none: passwordless socket login, MariaDB's unix_socket)
+mysqld_exporter_password_secret = None
+# create the database user on the local server with the grants upstream documents (PROCESS, REPLICATION CLIENT, SELECT, at most 3 connections)
+mysqld_exporter_create_db_user = False
+
+# -- nginx_exporter -----------------------------------------------------------
+# install nginx_exporter (nginx connection and request counters (stub_status), on hosts of the nginx group)
+nginx_exporter_enabled = True
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+nginx_exporter_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+nginx_exporter_version = '1.5.1'
+# TCP port it listens on
+nginx_exporter_port = 9113
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
+nginx_exporter_listen_address = 'auto'
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
+nginx_exporter_group = 'nginx'
+# extra command-line flags, appended as given
+nginx_exporter_extra_flags = []
+# nginx's stub_status page the exporter reads (upstream's default)
+nginx_exporter_scrape_uri = 'http://127.0.0.1:8080/stub_status'
+# write a loopback-only status server serving nginx_exporter_scrape_uri into /etc/nginx/conf.d/monstack-stub-status.conf (checked with nginx -t first, then nginx is reloaded); off: the deploy only says what to add when nothing answers
+nginx_exporter_add_status_server = False
+
+# -- haproxy ------------------------------------------------------------------
+# install haproxy (HAProxy's built-in Prometheus endpoint, scraped on hosts of the haproxy group (nothing is installed))
+haproxy_enabled = True
+# TCP port it listens on
+haproxy_port = 8405
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
+haproxy_listen_address = 'auto'
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
+haproxy_group = 'haproxy'
+
 # -- cadvisor -----------------------------------------------------------------
 # install cadvisor (container metrics (CPU, memory, restarts), on hosts of the docker group)
 cadvisor_enabled = True
@@ -359,7 +415,7 @@ prometheus_scrape_jobs = []
 # raw Prometheus scrape_config entries, passed through as given
 prometheus_extra_scrape_configs = []
 # shipped rule sets to install, alerting and recording (each component's templates/<component>/<set>.rules.yml; default: all of them; the hosts dashboard reads host_recording's series)
-prometheus_shipped_rules = ['apps', 'containers', 'host', 'host_recording', 'loki', 'monitoring', 'postgres', 'redis', 'snmp', 'targets', 'targets_recording', 'watchdog']
+prometheus_shipped_rules = ['apps', 'containers', 'haproxy', 'host', 'host_recording', 'loki', 'monitoring', 'mysql', 'nginx', 'postgres', 'redis', 'snmp', 'targets', 'targets_recording', 'watchdog']
 # your own rule files (controller paths), validated and installed
 prometheus_rule_files = []
 # where the shipped alerts' runbook_url points: this URL + #alert-<alert name lowercased> (default: this README, whose section "Runbooks" has those anchors; a copy of that section elsewhere keeps them)

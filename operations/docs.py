@@ -56,8 +56,9 @@ DEBIAN_RELEASES = {"bullseye": "Debian 11 (bullseye)", "bookworm": "Debian 12 (b
 def release_components() -> dict[str, list[str]]:
     """Each release entry with the components installed from it, in deploy order."""
     out: dict[str, list[str]] = {}
-    for component in COMPONENTS:
-        out.setdefault(release_of(component), []).append(component)
+    for component, c in COMPONENTS.items():
+        if not c.scrape_only:
+            out.setdefault(release_of(component), []).append(component)
     return out
 
 

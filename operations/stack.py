@@ -17,7 +17,8 @@ from operations.base.install import plan_service_users
 from operations.base.schema import duration_seconds
 from operations.base.services import wait_ready_helper
 from operations.base.settings import GENERAL, general_problems
-from operations.components import (alloy, blackbox_exporter, cadvisor, loki, node_exporter,
+from operations.components import (alloy, blackbox_exporter, cadvisor, haproxy, loki,
+                                   mysqld_exporter, nginx_exporter, node_exporter,
                                    postgres_exporter, pushgateway, redis_exporter,
                                    snmp_exporter, victoriametrics, vmcluster)
 from operations.components.alertmanager import server as alertmanager
@@ -34,6 +35,9 @@ ORDER = [
     (node_exporter.COMPONENT, node_exporter),
     (redis_exporter.COMPONENT, redis_exporter),
     (postgres_exporter.COMPONENT, postgres_exporter),
+    (mysqld_exporter.COMPONENT, mysqld_exporter),
+    (nginx_exporter.COMPONENT, nginx_exporter),
+    (haproxy.COMPONENT, haproxy),
     (cadvisor.COMPONENT, cadvisor),
     (pushgateway.COMPONENT, pushgateway),
     (blackbox_exporter.COMPONENT, blackbox_exporter),
@@ -55,6 +59,8 @@ INSTALLERS = {c.name: installer for c, installer in ORDER}
 
 # The catalogue's tables, for the docs generator and the tests
 COMPONENTS = catalogue.components()
+# those the deploy installs: a release, a version, an install method (not scrape-only)
+INSTALLED = catalogue.installed_components()
 SETTINGS = catalogue.settings_schema()
 BY_NAME = catalogue.settings_by_name()
 RELEASES = catalogue.releases()
@@ -76,7 +82,8 @@ def plan_host() -> None:
     if running:
         wait_ready_helper()
     # Every service user first: some packages create users as a side effect.
-    plan_service_users([(c, m.home(inventory.settings())) for c, m in running.items()],
+    plan_service_users([(c, m.home(inventory.settings())) for c, m in running.items()
+                        if not COMPONENTS[c].scrape_only],
                        name="Create the service users")
     # host.loop over the whole catalogue: pyinfra tells operations apart by the line
     # numbers of their call stack, and two components can call the same helper on the

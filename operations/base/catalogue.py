@@ -40,7 +40,8 @@ def define(general: list[Setting], components: list[Component],
     settings = list(general)
     for c in components:
         _components[c.name] = c
-        settings += c.standard_settings(_releases[c.release_key]["version"])
+        settings += c.standard_settings(
+            None if c.scrape_only else _releases[c.release_key]["version"])
         settings += c.settings
     names = [s.name for s in settings]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -63,6 +64,12 @@ def components() -> dict[str, Component]:
     """Every component, by name, in deploy order."""
     _defined()
     return _components
+
+
+def installed_components() -> dict[str, Component]:
+    """The components the deploy installs (all but the scrape-only ones), in deploy
+    order: those with a release, a version and an install method."""
+    return {n: c for n, c in components().items() if not c.scrape_only}
 
 
 def component(name: str) -> Component:
@@ -193,7 +200,7 @@ def version_is_pinned(values: dict[str, Any], name: str) -> bool:
 def version_problems(values: dict[str, Any]) -> list[str]:
     """Each <component>_version that is not a version, or is older than its floor."""
     errors = []
-    for name in components():
+    for name in installed_components():
         key = f"{name}_version"
         version = values[key]
         if not VERSION_RE.fullmatch(version):

@@ -71,15 +71,19 @@ class Component:
     # HTTP endpoint protected by TLS and basic auth: "web.yml" (the exporter-toolkit's
     # web config) or "flags" (its own command-line flags); None: not protected
     protected_by: str | None = None
+    # a program the host already runs serves its metrics: the deploy installs nothing (no
+    # release, service user or unit), so it has no _install_method, _version or
+    # _extra_flags settings; Prometheus scrapes it on every host that runs it
+    scrape_only: bool = False
 
     @property
     def release_key(self) -> str:
         """The release-table entry it is installed from."""
         return self.release_name or self.name
 
-    def standard_settings(self, default_version: str) -> list[Setting]:
+    def standard_settings(self, default_version: str | None) -> list[Setting]:
         name = self.name
-        return [
+        every = [
             Setting(f"{name}_enabled", "bool", self.enabled,
                     f"install {name} ({self.help})", section=name),
             Setting(f"{name}_install_method", "choice", self.install_method,
@@ -99,3 +103,7 @@ class Component:
             Setting(f"{name}_extra_flags", "list", [],
                     "extra command-line flags, appended as given", section=name),
         ]
+        if self.scrape_only:
+            installs = {f"{name}_{s}" for s in ("install_method", "version", "extra_flags")}
+            return [s for s in every if s.name not in installs]
+        return every

@@ -34,6 +34,54 @@ class PostgresRole(FactBase):
         return {"login": login == "1", "monitor": monitor == "1"}
 
 
+class MysqlUser(FactBase):
+    """A user@localhost of the local MySQL or MariaDB server, asked by root over the
+    socket: {"version": VERSION(), "exists": bool, "max_user_connections": int,
+    "grants": [global privileges]}; None when there is no server (or client) to ask."""
+
+    def command(self, user: str) -> str:
+        name = user.replace("'", "")
+        grantee = f"CONCAT(CHAR(39), '{name}', CHAR(39), '@', CHAR(39), 'localhost', CHAR(39))"
+        where = f"User = '{name}' AND Host = 'localhost'"
+        query = ("SELECT CONCAT_WS('|', VERSION(), "
+                 f"(SELECT COUNT(*) FROM mysql.user WHERE {where}), "
+                 f"IFNULL((SELECT max_user_connections FROM mysql.user WHERE {where}), 0), "
+                 "IFNULL((SELECT GROUP_CONCAT(PRIVILEGE_TYPE) FROM "
+                 f"information_schema.USER_PRIVILEGES WHERE GRANTEE = {grantee}), ''))")
+        # always print a line: pyinfra treats empty output as "no fact"
+        return ("c=$(command -v mariadb || command -v mysql) && "
+                f"out=$(\"$c\" -NBe {shlex.quote(query)} 2>/dev/null) "
+                "&& echo \"user:$out\" || echo unavailable")
+
+    def process(self, output):
+        line = "".join(output).strip()
+        if not line.startswith("user:"):
+            return None
+        fields = line[len("user:"):].split("|")
+        if len(fields) != 4 or not fields[1].isdigit():
+            return None
+        version, count, limit, grants = fields
+        return {"version": version, "exists": int(count) > 0,
+                "max_user_connections": int(limit) if limit.isdigit() else 0,
+                "grants": sorted(g for g in grants.split(",") if g)}
+
+
+class HttpAnswers(FactBase):
+    """Does http://`address`:`port``path` answer with `marker` in its response? True or
+    False. Asked with bash's /dev/tcp: a host needs no curl or wget."""
+
+    def command(self, address: str, port: int, path: str, marker: str) -> str:
+        request = f"GET {path} HTTP/1.0\\r\\nHost: {address}\\r\\n\\r\\n"
+        script = (f"exec 3<>/dev/tcp/{address.strip('[]')}/{int(port)} && "
+                  f"printf '{request}' >&3 && cat <&3")
+        return (f"if timeout 5 bash -c {shlex.quote(script)} 2>/dev/null "
+                f"| grep -qF {shlex.quote(marker)}; then echo answers:yes; "
+                "else echo answers:no; fi")
+
+    def process(self, output):
+        return "".join(output).strip() == "answers:yes"
+
+
 # Keys whose values are masked when a file holding secrets is shown (--diff). Matched on
 # the host too, so a live file's old secrets never leave it, even with -vvv.
 SECRET_KEY_WORDS = ("password", "passwd", "token", "secret", "key", "url", "dsn",

@@ -33,6 +33,10 @@ PACKAGES = {
                        {"prometheus-redis-exporter": "redis_exporter"}),
     "postgres_exporter": ("prometheus-postgres-exporter",
                           {"prometheus-postgres-exporter": "postgres_exporter"}),
+    "mysqld_exporter": ("prometheus-mysqld-exporter",
+                        {"prometheus-mysqld-exporter": "mysqld_exporter"}),
+    "nginx_exporter": ("prometheus-nginx-exporter",
+                       {"prometheus-nginx-exporter": "nginx_exporter"}),
     "pushgateway": ("prometheus-pushgateway", {"prometheus-pushgateway": "pushgateway"}),
     "blackbox_exporter": ("prometheus-blackbox-exporter",
                           {"prometheus-blackbox-exporter": "blackbox_exporter"}),
@@ -113,6 +117,29 @@ def extract(component: str, arch: str = "amd64", suite: str = OLDEST) -> Path:
         (root / ".version").write_text(deb_version(deb))
         (root / ".done").write_text("")
     return root
+
+
+def unpacked(name: str, packages: tuple[str, ...], suite: str = OLDEST,
+             arch: str = "amd64") -> Path:
+    """Debian packages of `suite` that are no component's (a server an exporter watches,
+    with the libraries it needs beyond this machine's) unpacked together; their root.
+    Run their programs with LD_LIBRARY_PATH=library_path(root)."""
+    root = CACHE / suite / f"{name}_{arch}"
+    if (root / ".done").exists():
+        return root
+    with _locked(CACHE / suite / f".{name}_{arch}.lock"):
+        if not (root / ".done").exists():
+            dl = CACHE / suite / "downloads" / arch
+            dl.mkdir(parents=True, exist_ok=True)
+            for package in packages:
+                subprocess.run(["dpkg-deb", "-x", str(_download(package, arch, suite, dl)),
+                                str(root)], check=True)
+            (root / ".done").write_text("")
+    return root
+
+
+def library_path(root: Path) -> str:
+    return ":".join(sorted({str(p.parent) for p in root.rglob("*.so*")}))
 
 
 def deb_version(deb: Path) -> str:

@@ -14,7 +14,7 @@ from harness.doubles import grafana_archive, vm_cluster_archive
 from operations import docs
 from operations.base.catalogue import floor_of, release_of
 from operations.base.schema import VERSION_RE, SettingsError, version_tuple
-from operations.stack import COMPONENTS, RELEASES, validate
+from operations.stack import COMPONENTS, INSTALLED, RELEASES, validate
 
 
 def floor(component: str) -> str:
@@ -35,7 +35,7 @@ def archive(component: str, version: str) -> dict:
     return {f"{component}_install_method": "archive", f"{component}_version": version}
 
 
-@pytest.mark.parametrize("component", list(COMPONENTS))
+@pytest.mark.parametrize("component", list(INSTALLED))
 def test_a_version_below_the_floor_is_refused_with_one_error(component):
     oldest, why = floor_of(component)
     below = just_below(oldest)
@@ -46,10 +46,19 @@ def test_a_version_below_the_floor_is_refused_with_one_error(component):
         f"{component} monstack can configure (reason: {why}); use {oldest} or newer")
 
 
-@pytest.mark.parametrize("component", list(COMPONENTS))
+@pytest.mark.parametrize("component", list(INSTALLED))
 def test_the_floor_itself_is_accepted(component):
     s = validate("mon1", archive(component, floor(component)))
     assert s.component(component, "version") == floor(component)
+
+
+@pytest.mark.parametrize("component", sorted(set(COMPONENTS) - set(INSTALLED)))
+def test_a_scrape_only_component_has_no_version_to_refuse(component):
+    # nothing is installed: no version, install method or flags to give
+    assert COMPONENTS[component].scrape_only and component not in RELEASES
+    for suffix in ("_version", "_install_method", "_extra_flags"):
+        with pytest.raises(SettingsError, match=f"unknown setting '{component}{suffix}'"):
+            validate("mon1", {f"{component}{suffix}": "1.0.0"})
 
 
 def test_a_pre_release_counts_as_its_release():
