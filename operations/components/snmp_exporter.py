@@ -221,7 +221,7 @@ COMPONENT = Component(
               "username, password, auth_protocol, priv_protocol, priv_password, context_name, "
               "version}, yaml UnmarshalStrict. snmp.yml: modules if_mib and system (system "
               "is in 0.28.0's and 0.30.1's, not 0.23.0's). Debian's package ships no modules "
-              "(its /etc/prometheus/snmp.yml says so: licensing). arm64 (a12d159a...) was "
+              "(its /etc/prometheus/snmp.yml says so: licensing). The arm64 sha256 (a12d159a...) was "
               "seen in one source only and is not pinned; armv7/armv6 are not pinned."),
     checksums={
         "snmp_exporter-0.30.1.linux-amd64.tar.gz": "026aac4e23447ed593a783eccab9089cd41d77d17c9d2a0ab84398e45a0bb93e",  # x2: an snmp_exporter 0.30.1 RPM spec (packages@thesystem.dev); a bash artifact pin table of a homelab installer
