@@ -15,8 +15,9 @@ from operations.base.install import plan_service_users
 from operations.base.services import wait_ready_helper
 from operations.base.settings import GENERAL, general_problems
 from operations.components import (alertmanager, alloy, blackbox_exporter, cadvisor, loki,
-                                   node_exporter, postgres_exporter, pushgateway,
-                                   redis_exporter, victoriametrics, vmcluster)
+                                   node_exporter, postgres_exporter, process_exporter,
+                                   pushgateway, redis_exporter, systemd_exporter,
+                                   victoriametrics, vmcluster)
 from operations.components.grafana import (provisioning as grafana_provisioning,
                                            server as grafana)
 from operations.components.prometheus import server as prometheus
@@ -28,6 +29,8 @@ from operations.components.prometheus import server as prometheus
 # service user's home; `install()`).
 ORDER = [
     (node_exporter.COMPONENT, node_exporter),
+    (process_exporter.COMPONENT, process_exporter),
+    (systemd_exporter.COMPONENT, systemd_exporter),
     (redis_exporter.COMPONENT, redis_exporter),
     (postgres_exporter.COMPONENT, postgres_exporter),
     (cadvisor.COMPONENT, cadvisor),
