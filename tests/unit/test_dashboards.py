@@ -51,7 +51,8 @@ DATASOURCES = {"prometheus": "prometheus", "loki": "loki"}
 PANEL_TYPES = {"timeseries", "stat", "table", "gauge", "logs", "row", "text"}
 VALUE_PANELS = {"timeseries", "stat", "gauge"}  # must say what unit they show
 EXPECTED_UIDS = {"monstack-hosts", "monstack-stack", "monstack-redis", "monstack-postgres",
-                 "monstack-apps", "monstack-alerts", "monstack-logs", "monstack-containers"}
+                 "monstack-apps", "monstack-alerts", "monstack-logs", "monstack-containers",
+                 "monstack-processes", "monstack-systemd"}
 
 def _ids(paths):
     return [p.name for p in paths]
@@ -272,6 +273,8 @@ NAMESPACES = {
     "pg": "postgres_exporter",
     "prometheus": "prometheus",
     "alertmanager": "alertmanager",
+    "namedprocess": "process_exporter",
+    "systemd": "systemd_exporter",
 }
 # Series Prometheus itself attaches to every scrape. scrape.go keeps their names as byte
 # slices with a trailing 0xff byte (`[]byte("up" + "\xff")`), stored NUL-padded in the
@@ -400,9 +403,16 @@ class GoBinary:
         return addr in self.pointed_at
 
 
+# Components Debian builds in one release only: that build stands in for every suite
+# (systemd_exporter is in sid alone).
+ONLY_BUILT_IN = {"systemd_exporter": "sid"}
+
+
 @functools.lru_cache(maxsize=None)
 def go_binary(component: str, suite: str = debian.OLDEST) -> GoBinary:
-    """The component's server binary, Debian's build of `suite`."""
+    """The component's server binary, Debian's build of `suite` (or of the one release
+    that builds it, ONLY_BUILT_IN)."""
+    suite = ONLY_BUILT_IN.get(component, suite)
     return GoBinary(debian.binaries(component, suite=suite)[component])
 
 
