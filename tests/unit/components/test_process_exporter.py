@@ -4,12 +4,15 @@ process_exporter_names, the rendered config and unit, and Debian's real builds (
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
@@ -23,6 +26,7 @@ from operations.components import process_exporter as pe
 from operations.stack import COMPONENTS, RELEASES, CHECKSUMS, validate
 
 SUITES = ("bookworm", "trixie", "sid")
+NOBODY = 65534
 GROUPS = [{"name": "sshd", "comm": ["sshd"]},
           {"name": "cron", "exe": ["/usr/sbin/cron", "crond"]},
           {"name": "backup", "comm": ["rsync"], "cmdline": [r"--backup-dir\s+(?P<Dir>\S+)"]}]
@@ -166,31 +170,53 @@ def test_every_flag_of_the_unit_is_in_the_builds_help(suite, current):
         assert re.search(rf"^\s+-{re.escape(flag)}\b", help_text, re.M), (suite, flag)
 
 
-def run_exporter(suite: str, config_text: str, tmp_path, seconds: float = 3.0):
-    """Start Debian's build on `config_text`; return (process, port)."""
-    config = tmp_path / "process_exporter.yml"
+def as_service_user() -> list[str]:
+    """The command prefix running a program as a user of its own (nobody), as the unit
+    does: it then reads other users' processes as the deployed exporter does. Empty when
+    this machine cannot (not root, no setpriv)."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        return []
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+
+
+@pytest.fixture
+def readable_dir():
+    """A folder every user can read (pytest's tmp_path is root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="monstack-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def run_exporter(suite: str, config_text: str, folder: Path, prefix=()):
+    """Start Debian's build on `config_text` (written in `folder`); return (process, port)."""
+    config = folder / "process_exporter.yml"
     config.write_text(config_text)
+    config.chmod(0o644)
     port = free_port()
-    proc = subprocess.Popen([binary(suite), f"-config.path={config}",
+    proc = subprocess.Popen([*prefix, binary(suite), f"-config.path={config}",
                              f"-web.listen-address=127.0.0.1:{port}", "-gather-smaps=false"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return proc, port
 
 
-def scrape(port: int, timeout: float = 15) -> str:
+def scrape(proc: subprocess.Popen, port: int, timeout: float = 15) -> str:
     deadline = time.monotonic() + timeout
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
                 return r.read().decode()
         except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"process-exporter exited {proc.returncode}: {proc.stdout.read()}")
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
 
 
 @pytest.mark.parametrize("suite", SUITES)
-def test_the_build_reports_the_named_groups_of_a_rendered_config(suite, current, tmp_path):
+def test_the_build_reports_the_named_groups_of_a_rendered_config(suite, current, tmp_path,
+                                                                readable_dir):
     # a process with a name of its own: a copy of sleep (comm: its file name)
     probe, other = tmp_path / "monstack-probe", tmp_path / "monstack-other"
     shutil.copy(shutil.which("sleep"), probe)
@@ -203,9 +229,13 @@ def test_the_build_reports_the_named_groups_of_a_rendered_config(suite, current,
                "cmdline": [r"^\S+\s+(?P<Secs>30[0-2])$"]},
               {"name": "nothing", "comm": ["no-such-proc"]}]
     s = current(enabled(groups))
-    proc, port = run_exporter(suite, pe.config(s), tmp_path)
+    prefix = as_service_user()
+    proc, port = run_exporter(suite, pe.config(s), readable_dir, prefix)
     try:
-        text = scrape(port)
+        text = scrape(proc, port)
+        if prefix:   # it ran as nobody, and counted root's processes all the same
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            assert re.search(rf"^Uid:\s+{NOBODY}\s", status, re.M), status
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -218,7 +248,7 @@ def test_the_build_reports_the_named_groups_of_a_rendered_config(suite, current,
     assert counts == {"probe": "1", "by-args": "2"}, text[:2000]
     for name in ("namedprocess_namegroup_oldest_start_time_seconds",
                  "namedprocess_namegroup_memory_bytes", "namedprocess_namegroup_cpu_seconds_total",
-                 "namedprocess_namegroup_worst_fd_ratio"):
+                 "namedprocess_namegroup_num_threads"):
         assert re.search(rf'^{name}\{{[^}}]*groupname="probe"', text, re.M), name
     assert 'memtype="resident"' in text
 
@@ -228,12 +258,12 @@ def test_the_build_reports_the_named_groups_of_a_rendered_config(suite, current,
     [{"name": "j", "cmdline": ["(unclosed"]}],      # the build's "bad cmdline regex"
     [{"name": "j"}],                               # the build's "no matchers provided"
 ], ids=["bad-regex", "no-selector"])
-def test_what_the_checks_refuse_the_build_refuses_too(suite, groups, current, tmp_path):
+def test_what_the_checks_refuse_the_build_refuses_too(suite, groups, current, readable_dir):
     """The checks stand in for a check mode: on what both can judge, they agree."""
     with pytest.raises(SettingsError):
         validate("h1", enabled(groups))
     text = render("process_exporter/process_exporter.yml.j2", groups=groups)
-    proc, _ = run_exporter(suite, text, tmp_path)
+    proc, _ = run_exporter(suite, text, readable_dir)
     try:
         out, _ = proc.communicate(timeout=15)
     except subprocess.TimeoutExpired:
