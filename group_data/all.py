@@ -363,7 +363,7 @@ prometheus_scrape_jobs = []
 # raw Prometheus scrape_config entries, passed through as given
 prometheus_extra_scrape_configs = []
 # shipped alert rule sets to install (each component's templates/<component>/<set>.rules.yml; default: all of them)
-prometheus_shipped_rules = ['apps', 'containers', 'host', 'loki', 'monitoring', 'postgres', 'redis', 'targets', 'watchdog']
+prometheus_shipped_rules = ['apps', 'containers', 'host', 'loki', 'monitoring', 'postgres', 'processes', 'redis', 'systemd', 'targets', 'watchdog']
 # your own rule files (controller paths), validated and installed
 prometheus_rule_files = []
 # long-term stores to send samples to: [{url, name, remote_timeout, basic_auth: {username, password_secret}, bearer_token_secret, queue_config: {...}, write_relabel_configs: [...]}]; secrets are written to files beside prometheus.yml, never into it

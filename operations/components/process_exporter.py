@@ -193,7 +193,7 @@ def install():
     web = protect(NAME, CONFIG_DIR)
     # no check mode (see the module's doc): checked by the settings' checks
     config_op = validated_file(
-        name="Write process_exporter.yml (checked by the settings' checks)", dest=CONFIG,
+        name="Write process_exporter.yml (checked on the controller)", dest=CONFIG,
         content=config(s), user="root", group=NAME, mode="0640")
     # it reads its config only at start: a change restarts it
     service(unit(s, binaries.path(NAME), web.flags), local_url(NAME, "/metrics"),

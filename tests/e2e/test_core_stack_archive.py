@@ -20,6 +20,7 @@ from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, http_json,
                            install_databases, mirror_settings, prom_query, service_pids,
                            wait_targets_up)
 from harness.webhook import WebhookReceiver
+from operations.base.templates import shipped_rule_sets
 
 pytestmark = pytest.mark.fleet
 
@@ -84,7 +85,7 @@ def test_dry_run_lists_exactly_the_changes_the_first_run_makes(first_runs):
 
 
 def test_all_rule_files_are_one_operation_and_folders_one_per_component(stack, first_runs):
-    """The first converge writes the nine shipped rule files in one operation (one
+    """The first converge writes every shipped rule file in one operation (one
     promtool run) and each component's folders in one, not one operation per file or
     folder."""
     _, real = first_runs
@@ -94,7 +95,7 @@ def test_all_rule_files_are_one_operation_and_folders_one_per_component(stack, f
     assert real.changes["Prometheus | Create the prometheus folders"] == 1
     assert not [op for op in real.changes if op.startswith("Prometheus | Create /")]
     rules = stack["monitoring"].ssh("ls -A /etc/prometheus/rules").stdout.split()
-    assert len(rules) == 9 and all(n.endswith(".rules.yml") for n in rules), rules
+    assert sorted(rules) == sorted(f"{name}.rules.yml" for name in shipped_rule_sets()), rules
 
 
 def expected_targets(stack) -> set[tuple[str, str]]:
@@ -184,7 +185,7 @@ def test_a_broken_rule_file_fails_the_run_and_prometheus_keeps_its_config(stack,
         return sorted((g["file"], r["name"]) for g in http_json(rules_url)["data"]["groups"]
                       for r in g["rules"])
 
-    # one bad file among many: a good new file beside it, and the nine shipped ones
+    # one bad file among many: a good new file beside it, and the shipped ones
     good = tmp_path / "good.rules.yml"
     good.write_text("groups:\n  - name: good\n    rules:\n"
                     "      - alert: Good\n        expr: up == 0\n")
