@@ -61,6 +61,44 @@ node_exporter_extra_flags = []
 # folder of *.prom files exposed by the textfile collector
 node_exporter_textfile_dir = '/var/lib/node_exporter/textfile_collector'
 
+# -- process_exporter ---------------------------------------------------------
+# install process_exporter (named groups of processes: count, CPU, memory, restarts)
+process_exporter_enabled = False
+# `archive`: upstream release archive (via artifact_mirror); `package`: the distribution's package
+process_exporter_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+process_exporter_version = '0.8.7'
+# TCP port it listens on
+process_exporter_port = 9256
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
+process_exporter_listen_address = 'auto'
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
+process_exporter_group = 'all'
+# extra command-line flags, appended as given
+process_exporter_extra_flags = []
+# the named process groups: a list of {name, comm, exe, cmdline} as process-exporter's config documents them (name a plain group name; comm: process names of up to 15 characters, exe: argv[0] names or paths, any of them matching; cmdline: regular expressions, all matching), e.g. [{'name': 'sshd', 'comm': ['sshd']}]; a process counts in the first group it matches
+process_exporter_names = []
+
+# -- systemd_exporter ---------------------------------------------------------
+# install systemd_exporter (state and restarts of every systemd unit)
+systemd_exporter_enabled = False
+# `archive`: upstream release archive (via artifact_mirror; no sha256 is pinned: give it in artifact_checksums); `package`: the distribution's package, which Debian has only from sid on (not in Debian 12 or 13)
+systemd_exporter_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+systemd_exporter_version = '0.7.0'
+# TCP port it listens on
+systemd_exporter_port = 9558
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
+systemd_exporter_listen_address = 'auto'
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
+systemd_exporter_group = 'all'
+# extra command-line flags, appended as given
+systemd_exporter_extra_flags = []
+# regular expression (RE2) of the units it reports
+systemd_exporter_unit_include = '.+'
+# regular expression (RE2) of the units it leaves out (default: devices, as upstream, and scopes: one per login session, many short-lived series)
+systemd_exporter_unit_exclude = '.+\\.(device|scope)'
+
 # -- redis_exporter -----------------------------------------------------------
 # install redis_exporter (Redis metrics, on hosts of the redis group)
 redis_exporter_enabled = True
@@ -415,7 +453,7 @@ prometheus_scrape_jobs = []
 # raw Prometheus scrape_config entries, passed through as given
 prometheus_extra_scrape_configs = []
 # shipped rule sets to install, alerting and recording (each component's templates/<component>/<set>.rules.yml; default: all of them; the hosts dashboard reads host_recording's series)
-prometheus_shipped_rules = ['apps', 'containers', 'haproxy', 'host', 'host_recording', 'loki', 'monitoring', 'mysql', 'nginx', 'postgres', 'redis', 'snmp', 'targets', 'targets_recording', 'watchdog']
+prometheus_shipped_rules = ['apps', 'containers', 'haproxy', 'host', 'host_recording', 'loki', 'monitoring', 'mysql', 'nginx', 'postgres', 'processes', 'redis', 'snmp', 'systemd', 'targets', 'targets_recording', 'watchdog']
 # your own rule files (controller paths), validated and installed
 prometheus_rule_files = []
 # where the shipped alerts' runbook_url points: this URL + #alert-<alert name lowercased> (default: this README, whose section "Runbooks" has those anchors; a copy of that section elsewhere keeps them)

@@ -45,6 +45,8 @@ def render_settings_table() -> str:
     for s in SETTINGS:
         t = s.type + (f" ({'/'.join(s.choices)})" if s.choices else "")
         default = json.dumps(s.default) if not isinstance(s.default, str) else s.default
+        # a | would end the table cell, also inside backticks (GitHub's tables): escaped
+        default = default.replace("|", "\\|")
         rows.append(f"| `{s.name}` | {t} | `{default}` | {s.help.replace('|', '/')} |")
     return "\n".join(rows) + "\n"
 

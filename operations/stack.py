@@ -19,8 +19,9 @@ from operations.base.services import wait_ready_helper
 from operations.base.settings import GENERAL, general_problems
 from operations.components import (alloy, blackbox_exporter, cadvisor, haproxy, loki,
                                    mysqld_exporter, nginx_exporter, node_exporter,
-                                   postgres_exporter, pushgateway, redis_exporter,
-                                   snmp_exporter, victoriametrics, vmcluster)
+                                   postgres_exporter, process_exporter, pushgateway,
+                                   redis_exporter, snmp_exporter, systemd_exporter,
+                                   victoriametrics, vmcluster)
 from operations.components.alertmanager import server as alertmanager
 from operations.components.grafana import (provisioning as grafana_provisioning,
                                            server as grafana)
@@ -33,6 +34,8 @@ from operations.components.prometheus import server as prometheus
 # service user's home; `install()`).
 ORDER = [
     (node_exporter.COMPONENT, node_exporter),
+    (process_exporter.COMPONENT, process_exporter),
+    (systemd_exporter.COMPONENT, systemd_exporter),
     (redis_exporter.COMPONENT, redis_exporter),
     (postgres_exporter.COMPONENT, postgres_exporter),
     (mysqld_exporter.COMPONENT, mysqld_exporter),

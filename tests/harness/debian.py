@@ -29,6 +29,11 @@ PACKAGES = {
                      {"prometheus-alertmanager": "alertmanager", "amtool": "amtool"}),
     "node_exporter": ("prometheus-node-exporter",
                       {"prometheus-node-exporter": "node_exporter"}),
+    "process_exporter": ("prometheus-process-exporter",
+                         {"prometheus-process-exporter": "process_exporter"}),
+    # in sid only (0.7.0): Debian 12 and 13 have no build of it
+    "systemd_exporter": ("prometheus-systemd-exporter",
+                         {"prometheus-systemd-exporter": "systemd_exporter"}),
     "redis_exporter": ("prometheus-redis-exporter",
                        {"prometheus-redis-exporter": "redis_exporter"}),
     "postgres_exporter": ("prometheus-postgres-exporter",

@@ -38,6 +38,9 @@ EXPECTED_ARCH = {
     "prometheus": PROMU,
     "alertmanager": PROMU,
     "node_exporter": PROMU,
+    # goreleaser's goarm suffix: armv6 and armv7 (v0.8.7:.goreleaser.yml)
+    "process_exporter": PROMU,
+    "systemd_exporter": AMD64_ARM64,
     "pushgateway": PROMU,
     "blackbox_exporter": PROMU,
     "snmp_exporter": PROMU,
@@ -62,9 +65,11 @@ EXPECTED_FILE = {  # (version, arch token) -> upstream file name
     **{c: (lambda v, a, c=c: f"{c}-{v}.linux-{a}.tar.gz")
        for c in ("prometheus", "alertmanager", "node_exporter", "pushgateway",
                  "blackbox_exporter", "postgres_exporter", "mysqld_exporter",
-                 "snmp_exporter")},
+                 "snmp_exporter", "systemd_exporter")},
     # goreleaser's default name: <project>_<version>_<os>_<arch>
     "nginx_exporter": lambda v, a: f"nginx-prometheus-exporter_{v}_linux_{a}.tar.gz",
+    # goreleaser: "process-exporter-{{ .Version }}.{{ .Os }}-{{ .Arch }}{{ .Arm }}"
+    "process_exporter": lambda v, a: f"process-exporter-{v}.linux-{a}.tar.gz",
     "redis_exporter": lambda v, a: f"redis_exporter-v{v}.linux-{a}.tar.gz",
     "grafana": lambda v, a: f"grafana-{v}.linux-{a}.tar.gz",
     "loki": lambda v, a: f"loki-linux-{a}.zip",
@@ -81,6 +86,8 @@ GITHUB_REPO = {
     "postgres_exporter": "prometheus-community/postgres_exporter",
     "mysqld_exporter": "prometheus/mysqld_exporter",
     "nginx_exporter": "nginx/nginx-prometheus-exporter",
+    "process_exporter": "ncabatoff/process-exporter",
+    "systemd_exporter": "prometheus-community/systemd_exporter",
     "redis_exporter": "oliver006/redis_exporter", "loki": "grafana/loki",
     "alloy": "grafana/alloy", "cadvisor": "google/cadvisor",
     "victoriametrics": "VictoriaMetrics/VictoriaMetrics",
@@ -205,7 +212,8 @@ def test_every_pinned_checksum_belongs_to_a_resolvable_file():
 # (component, machine) whose default archive no two public sources gave a sha256 for:
 # their release notes say so (an operator passes artifact_checksums or uses the package)
 UNPINNED_64_BIT = {("mysqld_exporter", "x86_64"), ("mysqld_exporter", "aarch64"),
-                   ("nginx_exporter", "aarch64"), ("snmp_exporter", "aarch64")}
+                   ("nginx_exporter", "aarch64"), ("snmp_exporter", "aarch64"),
+                   ("systemd_exporter", "x86_64"), ("systemd_exporter", "aarch64")}
 
 
 @pytest.mark.parametrize("component", [c for c in RELEASES

@@ -62,7 +62,8 @@ VALUE_PANELS = {"timeseries", "stat", "gauge"}  # must say what unit they show
 EXPECTED_UIDS = {"monstack-hosts", "monstack-stack", "monstack-redis", "monstack-postgres",
                  "monstack-apps", "monstack-alerts", "monstack-logs", "monstack-containers",
                  "monstack-network",
-                 "monstack-mysql", "monstack-nginx", "monstack-haproxy"}
+                 "monstack-mysql", "monstack-nginx", "monstack-haproxy",
+                 "monstack-processes", "monstack-systemd"}
 
 def _ids(paths):
     return [p.name for p in paths]
@@ -286,6 +287,8 @@ NAMESPACES = {
     "snmp": "snmp_exporter",
     "mysql": "mysqld_exporter",
     "nginx": "nginx_exporter",
+    "namedprocess": "process_exporter",
+    "systemd": "systemd_exporter",
 }
 # Series Prometheus itself attaches to every scrape. scrape.go keeps their names as byte
 # slices with a trailing 0xff byte (`[]byte("up" + "\xff")`), stored NUL-padded in the
@@ -457,9 +460,16 @@ class GoBinary:
         return addr in self.pointed_at
 
 
+# Components Debian builds in one release only: that build stands in for every suite
+# (systemd_exporter is in sid alone).
+ONLY_BUILT_IN = {"systemd_exporter": "sid"}
+
+
 @functools.lru_cache(maxsize=None)
 def go_binary(component: str, suite: str = debian.OLDEST) -> GoBinary:
-    """The component's server binary, Debian's build of `suite`."""
+    """The component's server binary, Debian's build of `suite` (or of the one release
+    that builds it, ONLY_BUILT_IN)."""
+    suite = ONLY_BUILT_IN.get(component, suite)
     return GoBinary(debian.binaries(component, suite=suite)[component])
 
 
