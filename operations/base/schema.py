@@ -23,6 +23,9 @@ SIZE_RE = re.compile(r"^(\d+)(B|KB|MB|GB|TB|PB|EB)$")
 GO_DURATION_RE = re.compile(r"(\d+(ms|s|m|h))+")
 # a Prometheus label name
 LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+# what Python's re accepts and Go's RE2 does not: look-around, back references,
+# possessive and atomic groups
+NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?>|[*+?}]\+")
 # A release's number, as the file names take it: "v" is in the release templates where
 # upstream's names carry one. A pre-release or build suffix counts as its release (as in
 # every version check here).
@@ -149,3 +152,17 @@ def is_go_duration(value: str) -> bool:
 def version_tuple(version: str) -> tuple[int, ...]:
     """(major, minor, patch) of a version string, suffixes ignored."""
     return tuple(int(n) for n in re.findall(r"\d+", version)[:3])
+
+
+def re2_problems(where: str, pattern: str) -> list[str]:
+    """What is wrong with `pattern` as a regular expression of Go's RE2 syntax (a Go
+    exporter's filter): Python's re parses the common subset the same way, and the
+    constructs only Python accepts are refused by name."""
+    if NOT_RE2.search(pattern):
+        return [f"{where}: {pattern!r} uses look-around, a back reference or a "
+                "possessive/atomic group, which Go's RE2 syntax has not"]
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return [f"{where}: {pattern!r} is not a regular expression: {exc}"]
+    return []

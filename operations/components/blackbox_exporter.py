@@ -3,14 +3,11 @@
 from pyinfra.api import deploy
 
 from operations.base.component import Component
-from operations.base.files import validated_file
-from operations.base.install import directory, install_binaries, system_user
-from operations.base.inventory import listen_address, local_url, settings
+from operations.base.exporters import ExporterFile, exporter_service
+from operations.base.inventory import listen_address, settings
 from operations.base.releases import promu_release
 from operations.base.schema import Setting
-from operations.base.services import Unit, service
 from operations.base.templates import render
-from operations.base.tls_auth import protect
 
 NAME = "blackbox_exporter"
 CONFIG_DIR = "/etc/blackbox_exporter"
@@ -49,22 +46,15 @@ def home(s) -> str:
 @deploy("blackbox_exporter")
 def install():
     s = settings()
-    system_user(NAME, home(s))
-    directory(CONFIG_DIR, "root", NAME, "0750")
-    binaries = install_binaries(NAME)
-    web = protect(NAME, CONFIG_DIR)
-    config_op = validated_file(
-        name="Write blackbox.yml (checked by blackbox_exporter)", dest=CONFIG,
-        content=render("blackbox_exporter/blackbox.yml.j2"),
-        validate=f"{binaries.path(NAME)} --config.check --config.file={{path}}",
-        user="root", group=NAME, mode="0640")
-    unit = Unit(
-        name=NAME, user=NAME, reloadable=True,
+    exporter_service(
+        NAME, home(s), CONFIG_DIR, ready_path="/-/healthy",
+        folders=[(CONFIG_DIR, "root", NAME, "0750")],
+        file=ExporterFile(
+            name="Write blackbox.yml (checked by blackbox_exporter)", dest=CONFIG,
+            content=render("blackbox_exporter/blackbox.yml.j2"),
+            validate="{program} --config.check --config.file={path}"),
         description="Prometheus blackbox_exporter (endpoint probes)",
         documentation="https://github.com/prometheus/blackbox_exporter",
-        exec_start=[binaries.path(NAME), f"--config.file={CONFIG}",
-                    f"--web.listen-address={listen_address(NAME)}",
-                    *web.flags, *s.blackbox_exporter_extra_flags],
+        reloadable=True,
+        args=[f"--config.file={CONFIG}", f"--web.listen-address={listen_address(NAME)}"],
     )
-    service(unit, local_url(NAME, "/-/healthy"), restart_on=[*binaries.ops, *web.restart_on],
-            reload_on=[config_op])

@@ -28,13 +28,11 @@ from pyinfra.operations import server
 
 from operations.base.component import Component
 from operations.base.facts import MysqlUser, PackageVersion
-from operations.base.files import validated_file
-from operations.base.install import debian_package, directory, install_binaries, system_user
-from operations.base.inventory import listen_address, local_url, secret, settings
+from operations.base.exporters import ExporterFile, exporter_service
+from operations.base.install import debian_package
+from operations.base.inventory import listen_address, secret, settings
 from operations.base.releases import promu_release
 from operations.base.schema import Setting, SettingsError, version_tuple
-from operations.base.services import Unit, service
-from operations.base.tls_auth import protect
 
 NAME = "mysqld_exporter"
 CONFIG_DIR = "/etc/mysqld_exporter"
@@ -220,23 +218,17 @@ def install():
         check_package_version()
     password = (secret(s.mysqld_exporter_password_secret, "mysqld_exporter's database login")
                 if s.mysqld_exporter_password_secret else None)
-    system_user(NAME, home(s))
-    directory(CONFIG_DIR, "root", NAME, "0750")
-    if s.mysqld_exporter_create_db_user:
-        database_user(s, password)
-    binaries = install_binaries(NAME)
-    web = protect(NAME, CONFIG_DIR)
-    cnf_op = validated_file(name="Write mysqld_exporter's login (.my.cnf)", dest=MY_CNF,
-                            content=my_cnf(s, password), user="root", group=NAME,
-                            mode="0640", secret=True,
-                            secrets=[password, ini_value(password)] if password else [])
-    unit = Unit(
-        name=NAME, user=NAME,
+    exporter_service(
+        NAME, home(s), CONFIG_DIR,
+        folders=[(CONFIG_DIR, "root", NAME, "0750")],
+        before_program=((lambda: database_user(s, password))
+                        if s.mysqld_exporter_create_db_user else None),
+        # written once the TLS files are planned (ini_value refuses some passwords)
+        file=lambda web: ExporterFile(
+            name="Write mysqld_exporter's login (.my.cnf)", dest=MY_CNF,
+            content=my_cnf(s, password), secret=True,
+            secrets=[password, ini_value(password)] if password else []),
         description="Prometheus mysqld_exporter (MySQL/MariaDB metrics)",
         documentation="https://github.com/prometheus/mysqld_exporter",
-        exec_start=[binaries.path(NAME), f"--config.my-cnf={MY_CNF}",
-                    f"--web.listen-address={listen_address(NAME)}",
-                    *web.flags, *s.mysqld_exporter_extra_flags],
+        args=[f"--config.my-cnf={MY_CNF}", f"--web.listen-address={listen_address(NAME)}"],
     )
-    service(unit, local_url(NAME, "/metrics"),
-            restart_on=[*binaries.ops, cnf_op, *web.restart_on])

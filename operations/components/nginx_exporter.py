@@ -19,12 +19,11 @@ from pyinfra.api import deploy
 from operations.base.component import Component
 from operations.base.facts import HttpAnswers, PackageVersion
 from operations.base.files import validated_file
-from operations.base.install import debian_package, install_binaries, system_user
-from operations.base.inventory import listen_address, local_url, settings
+from operations.base.exporters import exporter_service
+from operations.base.install import debian_package
+from operations.base.inventory import listen_address, settings
 from operations.base.schema import Setting, SettingsError, version_tuple
-from operations.base.services import Unit, service
 from operations.base.templates import render
-from operations.base.tls_auth import protect
 
 NAME = "nginx_exporter"
 CONFIG_DIR = "/etc/nginx_exporter"   # only for web.yml (TLS, login)
@@ -153,6 +152,24 @@ def check_package_version() -> None:
             "or set nginx_exporter_enabled = False")
 
 
+def status_page(uri: str, add_status_server: bool) -> None:
+    """nginx's loopback status server at `uri` (`add_status_server`), or, when nothing
+    answers there, what to add to nginx in the deploy's output."""
+    if add_status_server:
+        validated_file(name="Write nginx's loopback status server for nginx_exporter",
+                       dest=STATUS_CONF, content=status_server(uri),
+                       validate=NGINX_CHECK, then="systemctl reload nginx")
+        return
+    try:
+        address, port, path = status_endpoint(uri)
+        answers = host.get_fact(HttpAnswers, address=address, port=port, path=path,
+                                marker=STUB_STATUS_MARKER)
+    except ValueError:
+        answers = True  # a unix socket or https: not ours to probe
+    if not answers:
+        host.log(advice(uri), logger.warning)
+
+
 def home(s) -> str:
     """Home of the service user: its data folder, or none."""
     return "/nonexistent"
@@ -163,28 +180,12 @@ def install():
     s = settings()
     if s.nginx_exporter_install_method == "package":
         check_package_version()
-    system_user(NAME, home(s))
-    if s.nginx_exporter_add_status_server:
-        validated_file(name="Write nginx's loopback status server for nginx_exporter",
-                       dest=STATUS_CONF, content=status_server(s.nginx_exporter_scrape_uri),
-                       validate=NGINX_CHECK, then="systemctl reload nginx")
-    else:
-        try:
-            address, port, path = status_endpoint(s.nginx_exporter_scrape_uri)
-            answers = host.get_fact(HttpAnswers, address=address, port=port, path=path,
-                                    marker=STUB_STATUS_MARKER)
-        except ValueError:
-            answers = True  # a unix socket or https: not ours to probe
-        if not answers:
-            host.log(advice(s.nginx_exporter_scrape_uri), logger.warning)
-    binaries = install_binaries(NAME)
-    web = protect(NAME, CONFIG_DIR, make_dir=True)
-    unit = Unit(
-        name=NAME, user=NAME,
+    exporter_service(
+        NAME, home(s), CONFIG_DIR,
+        before_program=lambda: status_page(s.nginx_exporter_scrape_uri,
+                                           s.nginx_exporter_add_status_server),
         description="Prometheus nginx exporter (nginx stub_status)",
         documentation="https://github.com/nginx/nginx-prometheus-exporter",
-        exec_start=[binaries.path(NAME), f"--web.listen-address={listen_address(NAME)}",
-                    f"--nginx.scrape-uri={s.nginx_exporter_scrape_uri}",
-                    *web.flags, *s.nginx_exporter_extra_flags],
+        args=[f"--web.listen-address={listen_address(NAME)}",
+              f"--nginx.scrape-uri={s.nginx_exporter_scrape_uri}"],
     )
-    service(unit, local_url(NAME, "/metrics"), restart_on=[*binaries.ops, *web.restart_on])

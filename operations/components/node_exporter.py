@@ -3,12 +3,10 @@
 from pyinfra.api import deploy
 
 from operations.base.component import Component
-from operations.base.install import directories, install_binaries, system_user
-from operations.base.inventory import listen_address, local_url, settings
+from operations.base.exporters import exporter_service
+from operations.base.inventory import listen_address, settings
 from operations.base.releases import promu_release
 from operations.base.schema import Setting
-from operations.base.services import Unit, service
-from operations.base.tls_auth import protect
 
 NAME = "node_exporter"
 HOME = "/var/lib/node_exporter"
@@ -49,26 +47,20 @@ def home(s) -> str:
 @deploy("node_exporter")
 def install():
     s = settings()
-    system_user(NAME, home(s))
-    # the textfile folder is root-owned: only root-run jobs drop *.prom files there; the
-    # exporter only reads them
-    directories(NAME, (HOME, NAME, NAME, "0750"),
-                (s.node_exporter_textfile_dir, "root", NAME, "0755"))
-    binaries = install_binaries(NAME)
-    web = protect(NAME, CONFIG_DIR, make_dir=True)
-    unit = Unit(
-        name=NAME, user=NAME,
+    exporter_service(
+        NAME, home(s), CONFIG_DIR,
+        # the textfile folder is root-owned: only root-run jobs drop *.prom files there;
+        # the exporter only reads them
+        folders=[(HOME, NAME, NAME, "0750"),
+                 (s.node_exporter_textfile_dir, "root", NAME, "0755")],
         description="Prometheus node_exporter (host metrics)",
         documentation="https://github.com/prometheus/node_exporter",
-        exec_start=[binaries.path(NAME),
-                    f"--web.listen-address={listen_address(NAME)}",
-                    "--collector.systemd",  # feeds the HostSystemdServiceFailed alert
-                    f"--collector.textfile.directory={s.node_exporter_textfile_dir}",
-                    *web.flags, *s.node_exporter_extra_flags],
+        args=[f"--web.listen-address={listen_address(NAME)}",
+              "--collector.systemd",  # feeds the HostSystemdServiceFailed alert
+              f"--collector.textfile.directory={s.node_exporter_textfile_dir}"],
         # filesystem metrics of /home need it visible, read-only is enough
         protect_home="read-only",
         # /proc of other processes is needed for process counts
         protect_proc="default",
         address_families=["AF_INET", "AF_INET6", "AF_UNIX", "AF_NETLINK"],
     )
-    service(unit, local_url(NAME, "/metrics"), restart_on=[*binaries.ops, *web.restart_on])

@@ -6,13 +6,10 @@ from pyinfra.operations import server
 
 from operations.base.component import Component
 from operations.base.facts import PostgresRole
-from operations.base.files import validated_file
-from operations.base.install import directory, install_binaries, system_user
-from operations.base.inventory import listen_address, local_url, secret, settings
+from operations.base.exporters import ExporterFile, exporter_service
+from operations.base.inventory import listen_address, secret, settings
 from operations.base.releases import promu_release
 from operations.base.schema import Setting, SettingsError
-from operations.base.services import Unit, service
-from operations.base.tls_auth import protect
 
 NAME = "postgres_exporter"
 CONFIG_DIR = "/etc/postgres_exporter"
@@ -90,22 +87,16 @@ def home(s) -> str:
 @deploy("postgres_exporter")
 def install():
     s = settings()
-    system_user(NAME, home(s))
-    directory(CONFIG_DIR, "root", NAME, "0750")
-    if s.postgres_exporter_create_db_user:
-        database_role()
-    binaries = install_binaries(NAME)
-    web = protect(NAME, CONFIG_DIR)
-    env_op = validated_file(name="Write postgres_exporter's environment file", dest=ENV_FILE,
-                            content=f"DATA_SOURCE_NAME={data_source_name(s)}\n",
-                            user="root", group=NAME, mode="0640", secret=True)
-    unit = Unit(
-        name=NAME, user=NAME,
+    exporter_service(
+        NAME, home(s), CONFIG_DIR,
+        folders=[(CONFIG_DIR, "root", NAME, "0750")],
+        before_program=database_role if s.postgres_exporter_create_db_user else None,
+        # the password's secret is read once the TLS files are planned
+        file=lambda web: ExporterFile(
+            name="Write postgres_exporter's environment file", dest=ENV_FILE,
+            content=f"DATA_SOURCE_NAME={data_source_name(s)}\n", secret=True),
         description="Prometheus postgres_exporter (PostgreSQL metrics)",
         documentation="https://github.com/prometheus-community/postgres_exporter",
         environment_files=[ENV_FILE],
-        exec_start=[binaries.path(NAME), f"--web.listen-address={listen_address(NAME)}",
-                    *web.flags, *s.postgres_exporter_extra_flags],
+        args=[f"--web.listen-address={listen_address(NAME)}"],
     )
-    service(unit, local_url(NAME, "/metrics"),
-            restart_on=[*binaries.ops, env_op, *web.restart_on])

@@ -16,13 +16,11 @@ import re
 from pyinfra.api import deploy
 
 from operations.base.component import Component
-from operations.base.files import validated_file
-from operations.base.install import directory, install_binaries, system_user
-from operations.base.inventory import listen_address, local_url, settings
-from operations.base.schema import Setting
-from operations.base.services import Unit, service
+from operations.base.exporters import ExporterFile, exporter_service, exporter_unit
+from operations.base.inventory import listen_address, settings
+from operations.base.schema import Setting, re2_problems
+from operations.base.services import Unit
 from operations.base.templates import render
-from operations.base.tls_auth import protect
 
 NAME = "process_exporter"
 CONFIG_DIR = "/etc/process_exporter"
@@ -36,9 +34,6 @@ SELECTORS = ("comm", "exe", "cmdline")
 GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@+-]*")
 # the kernel's comm: the executable's name cut to 15 characters (TASK_COMM_LEN 16)
 COMM_MAX = 15
-# what Python's re accepts and Go's RE2 does not: look-around, back references,
-# possessive and atomic groups
-NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?>|[*+?}]\+")
 
 
 def group_problems(index: int, entry) -> list[str]:
@@ -72,22 +67,8 @@ def group_problems(index: int, entry) -> list[str]:
                                 "and can never match (the kernel cuts a process's comm to "
                                 f"{COMM_MAX}); use {value[:COMM_MAX]!r} or exe")
             if key == "cmdline":
-                problems += _regex_problems(f"{where}.cmdline", value)
+                problems += re2_problems(f"{where}.cmdline", value)
     return problems
-
-
-def _regex_problems(where: str, pattern: str) -> list[str]:
-    """A cmdline pattern must be a regular expression of Go's RE2 syntax; Python's re
-    parses the common subset the same way, and the constructs only Python accepts are
-    refused by name."""
-    if NOT_RE2.search(pattern):
-        return [f"{where}: {pattern!r} uses look-around, a back reference or a "
-                "possessive/atomic group, which Go's RE2 syntax has not"]
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return [f"{where}: {pattern!r} is not a regular expression: {exc}"]
-    return []
 
 
 def settings_problems(values: dict) -> list[str]:
@@ -164,19 +145,21 @@ def config(s) -> str:
     return render("process_exporter/process_exporter.yml.j2", groups=groups)
 
 
-def unit(s, binary: str, web_flags: list[str]) -> Unit:
-    return Unit(
-        name=NAME, user=NAME,
+def unit_fields(s) -> dict:
+    """Its unit but for the program and the flags of its TLS and login (exporter_unit)."""
+    return dict(
         description="Prometheus process-exporter (named process groups)",
         documentation="https://github.com/ncabatoff/process-exporter",
-        exec_start=[binary, f"-config.path={CONFIG}",
-                    f"-web.listen-address={listen_address(NAME)}",
-                    # /proc/<pid>/smaps of other users' processes is unreadable to it
-                    "-gather-smaps=false",
-                    *web_flags, *s.process_exporter_extra_flags],
+        args=[f"-config.path={CONFIG}", f"-web.listen-address={listen_address(NAME)}",
+              # /proc/<pid>/smaps of other users' processes is unreadable to it
+              "-gather-smaps=false"],
         # it reads /proc/<pid>/ of every process: they must be visible
         protect_proc="default",
     )
+
+
+def unit(s, binary: str, web_flags: list[str]) -> Unit:
+    return exporter_unit(NAME, binary, web_flags, **unit_fields(s))
 
 
 def home(s) -> str:
@@ -187,14 +170,12 @@ def home(s) -> str:
 @deploy("process_exporter")
 def install():
     s = settings()
-    system_user(NAME, home(s))
-    directory(CONFIG_DIR, "root", NAME, "0750")
-    binaries = install_binaries(NAME)
-    web = protect(NAME, CONFIG_DIR)
-    # no check mode (see the module's doc): checked by the settings' checks
-    config_op = validated_file(
-        name="Write process_exporter.yml (checked on the controller)", dest=CONFIG,
-        content=config(s), user="root", group=NAME, mode="0640")
-    # it reads its config only at start: a change restarts it
-    service(unit(s, binaries.path(NAME), web.flags), local_url(NAME, "/metrics"),
-            restart_on=[*binaries.ops, config_op, *web.restart_on])
+    exporter_service(
+        NAME, home(s), CONFIG_DIR,
+        folders=[(CONFIG_DIR, "root", NAME, "0750")],
+        # no check mode (see the module's doc): checked by the settings' checks; it reads
+        # its config only at start: a change restarts it
+        file=ExporterFile(name="Write process_exporter.yml (checked on the controller)",
+                          dest=CONFIG, content=config(s)),
+        **unit_fields(s),
+    )

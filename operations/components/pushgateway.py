@@ -3,11 +3,9 @@
 from pyinfra.api import deploy
 
 from operations.base.component import Component
-from operations.base.install import directory, install_binaries, system_user
-from operations.base.inventory import listen_address, local_url, settings
+from operations.base.exporters import exporter_service
+from operations.base.inventory import listen_address, settings
 from operations.base.releases import promu_release
-from operations.base.services import Unit, service
-from operations.base.tls_auth import protect
 
 NAME = "pushgateway"
 DATA_DIR = "/var/lib/pushgateway"
@@ -44,18 +42,13 @@ def home(s) -> str:
 @deploy("Pushgateway")
 def install():
     s = settings()
-    system_user(NAME, home(s))
-    directory(DATA_DIR, NAME, NAME, "0750")
-    binaries = install_binaries(NAME)
-    web = protect(NAME, CONFIG_DIR, make_dir=True)
-    unit = Unit(
-        name=NAME, user=NAME,
+    exporter_service(
+        NAME, home(s), CONFIG_DIR, ready_path="/-/ready",
+        folders=[(DATA_DIR, NAME, NAME, "0750")],
         description="Prometheus Pushgateway",
         documentation="https://github.com/prometheus/pushgateway",
         write_paths=[DATA_DIR],
-        exec_start=[binaries.path(NAME), f"--web.listen-address={listen_address(NAME)}",
-                    # pushed metrics survive restarts
-                    f"--persistence.file={DATA_DIR}/metrics.store",
-                    *web.flags, *s.pushgateway_extra_flags],
+        args=[f"--web.listen-address={listen_address(NAME)}",
+              # pushed metrics survive restarts
+              f"--persistence.file={DATA_DIR}/metrics.store"],
     )
-    service(unit, local_url(NAME, "/-/ready"), restart_on=[*binaries.ops, *web.restart_on])

@@ -3,12 +3,10 @@
 from pyinfra.api import deploy
 
 from operations.base.component import Component
-from operations.base.files import validated_file
-from operations.base.install import directory, install_binaries, system_user
-from operations.base.inventory import listen_address, local_url, secret, settings
+from operations.base.exporters import ExporterFile, exporter_service
+from operations.base.inventory import listen_address, secret, settings
 from operations.base.schema import Setting, version_tuple
-from operations.base.services import Unit, service
-from operations.base.tls_auth import env_quote, protect
+from operations.base.tls_auth import Served, env_quote
 
 NAME = "redis_exporter"
 CONFIG_DIR = "/etc/redis_exporter"
@@ -78,38 +76,40 @@ def home(s) -> str:
     return "/nonexistent"
 
 
-@deploy("redis_exporter")
-def install():
-    s = settings()
-    system_user(NAME, home(s))
-    directory(CONFIG_DIR, "root", NAME, "0750")
-    binaries = install_binaries(NAME)
-    # no exporter-toolkit here: TLS by flags, basic auth (1.67.0+) by environment
-    web = protect(NAME, CONFIG_DIR, basic_auth_refused=basic_auth_refusal(s))
+def tls_flags(web: Served) -> list[str]:
+    """No exporter-toolkit here: TLS by flags of its own."""
+    if not web.cert_file:
+        return []
+    return [f"-tls-server-cert-file={web.cert_file}", f"-tls-server-key-file={web.key_file}"]
+
+
+def environment_file(s, web: Served) -> ExporterFile:
+    """Its environment: the Redis address and password, and its basic auth (1.67.0+)."""
     env = f"REDIS_ADDR={s.redis_exporter_redis_addr}\n"
     secrets = []
     if s.redis_exporter_password_secret:
         password = secret(s.redis_exporter_password_secret, "redis_exporter's Redis password")
         env += f"REDIS_PASSWORD={password}\n"
         secrets.append(password)
-    flags = []
-    if web.cert_file:
-        flags += [f"-tls-server-cert-file={web.cert_file}",
-                  f"-tls-server-key-file={web.key_file}"]
     if web.login:
         user, password = web.login
         env += (f"REDIS_EXPORTER_BASIC_AUTH_USERNAME={user}\n"
                 f"REDIS_EXPORTER_BASIC_AUTH_PASSWORD={env_quote(password)}\n")
         secrets += [password, env_quote(password)]
-    env_op = validated_file(name="Write redis_exporter's environment file", dest=ENV_FILE,
-                            content=env, user="root", group=NAME, mode="0640", secret=True,
-                            secrets=secrets)
-    unit = Unit(
-        name=NAME, user=NAME,
+    return ExporterFile(name="Write redis_exporter's environment file", dest=ENV_FILE,
+                        content=env, secret=True, secrets=secrets)
+
+
+@deploy("redis_exporter")
+def install():
+    s = settings()
+    exporter_service(
+        NAME, home(s), CONFIG_DIR,
+        folders=[(CONFIG_DIR, "root", NAME, "0750")],
+        basic_auth_refused=basic_auth_refusal(s),
+        file=lambda web: environment_file(s, web),
         description="Prometheus redis_exporter (Redis metrics)",
         documentation="https://github.com/oliver006/redis_exporter",
         environment_files=[ENV_FILE],
-        exec_start=[binaries.path(NAME), f"-web.listen-address={listen_address(NAME)}",
-                    *flags, *s.redis_exporter_extra_flags],
+        args=lambda web: [f"-web.listen-address={listen_address(NAME)}", *tls_flags(web)],
     )
-    service(unit, local_url(NAME, "/metrics"), restart_on=[*binaries.ops, env_op])

@@ -21,13 +21,11 @@ from pyinfra.api import deploy
 from operations.base import artifacts, catalogue
 from operations.base.component import Component
 from operations.base.facts import PackageVersion
-from operations.base.files import validated_file
-from operations.base.install import debian_package, directory, install_binaries, machine, system_user
-from operations.base.inventory import listen_address, local_url, secret, settings
+from operations.base.exporters import ExporterFile, exporter_service
+from operations.base.install import debian_package, machine
+from operations.base.inventory import listen_address, secret, settings
 from operations.base.releases import promu_release
 from operations.base.schema import LABEL_NAME_RE, Setting, SettingsError, version_tuple
-from operations.base.services import Unit, service
-from operations.base.tls_auth import protect
 
 NAME = "snmp_exporter"
 CONFIG_DIR = "/etc/snmp_exporter"
@@ -352,22 +350,15 @@ def install():
     check_package_version(s)
     modules = pick_modules(s.snmp_exporter_modules, *modules_source(s))
     content, secrets = config_content(s, modules)
-    system_user(NAME, home(s))
-    directory(CONFIG_DIR, "root", NAME, "0750")
-    binaries = install_binaries(NAME)
-    web = protect(NAME, CONFIG_DIR)
-    config_op = validated_file(
-        name="Write snmp.yml (checked by snmp_exporter --dry-run)", dest=CONFIG,
-        content=content,
-        validate=f"{binaries.path(NAME)} --dry-run --config.file={{path}}",
-        user="root", group=NAME, mode="0640", secret=True, secrets=secrets)
-    unit = Unit(
-        name=NAME, user=NAME, reloadable=True,
+    exporter_service(
+        NAME, home(s), CONFIG_DIR, ready_path="/-/healthy",
+        folders=[(CONFIG_DIR, "root", NAME, "0750")],
+        file=ExporterFile(
+            name="Write snmp.yml (checked by snmp_exporter --dry-run)", dest=CONFIG,
+            content=content, validate="{program} --dry-run --config.file={path}",
+            secret=True, secrets=secrets),
         description="Prometheus snmp_exporter (network devices over SNMP)",
         documentation="https://github.com/prometheus/snmp_exporter",
-        exec_start=[binaries.path(NAME), f"--config.file={CONFIG}",
-                    f"--web.listen-address={listen_address(NAME)}",
-                    *web.flags, *s.snmp_exporter_extra_flags],
+        reloadable=True,
+        args=[f"--config.file={CONFIG}", f"--web.listen-address={listen_address(NAME)}"],
     )
-    service(unit, local_url(NAME, "/-/healthy"), restart_on=[*binaries.ops, *web.restart_on],
-            reload_on=[config_op])

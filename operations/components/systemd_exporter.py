@@ -14,19 +14,16 @@ on Debian 12 and 13 is refused, naming that cause.
 
 from __future__ import annotations
 
-import re
-
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.server import OsRelease
 
 from operations.base.component import Component
-from operations.base.install import install_binaries, system_user
-from operations.base.inventory import listen_address, local_url, settings
+from operations.base.exporters import exporter_service, exporter_unit
+from operations.base.inventory import listen_address, settings
 from operations.base.releases import promu_release
-from operations.base.schema import Setting, SettingsError
-from operations.base.services import Unit, service
-from operations.base.tls_auth import protect
+from operations.base.schema import Setting, SettingsError, re2_problems
+from operations.base.services import Unit
 
 NAME = "systemd_exporter"
 CONFIG_DIR = "/etc/systemd_exporter"   # only for web.yml (TLS, login)
@@ -35,26 +32,13 @@ PACKAGE = "prometheus-systemd-exporter"
 # Debian release below this one has none
 FIRST_DEBIAN_WITH_PACKAGE = 14
 
-# what Python's re accepts and Go's RE2 does not: look-around, back references,
-# possessive and atomic groups
-NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?>|[*+?}]\+")
-
 
 def settings_problems(values: dict) -> list[str]:
     """The unit filters are regular expressions of Go's RE2 syntax (Python's re parses
     the common subset alike; what only Python accepts is refused by name)."""
-    problems = []
-    for key in ("systemd_exporter_unit_include", "systemd_exporter_unit_exclude"):
-        pattern = values[key]
-        if NOT_RE2.search(pattern):
-            problems.append(f"{key}: {pattern!r} uses look-around, a back reference or a "
-                            "possessive/atomic group, which Go's RE2 syntax has not")
-            continue
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            problems.append(f"{key}: {pattern!r} is not a regular expression: {exc}")
-    return problems
+    return [problem
+            for key in ("systemd_exporter_unit_include", "systemd_exporter_unit_exclude")
+            for problem in re2_problems(key, values[key])]
 
 
 COMPONENT = Component(
@@ -109,20 +93,23 @@ def package_refusal(os_release: dict) -> str | None:
     return None
 
 
-def unit(s, binary: str, web_flags: list[str]) -> Unit:
-    return Unit(
-        name=NAME, user=NAME,
+def unit_fields(s) -> dict:
+    """Its unit but for the program and the flags of its TLS and login (exporter_unit)."""
+    return dict(
         description="Prometheus systemd_exporter (systemd units)",
         documentation="https://github.com/prometheus-community/systemd_exporter",
-        exec_start=[binary, f"--web.listen-address={listen_address(NAME)}",
-                    f"--systemd.collector.unit-include={s.systemd_exporter_unit_include}",
-                    f"--systemd.collector.unit-exclude={s.systemd_exporter_unit_exclude}",
-                    # feeds the SystemdUnitRestartingOften alert
-                    "--systemd.collector.enable-restart-count",
-                    *web_flags, *s.systemd_exporter_extra_flags],
+        args=[f"--web.listen-address={listen_address(NAME)}",
+              f"--systemd.collector.unit-include={s.systemd_exporter_unit_include}",
+              f"--systemd.collector.unit-exclude={s.systemd_exporter_unit_exclude}",
+              # feeds the SystemdUnitRestartingOften alert
+              "--systemd.collector.enable-restart-count"],
         # the system D-Bus socket (/run/dbus/system_bus_socket) is AF_UNIX, in the
         # default families; connecting to it needs no write access to /run
     )
+
+
+def unit(s, binary: str, web_flags: list[str]) -> Unit:
+    return exporter_unit(NAME, binary, web_flags, **unit_fields(s))
 
 
 def home(s) -> str:
@@ -137,8 +124,4 @@ def install():
         refusal = package_refusal(host.get_fact(OsRelease) or {})
         if refusal:
             raise SettingsError(f"host {host.name}: {refusal}")
-    system_user(NAME, home(s))
-    binaries = install_binaries(NAME)
-    web = protect(NAME, CONFIG_DIR, make_dir=True)
-    service(unit(s, binaries.path(NAME), web.flags), local_url(NAME, "/metrics"),
-            restart_on=[*binaries.ops, *web.restart_on])
+    exporter_service(NAME, home(s), CONFIG_DIR, **unit_fields(s))

@@ -14,7 +14,7 @@ import pytest
 
 from harness import debian
 from harness.units import directives, exec_start_argv
-from operations.base import artifacts
+from operations.base import artifacts, exporters
 from operations.base import inventory as context
 from operations.base.schema import SettingsError
 from operations.components import systemd_exporter as se
@@ -112,11 +112,11 @@ def planned(monkeypatch, current):
         fake = FakeHost(os_release)
         monkeypatch.setattr(se, "host", fake)
         monkeypatch.setattr(se, "settings", lambda: s)
-        monkeypatch.setattr(se, "system_user", lambda *a: None)
+        monkeypatch.setattr(exporters, "system_user", lambda *a: None)
 
         def install_binaries(name):
             raise Reached(name)
-        monkeypatch.setattr(se, "install_binaries", install_binaries)
+        monkeypatch.setattr(exporters, "install_binaries", install_binaries)
         return fake
     return plan
 
