@@ -84,6 +84,23 @@ def _show_diff(dest: str, old: str | None, new: str, secret: bool, secrets) -> N
     logger.info("")
 
 
+def _show_change(dest: str, exists: bool, new: str, hidden: str | None, secret: bool = False,
+                 secrets=()) -> None:
+    """With --diff: the change of `dest` to `new`, read from the host if it `exists`
+    (masked there when `secret`), or only that it changes when it is `hidden` (why)."""
+    if not state.config.DIFF:
+        return
+    if hidden:
+        host.log(f"Will {'modify' if exists else 'create'} {dest} (content not shown: "
+                 f"{hidden})", logger.info)
+        return
+    old = None
+    if exists:
+        fact = MaskedFileContents if secret else FileContents
+        old = "".join(line + "\n" for line in host.get_fact(fact, path=dest) or [])
+    _show_diff(dest, old, new, secret, secrets)
+
+
 STAGED_SUFFIX = ".monstack-new"
 # host name -> folders in which this run's files are staged beside their destination: the
 # only places where an interrupted upload or move can leave a staged file behind
@@ -166,15 +183,8 @@ def validated_file_op(dest: str, content: str, validate: str | None = None,
     q_dest = shlex.quote(dest)
 
     if not same_content:
-        if state.config.DIFF and hidden:
-            host.log(f"Will {'modify' if remote else 'create'} {dest} (content not shown: "
-                     "it holds keys or password hashes)", logger.info)
-        elif state.config.DIFF:
-            old = None
-            if remote:
-                fact = MaskedFileContents if secret else FileContents
-                old = "".join(line + "\n" for line in host.get_fact(fact, path=dest) or [])
-            _show_diff(dest, old, content, secret, secrets)
+        _show_change(dest, bool(remote), content,
+                     "it holds keys or password hashes" if hidden else None, secret, secrets)
         staged = staging_path(dest)
         q_staged = shlex.quote(staged)
         yield FileUploadCommand(StringIO(content), staged,
@@ -242,14 +252,7 @@ def validated_files_op(files: dict[str, str], validate: str | None = None,
             fixes += owner_mode_fixes(dest, live, user, group, mode)
             continue
         changed[dest] = content
-        if state.config.DIFF and hidden:
-            host.log(f"Will {'modify' if live else 'create'} {dest} (content not shown: "
-                     "it holds secrets)", logger.info)
-        elif state.config.DIFF:
-            old = None
-            if live:
-                old = "".join(line + "\n" for line in host.get_fact(FileContents, path=dest) or [])
-            _show_diff(dest, old, content, False, ())
+        _show_change(dest, bool(live), content, "it holds secrets" if hidden else None)
     wanted = {posixpath.normpath(dest) for dest in files}
     stale = sorted(p for p in remote["present"]
                    if posixpath.normpath(p) not in wanted) if only_these_in else []

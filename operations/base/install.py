@@ -17,10 +17,11 @@ from pyinfra.operations import files, server
 
 from operations.base import artifacts, catalogue
 from operations.base.facts import (DirectoriesState, FilesState, InstalledProgram,
-                                   SystemGroups, SystemUsers, write_program_stamp)
+                                   PackageVersion, SystemGroups, SystemUsers,
+                                   write_program_stamp)
 from operations.base.files import owner_mode_fixes, stages_beside, staging_path
 from operations.base.inventory import first_plan, settings
-from operations.base.schema import SettingsError, duration_seconds
+from operations.base.schema import SettingsError, duration_seconds, version_tuple
 
 ARCHIVE_BIN_DIR = "/usr/local/bin"
 NOLOGIN = "/usr/sbin/nologin"
@@ -76,6 +77,18 @@ def debian_package(component: str) -> str:
             f"{component} has no distribution package; set {component}_install_method "
             "to 'archive'")
     return package
+
+
+def package_older_than(component: str, floor: str) -> tuple[str, str] | None:
+    """(package, version) when the distribution's package of `component` this host has
+    or would install is older than `floor` (its upstream part: no epoch, no Debian
+    revision or +suffix); None when it is not, or apt knows no such package."""
+    package = debian_package(component)
+    version = host.get_fact(PackageVersion, package=package)
+    if version and version_tuple(version.split(":")[-1].split("+")[0].split("-")[0]) \
+            < version_tuple(floor):
+        return package, version
+    return None
 
 
 def mask_packaged_unit(component: str, unit: str | None = None) -> list[OperationMeta]:

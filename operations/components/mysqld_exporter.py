@@ -27,9 +27,9 @@ except ImportError:  # pragma: no cover - depends on the pyinfra version
 from pyinfra.operations import server
 
 from operations.base.component import Component
-from operations.base.facts import MysqlUser, PackageVersion
+from operations.base.facts import MysqlUser
 from operations.base.exporters import ExporterFile, exporter_service
-from operations.base.install import debian_package
+from operations.base.install import package_older_than
 from operations.base.inventory import listen_address, secret, settings
 from operations.base.releases import promu_release
 from operations.base.schema import Setting, SettingsError, version_tuple
@@ -195,10 +195,9 @@ def database_user(s, password: str | None) -> None:
 
 
 def check_package_version() -> None:
-    package = debian_package(NAME)
-    version = host.get_fact(PackageVersion, package=package)
-    if version and version_tuple(version.split(":")[-1].split("+")[0].split("-")[0]) \
-            < version_tuple(FLOOR):
+    older = package_older_than(NAME, FLOOR)
+    if older:
+        package, version = older
         raise SettingsError(
             f"host {host.name}: {package} {version} is older than {FLOOR}, the oldest "
             f"mysqld_exporter monstack can configure (its .my.cnf needs a password there: "

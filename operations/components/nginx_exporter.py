@@ -17,12 +17,12 @@ from pyinfra import host, logger
 from pyinfra.api import deploy
 
 from operations.base.component import Component
-from operations.base.facts import HttpAnswers, PackageVersion
+from operations.base.facts import HttpAnswers
 from operations.base.files import validated_file
 from operations.base.exporters import exporter_service
-from operations.base.install import debian_package
+from operations.base.install import package_older_than
 from operations.base.inventory import listen_address, settings
-from operations.base.schema import Setting, SettingsError, version_tuple
+from operations.base.schema import Setting, SettingsError
 from operations.base.templates import render
 
 NAME = "nginx_exporter"
@@ -141,10 +141,9 @@ def advice(uri: str) -> str:
 
 
 def check_package_version() -> None:
-    package = debian_package(NAME)
-    version = host.get_fact(PackageVersion, package=package)
-    if version and version_tuple(version.split(":")[-1].split("+")[0].split("-")[0]) \
-            < version_tuple(FLOOR):
+    older = package_older_than(NAME, FLOOR)
+    if older:
+        package, version = older
         raise SettingsError(
             f"host {host.name}: {package} {version} is older than {FLOOR}, the oldest "
             "nginx_exporter monstack can configure (no --web.config.file, single-dash "
