@@ -24,6 +24,11 @@ from operations.base.tls_auth import Served, protect
 Folder = tuple[str, str, str, str]
 
 
+def no_home(s) -> str:
+    """Home of the service user of an exporter without a data folder: none."""
+    return "/nonexistent"
+
+
 @dataclass
 class ExporterFile:
     """The one file an exporter reads (its config, environment or login), 0640 root and

@@ -3,7 +3,7 @@
 from pyinfra.api import deploy
 
 from operations.base.component import Component
-from operations.base.exporters import ExporterFile, exporter_service
+from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.inventory import listen_address, settings
 from operations.base.releases import promu_release
 from operations.base.schema import Setting
@@ -38,9 +38,8 @@ COMPONENT = Component(
 )
 
 
-def home(s) -> str:
-    """Home of the service user: its data folder, or none."""
-    return "/nonexistent"
+# its service user has no data folder
+home = no_home
 
 
 @deploy("blackbox_exporter")

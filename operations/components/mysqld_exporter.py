@@ -28,7 +28,7 @@ from pyinfra.operations import server
 
 from operations.base.component import Component
 from operations.base.facts import MysqlUser
-from operations.base.exporters import ExporterFile, exporter_service
+from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.install import package_older_than
 from operations.base.inventory import listen_address, secret, settings
 from operations.base.releases import promu_release
@@ -205,9 +205,8 @@ def check_package_version() -> None:
             "set mysqld_exporter_enabled = False")
 
 
-def home(s) -> str:
-    """Home of the service user: its data folder, or none."""
-    return "/nonexistent"
+# its service user has no data folder
+home = no_home
 
 
 @deploy("mysqld_exporter")

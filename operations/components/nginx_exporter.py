@@ -19,7 +19,7 @@ from pyinfra.api import deploy
 from operations.base.component import Component
 from operations.base.facts import HttpAnswers
 from operations.base.files import validated_file
-from operations.base.exporters import exporter_service
+from operations.base.exporters import exporter_service, no_home
 from operations.base.install import package_older_than
 from operations.base.inventory import listen_address, settings
 from operations.base.schema import Setting, SettingsError
@@ -169,9 +169,8 @@ def status_page(uri: str, add_status_server: bool) -> None:
         host.log(advice(uri), logger.warning)
 
 
-def home(s) -> str:
-    """Home of the service user: its data folder, or none."""
-    return "/nonexistent"
+# its service user has no data folder
+home = no_home
 
 
 @deploy("nginx_exporter")

@@ -6,7 +6,7 @@ from pyinfra.operations import server
 
 from operations.base.component import Component
 from operations.base.facts import PostgresRole
-from operations.base.exporters import ExporterFile, exporter_service
+from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.inventory import listen_address, secret, settings
 from operations.base.releases import promu_release
 from operations.base.schema import Setting, SettingsError
@@ -79,9 +79,8 @@ def database_role() -> None:
                      commands=[f"runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qXc '{sql}'"])
 
 
-def home(s) -> str:
-    """Home of the service user: its data folder, or none."""
-    return "/nonexistent"
+# its service user has no data folder
+home = no_home
 
 
 @deploy("postgres_exporter")

@@ -16,7 +16,7 @@ import re
 from pyinfra.api import deploy
 
 from operations.base.component import Component
-from operations.base.exporters import ExporterFile, exporter_service, exporter_unit
+from operations.base.exporters import ExporterFile, exporter_service, exporter_unit, no_home
 from operations.base.inventory import listen_address, settings
 from operations.base.schema import Setting, re2_problems
 from operations.base.services import Unit
@@ -162,9 +162,8 @@ def unit(s, binary: str, web_flags: list[str]) -> Unit:
     return exporter_unit(NAME, binary, web_flags, **unit_fields(s))
 
 
-def home(s) -> str:
-    """Home of the service user: its data folder, or none."""
-    return "/nonexistent"
+# its service user has no data folder
+home = no_home
 
 
 @deploy("process_exporter")

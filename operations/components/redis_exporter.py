@@ -3,7 +3,7 @@
 from pyinfra.api import deploy
 
 from operations.base.component import Component
-from operations.base.exporters import ExporterFile, exporter_service
+from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.inventory import listen_address, secret, settings
 from operations.base.schema import Setting, version_tuple
 from operations.base.tls_auth import Served, env_quote
@@ -71,9 +71,8 @@ def basic_auth_refusal(s) -> str | None:
             "redis_exporter_version, or set redis_exporter_enabled = False")
 
 
-def home(s) -> str:
-    """Home of the service user: its data folder, or none."""
-    return "/nonexistent"
+# its service user has no data folder
+home = no_home
 
 
 def tls_flags(web: Served) -> list[str]:

@@ -21,7 +21,7 @@ from pyinfra.api import deploy
 from operations.base import artifacts, catalogue
 from operations.base.component import Component
 from operations.base.facts import PackageVersion
-from operations.base.exporters import ExporterFile, exporter_service
+from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.install import debian_package, machine
 from operations.base.inventory import listen_address, secret, settings
 from operations.base.releases import promu_release
@@ -247,9 +247,8 @@ COMPONENT = Component(
 )
 
 
-def home(s) -> str:
-    """Home of the service user: its data folder, or none."""
-    return "/nonexistent"
+# its service user has no data folder
+home = no_home
 
 
 # -- the config -------------------------------------------------------------------------

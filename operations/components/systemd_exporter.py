@@ -19,7 +19,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.server import OsRelease
 
 from operations.base.component import Component
-from operations.base.exporters import exporter_service, exporter_unit
+from operations.base.exporters import exporter_service, exporter_unit, no_home
 from operations.base.inventory import listen_address, settings
 from operations.base.releases import promu_release
 from operations.base.schema import Setting, SettingsError, re2_problems
@@ -112,9 +112,8 @@ def unit(s, binary: str, web_flags: list[str]) -> Unit:
     return exporter_unit(NAME, binary, web_flags, **unit_fields(s))
 
 
-def home(s) -> str:
-    """Home of the service user: its data folder, or none."""
-    return "/nonexistent"
+# its service user has no data folder
+home = no_home
 
 
 @deploy("systemd_exporter")
