@@ -25,7 +25,7 @@ from operations.base.artifacts import ArtifactError
 from operations.base.schema import SettingsError
 from operations.stack import CHECKSUMS, COMPONENTS, RELEASES, validate
 from harness.debian import promtool_accepts, upstream_version
-from test_remote_write_and_store import rendered
+from harness.remote_write import rendered
 
 
 CLUSTER = {"monitoring": ["mon1"], "vmstorage": ["st1", "st2", "st3"],
