@@ -1,4 +1,5 @@
-"""prometheus: the rendered prometheus.yml and the flags of its unit.
+"""prometheus: the rendered prometheus.yml and the flags of its unit; the replicas of an HA
+pair label their series and send identical alerts.
 
 Structure is checked on the parsed YAML, and the file is then given to Debian's promtool
 (tests/harness/debian.py).
@@ -17,6 +18,8 @@ import yaml
 from harness import debian
 from harness.programs import run
 from harness.fake_host import FakeHost
+from harness.fake_host import FakeHost as Host
+from harness.peers import inventory  # noqa: F401
 from operations.components.prometheus import federation, server as prometheus
 from operations.base.schema import SettingsError
 from operations.stack import validate
@@ -270,3 +273,59 @@ def test_durations_the_settings_accept_are_valid_for_prometheus(fake_inventory, 
     path.write_text(prometheus.config_content(s, []))
     res = promtool_check(promtool, path)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+# -- Prometheus HA pair ---------------------------------------------------------------------
+JOBS = [{"name": "node", "comment": "host metrics", "component": "node_exporter",
+         "honor_labels": False, "groups": [{"targets": ["web1:9100"]}]}]
+
+
+def rendered(s) -> dict:
+    return yaml.safe_load(prometheus.config_content(s, JOBS))
+
+
+def test_a_single_prometheus_has_no_replica_label_and_relabels_no_alerts(inventory):
+    mon = Host("mon1")
+    s = inventory(mon, [mon], data={"prometheus_external_labels": {"cluster": "eu-1"}})
+    cfg = rendered(s)
+    assert cfg["global"]["external_labels"] == {"cluster": "eu-1"}
+    assert "alert_relabel_configs" not in cfg["alerting"]
+    assert cfg["scrape_configs"][0]["static_configs"] == [{"targets": ["mon1:9090"]}]
+
+
+def test_each_replica_names_itself_and_drops_that_name_from_its_alerts(inventory, tmp_path):
+    a, b = Host("mon1"), Host("mon2")
+    s = inventory(b, [a, b], data={"prometheus_external_labels": {"cluster": "eu-1"},
+                                   # the version of the promtool that checks it below
+                                   "prometheus_version": debian.upstream_version("prometheus")})
+    cfg = rendered(s)
+    assert cfg["global"]["external_labels"] == {"replica": "mon2", "cluster": "eu-1"}
+    # applied after external labels: both replicas send the same alert
+    assert cfg["alerting"]["alert_relabel_configs"] == [
+        {"action": "labeldrop", "regex": "replica"}]
+    assert cfg["alerting"]["alertmanagers"] == [
+        {"static_configs": [{"targets": ["mon1:9093", "mon2:9093"]}]}]
+    # each replica also watches the other
+    assert cfg["scrape_configs"][0]["static_configs"] == [
+        {"targets": ["mon1:9090", "mon2:9090"]}]
+    path = tmp_path / "prometheus.yml"
+    path.write_text(prometheus.config_content(s, JOBS))
+    res = subprocess.run([str(debian.tool("promtool")), "check", "config", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_the_replica_label_name_is_a_setting_and_a_value_given_per_host_wins(inventory):
+    a, b = Host("mon1"), Host("mon2")
+    s = inventory(a, [a, b], data={"prometheus_replica_label": "prometheus_replica"},
+                  per_host={"mon1": {"prometheus_external_labels": {"prometheus_replica": "A"}}})
+    cfg = rendered(s)
+    assert cfg["global"]["external_labels"] == {"prometheus_replica": "A"}
+    assert cfg["alerting"]["alert_relabel_configs"] == [
+        {"action": "labeldrop", "regex": "prometheus_replica"}]
+
+
+@pytest.mark.parametrize("label", ["", "9lives", "replica-name", "a b"])
+def test_a_replica_label_that_is_no_label_name_is_refused(label):
+    with pytest.raises(SettingsError, match="prometheus_replica_label"):
+        validate("mon1", {"prometheus_replica_label": label})
