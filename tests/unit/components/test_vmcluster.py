@@ -9,12 +9,7 @@ Inventory; units are read as systemd would.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-TESTS = Path(__file__).resolve().parents[1]
-REPO = TESTS.parent
 
 from harness.units import directives, exec_start_argv
 from operations.base import artifacts, install

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-HERE = Path(__file__).resolve()
+HERE = Path(__file__).resolve().parent   # HERE.parents[1]: tests/
 
 from harness.doubles.grafana_double import GrafanaDouble
 from operations.components.grafana.api import (

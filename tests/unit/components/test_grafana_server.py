@@ -2,7 +2,7 @@
 and the plan-time provisioning decision against the GRAFANA API TEST DOUBLE on 127.0.0.1.
 
 The planning functions run as deploy.py would call them, with the pyinfra host and the
-inventory replaced by small fakes (as in test_rendering.py).
+inventory replaced by small fakes (as in test_prometheus.py).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-REPO = TESTS.parent
 
 from harness.doubles.grafana_double import GrafanaDouble
 from operations.base import grafana_repository as grafana_apt, inventory as context
