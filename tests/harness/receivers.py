@@ -25,6 +25,12 @@ def host_settings(monkeypatch, tmp_path):
     the secrets file) is what runs."""
     for var in SECRET_VARS:
         monkeypatch.delenv(var, raising=False)
+    return settings_builder(monkeypatch, tmp_path)
+
+
+def settings_builder(monkeypatch, tmp_path):
+    """build(data): host h1's validate()d Settings, which context.settings() then answers;
+    its secrets_file is tmp_path/secrets.yml, read anew."""
     monkeypatch.setattr(context, "_secrets_files", {})
 
     def build(data: dict):

@@ -35,6 +35,7 @@ from operations.components.grafana.api import CREATED, UNCHANGED, UPDATED, Grafa
 from operations.base.schema import SettingsError
 from operations.stack import validate
 from harness.fake_host import FakeHost
+from harness.net import free_port
 
 # white space, a colon, quotes and a backslash: every config format's escaping is tried
 PASSWORD = 'Tls "test" pass:wörd \\ 7'
@@ -269,12 +270,6 @@ def test_readiness_url_and_options_hold_no_password(stack, certs, monkeypatch):
     # components without TLS of their own keep their URL
     assert web_config.readiness("loki", "http://127.0.0.1:3100/ready") == (
         "http://127.0.0.1:3100/ready", [])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

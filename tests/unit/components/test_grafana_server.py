@@ -10,7 +10,6 @@ from __future__ import annotations
 import configparser
 import json
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from operations.base.schema import SettingsError
 from operations.stack import COMPONENTS, validate
 from harness.dashboards import uid_of
 from harness.fake_host import FakeHost
+from harness.net import free_port
 from operations.base.templates import shipped_dashboards
 
 PASSWORD = "s3cret-Grafana-admin"
@@ -77,12 +77,6 @@ def double(monkeypatch):
     monkeypatch.setenv("GRAFANA_ADMIN_PASSWORD", PASSWORD)
     with GrafanaDouble(admin_password=PASSWORD) as d:
         yield d
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- settings ----------------------------------------------------------------------------------
