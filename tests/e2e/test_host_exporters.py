@@ -22,7 +22,8 @@ import pytest
 
 from conftest import hosts_fixture, write_inventory
 from harness.dashboards import queries, substitute
-from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
+from harness.first_runs import first_runs  # noqa: F401
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
 from harness.stack import (assert_rerun_changes_nothing, http_json, mirror_settings, prom_query,
                            wait_for, wait_targets_up)
 from operations.stack import COMPONENTS
@@ -65,12 +66,6 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
         tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
         {"monitoring": [mon], "nodes": [node]}, group_data={"all": settings})
     return {"inventory": inventory, "settings": settings, "hosts": {"mon": mon, "node": node}}
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    """The preview, then the real first run."""
-    return preview_then_run(stack["inventory"])
 
 
 def test_dry_run_lists_exactly_the_changes_the_first_run_makes(first_runs):
