@@ -16,10 +16,10 @@ import pytest
 from conftest import hosts_fixture, write_inventory
 from harness.dashboards import queries, substitute
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
-from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, http_json,
+from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, exposure_level, http_json,
                            install_databases, mirror_settings, prom_query, service_pids,
                            wait_for, wait_targets_up)
-from harness.webhook import WebhookReceiver
+from harness.webhook import webhook_fixture
 from operations.base.templates import shipped_rule_sets
 
 pytestmark = pytest.mark.fleet
@@ -31,13 +31,8 @@ UNITS = {"monitoring": ["prometheus", "alertmanager", "node_exporter"],
          "db": ["node_exporter", "redis_exporter", "postgres_exporter"]}
 
 
-@pytest.fixture(scope="module")
-def webhook(fleet):
-    from harness.fleet import CONTROLLER_IP
-    # a distinctive path, so the URL can be looked for in pyinfra's output
-    receiver = WebhookReceiver(CONTROLLER_IP, path="/hook/c2VjcmV0LXRva2Vu")
-    yield receiver
-    receiver.stop()
+# a distinctive path, so the URL can be looked for in pyinfra's output
+webhook = webhook_fixture("/hook/c2VjcmV0LXRva2Vu")
 
 
 @pytest.fixture(scope="module")
@@ -282,9 +277,7 @@ def test_every_unit_scores_ok_in_systemd_analyze_security(stack, first_runs):
     for role, units in UNITS.items():
         host = stack["hosts"][role]
         for unit in units:
-            out = host.ssh(f"systemd-analyze security {unit}.service --no-pager").stdout
-            line = [l for l in out.splitlines() if "Overall exposure level" in l][0]
-            scores[f"{role}/{unit}"] = float(line.split(":")[1].split()[0])
+            scores[f"{role}/{unit}"] = exposure_level(host, unit)
     print("systemd-analyze security exposure:", scores)
     assert all(score <= EXPOSURE_LIMIT for score in scores.values()), scores
 

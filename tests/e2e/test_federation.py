@@ -15,7 +15,8 @@ import yaml
 
 from operations.base.templates import shipped_rule_sets
 from conftest import hosts_fixture, write_inventory
-from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
+from harness.first_runs import first_runs  # noqa: F401
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
 from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, http_json,
                            mirror_settings, prom_query, targets, wait_for, wait_targets_up)
 
@@ -54,11 +55,6 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
 
 def deploy(stack, **kw):
     return run_pyinfra(stack["inventory"], **kw)
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    return preview_then_run(stack["inventory"])
 
 
 def test_dry_run_lists_exactly_the_changes_the_first_run_makes(first_runs):

@@ -16,10 +16,9 @@ import pytest
 import yaml
 
 from conftest import hosts_fixture, write_inventory
-from harness.fleet import CONTROLLER_IP
 from harness.pyinfra_cli import run_pyinfra
 from harness.stack import CORE_ONLY, http_json, mirror_settings, wait_for, wait_targets_up
-from harness.webhook import WebhookReceiver
+from harness.webhook import webhook_fixture
 
 pytestmark = pytest.mark.fleet
 
@@ -37,11 +36,7 @@ JITTER = 3
 WINDOW = 90   # seconds of deliveries counted: three or four repeats
 
 
-@pytest.fixture(scope="module")
-def webhook(fleet):
-    receiver = WebhookReceiver(CONTROLLER_IP, path="/hook/ha")
-    yield receiver
-    receiver.stop()
+webhook = webhook_fixture("/hook/ha")
 
 
 @pytest.fixture(scope="module")

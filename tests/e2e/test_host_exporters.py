@@ -22,9 +22,10 @@ import pytest
 
 from conftest import hosts_fixture, write_inventory
 from harness.dashboards import queries, substitute
-from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
-from harness.stack import (assert_rerun_changes_nothing, http_json, mirror_settings, prom_query,
-                           wait_for, wait_targets_up)
+from harness.first_runs import first_runs  # noqa: F401
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
+from harness.stack import (assert_rerun_changes_nothing, exposure_level, http_json,
+                           mirror_settings, prom_query, wait_for, wait_targets_up)
 from operations.stack import COMPONENTS
 
 pytestmark = pytest.mark.fleet
@@ -65,12 +66,6 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
         tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
         {"monitoring": [mon], "nodes": [node]}, group_data={"all": settings})
     return {"inventory": inventory, "settings": settings, "hosts": {"mon": mon, "node": node}}
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    """The preview, then the real first run."""
-    return preview_then_run(stack["inventory"])
 
 
 def test_dry_run_lists_exactly_the_changes_the_first_run_makes(first_runs):
@@ -185,9 +180,7 @@ def test_both_units_score_ok_in_systemd_analyze_security(stack, first_runs):
     scores = {}
     for role, x in stack["hosts"].items():
         for unit in ("process_exporter", "systemd_exporter"):
-            out = x.ssh(f"systemd-analyze security {unit}.service --no-pager").stdout
-            line = [l for l in out.splitlines() if "Overall exposure level" in l][0]
-            scores[f"{role}/{unit}"] = float(line.split(":")[1].split()[0])
+            scores[f"{role}/{unit}"] = exposure_level(x, unit)
     print("systemd-analyze security exposure:", scores)
     assert all(score <= EXPOSURE_LIMIT for score in scores.values()), scores
 

@@ -39,7 +39,8 @@ from conftest import hosts_fixture, write_inventory
 from harness import doubles
 from harness.containers import ContainerRuntime, container_id
 from harness.dashboards import queries, substitute
-from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
+from harness.first_runs import first_runs  # noqa: F401
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
 from harness.stack import (http_json, mirror_settings, prom_query, service_pids, wait_for,
                            wait_targets_up)
 from operations.stack import COMPONENTS, RELEASES
@@ -84,12 +85,6 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
         group_data={"all": settings})
     return {"inventory": inventory, "settings": settings, "containers": runtime,
             "hosts": {"mon": mon, "web": web, "docker1": docker1}}
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    """The preview, then the real first run."""
-    return preview_then_run(stack["inventory"])
 
 
 def test_dry_run_lists_exactly_the_changes_the_first_run_makes(first_runs):

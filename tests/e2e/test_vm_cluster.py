@@ -27,8 +27,8 @@ import pytest
 from conftest import hosts_fixture, write_inventory
 from harness.doubles import grafana_archive, vm_cluster_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
-from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, http_json,
-                           mirror_settings, wait_for, wait_targets_up)
+from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, exposure_level,
+                           http_json, mirror_settings, wait_for, wait_targets_up)
 
 pytestmark = pytest.mark.fleet
 
@@ -164,9 +164,7 @@ def test_each_unit_runs_as_its_own_user_hardened(stack, first_runs):
             pid = host.ssh(f"systemctl show -p MainPID --value {name}").stdout.strip()
             assert host.ssh(f"ps -o user= -p {pid}").stdout.strip() == name
             assert f"/usr/local/bin/{name} " in host.ssh(f"systemctl cat {name}").stdout
-            out = host.ssh(f"systemd-analyze security {name}.service --no-pager").stdout
-            line = [x for x in out.splitlines() if "Overall exposure level" in x][0]
-            scores[f"{host.name}/{name}"] = float(line.split(":")[1].split()[0])
+            scores[f"{host.name}/{name}"] = exposure_level(host, name)
     print("systemd-analyze security exposure:", scores)
     assert all(score <= EXPOSURE_LIMIT for score in scores.values()), scores
     for storage in stack["storage"]:

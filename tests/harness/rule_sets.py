@@ -28,9 +28,14 @@ def check(rule_set: str) -> list[str]:
     names = [rule["alert"] for rule in alerts]
     assert sorted(runbooks) == sorted(set(names)), runbooks_path
     for name, entry in runbooks.items():
-        assert set(entry) == {"cause", "first_steps"}, name
-        assert isinstance(entry["cause"], str) and entry["cause"].strip(), name
-        steps = entry["first_steps"]
-        assert isinstance(steps, list) and steps, name
-        assert all(isinstance(step, str) and step.strip() for step in steps), name
+        check_runbook_entry(name, entry)
     return names
+
+
+def check_runbook_entry(name: str, entry: dict) -> None:
+    """A runbook entry has the shape {cause: str, first_steps: [str, ...]}, none empty."""
+    assert set(entry) == {"cause", "first_steps"}, name
+    assert isinstance(entry["cause"], str) and entry["cause"].strip(), name
+    steps = entry["first_steps"]
+    assert isinstance(steps, list) and steps, name
+    assert all(isinstance(step, str) and step.strip() for step in steps), name

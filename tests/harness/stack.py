@@ -91,6 +91,14 @@ def service_pids(host: Host, units: list[str]) -> dict[str, str]:
     return out
 
 
+def exposure_level(host: Host, unit: str) -> float:
+    """`systemd-analyze security`'s overall exposure level of `unit` (0 to 10, lower is
+    better) on `host`."""
+    out = host.ssh(f"systemd-analyze security {unit}.service --no-pager").stdout
+    line = [l for l in out.splitlines() if "Overall exposure level" in l][0]
+    return float(line.split(":")[1].split()[0])
+
+
 def assert_rerun_changes_nothing(rerun, watched):
     """Deploy again (`rerun()`, a PyinfraRun): no operation changes anything, and no
     service of `watched` ((host, [unit, ...]) pairs) restarts. Returns the run."""

@@ -7,6 +7,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
+from harness.fleet import CONTROLLER_IP
+
 
 class WebhookReceiver:
     def __init__(self, host: str, port: int = 0, path: str = "/hook"):
@@ -50,3 +54,16 @@ class WebhookReceiver:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def webhook_fixture(path: str):
+    """A module-scoped fixture: a receiver on the controller (reachable from the fleet
+    hosts) at `path`, stopped after the module."""
+
+    @pytest.fixture(scope="module")
+    def _webhook(fleet):
+        receiver = WebhookReceiver(CONTROLLER_IP, path=path)
+        yield receiver
+        receiver.stop()
+
+    return _webhook

@@ -159,13 +159,6 @@ def test_file_name_and_upstream_url(component, machine):
         assert a.url == f"{GITHUB}/{GITHUB_REPO[component]}/releases/download/v{version}/{name}"
 
 
-def test_redis_exporter_names_carry_the_v():
-    a = artifacts.resolve("redis_exporter", "1.80.1", "x86_64", None, {})
-    assert a.file_name == "redis_exporter-v1.80.1.linux-amd64.tar.gz"
-    assert a.url.endswith("/download/v1.80.1/redis_exporter-v1.80.1.linux-amd64.tar.gz")
-    assert "/vv" not in a.url
-
-
 @pytest.mark.parametrize("mirror", ["http://127.0.0.1:8000/upstream",
                                     "http://127.0.0.1:8000/upstream/",
                                     "http://127.0.0.1:8000/upstream//"])

@@ -13,8 +13,8 @@ from operations.components.grafana import server as grafana
 from operations.base.files import masked_lines
 from operations.base.facts import SECRET_MASK, MaskedFileContents
 
-from test_rendering import (PD_KEY, SLACK_URL, SMTP, SMTP_PW, TG_TOKEN, all_receivers,  # noqa: F401
-                            host_settings, set_all_secrets)
+from harness.receivers import (PD_KEY, SLACK_URL, SMTP, SMTP_PW, TG_TOKEN,  # noqa: F401
+                               all_receivers, host_settings, set_all_secrets)
 
 SECRETS = (SLACK_URL, TG_TOKEN, PD_KEY, SMTP_PW)
 OLD_FILE = """\

@@ -8,19 +8,8 @@ from __future__ import annotations
 import pytest
 
 from operations.base.addresses import is_host_name, url_problem
-from operations.base.schema import SettingsError
-from operations.stack import COMPONENTS, validate
-
-
-def refused(data: dict) -> str:
-    """validate()'s error for one host's `data`, without the host ('' when it passes)."""
-    try:
-        validate("h1", data)
-    except SettingsError as exc:
-        text = str(exc)
-        assert text.startswith("host h1: ")
-        return text[len("host h1: "):]
-    return ""
+from operations.stack import COMPONENTS
+from harness.settings import refused
 
 
 # -- listen addresses ------------------------------------------------------------------------

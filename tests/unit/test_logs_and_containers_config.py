@@ -1,5 +1,6 @@
-"""Loki, the Alloy log shipper and cAdvisor: settings, rendered configs, units, scrape
-targets and release artifacts.
+"""Loki, the Alloy log shipper and cAdvisor together: settings, scrape targets, the units'
+addresses and release artifacts. What concerns one of them alone is in
+tests/unit/components/test_loki.py, test_alloy.py and test_cadvisor.py.
 
 What a test cannot run here: the real loki, alloy and cadvisor binaries (Debian builds
 none of them; their upstream downloads are not reachable). So loki.yaml is checked as
@@ -11,18 +12,11 @@ is a real pyinfra Inventory, and downloads go to an HTTP server on 127.0.0.1.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import os
-import re
 import shutil
 import subprocess
-import threading
-import time
-import urllib.request
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -38,23 +32,9 @@ from operations.components.prometheus import server as prometheus, targets
 from operations.base.artifacts import ArtifactError
 from operations.base.schema import SettingsError
 from operations.stack import CHECKSUMS, COMPONENTS, RELEASES, validate
-from harness import debian
-from harness.units import directives, exec_start_argv
-
-LOKI_URL = "http://mon1:3100/loki/api/v1/push"
-
-
-class FakeFacts:
-    """The current pyinfra host for functions that ask facts: a name and canned facts."""
-
-    def __init__(self, name="web1", socket=None, groups=("adm", "systemd-journal")):
-        self.name = name
-        self.facts = {"Socket": socket, "SystemGroups": list(groups)}
-
-    def get_fact(self, fact, **kw):
-        if fact.__name__ == "SystemGroups":  # the groups asked about that the host has
-            return [g for g in self.facts["SystemGroups"] if g in kw["names"]]
-        return self.facts[fact.__name__]
+from harness.http_files import Mirror, no_proxy  # noqa: F401
+from harness.one_address import current  # noqa: F401
+from harness.units import exec_start_argv
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -117,249 +97,6 @@ def test_bad_values_are_refused_naming_the_setting(data, words):
         assert word in str(exc.value)
 
 
-# -- loki.yaml --------------------------------------------------------------------------------
-def loki_config(**data) -> dict:
-    return yaml.safe_load(loki.config_content(validate("mon1", data)))
-
-
-def test_loki_config_single_binary_on_the_filesystem():
-    cfg = loki_config()
-    assert cfg["auth_enabled"] is False
-    assert cfg["server"]["http_listen_port"] == 3100
-    assert cfg["server"]["http_listen_address"] == "0.0.0.0"
-    assert cfg["server"]["grpc_listen_address"] == "127.0.0.1"
-    common = cfg["common"]
-    assert common["path_prefix"] == "/var/lib/loki"
-    assert common["replication_factor"] == 1
-    assert common["ring"]["kvstore"]["store"] == "inmemory"
-    assert common["storage"]["filesystem"] == {"chunks_directory": "/var/lib/loki/chunks",
-                                               "rules_directory": "/var/lib/loki/rules"}
-    (period,) = cfg["schema_config"]["configs"]
-    assert period == {"from": "2024-01-01", "store": "tsdb", "object_store": "filesystem",
-                      "schema": "v13", "index": {"prefix": "index_", "period": "24h"}}
-    assert cfg["analytics"] == {"reporting_enabled": False}
-
-
-def test_loki_config_retention_and_limits():
-    cfg = loki_config(loki_retention_period="90d", loki_ingestion_rate_mb=8,
-                      loki_ingestion_burst_size_mb=16, loki_max_global_streams_per_user=500,
-                      loki_data_dir="/srv/loki/", loki_port="3200",
-                      loki_listen_address="10.0.0.5")
-    assert cfg["compactor"] == {"working_directory": "/srv/loki/compactor",
-                                "retention_enabled": True, "delete_request_store": "filesystem"}
-    assert cfg["limits_config"] == {"retention_period": "90d", "ingestion_rate_mb": 8,
-                                    "ingestion_burst_size_mb": 16,
-                                    "max_global_streams_per_user": 500,
-                                    "reject_old_samples": True}
-    assert cfg["common"]["storage"]["filesystem"]["chunks_directory"] == "/srv/loki/chunks"
-    assert cfg["server"]["http_listen_port"] == 3200
-    assert cfg["server"]["http_listen_address"] == "10.0.0.5"
-
-
-def test_loki_config_says_it_has_no_authentication():
-    text = loki.config_content(validate("mon1", {}))
-    assert "No authentication" in text and "reverse proxy" in text
-
-
-def test_loki_validator_is_verify_config():
-    assert loki.validator("/usr/local/bin/loki").format(path="/etc/loki/.loki.yaml.new") == \
-        "/usr/local/bin/loki -config.file=/etc/loki/.loki.yaml.new -verify-config"
-
-
-# -- config.alloy -----------------------------------------------------------------------------
-_ALLOY_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|[{}\[\]]|"')
-
-
-def alloy_structure(text: str) -> list[tuple[str, str]]:
-    """A small structural check of Alloy syntax (not Alloy's parser): strings terminated,
-    brackets balanced, components declared at the top level as `name.path "label" {`.
-    Returns the declared components."""
-    stack = []
-    for m in _ALLOY_TOKEN.finditer(text):
-        tok = m.group()
-        if tok == '"':
-            raise AssertionError(f"unterminated string at {text[m.start():m.start() + 40]!r}")
-        if tok in "{[":
-            stack.append(tok)
-        elif tok in "}]":
-            assert stack and stack.pop() == {"}": "{", "]": "["}[tok], f"unbalanced {tok}"
-    assert not stack, f"unclosed {stack}"
-    return re.findall(r'^([a-z_]+(?:\.[a-z_]+)+) "([a-z_]+)" \{$', text, re.M)
-
-
-def alloy_config(s, loki_url=LOKI_URL, docker=False, host_name="web1") -> str:
-    return alloy.config_content(s, host_name, loki_url, docker)
-
-
-def check_wiring(text: str) -> set[str]:
-    """Every `<component>.<label>.receiver|rules|targets` reference names a declared
-    component; return the declared ones."""
-    declared = {f"{kind}.{label}" for kind, label in alloy_structure(text)}
-    for ref in re.findall(r"((?:loki|local|discovery)\.[a-z_.]+)\.(?:receiver|rules|targets)\b",
-                          text):
-        assert ref in declared, f"{ref} is used but not declared ({sorted(declared)})"
-    return declared
-
-
-def test_alloy_config_every_source():
-    s = validate("web1", {"alloy_log_paths": ["/var/log/*.log", "/srv/app/*.log"]})
-    text = alloy_config(s, docker=True)
-    declared = check_wiring(text)
-    assert declared == {"loki.relabel.journal", "loki.source.journal.journal",
-                        "local.file_match.logfiles",
-                        "loki.source.file.logfiles", "discovery.docker.containers",
-                        "discovery.relabel.containers", "loki.source.docker.containers",
-                        "loki.process.level", "loki.relabel.level", "loki.write.loki"}
-    # the journal's unit, Docker's container name, the write URL and the host label
-    assert re.search(r'source_labels = \["__journal__systemd_unit"\]\s+target_label\s+= "unit"',
-                     text)
-    assert re.search(r'source_labels = \["__meta_docker_container_name"\]\s+regex\s+= "/\(\.\*\)"'
-                     r'\s+target_label\s+= "container"', text)
-    assert f'url = "{LOKI_URL}"' in text
-    assert 'external_labels = {host = "web1"}' in text
-    assert '{__path__ = "/var/log/*.log", job = "logfiles"}' in text
-    assert '{__path__ = "/srv/app/*.log", job = "logfiles"}' in text
-    assert 'host          = "unix:///var/run/docker.sock"' in text
-    for job in ("systemd-journal", "logfiles", "docker"):
-        assert f'job = "{job}"' in text
-
-
-def test_alloy_config_only_what_is_asked():
-    s = validate("web1", {"alloy_journal": False, "alloy_log_paths": []})
-    text = alloy_config(s, docker=False)
-    declared = check_wiring(text)
-    assert declared == {"loki.process.level", "loki.relabel.level", "loki.write.loki"}
-    for absent in ("loki.source.journal", "local.file_match", "discovery.docker", "__path__"):
-        assert absent not in text
-
-
-def test_alloy_config_default_has_journal_and_files_but_docker_only_when_found():
-    text = alloy_config(validate("web1", {}), docker=False)
-    assert "loki.source.journal" in text and "loki.source.file" in text
-    assert "docker" not in text.replace('"systemd-journal"', "")
-
-
-def test_alloy_strings_are_escaped():
-    s = validate("web1", {"alloy_log_paths": ['/srv/odd "quoted"/*.log']})
-    text = alloy_config(s, host_name='we"b\\1')
-    alloy_structure(text)
-    assert r'external_labels = {host = "we\"b\\1"}' in text
-    assert r'{__path__ = "/srv/odd \"quoted\"/*.log", job = "logfiles"}' in text
-
-
-def test_alloy_log_paths_must_be_absolute():
-    with pytest.raises(SettingsError, match="alloy_log_paths.*absolute"):
-        alloy_config(validate("web1", {"alloy_log_paths": ["var/log/*.log"]}))
-
-
-def test_the_structural_checker_catches_breakage():
-    good = alloy_config(validate("web1", {}))
-    alloy_structure(good)
-    with pytest.raises(AssertionError):
-        alloy_structure(good.replace('url = "http', 'url = "http\n', 1))
-    with pytest.raises(AssertionError):
-        alloy_structure(good.rstrip().rstrip("}"))
-    with pytest.raises(AssertionError):
-        check_wiring(good.replace('loki.write "loki" {', 'loki.write "other" {'))
-
-
-@pytest.mark.parametrize("line,level", [
-    ("ts=2026-01-01T00:00:00Z caller=main.go:12 level=warn msg=\"disk slow\"", "warn"),
-    ('{"time":"x","level":"ERROR","msg":"boom"}', "ERROR"),
-    ("ts=1 caller=error.go:7 level=info msg=ok", "info"),   # not the 'error' of error.go
-    ("2026-01-01 severity: Warning something", "Warning"),
-    ("lvl=dbug x=1", None),                                 # not a level word we know
-    ("an error occurred", None),                            # no level field
-    ("loglevel=info", None),                                # another field's name
-])
-def test_level_regex(line, level):
-    m = re.search(alloy.LEVEL_REGEX, line)
-    assert (m.group("level") if m else None) == level
-
-
-def test_level_aliases_make_one_spelling():
-    aliases = dict(alloy.LEVEL_ALIASES)
-    assert aliases == {"err": "error", "warning": "warn", "crit": "critical",
-                       "emergency": "emerg"}
-    text = alloy_config(validate("web1", {}))
-    assert 'action        = "lowercase"' in text
-    for alias, name in aliases.items():
-        assert f'regex         = "{alias}"\n\t\treplacement   = "{name}"' in text
-
-
-def test_alloy_validator_is_fmt():
-    assert alloy.validator("/usr/bin/alloy").format(path="/etc/alloy/.c.new") == \
-        "/usr/bin/alloy fmt /etc/alloy/.c.new"
-
-
-@pytest.mark.parametrize("version,check", [
-    ("1.8.3", "fmt"),        # the last release without `alloy validate`
-    ("1.9.0", "validate"),   # grafana/alloy v1.9.0 added internal/alloycli/cmd_validate.go
-    (RELEASES["alloy"]["version"], "validate"),
-    ("0.0.1-testdouble", "fmt"),
-])
-def test_alloy_config_is_checked_by_validate_where_the_version_has_it(version, check):
-    assert alloy.config_check(version) == check
-
-
-def test_alloy_validate_gets_the_stability_flags_of_the_unit():
-    # validate must accept what `run` will: the same stability level and community flag
-    flags = ["--stability.level=experimental", "--feature.community-components.enabled",
-             "--server.http.enable-pprof=false"]
-    assert alloy.validator("/usr/bin/alloy", "validate", flags).format(path="/etc/alloy/.c") == (
-        "/usr/bin/alloy validate --stability.level=experimental "
-        "--feature.community-components.enabled /etc/alloy/.c")
-
-
-# -- which Loki, Docker or not ------------------------------------------------------------------
-def test_alloy_ships_to_the_first_loki_of_the_inventory(inventory):
-    use = inventory({"monitoring": ["mon2", "mon1"], "web": ["web1"]})
-    assert alloy.loki_push_url(use("web1")) == LOKI_URL
-    assert alloy.loki_push_url(use("mon2")) == LOKI_URL
-
-
-def test_alloy_loki_url_setting_wins(inventory):
-    url = "https://logs.example.org/loki/api/v1/push"
-    use = inventory({"monitoring": ["mon1"], "web": ["web1"]},
-                    host_data={"web1": {"alloy_loki_url": url}})
-    assert alloy.loki_push_url(use("web1")) == url
-
-
-def test_loki_port_and_address_of_its_host_are_used(inventory):
-    use = inventory({"monitoring": ["mon1"], "web": ["web1"]},
-                    host_data={"mon1": {"loki_port": 3200, "scrape_address": "10.0.0.9"}})
-    assert alloy.loki_push_url(use("web1")) == "http://10.0.0.9:3200/loki/api/v1/push"
-
-
-def test_no_loki_anywhere_is_an_error_naming_the_way_out(inventory):
-    use = inventory({"monitoring": ["mon1"], "web": ["web1"]},
-                    group_data={"monitoring": {"loki_enabled": False}})
-    with pytest.raises(SettingsError) as exc:
-        alloy.loki_push_url(use("web1"))
-    assert "alloy_loki_url" in str(exc.value) and "alloy_enabled" in str(exc.value)
-
-
-@pytest.mark.parametrize("setting,socket,groups,ships", [
-    ("auto", {"user": "root", "group": "docker"}, ["adm", "docker"], True),
-    ("auto", None, ["adm", "docker"], False),                       # no socket
-    ("auto", {"user": "root", "group": "root"}, ["adm"], False),    # no docker group
-    ("true", None, ["adm"], True),
-    ("false", {"user": "root", "group": "docker"}, ["docker"], False),
-])
-def test_docker_logs_decided_from_facts(monkeypatch, setting, socket, groups, ships):
-    monkeypatch.setattr(alloy, "host", FakeFacts(socket=socket, groups=groups))
-    assert alloy.ships_docker(validate("web1", {"alloy_docker_logs": setting})) is ships
-
-
-def test_unit_groups_are_those_the_host_has(monkeypatch):
-    s = validate("web1", {})
-    monkeypatch.setattr(alloy, "host", FakeFacts(groups=["adm", "systemd-journal", "docker"]))
-    assert alloy.groups(s, docker=True) == ["systemd-journal", "adm", "docker"]
-    assert alloy.groups(s, docker=False) == ["systemd-journal", "adm"]
-    monkeypatch.setattr(alloy, "host", FakeFacts(groups=["adm"]))
-    assert alloy.groups(s, docker=True) == ["adm"]
-
-
 # -- scrape targets and rules -----------------------------------------------------------------
 def test_scrape_jobs_from_the_inventory(inventory):
     use = inventory({"monitoring": ["mon1"], "web": ["web1"], "docker": ["docker1"]})
@@ -383,60 +120,6 @@ def test_shipped_rule_sets_include_loki_and_containers():
 
 # -- units --------------------------------------------------------------------------------------
 
-
-class HostWithOneAddress:
-    """The pyinfra host the unit is planned for: web1, which has 10.0.0.5 on an
-    interface (the LocalAddressOf fact's answer for its own name)."""
-    name = "web1"
-
-    @staticmethod
-    def get_fact(fact, address):
-        return "10.0.0.5" if address == "web1" else None
-
-
-@pytest.fixture
-def current(monkeypatch):
-    """validate()d settings that context.settings() also answers (listen_address)."""
-    monkeypatch.setattr(context, "current_host", HostWithOneAddress())
-
-    def build(data=None):
-        s = validate("web1", data or {})
-        monkeypatch.setattr(context, "settings", lambda h=None: s)
-        return s
-    return build
-
-
-def test_loki_unit(current):
-    s = current()
-    lines = directives(loki.unit(s, "/usr/local/bin/loki").content())
-    assert "User=loki" in lines and "ReadWritePaths=/var/lib/loki" in lines
-    assert "ProtectSystem=strict" in lines and "CapabilityBoundingSet=" in lines
-    assert not any(line.startswith("ExecReload") for line in lines)   # restarts on change
-    assert exec_start_argv("\n".join(lines)) == ["/usr/local/bin/loki",
-                                            "-config.file=/etc/loki/loki.yaml"]
-
-
-def test_alloy_unit(current):
-    s = current({"alloy_listen_address": "0.0.0.0", "alloy_extra_flags": ["--stability.level=generally-available"]})
-    content = alloy.unit(s, "/usr/local/bin/alloy", ["systemd-journal", "adm", "docker"]).content()
-    lines = directives(content)
-    for d in ("User=alloy", "Group=alloy", "SupplementaryGroups=systemd-journal adm docker",
-              "ReadWritePaths=/var/lib/alloy", "ProtectSystem=strict", "ProtectHome=yes",
-              "NoNewPrivileges=yes", "CapabilityBoundingSet=",
-              "ExecReload=/bin/kill -HUP $MAINPID"):
-        assert d in lines, d
-    assert exec_start_argv(content) == ["/usr/local/bin/alloy", "run",
-                                   "--server.http.listen-addr=0.0.0.0:12345",
-                                   "--storage.path=/var/lib/alloy", "--disable-reporting",
-                                   "--stability.level=generally-available",
-                                   "/etc/alloy/config.alloy"]
-
-
-def test_alloy_unit_without_groups_has_no_supplementary_groups(current):
-    lines = directives(alloy.unit(current(), "/usr/bin/alloy", []).content())
-    assert not any(line.startswith("SupplementaryGroups") for line in lines)
-
-
 @pytest.mark.parametrize("component, flag", [("alloy", "--server.http.listen-addr=10.0.0.5:12345"),
                                              ("cadvisor", "--listen_ip=10.0.0.5")])
 def test_scraped_components_bind_only_where_prometheus_reaches_them(current, component, flag):
@@ -444,85 +127,6 @@ def test_scraped_components_bind_only_where_prometheus_reaches_them(current, com
     unit = alloy.unit(s, "/usr/bin/alloy", []) if component == "alloy" else \
         cadvisor.unit(s, "/usr/local/bin/cadvisor")
     assert flag in exec_start_argv(unit.content())
-
-
-def test_cadvisor_unit_root_with_two_capabilities(current):
-    s = current({"cadvisor_listen_address": "10.0.0.7", "cadvisor_port": 8081})
-    content = cadvisor.unit(s, "/usr/local/bin/cadvisor").content()
-    lines = directives(content)
-    for d in ("User=root", "CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE",
-              "ProtectProc=default", "ProtectSystem=strict", "NoNewPrivileges=yes",
-              "AmbientCapabilities="):
-        assert d in lines, d
-    assert not any(line.startswith("ReadWritePaths") for line in lines)
-    argv = exec_start_argv(content)
-    assert argv[:5] == ["/usr/local/bin/cadvisor", "--listen_ip=10.0.0.7", "--port=8081",
-                        "--docker_only=false", "--housekeeping_interval=30s"]
-    assert "--store_container_labels=false" in argv
-    (disabled,) = [a for a in argv if a.startswith("--disable_metrics=")]
-    kinds = disabled.split("=", 1)[1].split(",")
-    assert {"percpu", "disk"} <= set(kinds)
-    # --disable_metrics replaces cAdvisor's default list, so that list must be there too
-    assert CADVISOR_DEFAULT_DISABLED <= set(kinds)
-    assert set(kinds) <= CADVISOR_METRIC_KINDS
-
-
-@pytest.mark.parametrize("version, younger", [("0.38.7", set()), ("0.39.3", {"cpuset"}),
-                                              ("0.57.0", {"cpuset", "oom_event"})])
-def test_cadvisor_disables_only_metric_kinds_its_version_knows(version, younger):
-    kinds = set(cadvisor.disabled_metrics(version))
-    assert kinds & {"cpuset", "oom_event"} == younger
-    assert {"percpu", "disk", "memory_numa", "resctrl"} <= kinds
-
-
-def _cadvisor_starts(binary: Path, argv: list[str]) -> tuple[bool, str]:
-    """Start the real cAdvisor with `argv`'s flags on loopback: does it answer /healthz?"""
-    port = 18000 + os.getpid() % 1000
-    flags = [a for a in argv[1:] if not a.startswith(("--listen_ip", "--port"))]
-    proc = subprocess.Popen([str(binary), "--listen_ip=127.0.0.1", f"--port={port}", *flags],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for _ in range(100):
-            if proc.poll() is not None:
-                return False, proc.stdout.read()
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    return True, ""
-            time.sleep(0.1)
-        return False, "no answer on /healthz"
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="cAdvisor reads every cgroup: root only")
-def test_the_real_cadvisor_takes_the_flags_rendered_for_its_version(current):
-    """Debian's real cAdvisor 0.38.7 (bullseye) starts with the flags rendered for 0.38.7,
-    and refuses, as the deploy did before, the metric list of a newer cAdvisor."""
-    real = debian.binaries("cadvisor", suite=debian.NEWEST["cadvisor"])["cadvisor"]
-    version = debian.upstream_version("cadvisor", suite=debian.NEWEST["cadvisor"])
-    s = current({"cadvisor_version": version})
-    started, output = _cadvisor_starts(real, exec_start_argv(
-        cadvisor.unit(s, str(real)).content()))
-    assert started, output
-    newer = [f"--disable_metrics={','.join(cadvisor.disabled_metrics('0.57.0'))}"]
-    started, output = _cadvisor_starts(real, ["cadvisor", *newer])
-    assert not started and "cpuset" in output, output
-
-
-# cAdvisor v0.57.0: container.AllMetrics (container/factory.go) and the default
-# ignoreMetrics of cmd/cadvisor.go, written here from its source
-CADVISOR_METRIC_KINDS = {
-    "cpu", "sched", "percpu", "memory", "memory_numa", "cpuLoad", "diskIO", "disk",
-    "network", "tcp", "advtcp", "udp", "app", "process", "hugetlb", "perf_event",
-    "referenced_memory", "cpu_topology", "resctrl", "cpuset", "oom_event", "pressure"}
-CADVISOR_DEFAULT_DISABLED = {
-    "memory_numa", "tcp", "udp", "advtcp", "sched", "process", "hugetlb",
-    "referenced_memory", "cpu_topology", "resctrl", "cpuset"}
-
-
-def test_cadvisor_runs_as_no_user_of_its_own():
-    assert cadvisor.home(validate("docker1", {})) is None
 
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
@@ -589,50 +193,6 @@ def test_loki_and_alloy_zips_need_operator_checksums(component, machine, name, m
 
 def test_no_loki_or_alloy_checksum_is_pinned():
     assert not [n for n in CHECKSUMS if n.startswith(("loki-", "alloy-"))]
-
-
-def test_cadvisor_binary_has_pinned_checksums_for_64_bit():
-    v = RELEASES["cadvisor"]["version"]
-    for machine, arch in (("x86_64", "amd64"), ("aarch64", "arm64")):
-        a = artifacts.resolve("cadvisor", v, machine, None, {})
-        assert a.file_name == f"cadvisor-v{v}-linux-{arch}"
-        assert a.url == f"https://github.com/google/cadvisor/releases/download/v{v}/{a.file_name}"
-
-
-class Mirror:
-    """Files over HTTP on 127.0.0.1."""
-
-    def __init__(self, files: dict[str, bytes]):
-        files_ = files
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                body = files_.get(self.path.lstrip("/"))
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def no_proxy(monkeypatch):
-    for var in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
 
 
 def upstream_zip(inner: str, data: bytes) -> bytes:
@@ -717,20 +277,3 @@ def test_the_checksum_files_are_upstreams_release_assets():
     for component in ("loki", "alloy"):
         url = RELEASES[component]["checksums"].format(version="1.2.3")
         assert url == f"https://github.com/grafana/{component}/releases/download/v1.2.3/SHA256SUMS"
-
-
-def test_raw_cadvisor_binary_from_the_mirror(no_proxy, tmp_path):
-    v = RELEASES["cadvisor"]["version"]
-    name = f"cadvisor-v{v}-linux-amd64"
-    body = b"\x7fELF not really cadvisor"
-    mirror = Mirror({name: body})
-    try:
-        # a checksum given by the operator wins over the pinned one
-        artifact, folder = artifacts.prepare("cadvisor", v, "x86_64", mirror.url,
-                                             {name: hashlib.sha256(body).hexdigest()},
-                                             str(tmp_path / "cache"))
-    finally:
-        mirror.close()
-    paths = artifacts.binary_paths(artifact, folder)
-    assert list(paths) == ["cadvisor"]
-    assert paths["cadvisor"].read_bytes() == body and paths["cadvisor"].stat().st_mode & 0o111

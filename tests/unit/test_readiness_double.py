@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,15 +26,10 @@ REPO = TESTS.parent
 from harness import doubles
 from harness.doubles import http_readiness_double as double
 from harness.mirror import Mirror
+from harness.net import free_port
 from operations.components import alloy, cadvisor, loki
 from operations.base import artifacts, inventory as context
 from operations.stack import RELEASES, validate
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def install(tmp_path: Path, program: str) -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import struct
 import subprocess
 import tarfile
@@ -25,12 +24,7 @@ TESTS = Path(__file__).resolve().parents[1]
 
 from harness import debian
 from harness.doubles import vm_cluster_archive
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from harness.net import free_port
 
 
 # -- a Prometheus remote_write body: protobuf WriteRequest, snappy block format -------------

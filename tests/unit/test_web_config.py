@@ -31,11 +31,11 @@ from harness.doubles.grafana_double import GrafanaDouble
 from operations.base import inventory as context, tls_auth as web_config
 from operations.components.prometheus import federation, server as prometheus
 from operations.components.grafana import provisioning as gp
-from operations.components import redis_exporter
 from operations.components.grafana.api import CREATED, UNCHANGED, UPDATED, GrafanaClient
 from operations.base.schema import SettingsError
 from operations.stack import validate
 from harness.fake_host import FakeHost
+from harness.net import free_port
 
 # white space, a colon, quotes and a backslash: every config format's escaping is tried
 PASSWORD = 'Tls "test" pass:wörd \\ 7'
@@ -272,12 +272,6 @@ def test_readiness_url_and_options_hold_no_password(stack, certs, monkeypatch):
         "http://127.0.0.1:3100/ready", [])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def node_exporter(stack, certs, tmp_path):
     """Debian's node_exporter on 127.0.0.1 with the web.yml the deploy writes."""
@@ -415,17 +409,6 @@ def test_hosts_must_agree_on_the_stack_settings(stack, certs):
     # certificates are per host; everything else the same: fine
     stack(on(certs), per_host={"h2": {"tls_cert_file": "/elsewhere/h2.crt"}})
     web_config.check_stack([FakeHost("h1"), FakeHost("h2")])
-
-
-@pytest.mark.parametrize("method,version,supported", [
-    ("archive", "1.80.1", True), ("archive", "1.67.0", True), ("archive", "1.45.0", False),
-    ("package", "1.80.1", False),
-])
-def test_redis_exporter_basic_auth_needs_1_67(method, version, supported):
-    s = validate("h1", {"redis_exporter_install_method": method,
-                        "redis_exporter_version": version})
-    assert redis_exporter.basic_auth_supported(s) is supported
-    assert (redis_exporter.basic_auth_refusal(s) is None) is supported
 
 
 def test_environment_file_quoting_survives_systemd(tmp_path):

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from harness import debian
-from operations.base import inventory as context
+from harness.receivers import settings_builder
+from harness.settings import refused
 from operations.base.schema import SettingsError
 from operations.components.alertmanager import receivers, routing, server
-from operations.stack import validate
 
 REPO = Path(__file__).resolve().parents[3]
 SUITES = ("bookworm", "sid")   # amtool 0.25.0 and 0.33.1
@@ -33,24 +33,7 @@ def settings_of(monkeypatch, tmp_path):
     """validate() one host's data; secret() reads the environment set here."""
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(context, "_secrets_files", {})
-
-    def build(data: dict):
-        s = validate("h1", {"secrets_file": str(tmp_path / "secrets.yml"), **data})
-        monkeypatch.setattr(context, "settings", lambda h=None: s)
-        return s
-    return build
-
-
-def refused(data: dict) -> str:
-    """validate()'s error for one host's `data`, without the host ('' when it passes)."""
-    try:
-        validate("h1", data)
-    except SettingsError as exc:
-        text = str(exc)
-        assert text.startswith("host h1: ")
-        return text[len("host h1: "):]
-    return ""
+    return settings_builder(monkeypatch, tmp_path)
 
 
 def amtool(suite: str, *args) -> subprocess.CompletedProcess:

@@ -5,7 +5,6 @@ names the rules and the dashboard use."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -14,6 +13,7 @@ import pytest
 import yaml
 
 from harness import debian
+from harness.net import free_port
 from operations.base.templates import shipped_rule_sets
 from operations.components import haproxy as hp
 from operations.stack import COMPONENTS, INSTALLED, SETTINGS, validate
@@ -26,12 +26,6 @@ def haproxy():
     root = debian.unpacked("haproxy", PACKAGES)
     env = {**os.environ, "LD_LIBRARY_PATH": debian.library_path(root)}
     return root / "usr/sbin/haproxy", env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_scrape_only_settings():

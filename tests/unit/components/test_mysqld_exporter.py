@@ -4,7 +4,6 @@ reading the .my.cnf the deploy writes."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import urllib.request
@@ -12,6 +11,7 @@ import urllib.request
 import pytest
 
 from harness import debian
+from harness.net import free_port
 from operations.base.facts import MysqlUser
 from operations.base.schema import SettingsError
 from operations.components import mysqld_exporter as me
@@ -22,12 +22,6 @@ PROVEN_SUITES = ("trixie", "sid")
 
 def binary(suite: str):
     return debian.binaries("mysqld_exporter", suite=suite)["mysqld_exporter"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- settings ----------------------------------------------------------------------------

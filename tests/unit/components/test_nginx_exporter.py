@@ -5,7 +5,6 @@ sid 1.5.1) reading a real nginx's stub_status."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness import debian
+from harness.net import free_port
 from operations.base.facts import HttpAnswers
 from operations.base.schema import SettingsError
 from operations.components import nginx_exporter as ne
@@ -30,12 +30,6 @@ def nginx() -> Path:
 
 def exporter(suite: str) -> Path:
     return debian.binaries("nginx_exporter", suite=suite)["nginx_exporter"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- settings ----------------------------------------------------------------------------

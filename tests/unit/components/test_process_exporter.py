@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,8 +17,9 @@ import pytest
 import yaml
 
 from harness import debian
+from harness.one_address import current  # noqa: F401
 from harness.units import directives, exec_start_argv
-from operations.base import inventory as context
+from harness.net import free_port
 from operations.base.schema import SettingsError
 from operations.base.templates import render
 from operations.components import process_exporter as pe
@@ -30,26 +30,6 @@ NOBODY = 65534
 GROUPS = [{"name": "sshd", "comm": ["sshd"]},
           {"name": "cron", "exe": ["/usr/sbin/cron", "crond"]},
           {"name": "backup", "comm": ["rsync"], "cmdline": [r"--backup-dir\s+(?P<Dir>\S+)"]}]
-
-
-class OneAddressHost:
-    name = "web1"
-
-    @staticmethod
-    def get_fact(fact, address):
-        return "10.0.0.5" if address == "web1" else None
-
-
-@pytest.fixture
-def current(monkeypatch):
-    """validate()d settings that context.settings() also answers (listen_address)."""
-    monkeypatch.setattr(context, "current_host", OneAddressHost())
-
-    def build(data=None):
-        s = validate("web1", data or {})
-        monkeypatch.setattr(context, "settings", lambda h=None: s)
-        return s
-    return build
 
 
 def enabled(groups=GROUPS, **more):
@@ -152,12 +132,6 @@ def test_unit(current):
 # -- Debian's real builds ------------------------------------------------------------------
 def binary(suite: str) -> str:
     return str(debian.binaries("process_exporter", suite=suite)["process_exporter"])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("suite", SUITES)

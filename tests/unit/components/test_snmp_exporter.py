@@ -24,6 +24,7 @@ import yaml
 
 from harness import debian
 from harness.fake_host import FakeHost
+from harness.net import free_port
 from operations.base import artifacts, inventory
 from operations.base.files import masked_lines
 from operations.base.schema import SettingsError
@@ -339,12 +340,6 @@ def test_prometheus_probes_through_the_first_exporter_and_promtool_takes_it(moni
 
 
 # -- the real exporter --------------------------------------------------------------------
-def free_port(kind=socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def get(url: str, method: str = "GET") -> tuple[int, str]:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method=method),

@@ -5,7 +5,6 @@ method refused on Debian 12 and 13, the unit and its flags against Debian's real
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import time
 import urllib.request
@@ -13,9 +12,10 @@ import urllib.request
 import pytest
 
 from harness import debian
+from harness.one_address import current  # noqa: F401
 from harness.units import directives, exec_start_argv
+from harness.net import free_port
 from operations.base import artifacts, exporters
-from operations.base import inventory as context
 from operations.base.schema import SettingsError
 from operations.components import systemd_exporter as se
 from operations.stack import CHECKSUMS, COMPONENTS, RELEASES, validate
@@ -24,25 +24,6 @@ BOOKWORM = {"id": "debian", "version_id": "12", "version_codename": "bookworm"}
 TRIXIE = {"id": "debian", "version_id": "13", "version_codename": "trixie"}
 SID = {"id": "debian", "version_codename": "forky"}   # testing and sid: no VERSION_ID
 UBUNTU = {"id": "ubuntu", "version_id": "24.04", "id_like": "debian"}
-
-
-class OneAddressHost:
-    name = "web1"
-
-    @staticmethod
-    def get_fact(fact, address):
-        return "10.0.0.5" if address == "web1" else None
-
-
-@pytest.fixture
-def current(monkeypatch):
-    monkeypatch.setattr(context, "current_host", OneAddressHost())
-
-    def build(data=None):
-        s = validate("web1", data or {})
-        monkeypatch.setattr(context, "settings", lambda h=None: s)
-        return s
-    return build
 
 
 # -- catalogue and release ------------------------------------------------------------------
@@ -176,12 +157,6 @@ def test_every_flag_of_the_unit_is_in_the_builds_help(current):
     for arg in argv[1:]:
         flag = arg.split("=", 1)[0]
         assert re.search(rf"^\s+{re.escape(flag)}[=\s]", res.stdout + res.stderr, re.M), flag
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_the_build_starts_with_the_units_flags_and_refuses_a_wrong_one(current):

@@ -2,7 +2,7 @@
 and the plan-time provisioning decision against the GRAFANA API TEST DOUBLE on 127.0.0.1.
 
 The planning functions run as deploy.py would call them, with the pyinfra host and the
-inventory replaced by small fakes (as in test_rendering.py).
+inventory replaced by small fakes (as in test_prometheus.py).
 """
 
 from __future__ import annotations
@@ -10,13 +10,10 @@ from __future__ import annotations
 import configparser
 import json
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-REPO = TESTS.parent
 
 from harness.doubles.grafana_double import GrafanaDouble
 from operations.base import grafana_repository as grafana_apt, inventory as context
@@ -26,6 +23,7 @@ from operations.base.schema import SettingsError
 from operations.stack import COMPONENTS, validate
 from harness.dashboards import uid_of
 from harness.fake_host import FakeHost
+from harness.net import free_port
 from operations.base.templates import shipped_dashboards
 
 PASSWORD = "s3cret-Grafana-admin"
@@ -79,12 +77,6 @@ def double(monkeypatch):
     monkeypatch.setenv("GRAFANA_ADMIN_PASSWORD", PASSWORD)
     with GrafanaDouble(admin_password=PASSWORD) as d:
         yield d
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- settings ----------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import socket
 import subprocess
 import sys
 import time
@@ -13,9 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
-HERE = Path(__file__).resolve()
+HERE = Path(__file__).resolve().parent   # HERE.parents[1]: tests/
 
 from harness.doubles.grafana_double import GrafanaDouble
+from harness.net import free_port
 from operations.components.grafana.api import (
     CREATED, UNCHANGED, UPDATED, GrafanaClient, GrafanaError, ProvisionError,
     ensure_admin_password,
@@ -81,12 +81,6 @@ def sample_plan() -> dict:
 
 def write_summary(double) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in double.writes()]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---- data sources -----------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""An operator puts Prometheus and Alertmanager on several hosts: the Alertmanagers gossip
-with each other, the Prometheus replicas label their series and send identical alerts.
-One host of each stays exactly as before."""
+"""An operator puts Alertmanager on several hosts: they gossip with each other (over mutual
+TLS where the stack has TLS), and settings that would break the cluster are refused. One
+host stays exactly as before."""
 
 from __future__ import annotations
 
@@ -10,37 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-TESTS = Path(__file__).resolve().parents[1]
-
 from harness import debian, pki
+from harness.peers import inventory  # noqa: F401
 from operations.components.alertmanager import server as alertmanager
 from operations.base import inventory as context
-from operations.components.prometheus import server as prometheus
 from operations.base.schema import SettingsError
 from operations.components.alertmanager.server import cluster_size_problems as alertmanager_cluster_size_problems
 from operations.stack import validate
 from harness.fake_host import FakeHost as Host
-
-
-@pytest.fixture
-def inventory(monkeypatch):
-    """plan(this_host, hosts, data=..., per_host=...): plan on `this_host` with `hosts`
-    running Prometheus and Alertmanager."""
-
-    def plan(this: Host, hosts: list[Host], data: dict | None = None,
-             per_host: dict[str, dict] | None = None):
-        known = {h.name: validate(h.name, {**(data or {}), **(per_host or {}).get(h.name, {})})
-                 for h in hosts + [this]}
-        lookup = lambda h=None: known[(h or this).name]  # noqa: E731
-        for module in (context, alertmanager, prometheus):
-            monkeypatch.setattr(module, "settings", lookup)
-        monkeypatch.setattr(context, "current_host", this)
-        for module in (alertmanager, prometheus):
-            monkeypatch.setattr(module, "host", this)
-            monkeypatch.setattr(module, "hosts_running", lambda c: list(hosts))
-        return known[this.name]
-
-    return plan
 
 
 # -- Alertmanager cluster -------------------------------------------------------------------
@@ -113,62 +90,6 @@ def test_ipv6_gossip_addresses_are_bracketed(inventory):
 def test_the_cluster_port_must_differ_from_the_web_port():
     with pytest.raises(SettingsError, match="alertmanager_cluster_port"):
         validate("am1", {"alertmanager_cluster_port": 9093})
-
-
-# -- Prometheus HA pair ---------------------------------------------------------------------
-JOBS = [{"name": "node", "comment": "host metrics", "component": "node_exporter",
-         "honor_labels": False, "groups": [{"targets": ["web1:9100"]}]}]
-
-
-def rendered(s) -> dict:
-    return yaml.safe_load(prometheus.config_content(s, JOBS))
-
-
-def test_a_single_prometheus_has_no_replica_label_and_relabels_no_alerts(inventory):
-    mon = Host("mon1")
-    s = inventory(mon, [mon], data={"prometheus_external_labels": {"cluster": "eu-1"}})
-    cfg = rendered(s)
-    assert cfg["global"]["external_labels"] == {"cluster": "eu-1"}
-    assert "alert_relabel_configs" not in cfg["alerting"]
-    assert cfg["scrape_configs"][0]["static_configs"] == [{"targets": ["mon1:9090"]}]
-
-
-def test_each_replica_names_itself_and_drops_that_name_from_its_alerts(inventory, tmp_path):
-    a, b = Host("mon1"), Host("mon2")
-    s = inventory(b, [a, b], data={"prometheus_external_labels": {"cluster": "eu-1"},
-                                   # the version of the promtool that checks it below
-                                   "prometheus_version": debian.upstream_version("prometheus")})
-    cfg = rendered(s)
-    assert cfg["global"]["external_labels"] == {"replica": "mon2", "cluster": "eu-1"}
-    # applied after external labels: both replicas send the same alert
-    assert cfg["alerting"]["alert_relabel_configs"] == [
-        {"action": "labeldrop", "regex": "replica"}]
-    assert cfg["alerting"]["alertmanagers"] == [
-        {"static_configs": [{"targets": ["mon1:9093", "mon2:9093"]}]}]
-    # each replica also watches the other
-    assert cfg["scrape_configs"][0]["static_configs"] == [
-        {"targets": ["mon1:9090", "mon2:9090"]}]
-    path = tmp_path / "prometheus.yml"
-    path.write_text(prometheus.config_content(s, JOBS))
-    res = subprocess.run([str(debian.tool("promtool")), "check", "config", str(path)],
-                         capture_output=True, text=True, timeout=60)
-    assert res.returncode == 0, res.stdout + res.stderr
-
-
-def test_the_replica_label_name_is_a_setting_and_a_value_given_per_host_wins(inventory):
-    a, b = Host("mon1"), Host("mon2")
-    s = inventory(a, [a, b], data={"prometheus_replica_label": "prometheus_replica"},
-                  per_host={"mon1": {"prometheus_external_labels": {"prometheus_replica": "A"}}})
-    cfg = rendered(s)
-    assert cfg["global"]["external_labels"] == {"prometheus_replica": "A"}
-    assert cfg["alerting"]["alert_relabel_configs"] == [
-        {"action": "labeldrop", "regex": "prometheus_replica"}]
-
-
-@pytest.mark.parametrize("label", ["", "9lives", "replica-name", "a b"])
-def test_a_replica_label_that_is_no_label_name_is_refused(label):
-    with pytest.raises(SettingsError, match="prometheus_replica_label"):
-        validate("mon1", {"prometheus_replica_label": label})
 
 
 # -- gossip over mutual TLS -----------------------------------------------------------------

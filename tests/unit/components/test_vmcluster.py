@@ -9,12 +9,7 @@ Inventory; units are read as systemd would.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-TESTS = Path(__file__).resolve().parents[1]
-REPO = TESTS.parent
 
 from harness.units import directives, exec_start_argv
 from operations.base import artifacts, install
@@ -25,7 +20,7 @@ from operations.base.artifacts import ArtifactError
 from operations.base.schema import SettingsError
 from operations.stack import CHECKSUMS, COMPONENTS, RELEASES, validate
 from harness.debian import promtool_accepts, upstream_version
-from test_remote_write_and_store import rendered
+from harness.remote_write import rendered
 
 
 CLUSTER = {"monitoring": ["mon1"], "vmstorage": ["st1", "st2", "st3"],

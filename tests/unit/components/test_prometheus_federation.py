@@ -8,13 +8,8 @@ The inventory is a real pyinfra Inventory; prometheus.yml is checked by Debian's
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
-
-TESTS = Path(__file__).resolve().parents[1]
-REPO = TESTS.parent
 
 from harness.debian import promtool_accepts, upstream_version
 from operations.components.grafana import provisioning as grafana_provisioning
