@@ -6,8 +6,8 @@ amtool) and as the content of upstream-shaped archives on the test mirror.
 
 Releases newer or older than this machine's (trixie, sid, bullseye) are read with apt's
 own client and a private configuration (its own state, cache and sources list under
-CACHE/apt/<suite>), never by adding suites to this machine's or a host's sources. Their
-builds need glibc >= 2.34, which Debian 12 hosts have.
+CACHE/apt/<suite>, CACHE/apt/<suite>-non-free for that area), never by adding suites to this
+machine's or a host's sources. Their builds need glibc >= 2.34, which Debian 12 hosts have.
 """
 
 from __future__ import annotations
@@ -69,14 +69,15 @@ def _locked(path: Path):
     return fh
 
 
-def _apt(suite: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """apt-get with a private configuration reading `suite` only."""
-    d = CACHE / "apt" / suite
+def _apt(suite: str, *args: str, cwd: Path | None = None,
+         area: str = "main") -> subprocess.CompletedProcess:
+    """apt-get with a private configuration reading `area` (main, non-free) of `suite` only."""
+    d = CACHE / "apt" / (suite if area == "main" else f"{suite}-{area}")
     for sub in ("state/lists/partial", "cache/archives/partial"):
         (d / sub).mkdir(parents=True, exist_ok=True)
     (d / "state/status").touch()
     sources = d / "sources.list"
-    sources.write_text(f"deb {DEBIAN_MIRROR} {suite} main\n")
+    sources.write_text(f"deb {DEBIAN_MIRROR} {suite} {area}\n")
     options = [f"Dir::State={d}/state", f"Dir::State::status={d}/state/status",
                f"Dir::Cache={d}/cache", f"Dir::Etc::SourceList={sources}",
                "Dir::Etc::SourceParts=/dev/null", "Dir::Etc::Preferences=/dev/null",
@@ -88,17 +89,19 @@ def _apt(suite: str, *args: str, cwd: Path | None = None) -> subprocess.Complete
                           cwd=cwd, capture_output=True, text=True)
 
 
-def _download(package: str, arch: str, suite: str, dest: Path) -> Path:
-    """The .deb of `package` for `arch` from `suite`, in `dest`."""
-    res = _apt(suite, "download", f"{package}:{arch}", cwd=dest)
+def _download(package: str, arch: str, suite: str, dest: Path, area: str = "main") -> Path:
+    """The .deb of `package` for `arch` (or of its architecture-independent build) from
+    `area` of `suite`, in `dest`."""
+    res = _apt(suite, "download", f"{package}:{arch}", cwd=dest, area=area)
     if res.returncode != 0:  # no package lists yet, or stale ones
-        update = _apt(suite, "update")
+        update = _apt(suite, "update", area=area)
         if update.returncode != 0:
-            raise RuntimeError(f"apt-get update ({suite}) failed: {update.stderr}")
-        res = _apt(suite, "download", f"{package}:{arch}", cwd=dest)
+            raise RuntimeError(f"apt-get update ({suite} {area}) failed: {update.stderr}")
+        res = _apt(suite, "download", f"{package}:{arch}", cwd=dest, area=area)
     if res.returncode != 0:
         raise RuntimeError(f"apt-get download {package}:{arch} ({suite}) failed: {res.stderr}")
-    return max(dest.glob(f"{package}_*_{arch}.deb"), key=lambda p: p.stat().st_mtime)
+    return max([*dest.glob(f"{package}_*_{arch}.deb"), *dest.glob(f"{package}_*_all.deb")],
+               key=lambda p: p.stat().st_mtime)
 
 
 def extract(component: str, arch: str = "amd64", suite: str = OLDEST) -> Path:
@@ -125,10 +128,10 @@ def extract(component: str, arch: str = "amd64", suite: str = OLDEST) -> Path:
 
 
 def unpacked(name: str, packages: tuple[str, ...], suite: str = OLDEST,
-             arch: str = "amd64") -> Path:
-    """Debian packages of `suite` that are no component's (a server an exporter watches,
-    with the libraries it needs beyond this machine's) unpacked together; their root.
-    Run their programs with LD_LIBRARY_PATH=library_path(root)."""
+             arch: str = "amd64", area: str = "main") -> Path:
+    """Debian packages of `suite` (from `area`) that are no component's (a server an
+    exporter watches, with the libraries it needs beyond this machine's) unpacked together;
+    their root. Run their programs with LD_LIBRARY_PATH=library_path(root)."""
     root = CACHE / suite / f"{name}_{arch}"
     if (root / ".done").exists():
         return root
@@ -137,7 +140,7 @@ def unpacked(name: str, packages: tuple[str, ...], suite: str = OLDEST,
             dl = CACHE / suite / "downloads" / arch
             dl.mkdir(parents=True, exist_ok=True)
             for package in packages:
-                subprocess.run(["dpkg-deb", "-x", str(_download(package, arch, suite, dl)),
+                subprocess.run(["dpkg-deb", "-x", str(_download(package, arch, suite, dl, area)),
                                 str(root)], check=True)
             (root / ".done").write_text("")
     return root

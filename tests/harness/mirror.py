@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from . import debian
+from . import debian, snmp_generator
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("FLEET_CACHE", "/var/tmp/monstack-fleet")) / "mirror"
@@ -67,8 +67,7 @@ def _members_from_debian(component: str, deb_arch: str,
     if component == "snmp_exporter":
         # upstream's archive carries its generated snmp.yml, which the deploy takes the
         # modules from; Debian's package ships none (licensing)
-        members["snmp.yml"] = (upstream_snmp_yml(debian.upstream_version(
-            component, deb_arch, suite)), 0o644)
+        members["snmp.yml"] = (upstream_snmp_yml(), 0o644)
     if component == "alertmanager":
         # Debian's alertmanager reads its notification templates from disk at run time
         # (upstream embeds them); the repacked archive carries them.
@@ -77,30 +76,16 @@ def _members_from_debian(component: str, deb_arch: str,
     return members
 
 
-def upstream_snmp_yml(version: str) -> Path:
-    """snmp_exporter's snmp.yml at tag v<version>, as upstream's archive carries it:
-    $SNMP_EXPORTER_SNMP_YML when set (a file taken from that tag), else downloaded once
-    from GitHub into the cache."""
+def upstream_snmp_yml() -> Path:
+    """The snmp.yml the snmp_exporter archive carries in place of upstream's generated one:
+    $SNMP_EXPORTER_SNMP_YML when set (upstream's own, `git show v<version>:snmp.yml` of
+    prometheus/snmp_exporter), else the modules the tests use generated on the controller
+    by Debian's real generator (harness.snmp_generator: for those modules, upstream's
+    snmp.yml of v0.30.1 as it is)."""
     given = os.environ.get("SNMP_EXPORTER_SNMP_YML")
     if given:
         return Path(given)
-    path = CACHE / f"snmp_exporter-v{version}-snmp.yml"
-    if not path.exists():
-        import urllib.request
-        url = (f"https://raw.githubusercontent.com/prometheus/snmp_exporter/v{version}/"
-               "snmp.yml")
-        try:
-            with urllib.request.urlopen(url, timeout=60) as resp:
-                data = resp.read()
-        except OSError as exc:
-            raise RuntimeError(f"snmp_exporter's snmp.yml: {url} could not be fetched "
-                               f"({exc}); set SNMP_EXPORTER_SNMP_YML to that file (git show "
-                               f"v{version}:snmp.yml of prometheus/snmp_exporter)") from None
-        CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.rename(path)
-    return path
+    return snmp_generator.generated_snmp_yml()
 
 
 def build_archive(component: str, version: str, deb_arch: str = "amd64",
