@@ -4,6 +4,8 @@ socket (the fleet test cuts a host's link: tests/e2e/test_fault_matrix.py)."""
 from __future__ import annotations
 
 import socket
+
+import pytest
 from types import SimpleNamespace
 
 from operations.base.connections import give_up_when_silent
@@ -40,3 +42,28 @@ def test_nothing_is_armed_without_an_ssh_socket_or_when_switched_off():
         assert not give_up_when_silent(host, 0)
         assert transport.keepalive is None
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 0
+
+
+def test_a_dead_transports_eoferror_reaches_pyinfra_as_a_connection_error():
+    """pyinfra counts OSError (not EOFError) as one host's lost connection."""
+    calls = []
+
+    def run_shell_command(command):
+        calls.append(command)
+        if command == "after the cut":
+            raise EOFError()
+        return True, []
+
+    with socket.socket() as sock:
+        host, _ = ssh_host(sock)
+        host.name = "web1"
+        host.connector.run_shell_command = run_shell_command
+        host.connector.put_file = host.connector.get_file = run_shell_command
+        assert give_up_when_silent(host, 60)
+        give_up_when_silent(host, 60)            # armed twice (re-planned): wrapped once
+        assert host.connector.run_shell_command("true") == (True, [])
+        with pytest.raises(ConnectionResetError, match="connection to web1 was lost"):
+            host.connector.run_shell_command("after the cut")
+        with pytest.raises(OSError):
+            host.connector.put_file("after the cut")
+    assert calls == ["true", "after the cut", "after the cut"]
