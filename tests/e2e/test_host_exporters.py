@@ -98,11 +98,20 @@ def test_every_target_is_up_and_the_rule_sets_load(stack, first_runs):
     seen = wait_targets_up(mon, expected)
     assert set(seen) == expected, f"unexpected targets: {set(seen) - expected}"
     assert seen[("systemd", f"{h['node'].ip}:9558")]["labels"]["host"] == h["node"].ip
-    groups = {g["name"]: g for g in
-              http_json(f"http://{mon.ip}:9090/api/v1/rules")["data"]["groups"]}
-    for name in ("processes.rules", "systemd.rules"):
-        assert name in groups, sorted(groups)
-        assert all(r.get("health") == "ok" for r in groups[name]["rules"]), groups[name]
+
+    def evaluated() -> dict:
+        """The two rule groups once Prometheus has evaluated them (health `unknown` until
+        the first evaluation, up to an interval after a restart)."""
+        groups = {g["name"]: g for g in
+                  http_json(f"http://{mon.ip}:9090/api/v1/rules")["data"]["groups"]}
+        wanted = {n: groups.get(n) for n in ("processes.rules", "systemd.rules")}
+        if all(g and all(r.get("health") != "unknown" for r in g["rules"])
+               for g in wanted.values()):
+            return wanted
+        return {}
+
+    for name, group in wait_for("both rule groups evaluated", evaluated).items():
+        assert all(r.get("health") == "ok" for r in group["rules"]), group
 
 
 def test_the_named_groups_are_reported_on_both_hosts(stack, first_runs):
