@@ -15,6 +15,7 @@ output.
 import pytest
 
 from conftest import hosts_fixture, write_inventory
+from harness.dashboards import queries, substitute
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import (CORE_ONLY, mirror_settings, prom_query, service_pids, wait_for,
                            wait_targets_up)
@@ -120,6 +121,17 @@ def test_devices_are_probed_and_the_wrong_community_is_down(stack):
     again = run_pyinfra(stack["inventory"], env=SECRET_ENV).check()
     assert again.changed_ops() == {}
     no_secret_in(again)
+
+
+def test_every_query_of_the_network_dashboard_returns_data(stack):
+    """monstack-network with "All" selected, on the two devices the tests above probe."""
+    mon = stack["monitoring"]
+    wait_for("three scrapes of each device", lambda: len(prom_query(
+        mon, 'sum_over_time(up{job="snmp"}[5m]) >= 3')) >= 2, timeout=120, interval=3)
+    empty = [(uid, where) for uid, where, expr, model in queries("prometheus")
+             if uid == "monstack-network"
+             and not prom_query(mon, substitute(expr, model, all_values=True))]
+    assert empty == []
 
 
 def test_a_changed_config_is_reloaded_not_restarted(stack):

@@ -13,8 +13,9 @@ import pytest
 
 from conftest import hosts_fixture, write_inventory
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
+from harness.dashboards import queries, substitute
 from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, http_json,
-                           mirror_settings, prom_query, wait_targets_up)
+                           mirror_settings, prom_query, wait_for, wait_targets_up)
 
 pytestmark = pytest.mark.fleet
 
@@ -88,6 +89,29 @@ def test_the_metrics_the_rules_use_are_there(stack):
     up = prom_query(prometheus, 'haproxy_backend_status{proxy="web",state="UP"}')
     assert [r["value"][1] for r in up] == ["1"]
     assert prom_query(prometheus, 'haproxy_server_status{proxy="web",server="nginx1"}')
+
+
+def empty_panels(prometheus, uids) -> list:
+    """Every query of the dashboards `uids`, as Grafana sends it with "All" selected,
+    that the real Prometheus answers with no series."""
+    return [(uid, where) for uid, where, expr, model in queries("prometheus")
+            if uid in uids and not prom_query(prometheus, substitute(expr, model,
+                                                                      all_values=True))]
+
+
+def test_every_query_of_the_three_dashboards_returns_data(stack):
+    """monstack-mysql, monstack-nginx and monstack-haproxy on real traffic: requests
+    through HAProxy to nginx and queries to MariaDB for a minute of scrapes."""
+    prometheus, web = stack["monitoring"], stack["web"]
+    web.ssh("for i in $(seq 30); do curl -fsS -o /dev/null http://127.0.0.1:8081/; "
+            "curl -s -o /dev/null http://127.0.0.1:8081/missing; "
+            "mariadb -NBe 'SELECT SLEEP(0.01), COUNT(*) FROM mysql.user' >/dev/null; "
+            "sleep 2; done", timeout=300)
+    wait_for("three scrapes of each exporter", lambda: len(prom_query(
+        prometheus, 'sum_over_time(up{job=~"mysql|nginx|haproxy"}[5m]) >= 3')) == 3,
+        timeout=120, interval=3)
+    assert empty_panels(prometheus, {"monstack-mysql", "monstack-nginx",
+                                     "monstack-haproxy"}) == []
 
 
 def test_the_rules_load(stack):
