@@ -338,6 +338,8 @@ victoriametrics_extra_flags = []
 victoriametrics_retention_period = '1y'
 # storage folder (-storageDataPath)
 victoriametrics_data_dir = '/var/lib/victoriametrics'
+# let the archive method install a VictoriaMetrics older than 1.90.0 where 1.90.0 or later has run: its data folder may then not open (1.90.0 changed the storage format); set it on purpose, after moving the data away
+victoriametrics_allow_downgrade = False
 
 # -- vmstorage ----------------------------------------------------------------
 # install vmstorage (VictoriaMetrics cluster: stores the samples, on hosts of the vmstorage group)
@@ -366,6 +368,8 @@ vmcluster_replication_factor = 1
 vmcluster_dedup_min_scrape_interval = None
 # vmstorage's storage folder (-storageDataPath)
 vmstorage_data_dir = '/var/lib/vmstorage'
+# let the archive method install a vmstorage older than 1.90.0 where 1.90.0 or later has run: its data folder may then not open (1.90.0 changed the storage format); set it on purpose, after moving the data away
+vmstorage_allow_downgrade = False
 # port vmstorage takes vminsert's writes on (-vminsertAddr)
 vmstorage_vminsert_port = 8400
 # port vmstorage answers vmselect on (-vmselectAddr)

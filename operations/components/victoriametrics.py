@@ -16,12 +16,16 @@ may run side by side.
 
 import re
 
+from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.api.exceptions import PyinfraError
 
 from operations.base.component import Component
-from operations.base.install import directory, install_binaries, system_user
+from operations.base.downgrades import DataFormatLine, downgrade_refusal
+from operations.base.facts import ProgramVersion
+from operations.base.install import ARCHIVE_BIN_DIR, directory, install_binaries, system_user
 from operations.base.inventory import listen_address, local_url, settings
-from operations.base.schema import Setting, duration_seconds
+from operations.base.schema import Setting, duration_seconds, version_tuple
 from operations.base.services import Unit, service
 
 NAME = "victoriametrics"
@@ -29,6 +33,30 @@ BINARY = "victoria-metrics"   # Debian's name; upstream's victoria-metrics-prod 
 # Its storage asks the kernel whether file pages are in memory (mincore(2): 1.145 does,
 # 1.79 did not) and panics when refused; systemd's @system-service set leaves mincore out.
 STORAGE_SYSTEM_CALLS = ["mincore"]
+
+
+# "previous versions of VictoriaMetrics will exit with the `unexpected number of substrings
+# in the part name` error when trying to run them on the data created by v1.90.0 or newer"
+# (upstream's docs/victoriametrics/changelog/CHANGELOG_2023.md, v1.90.0 update note, read at
+# v1.149.0); the floor, Debian 12's 1.79.5, is below that line. vmstorage shares the format.
+STORAGE_FORMAT_1_90 = DataFormatLine(written_since=(1, 90, 0), read_since=(1, 90, 0),
+                                     writer="VictoriaMetrics 1.90.0 or later")
+
+
+def check_downgrade(component: str, label: str, binary: str, data_dir: str) -> None:
+    """Stop before anything changes when the archive method would put a build older than
+    1.90.0 on data a newer one wrote. The installed version is what the program says
+    (upstream's builds print it; Debian's print none, so nothing is refused there)."""
+    s = settings()
+    if (s.component(component, "install_method") != "archive"
+            or s.component(component, "allow_downgrade")
+            or version_tuple(s.component(component, "version")) >= STORAGE_FORMAT_1_90.read_since):
+        return
+    installed = host.get_fact(ProgramVersion, path=f"{ARCHIVE_BIN_DIR}/{binary}")
+    refusal = downgrade_refusal(component, label, s.component(component, "version"),
+                                installed, STORAGE_FORMAT_1_90, data_dir, host.name)
+    if refusal:
+        raise PyinfraError(refusal)
 
 
 # -retentionPeriod: one number, a unit or none (months)
@@ -96,6 +124,11 @@ COMPONENT = Component(
                       "at least 24h; a bare number counts months)")),
         Setting("victoriametrics_data_dir", "str", "/var/lib/victoriametrics",
                 section="victoriametrics", help="storage folder (-storageDataPath)"),
+        Setting("victoriametrics_allow_downgrade", "bool", False, section="victoriametrics",
+                help=(
+            "let the archive method install a VictoriaMetrics older than 1.90.0 where 1.90.0 or later "
+            "has run: its data folder may then not open (1.90.0 changed the storage format); "
+            "set it on purpose, after moving the data away")),
     ),
 )
 
@@ -129,6 +162,7 @@ def install():
     s = settings()
     system_user(NAME, home(s))
     directory(s.victoriametrics_data_dir, NAME, NAME, "0750")
+    check_downgrade(NAME, "VictoriaMetrics", BINARY, s.victoriametrics_data_dir)
     binaries = install_binaries(NAME, [BINARY])
     # every setting is a flag: a change rewrites the unit, which restarts it
     service(unit(s, binaries.path(BINARY)), local_url(NAME, "/health"),

@@ -28,7 +28,8 @@ from operations.base.inventory import (bind_address, bracketed, endpoint, hosts_
                                        listen_address, local_url, reach_address, settings)
 from operations.base.schema import Setting, SettingsError, is_go_duration
 from operations.base.services import Unit, service
-from operations.components.victoriametrics import STORAGE_SYSTEM_CALLS, retention_problems
+from operations.components.victoriametrics import (STORAGE_SYSTEM_CALLS, check_downgrade,
+                                                  retention_problems)
 
 STORAGE, INSERT, SELECT = "vmstorage", "vminsert", "vmselect"
 INSTALL_HELP = ("`archive` only: upstream's cluster tarball (via artifact_mirror; no sha256 is "
@@ -119,6 +120,11 @@ VMSTORAGE = Component(
                     "or 2+ vminsert hosts, each written to by every Prometheus), else none")),
         Setting("vmstorage_data_dir", "str", "/var/lib/vmstorage", section="vmcluster",
                 help="vmstorage's storage folder (-storageDataPath)"),
+        Setting("vmstorage_allow_downgrade", "bool", False, section="vmcluster",
+                help=(
+            "let the archive method install a vmstorage older than 1.90.0 where 1.90.0 or later "
+            "has run: its data folder may then not open (1.90.0 changed the storage format); "
+            "set it on purpose, after moving the data away")),
         Setting("vmstorage_vminsert_port", "int", 8400, minimum=1, maximum=65535,
                 section="vmcluster", help="port vmstorage takes vminsert's writes on (-vminsertAddr)"),
         Setting("vmstorage_vmselect_port", "int", 8401, minimum=1, maximum=65535,
@@ -233,6 +239,7 @@ def install_component(component: str) -> None:
     system_user(component, home(component, s))
     if component == STORAGE:
         directory(s.vmstorage_data_dir, STORAGE, STORAGE, "0750")
+        check_downgrade(STORAGE, "vmstorage", STORAGE, s.vmstorage_data_dir)
     binaries = install_binaries(component, [component])
     service(unit(component, s, binaries.path(component)), local_url(component, "/health"),
             restart_on=binaries.ops)

@@ -169,3 +169,50 @@ def test_a_downgrade_below_2_55_after_prometheus_3_is_refused(monkeypatch, insta
         "Prometheus older than 2.55.0 cannot read the data Prometheus 3 wrote in "
         "/var/lib/prometheus; go to 2.55 or later, or set prometheus_allow_downgrade = True "
         "on purpose (after moving the data away); nothing was changed")
+
+
+class ProgramHost(VersionHost):
+    """A host whose archive-installed `program` says it is `installed`."""
+
+    def __init__(self, installed, program):
+        super().__init__(installed)
+        self.program, self.name = program, "vm1"
+
+    def get_fact(self, fact, path):
+        assert path == f"/usr/local/bin/{self.program}"
+        return self.installed
+
+
+@pytest.mark.parametrize("component,label,program,data_dir", [
+    ("victoriametrics", "VictoriaMetrics", "victoria-metrics", "/var/lib/victoriametrics"),
+    ("vmstorage", "vmstorage", "vmstorage", "/var/lib/vmstorage"),
+])
+@pytest.mark.parametrize("installed,wanted,extra,refused", [
+    ("1.145.0", "1.89.1", {}, True),     # 1.90.0 changed the storage format
+    ("1.90.0", "1.79.5", {}, True),
+    ("1.145.0", "1.90.0", {}, False),
+    ("1.89.1", "1.79.5", {}, False),     # no 1.90 data there
+    (None, "1.79.5", {}, False),         # a first install, or Debian's build (no version)
+    ("1.145.0", "1.79.5", {"allow_downgrade": "true"}, False),
+])
+def test_a_victoriametrics_downgrade_below_1_90_is_refused(monkeypatch, component, label,
+                                                           program, data_dir, installed,
+                                                           wanted, extra, refused):
+    from pyinfra.api.exceptions import PyinfraError
+
+    from operations.components import victoriametrics
+    from operations.stack import validate
+    s = validate("vm1", {f"{component}_version": wanted, f"{component}_install_method": "archive",
+                         **{f"{component}_{k}": v for k, v in extra.items()}})
+    monkeypatch.setattr(victoriametrics, "host", ProgramHost(installed, program))
+    monkeypatch.setattr(victoriametrics, "settings", lambda: s)
+    if not refused:
+        victoriametrics.check_downgrade(component, label, program, data_dir)
+        return
+    with pytest.raises(PyinfraError) as error:
+        victoriametrics.check_downgrade(component, label, program, data_dir)
+    assert str(error.value) == (
+        f"{component}_version {wanted} on vm1: {label} {installed} runs there, and a {label} "
+        f"older than 1.90.0 cannot read the data VictoriaMetrics 1.90.0 or later wrote in "
+        f"{data_dir}; go to 1.90 or later, or set {component}_allow_downgrade = True on "
+        "purpose (after moving the data away); nothing was changed")

@@ -16,6 +16,7 @@ from pyinfra.operations import files
 from operations.base import alert_rules, catalogue
 from operations.base.addresses import url_problem
 from operations.base.component import Component
+from operations.base.downgrades import DataFormatLine, downgrade_refusal
 from operations.base.facts import FreeSpace, ProgramVersion
 from operations.base.files import validated_file, validated_files
 from operations.base.install import (ARCHIVE_BIN_DIR, directories, directory, install_binaries,
@@ -539,7 +540,8 @@ def check_free_space(s) -> None:
 
 # Prometheus 3's data folder is readable by 2.55.0 and later only (upstream's migration
 # guide, docs/migration.md, "TSDB format and downgrade")
-READS_PROMETHEUS_3_DATA_SINCE = (2, 55, 0)
+PROMETHEUS_3_DATA = DataFormatLine(written_since=(3,), read_since=(2, 55, 0),
+                                   writer="Prometheus 3")
 
 
 def check_downgrade(s) -> None:
@@ -547,17 +549,13 @@ def check_downgrade(s) -> None:
     with one that cannot read its data folder."""
     if s.prometheus_install_method != "archive" or s.prometheus_allow_downgrade:
         return
-    if version_tuple(s.prometheus_version) >= READS_PROMETHEUS_3_DATA_SINCE:
-        return
+    if version_tuple(s.prometheus_version) >= PROMETHEUS_3_DATA.read_since:
+        return  # no need to ask the host
     installed = host.get_fact(ProgramVersion, path=f"{ARCHIVE_BIN_DIR}/{NAME}")
-    if installed and version_tuple(installed) >= (3,):
-        raise PyinfraError(
-            f"prometheus_version {s.prometheus_version} on {host.name}: Prometheus "
-            f"{installed} runs there, and a Prometheus older than "
-            f"{'.'.join(map(str, READS_PROMETHEUS_3_DATA_SINCE))} cannot read the data "
-            f"Prometheus 3 wrote in {s.prometheus_data_dir}; go to 2.55 or later, or set "
-            "prometheus_allow_downgrade = True on purpose (after moving the data away); "
-            "nothing was changed")
+    refusal = downgrade_refusal(NAME, "Prometheus", s.prometheus_version, installed,
+                                PROMETHEUS_3_DATA, s.prometheus_data_dir, host.name)
+    if refusal:
+        raise PyinfraError(refusal)
 
 
 @deploy("Prometheus")
