@@ -12,6 +12,7 @@ test starts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import tarfile
@@ -61,6 +62,22 @@ OTHER = promu_tarball("node_exporter", NODE, "arm64", b"#!/bin/sh\necho arm64\n"
 def sha256sums(**listed: str) -> bytes:
     """promu's sha256sums.txt: `<sha256>  <file>` lines."""
     return "".join(f"{h}  {name}\n" for name, h in listed.items()).encode()
+
+
+@contextlib.contextmanager
+def served(files: dict[str, bytes]):
+    """`files` on a mirror for the block; its URL."""
+    mirror = Mirror(files)
+    try:
+        yield mirror.url
+    finally:
+        mirror.close()
+
+
+def release(archive: bytes = ARCHIVE, listed: bytes | None = None) -> dict[str, bytes]:
+    """The armv7 archive and the release's sha256sums.txt (listing it unless `listed`)."""
+    return {ARMV7: archive, SUMS: sha256sums(**{ARMV7: sha(archive)}) if listed is None
+            else listed}
 
 
 def prepare(mirror_url: str, cache: Path, machine: str = "armv7l", given=None,
@@ -166,29 +183,22 @@ def test_checksum_file_urls(component, version, arch, upstream, mirrored):
 def test_grafana_per_file_sha256_holds_the_bare_hash(no_proxy, tmp_path):
     name = "grafana-99.0.0.linux-arm64.tar.gz"
     h = "cd" * 32
-    mirror = Mirror({f"{name}.sha256": f"{h}\n".encode()})
-    try:
-        a = artifacts.resolve("grafana", "99.0.0", "aarch64", mirror.url, {}, True,
-                              str(tmp_path))
-    finally:
-        mirror.close()
+    with served({f"{name}.sha256": f"{h}\n".encode()}) as url:
+        a = artifacts.resolve("grafana", "99.0.0", "aarch64", url, {}, True, str(tmp_path))
     assert (a.file_name, a.sha256) == (name, h)
-    assert a.checksums_url == f"{mirror.url}/{name}.sha256"
+    assert a.checksums_url == f"{url}/{name}.sha256"
 
 
 # -- verify, unpack, record --------------------------------------------------------------------
 def test_an_armv7_archive_verified_against_the_release_checksum_file(no_proxy, tmp_path):
     cache = tmp_path / "cache"
     other_name = f"node_exporter-{NODE}.linux-arm64.tar.gz"
-    mirror = Mirror({ARMV7: ARCHIVE,
-                     SUMS: sha256sums(**{other_name: sha(OTHER), ARMV7: sha(ARCHIVE)})})
-    try:
-        artifact, folder = prepare(mirror.url, cache)
-    finally:
-        mirror.close()
+    listed = sha256sums(**{other_name: sha(OTHER), ARMV7: sha(ARCHIVE)})
+    with served(release(listed=listed)) as url:
+        artifact, folder = prepare(url, cache)
     assert (artifact.file_name, artifact.sha256) == (ARMV7, sha(ARCHIVE))
-    assert artifact.checksums_url == f"{mirror.url}/{SUMS}"
-    assert artifact.url == f"{mirror.url}/{ARMV7}"
+    assert artifact.checksums_url == f"{url}/{SUMS}"
+    assert artifact.url == f"{url}/{ARMV7}"
     program = artifacts.binary_paths(artifact, folder)["node_exporter"]
     assert program.read_bytes() == b"#!/bin/sh\necho armv7\n"
     # the sha256 trusted, keyed by file name, in sha256sum's format
@@ -198,26 +208,20 @@ def test_an_armv7_archive_verified_against_the_release_checksum_file(no_proxy, t
 def test_armv6_is_read_the_same_way(no_proxy, tmp_path):
     name = f"node_exporter-{NODE}.linux-armv6.tar.gz"
     body = promu_tarball("node_exporter", NODE, "armv6", b"armv6 build\n")
-    mirror = Mirror({name: body, SUMS: sha256sums(**{name: sha(body)})})
-    try:
-        artifact, folder = prepare(mirror.url, tmp_path, machine="armv6l")
-    finally:
-        mirror.close()
+    with served({name: body, SUMS: sha256sums(**{name: sha(body)})}) as url:
+        artifact, folder = prepare(url, tmp_path, machine="armv6l")
     assert artifacts.binary_paths(artifact, folder)["node_exporter"].read_bytes() == b"armv6 build\n"
 
 
 def test_a_wrong_checksum_file_is_refused_and_nothing_unpacked(no_proxy, tmp_path):
     cache = tmp_path / "cache"
-    mirror = Mirror({ARMV7: ARCHIVE, SUMS: sha256sums(**{ARMV7: sha(OTHER)})})
-    try:
-        with pytest.raises(ArtifactError) as exc:
-            prepare(mirror.url, cache)
-    finally:
-        mirror.close()
+    with served(release(listed=sha256sums(**{ARMV7: sha(OTHER)}))) as url, \
+            pytest.raises(ArtifactError) as exc:
+        prepare(url, cache)
     msg = str(exc.value)
     assert f"checksum mismatch for {ARMV7}" in msg
     assert f"expected sha256 {sha(OTHER)}, got {sha(ARCHIVE)}" in msg
-    assert f"the sha256 came from the release checksum file {mirror.url}/{SUMS}" in msg
+    assert f"the sha256 came from the release checksum file {url}/{SUMS}" in msg
     assert "nothing was installed" in msg
     # no archive, no unpacked folder, no record: the next run starts clean
     assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == []
@@ -225,48 +229,42 @@ def test_a_wrong_checksum_file_is_refused_and_nothing_unpacked(no_proxy, tmp_pat
 
 
 def test_a_checksum_file_missing_the_entry_is_refused(no_proxy, tmp_path):
-    mirror = Mirror({ARMV7: ARCHIVE,
-                     SUMS: sha256sums(**{f"node_exporter-{NODE}.linux-armv6.tar.gz": sha(OTHER)})})
-    try:
-        with pytest.raises(ArtifactError) as exc:
-            prepare(mirror.url, tmp_path)
-    finally:
-        mirror.close()
+    armv6 = f"node_exporter-{NODE}.linux-armv6.tar.gz"
+    with served(release(listed=sha256sums(**{armv6: sha(OTHER)}))) as url, \
+            pytest.raises(ArtifactError) as exc:
+        prepare(url, tmp_path)
     msg = str(exc.value)
-    assert f"{mirror.url}/{SUMS} lists no {ARMV7}" in msg
+    assert f"{url}/{SUMS} lists no {ARMV7}" in msg
     assert "artifact_checksums" in msg
     assert not record(tmp_path).exists() and not (tmp_path / ARMV7).exists()
 
 
 def test_an_unreadable_checksum_file_without_a_record_is_refused(no_proxy, tmp_path):
-    mirror = Mirror({ARMV7: ARCHIVE})  # the archive mirrored, its checksum file not
-    try:
-        with pytest.raises(ArtifactError) as exc:
-            prepare(mirror.url, tmp_path)
-    finally:
-        mirror.close()
+    # the archive mirrored, its checksum file not
+    with served({ARMV7: ARCHIVE}) as url, pytest.raises(ArtifactError) as exc:
+        prepare(url, tmp_path)
     msg = str(exc.value)
-    assert f"could not download {mirror.url}/{SUMS}" in msg and "404" in msg
+    assert f"could not download {url}/{SUMS}" in msg and "404" in msg
     assert "artifact_checksums_from_release" in msg and ARMV7 in msg
 
 
-def test_a_changed_checksum_file_on_a_later_run_is_refused(no_proxy, tmp_path, monkeypatch):
+def first_run(cache: Path) -> str:
+    """A run that trusts the armv7 archive's sha256 from its checksum file (and records
+    it); the URL its mirror had (closed now)."""
+    with served(release()) as url:
+        prepare(url, cache)
+    artifacts._published.clear()   # what a later run has read: nothing yet
+    return url
+
+
+def test_a_changed_checksum_file_on_a_later_run_is_refused(no_proxy, tmp_path):
     cache = tmp_path / "cache"
-    first = Mirror({ARMV7: ARCHIVE, SUMS: sha256sums(**{ARMV7: sha(ARCHIVE)})})
-    try:
-        prepare(first.url, cache)
-    finally:
-        first.close()
+    first_run(cache)
     # a later run: the same archive name, another sha256 in the release's checksum file
-    monkeypatch.setattr(artifacts, "_published", {})
-    changed = Mirror({ARMV7: OTHER, SUMS: sha256sums(**{ARMV7: sha(OTHER)})})
-    try:
-        with pytest.raises(ArtifactError) as exc:
-            prepare(changed.url, cache)
-    finally:
-        changed.close()
+    with served(release(OTHER)) as url, pytest.raises(ArtifactError) as exc:
+        prepare(url, cache)
     msg = str(exc.value)
-    assert f"{changed.url}/{SUMS} now gives sha256 {sha(OTHER)} for {ARMV7}" in msg
+    assert f"{url}/{SUMS} now gives sha256 {sha(OTHER)} for {ARMV7}" in msg
     assert f"an earlier run trusted sha256 {sha(ARCHIVE)}" in msg
     assert str(record(cache)) in msg and "suspicious" in msg
     assert record(cache).read_text() == f"{sha(ARCHIVE)}  {ARMV7}\n"   # kept
@@ -274,53 +272,34 @@ def test_a_changed_checksum_file_on_a_later_run_is_refused(no_proxy, tmp_path, m
     assert artifacts.file_sha256(cache / ARMV7) == sha(ARCHIVE)
 
 
-def test_a_checksum_file_no_longer_listing_the_archive_is_refused(no_proxy, tmp_path,
-                                                                     monkeypatch):
-    first = Mirror({ARMV7: ARCHIVE, SUMS: sha256sums(**{ARMV7: sha(ARCHIVE)})})
-    try:
-        prepare(first.url, tmp_path)
-    finally:
-        first.close()
-    monkeypatch.setattr(artifacts, "_published", {})
-    later = Mirror({ARMV7: ARCHIVE, SUMS: sha256sums(**{"something-else.tar.gz": sha(OTHER)})})
-    try:
-        with pytest.raises(ArtifactError, match=f"now gives no sha256 for {ARMV7}"):
-            prepare(later.url, tmp_path)
-    finally:
-        later.close()
+def test_a_checksum_file_no_longer_listing_the_archive_is_refused(no_proxy, tmp_path):
+    first_run(tmp_path)
+    listed = sha256sums(**{"something-else.tar.gz": sha(OTHER)})
+    with served(release(listed=listed)) as url, \
+            pytest.raises(ArtifactError, match=f"now gives no sha256 for {ARMV7}"):
+        prepare(url, tmp_path)
 
 
-def test_the_recorded_sha256_serves_a_later_run_without_the_network(no_proxy, tmp_path,
-                                                                    monkeypatch):
+def test_the_recorded_sha256_serves_a_later_run_without_the_network(no_proxy, tmp_path):
     cache = tmp_path / "cache"
-    mirror = Mirror({ARMV7: ARCHIVE, SUMS: sha256sums(**{ARMV7: sha(ARCHIVE)})})
-    url = mirror.url
-    try:
-        first, _ = prepare(url, cache)
-    finally:
-        mirror.close()
+    url = first_run(cache)
     # a later run (or --dry): the mirror is gone, the cache holds the archive and the record
-    monkeypatch.setattr(artifacts, "_published", {})
     again, folder = prepare(url, cache)
-    assert again.sha256 == first.sha256 == sha(ARCHIVE)
+    assert again.sha256 == sha(ARCHIVE)
     assert again.checksums_url is None      # taken from the record, nothing new recorded
     assert artifacts.binary_paths(again, folder)["node_exporter"].is_file()
     # the record alone (the archive evicted) still says what a download must be
-    monkeypatch.setattr(artifacts, "_published", {})
+    artifacts._published.clear()
     (cache / ARMV7).unlink()
     a = artifacts.resolve("node_exporter", NODE, "armv7l", url, {}, True, str(cache))
     assert (a.sha256, a.checksums_url) == (sha(ARCHIVE), None)
 
 
-def test_a_run_agreeing_with_the_record_keeps_it(no_proxy, tmp_path, monkeypatch):
-    mirror = Mirror({ARMV7: ARCHIVE, SUMS: sha256sums(**{ARMV7: sha(ARCHIVE)})})
-    try:
-        prepare(mirror.url, tmp_path)
-        monkeypatch.setattr(artifacts, "_published", {})
-        artifact, _ = prepare(mirror.url, tmp_path)
-    finally:
-        mirror.close()
-    assert artifact.sha256 == sha(ARCHIVE)
+def test_a_run_agreeing_with_the_record_keeps_it(no_proxy, tmp_path):
+    first_run(tmp_path)
+    with served(release()) as url:
+        artifact, _ = prepare(url, tmp_path)
+    assert (artifact.sha256, artifact.checksums_url) == (sha(ARCHIVE), None)
     assert record(tmp_path).read_text() == f"{sha(ARCHIVE)}  {ARMV7}\n"
 
 
@@ -337,10 +316,7 @@ def test_pinned_and_given_sha256s_come_first(tmp_path):
 
 
 def test_off_no_checksum_file_is_read(no_proxy, tmp_path):
-    mirror = Mirror({ARMV7: ARCHIVE, SUMS: sha256sums(**{ARMV7: sha(ARCHIVE)})})
-    try:
-        with pytest.raises(ArtifactError, match=f"no sha256 known for {ARMV7}"):
-            prepare(mirror.url, tmp_path, from_release=False)
-    finally:
-        mirror.close()
+    with served(release()) as url, \
+            pytest.raises(ArtifactError, match=f"no sha256 known for {ARMV7}"):
+        prepare(url, tmp_path, from_release=False)
     assert artifacts._published == {}
