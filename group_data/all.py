@@ -12,6 +12,8 @@ artifact_mirror = None
 artifact_checksums = {}
 # controller folder where archives are downloaded once and verified
 artifact_cache_dir = '~/.cache/monstack/artifacts'
+# for an archive whose sha256 is neither pinned nor in artifact_checksums (e.g. the armv7/armv6 builds of 32-bit Raspberry Pis): trust the sha256 that its release's own checksum file lists (promu's sha256sums.txt, Grafana's <file>.sha256, ...), read from artifact_mirror (under the upstream name, or <component>-v<version>-<name> where that name holds no version, e.g. node_exporter-v1.12.1-sha256sums.txt) or upstream over HTTPS; the first one trusted is recorded in artifact_cache_dir/sha256-from-release/ and a later different one refused. It guards against corrupt downloads, not against a compromised release or mirror (see "Raspberry Pis")
+artifact_checksums_from_release = False
 # controller folder remembering which facts each host was asked for (names and arguments, never values), so the next run asks them all in one round trip per host; unset (None): one round trip per fact, as plain pyinfra
 fact_batch_dir = '~/.cache/monstack/facts'
 # longest an apt-get update or install on a host may take (a stalled mirror or proxy): the step then fails, naming the host and what to check

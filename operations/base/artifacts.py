@@ -43,6 +43,9 @@ class Artifact:
     file_name: str
     url: str
     sha256: str
+    # the release checksum file the sha256 was read from (artifact_checksums_from_release)
+    # while no sha256 of it is recorded yet in the cache; None: pinned, given or recorded
+    checksums_url: str | None = None
 
     @property
     def spec(self) -> dict:
@@ -69,8 +72,13 @@ def has_pinned_checksums(component: str) -> bool:
 
 
 def resolve(component: str, version: str, machine: str, mirror: str | None,
-            extra_checksums: dict[str, str]) -> Artifact:
-    """Which file to fetch from where, and the sha256 it must have."""
+            extra_checksums: dict[str, str], from_release: bool = False,
+            cache_dir: str | None = None) -> Artifact:
+    """Which file to fetch from where, and the sha256 it must have.
+
+    `from_release` (artifact_checksums_from_release): when no sha256 is pinned or given,
+    the one the release's checksum file lists (recorded under `cache_dir` once the archive
+    verified against it)."""
     spec = catalogue.releases()[component]
     arch = upstream_arch(component, machine)
     file_name = spec["file"].format(version=version, arch=arch)
@@ -88,16 +96,26 @@ def resolve(component: str, version: str, machine: str, mirror: str | None,
                 f"no sha256 is pinned for any {component} release and {exc}: add "
                 f"{{{file_name!r}: '<sha256>'}} to artifact_checksums, or use the package "
                 "install method") from None
+    if not sha and from_release and spec.get("checksums"):
+        sha, read_from = release_sha256(component, spec, version, arch, file_name, mirror,
+                                        cache_dir)
+        return Artifact(component, version, machine, file_name, url, sha, read_from)
+    if not spec.get("checksums"):
+        way_out = (f" ({component}'s release publishes no checksum file for "
+                   "artifact_checksums_from_release to read)" if from_release else "")
+    else:
+        way_out = ("" if from_release else ", set artifact_checksums_from_release = True "
+                   "(to trust the sha256 that the release's own checksum file lists)")
     if not sha and not has_pinned_checksums(component):
         raise ArtifactError(
             f"no sha256 is pinned for any {component} release, so the operator must give "
             f"it: add {{{file_name!r}: '<sha256>'}} to artifact_checksums (take it from "
             f"upstream's release checksums for {component} {version}, or from the file "
-            f"you put on artifact_mirror), or use the package install method")
+            f"you put on artifact_mirror){way_out}, or use the package install method")
     if not sha:
         raise ArtifactError(
             f"no sha256 known for {file_name}: add it to artifact_checksums "
-            f"(file name -> sha256) or use a pinned {component}_version")
+            f"(file name -> sha256){way_out} or use a pinned {component}_version")
     return Artifact(component, version, machine, file_name, url, sha.lower())
 
 
@@ -144,6 +162,100 @@ def published_sha256(spec: dict, version: str, arch: str, file_name: str,
     if not sha:
         raise ArtifactError(f"its checksum file {url} lists no {file_name}")
     return sha
+
+
+def release_checksums_url(component: str, spec: dict, version: str, arch: str,
+                          file_name: str, mirror: str | None) -> str:
+    """Where artifact_checksums_from_release reads the release's checksum file: upstream's
+    ``checksums`` URL, or on the mirror under upstream's name where that name holds the
+    version (VictoriaMetrics' <file>_checksums.txt, Grafana's <file>.sha256), else as
+    <release>-v<version>-<name> (promu's sha256sums.txt, goreleaser's checksums.txt: one
+    flat folder cannot hold several releases' files of one name; Loki's and Alloy's
+    SHA256SUMS are named so too)."""
+    upstream = spec["checksums"].format(version=version, arch=arch, file=file_name)
+    if not mirror:
+        return upstream
+    name = upstream.rsplit("/", 1)[-1]
+    if spec.get("checksums_mirror_name"):
+        name = spec["checksums_mirror_name"].format(version=version, arch=arch)
+    elif version not in name:
+        name = f"{component}-v{version}-{name}"
+    return f"{mirror.rstrip('/')}/{name}"
+
+
+def sha256_of_file_listed(text: str, file_name: str, url: str) -> str | None:
+    """The sha256 a checksum file gives for `file_name`: a `sha256sum` line naming it, or
+    the one bare sha256 of a per-file checksum file (Grafana's <file>.sha256)."""
+    sha = sha256_listed(text, file_name)
+    words = text.split()
+    if not sha and url.endswith(f"/{file_name}.sha256") and len(words) == 1 \
+            and len(words[0]) == 64:
+        sha = words[0].lower()
+    if sha and all(c in "0123456789abcdef" for c in sha):
+        return sha
+    return None
+
+
+RECORDS = "sha256-from-release"   # folder of the cache: <file name> -> the trusted sha256
+
+
+def recorded_sha256(cache_dir: str | None, file_name: str) -> tuple[Path | None, str | None]:
+    """(where the sha256 trusted from `file_name`'s release checksum file is recorded,
+    that sha256 or None)."""
+    if not cache_dir:
+        return None, None
+    record = Path(os.path.expanduser(cache_dir)) / RECORDS / file_name
+    if not record.is_file():
+        return record, None
+    return record, sha256_listed(record.read_text(), file_name)
+
+
+def release_sha256(component: str, spec: dict, version: str, arch: str, file_name: str,
+                   mirror: str | None, cache_dir: str | None) -> tuple[str, str | None]:
+    """(the sha256 `file_name` must have, the checksum file it was read from while none is
+    recorded yet): the release's checksum file, read once per run, must agree with what an
+    earlier run recorded from it; unreadable, the recorded one is used."""
+    url = release_checksums_url(component, spec, version, arch, file_name, mirror)
+    record, known = recorded_sha256(cache_dir, file_name)
+    try:
+        if url not in _published:
+            _published[url] = download_text(url)
+    except ArtifactError as exc:
+        if known:
+            return known, None
+        raise ArtifactError(
+            f"no sha256 is pinned or given for {file_name}, and "
+            f"artifact_checksums_from_release could not read the release's checksum file: "
+            f"{exc}; nothing was installed") from None
+    sha = sha256_of_file_listed(_published[url], file_name, url)
+    if known and sha != known:
+        raise ArtifactError(
+            f"the release checksum file {url} now gives "
+            f"{'sha256 ' + sha if sha else 'no sha256'} for {file_name}, but an earlier run "
+            f"trusted sha256 {known} from it (recorded in {record}): a release file that "
+            "changed is suspicious, so nothing was installed; find out why before you "
+            "delete that record (or pin the sha256 you trust in artifact_checksums)")
+    if not sha:
+        raise ArtifactError(
+            f"no sha256 is pinned or given for {file_name}, and the release checksum file "
+            f"{url} lists no {file_name}: add it to artifact_checksums; nothing was installed")
+    return sha, None if known else url
+
+
+def record_release_sha256(artifact: Artifact, cache_dir: str) -> None:
+    """Remember the sha256 a verified archive was trusted with from its release's checksum
+    file, so later runs and --dry use it (and refuse a checksum file that changed)."""
+    record, known = recorded_sha256(cache_dir, artifact.file_name)
+    if known == artifact.sha256:
+        return
+    if known:
+        raise ArtifactError(
+            f"{artifact.file_name}: sha256 {known} was recorded in {record} meanwhile, "
+            f"not the {artifact.sha256} of {artifact.checksums_url}; nothing was installed")
+    record.parent.mkdir(parents=True, exist_ok=True)
+    part = record.with_name(f".{record.name}.part")
+    part.write_text(f"{artifact.sha256}  {artifact.file_name}\n")
+    os.replace(part, record)
 
 
 def file_sha256(path: Path) -> str:
@@ -275,8 +387,18 @@ def binary_paths(artifact: Artifact, folder: Path) -> dict[str, Path]:
 
 
 def prepare(component: str, version: str, machine: str, mirror: str | None,
-            extra_checksums: dict[str, str], cache_dir: str) -> tuple[Artifact, Path]:
+            extra_checksums: dict[str, str], cache_dir: str,
+            from_release: bool = False) -> tuple[Artifact, Path]:
     """Resolve, fetch, verify and unpack; return the artifact and its unpacked folder."""
-    artifact = resolve(component, version, machine, mirror, extra_checksums)
-    archive = fetch(artifact, Path(os.path.expanduser(cache_dir)))
+    artifact = resolve(component, version, machine, mirror, extra_checksums, from_release,
+                       cache_dir)
+    try:
+        archive = fetch(artifact, Path(os.path.expanduser(cache_dir)))
+    except ArtifactError as exc:
+        if not artifact.checksums_url:
+            raise
+        raise ArtifactError(f"{exc} (the sha256 came from the release checksum file "
+                            f"{artifact.checksums_url})") from None
+    if artifact.checksums_url:
+        record_release_sha256(artifact, cache_dir)
     return artifact, unpack(artifact, archive)

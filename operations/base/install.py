@@ -180,7 +180,8 @@ def install_archive(component: str, binaries: list[str],
     try:
         artifact, folder = artifacts.prepare(
             catalogue.release_of(component), s.component(component, "version"), machine(), s.artifact_mirror,
-            s.artifact_checksums, s.artifact_cache_dir)
+            s.artifact_checksums, s.artifact_cache_dir,
+            s.artifact_checksums_from_release)
     except artifacts.ArtifactError as exc:
         raise artifacts.ArtifactError(f"host {host.name}: {exc}") from None
     found = artifacts.binary_paths(artifact, folder)

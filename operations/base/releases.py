@@ -29,7 +29,10 @@ comment giving its sources. "x2"/"x3" means that many independent sources agree.
 entry (most armv7/armv6 builds, all Loki and Alloy zips, all VictoriaMetrics tarballs) must be
 checked some other way. Where ``checksums_mirror_name`` is set (Loki, Alloy), the archive method
 reads the release's sha256 from upstream's own checksum file (``checksums``), or from the mirror
-under that name when artifact_mirror is set. Others must be given in artifact_checksums.
+under that name when artifact_mirror is set. Others must be given in artifact_checksums, or, with
+artifact_checksums_from_release, are read from the release's ``checksums`` file (``{file}`` names the
+archive where upstream publishes one checksum file per archive, as Grafana does); an entry whose
+``checksums`` is None publishes none, and its archives always need artifact_checksums.
 
 Version pins were chosen in 2026 from stored public sources, without any live lookup. Newer upstream
 releases may exist.

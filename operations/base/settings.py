@@ -23,6 +23,16 @@ GENERAL: list[Setting] = [
         "file name -> sha256, extending the pinned table (for builds you mirror yourself)")),
     Setting("artifact_cache_dir", "str", "~/.cache/monstack/artifacts", help=(
         "controller folder where archives are downloaded once and verified")),
+    Setting("artifact_checksums_from_release", "bool", False, help=(
+        "for an archive whose sha256 is neither pinned nor in artifact_checksums (e.g. the "
+        "armv7/armv6 builds of 32-bit Raspberry Pis): trust the sha256 that its release's "
+        "own checksum file lists (promu's sha256sums.txt, Grafana's <file>.sha256, ...), "
+        "read from artifact_mirror (under the upstream name, or "
+        "<component>-v<version>-<name> where that name holds no version, e.g. "
+        "node_exporter-v1.12.1-sha256sums.txt) or upstream over HTTPS; the first one "
+        "trusted is recorded in artifact_cache_dir/sha256-from-release/ and a later "
+        "different one refused. It guards against corrupt downloads, not against a "
+        "compromised release or mirror (see \"Raspberry Pis\")")),
     Setting("fact_batch_dir", "str", "~/.cache/monstack/facts", optional=True, help=(
         "controller folder remembering which facts each host was asked for (names and "
         "arguments, never values), so the next run asks them all in one round trip per "

@@ -68,7 +68,8 @@ COMPONENT = Component(
         "binaries": {NAME: "nginx-prometheus-exporter"},
         "arch": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armv7",
                  "armv6l": "armv6", "armv8l": "armv7"},
-        "checksums": None,
+        "checksums": "https://github.com/nginx/nginx-prometheus-exporter/releases/download/"
+                     "v{version}/nginx-prometheus-exporter_{version}_checksums.txt",
         "debian_package": "prometheus-nginx-exporter",
         "notes": "Built with goreleaser, not promu (nginx/nginx-prometheus-exporter "
                  ".goreleaser.yml at v1.5.1: goarch amd64, arm64, arm with goarm 5/6/7; no "

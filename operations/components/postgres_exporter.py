@@ -27,9 +27,12 @@ COMPONENT = Component(
         oldest_reason="the oldest build the suite runs, Debian 12's",
         proven=[("0.11.1", "bookworm"), ("0.17.1", "trixie"), ("0.19.1", "sid")],
         debian_package="prometheus-postgres-exporter",
-        arch={"x86_64": "amd64", "aarch64": "arm64"},
-        notes="Built with promu like the prometheus/ repos, so armv7/armv6 assets are likely. No 32-bit ARM "
-              "asset name or checksum was seen, so the arch map is limited to amd64 and arm64."),
+        notes="Built with promu like the prometheus/ repos: v0.20.1:.promu.yml has no crossbuild "
+              "platforms, so promu's defaults apply (prometheus/promu cmd/crossbuild.go "
+              "defaultPlatforms: linux/amd64, arm64, armv5, armv6, armv7, ...), published "
+              "by promci's publish_release (promu crossbuild tarballs, checksum, release) with "
+              "sha256sums.txt. No 32-bit ARM checksum is pinned: those archives need "
+              "artifact_checksums or artifact_checksums_from_release."),
     checksums={
         "postgres_exporter-0.20.1.linux-amd64.tar.gz": "89d4f7e7920cad48fdc3133f789556ef5253c330a9f5fdace3bdb6344c0a8b5a",  # x3+: postgres_exporter RPM spec; a 'setup-monitoring' script; a Python ARCHIVES table; ops docs
         "postgres_exporter-0.20.1.linux-arm64.tar.gz": "d5d86fb98bb1f26b088d1a6fda07fd6b6f035cb5d40492f75ec3bfebb5ddfe9d",  # x3: postgres_exporter RPM spec; 'setup-monitoring' script; Python ARCHIVES table

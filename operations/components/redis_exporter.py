@@ -30,11 +30,16 @@ COMPONENT = Component(
         "top_dir": "redis_exporter-v{version}.linux-{arch}",
         "binaries": {"redis_exporter": "redis_exporter"},
         "arch": {"x86_64": "amd64", "aarch64": "arm64"},
-        "checksums": None,
+        "checksums": "https://github.com/oliver006/redis_exporter/releases/download/v{version}/"
+                     "sha256sums.txt",
         "debian_package": "prometheus-redis-exporter",
         "notes": "The tag, the file name and the top directory all carry the leading 'v'. Newer releases "
                  "exist (1.81.0 to 1.87.0 seen), but only 1.80.1 has two agreeing checksum sources (1.81.0 "
-                 "has one, zulip). No 32-bit ARM asset was seen.",
+                 "has one, zulip). No 32-bit ARM asset was seen in a release listing. v1.80.1 package-github-binaries.sh "
+                 "writes sha256sums.txt (`sha256sum *.gz *.zip` in dist/) and "
+                 ".github/workflows/release.yml uploads dist/* to the release. Its Makefile "
+                 "builds linux 'arm' with gox and no GOARM (not mapped: the ARM level of that "
+                 "build was not confirmed).",
     },
     checksums={
         "redis_exporter-v1.80.1.linux-amd64.tar.gz": "1818cc2cbd3bac62a6f43054a2cc1596fc5f6148ce80112a6308bc3cad6d81fa",  # x2: boxcutter/boxcutter-chef-cookbooks cookbooks/boxcutter_prometheus/attributes/default.rb; a redis_exporter RPM spec

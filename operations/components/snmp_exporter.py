@@ -263,7 +263,8 @@ def modules_source(s) -> tuple[str, str]:
         return str(path), path.read_text()
     artifact, folder = artifacts.prepare(
         catalogue.release_of(NAME), s.snmp_exporter_version, machine(), s.artifact_mirror,
-        s.artifact_checksums, s.artifact_cache_dir)
+        s.artifact_checksums, s.artifact_cache_dir,
+        s.artifact_checksums_from_release)
     path = folder / "snmp.yml"
     if not path.is_file():
         raise SettingsError(f"the snmp_exporter {s.snmp_exporter_version} archive "

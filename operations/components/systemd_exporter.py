@@ -56,15 +56,15 @@ COMPONENT = Component(
         oldest_reason="the only build the suite runs, Debian sid's (Debian 12 and 13 have none)",
         proven=[("0.7.0", "sid")],
         debian_package=PACKAGE,
-        arch={"x86_64": "amd64", "aarch64": "arm64"},
-        notes="promu (v0.7.0:.promu.yml, crossbuild platforms linux; tarball with LICENSE and "
-              "NOTICE). Flags at v0.7.0 (systemd/systemd.go, main.go): "
+        notes="promu (v0.7.0:.promu.yml, crossbuild platforms linux, which promu expands to its "
+              "default linux platforms, armv6 and armv7 among them (prometheus/promu "
+              "cmd/crossbuild.go); tarball with LICENSE and NOTICE). Flags at v0.7.0 (systemd/systemd.go, main.go): "
               "--systemd.collector.unit-include / unit-exclude (RE2; exclude default "
               "'.+\\.(device)'), --systemd.collector.enable-restart-count (systemd 235+), "
               "--web.listen-address (default :9558), --web.config.file. No sha256 of any "
               "release archive was found in two public sources: none is pinned, so the "
               "archive method needs artifact_checksums (from upstream's sha256sums.txt). "
-              "No 32-bit ARM asset name was seen. Debian package: prometheus-systemd-exporter, "
+              "Debian package: prometheus-systemd-exporter, "
               "sid only (0.7.0)."),
     settings=(
         Setting("systemd_exporter_unit_include", "str", ".+", section="systemd_exporter",

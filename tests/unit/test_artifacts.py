@@ -40,11 +40,11 @@ EXPECTED_ARCH = {
     "node_exporter": PROMU,
     # goreleaser's goarm suffix: armv6 and armv7 (v0.8.7:.goreleaser.yml)
     "process_exporter": PROMU,
-    "systemd_exporter": AMD64_ARM64,
+    "systemd_exporter": PROMU,
     "pushgateway": PROMU,
     "blackbox_exporter": PROMU,
     "snmp_exporter": PROMU,
-    "postgres_exporter": AMD64_ARM64,
+    "postgres_exporter": PROMU,
     "mysqld_exporter": PROMU,
     # goreleaser's goarm 5/6/7 builds: armv7 and armv6 assets as promu's
     "nginx_exporter": PROMU,

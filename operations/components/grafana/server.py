@@ -244,7 +244,8 @@ def install_from_archive(s) -> tuple[str, list]:
     when the folder's marker does not name its sha256."""
     cache = os.path.expanduser(s.artifact_cache_dir)
     artifact, folder = artifacts.prepare(NAME, s.grafana_version, machine(), s.artifact_mirror,
-                                         s.artifact_checksums, cache)
+                                         s.artifact_checksums, cache,
+                                         s.artifact_checksums_from_release)
     artifacts.binary_paths(artifact, folder)  # bin/grafana is there
     archive = Path(cache) / artifact.file_name
     # the archive's top folder is grafana-v<version> or grafana-<version>: strip what it has
