@@ -114,7 +114,9 @@ def staging_path(dest: str) -> str:
 
 def stages_beside(*dests: str) -> None:
     """Note that files are put at `dests` by staging them beside: remove_staged_leftovers()
-    looks for what an earlier, interrupted run staged there."""
+    looks for what an earlier, interrupted run staged there. Called where the operation is
+    planned, never inside its generator: with `-y` pyinfra runs generators only while
+    executing, so folders noted there would differ between --dry and the run."""
     try:
         name = host.name
     except AttributeError:  # no host: an operation's generator driven alone (unit tests)

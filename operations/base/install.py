@@ -154,7 +154,6 @@ def program(src: str, dest: str):
     written (ETXTBSY: files.put failed to upgrade the binary of a running service), but
     it can be replaced, and an interrupted upload never leaves half a program in place.
     """
-    stages_beside(dest)
     installed = host.get_fact(InstalledProgram, path=dest)
     wanted = get_file_sha1(src)
     q_dest = shlex.quote(dest)
@@ -190,12 +189,14 @@ def install_archive(component: str, binaries: list[str],
         dest = f"{ARCHIVE_BIN_DIR}/{name}"
         # the name holds no architecture: one operation serves hosts of every arch, and
         # pyinfra's tables show one name per operation
+        stages_beside(dest)
         ops.append(program(name=f"Install {name} {artifact.version} from the release archive",
                            src=str(found[name]), dest=dest))
         paths[name] = dest
     carried = {dest: str(folder / inner) for inner, dest in (support_files or {}).items()
                if (folder / inner).is_file()}
     if carried:
+        stages_beside(*carried)
         ops.append(put_files(name=f"Install {component}'s support files", files=carried))
     return Installed(paths, ops)
 
@@ -208,7 +209,6 @@ def put_files(files: dict[str, str], mode: str = "0644"):
     puts them all in place (files.put asks and sends a mkdir, the upload and a chmod for
     each file).
     """
-    stages_beside(*files)
     remote = host.get_fact(FilesState, paths=sorted(files))
     steps = []
     for dest, src in sorted(files.items()):

@@ -17,7 +17,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import server
 
 from operations.base.facts import STARTED_DIR, UnitState
-from operations.base.files import validated_file
+from operations.base.files import stages_beside, validated_file
 from operations.base.install import put_files
 from operations.base.inventory import first_plan, settings
 from operations.base.templates import REPO, render
@@ -66,6 +66,7 @@ def wait_ready_helper() -> None:
     """The readiness helper every service() uses; planned once per host and run."""
     if not first_plan("wait-ready helper"):
         return
+    stages_beside(WAIT_READY)
     put_files(name="Install the wait-ready helper",
               files={WAIT_READY: str(REPO / "files/wait-ready")}, mode="0755")
 

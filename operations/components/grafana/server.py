@@ -221,7 +221,6 @@ def unpacked_tree(archive: str, sha256: str, dest: str, strip: int):
     `dest`/.monstack-archive-sha256 records the archive it came from: the decision is
     made from that one fact, so --dry is exact and a second run does nothing.
     """
-    stages_beside(dest)
     marker = f"{dest}/{ARCHIVE_MARKER}"
     if host.get_fact(Sha1File, path=marker) == hashlib.sha1(f"{sha256}\n".encode()).hexdigest():
         return
@@ -251,6 +250,7 @@ def install_from_archive(s) -> tuple[str, list]:
     # the archive's top folder is grafana-v<version> or grafana-<version>: strip what it has
     strip = len(folder.relative_to(archive.with_name(archive.name + ".d")).parts)
     tree = f"{ARCHIVE_ROOT}/grafana-{artifact.version}"
+    stages_beside(tree)
     ops = [unpacked_tree(name=f"Install Grafana {artifact.version} ({artifact.file_name}) "
                               f"in {tree}",
                          archive=str(archive), sha256=artifact.sha256, dest=tree, strip=strip),
