@@ -106,7 +106,9 @@ def test_a_password_never_shows_in_the_planned_sql():
     found = {"version": MARIADB, "exists": False, "max_user_connections": 0, "grants": []}
     statements = me.user_statements(found, "monitor", "s3cr'et")
     shown = sql(statements)[0]
-    assert "s3cr" not in shown and "*MASKED*" in shown, shown
+    # the mask pyinfra itself prints for a hidden value ("***" in 3.8, "*MASKED*" in 3.10)
+    (mask,) = sql([[me.Hidden("s3cr'et")]])
+    assert "s3cr" not in shown and mask and mask in shown, shown
     assert sql(statements, masked=False)[0] == (
         "CREATE USER 'monitor'@'localhost' IDENTIFIED BY 's3cr\\'et' WITH MAX_USER_CONNECTIONS 3")
 
