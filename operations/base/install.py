@@ -91,6 +91,18 @@ def package_older_than(component: str, floor: str) -> tuple[str, str] | None:
     return None
 
 
+def refuse_older_package(component: str, floor: str, why: str) -> None:
+    """Stop planning when the package method would give `component` older than `floor`,
+    the oldest the deploy can configure (`why`: what the older one lacks)."""
+    older = package_older_than(component, floor)
+    if older:
+        package, version = older
+        raise SettingsError(
+            f"host {host.name}: {package} {version} is older than {floor}, the oldest "
+            f"{component} monstack can configure ({why}); use {component}_install_method "
+            f"= 'archive', or set {component}_enabled = False")
+
+
 def mask_packaged_unit(component: str, unit: str | None = None) -> list[OperationMeta]:
     """The package's own unit, when named differently from ours, must never run beside it
     (same port); a masked unit is also not started by the package's postinst."""

@@ -29,7 +29,7 @@ from pyinfra.operations import server
 from operations.base.component import Component
 from operations.base.facts import MysqlUser
 from operations.base.exporters import ExporterFile, exporter_service, no_home
-from operations.base.install import package_older_than
+from operations.base.install import refuse_older_package
 from operations.base.inventory import listen_address, secret, settings
 from operations.base.releases import promu_release
 from operations.base.schema import Setting, SettingsError, version_tuple
@@ -195,14 +195,8 @@ def database_user(s, password: str | None) -> None:
 
 
 def check_package_version() -> None:
-    older = package_older_than(NAME, FLOOR)
-    if older:
-        package, version = older
-        raise SettingsError(
-            f"host {host.name}: {package} {version} is older than {FLOOR}, the oldest "
-            f"mysqld_exporter monstack can configure (its .my.cnf needs a password there: "
-            "Debian 12 has 0.14.0); use mysqld_exporter_install_method = 'archive', or "
-            "set mysqld_exporter_enabled = False")
+    refuse_older_package(NAME, FLOOR,
+                         "its .my.cnf needs a password there: Debian 12 has 0.14.0")
 
 
 # its service user has no data folder

@@ -20,9 +20,9 @@ from operations.base.component import Component
 from operations.base.facts import HttpAnswers
 from operations.base.files import validated_file
 from operations.base.exporters import exporter_service, no_home
-from operations.base.install import package_older_than
+from operations.base.install import refuse_older_package
 from operations.base.inventory import listen_address, settings
-from operations.base.schema import Setting, SettingsError
+from operations.base.schema import Setting
 from operations.base.templates import render
 
 NAME = "nginx_exporter"
@@ -142,14 +142,8 @@ def advice(uri: str) -> str:
 
 
 def check_package_version() -> None:
-    older = package_older_than(NAME, FLOOR)
-    if older:
-        package, version = older
-        raise SettingsError(
-            f"host {host.name}: {package} {version} is older than {FLOOR}, the oldest "
-            "nginx_exporter monstack can configure (no --web.config.file, single-dash "
-            "flags: Debian 12 has 0.11.0); use nginx_exporter_install_method = 'archive', "
-            "or set nginx_exporter_enabled = False")
+    refuse_older_package(NAME, FLOOR,
+                         "no --web.config.file, single-dash flags: Debian 12 has 0.11.0")
 
 
 def status_page(uri: str, add_status_server: bool) -> None:
