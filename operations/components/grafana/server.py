@@ -25,6 +25,7 @@ from operations.base.inventory import bind_address, endpoint, local_url, secret,
 from operations.base.schema import Setting, SettingsError
 from operations.base.services import Unit, service
 from operations.base.templates import render
+from operations.components.grafana import alerting, community, login, plugins
 from operations.components.grafana import provisioning as grafana_provisioning
 
 NAME = "grafana"
@@ -61,7 +62,9 @@ def settings_problems(values: dict) -> list[str]:
     they are used (the API is reached only after every host is planned)."""
     found = (url_problem(key, values[key], example, URL_SCHEMES.get(key, ("http", "https")))
              for key, example in URLS.items() if values[key] is not None)
-    return [problem for problem in found if problem]
+    return ([problem for problem in found if problem]
+            + login.settings_problems(values) + plugins.settings_problems(values)
+            + community.settings_problems(values) + alerting.settings_problems(values))
 
 
 COMPONENT = Component(
