@@ -570,3 +570,7 @@ grafana_token_dir = '~/.config/monstack/grafana-tokens'
 grafana_folder = 'Monitoring'
 # URL the controller reaches Grafana's API at (default: http://<host address>:<grafana_port>)
 grafana_url = None
+# dashboards from grafana.com by id and revision: [{id, revision, folder (title; default grafana_folder), datasources ({DS_INPUT: our data source uid}; default: each datasource input by its plugin: prometheus, loki, alertmanager), uid (only to replace a uid that clashes)}]; each file is sha256-pinned like an archive: artifact_checksums {'grafana-dashboard-<id>-<revision>.json': '<sha256>'}
+grafana_community_dashboards = []
+# controller folder holding the grafana-dashboard-<id>-<revision>.json files (air-gapped sites); unset: <artifact_mirror>/grafana-dashboards/, else grafana.com
+grafana_community_dashboards_dir = None

@@ -29,6 +29,7 @@ from operations.base.schema import SettingsError
 from operations.base.templates import shipped_dashboards
 from operations.base.tls_auth import grafana_client
 from operations.components import vmcluster
+from operations.components.grafana import community
 from operations.components.grafana.api import (CREATED, UNCHANGED, GrafanaClient, GrafanaError,
                                                ensure_admin_password)
 
@@ -277,9 +278,11 @@ def service_accounts(s, h) -> list[dict]:
 def wanted(s, h=None) -> dict:
     """The provisioning plan, in GrafanaClient.provision()'s form."""
     sources = datasources(s)
-    return {"folders": [{"uid": FOLDER_UID, "title": s.grafana_folder}],
+    available = {d["uid"] for d in sources}
+    ours = dashboards(s, available)
+    return {"folders": [{"uid": FOLDER_UID, "title": s.grafana_folder}] + community.folders(s),
             "datasources": sources,
-            "dashboards": dashboards(s, {d["uid"] for d in sources}),
+            "dashboards": ours + community.dashboards(s, available, ours),
             "service_accounts": service_accounts(s, h if h is not None else host)}
 
 
