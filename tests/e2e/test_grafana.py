@@ -18,10 +18,11 @@ import pytest
 
 from conftest import hosts_fixture, write_inventory
 from harness.dashboards import uid_of
-from harness.doubles import grafana_archive
+from harness.doubles import community_dashboard, grafana_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import mirror_settings, service_pids
 from operations.base.templates import shipped_dashboards
+from operations.components.grafana import community
 from operations.stack import COMPONENTS, RELEASES
 
 pytestmark = pytest.mark.fleet
@@ -42,6 +43,8 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
     settings = mirror_settings(mirror, ["prometheus", "alertmanager", "node_exporter"])
     grafana = grafana_archive.publish(mirror, tmp_path_factory.mktemp("grafana-archive"))
     settings["artifact_checksums"].update(grafana.pop("artifact_checksums"))
+    # the synthetic grafana.com-shaped recording, pinned (used only where a test names it)
+    settings["artifact_checksums"].update(community_dashboard.publish(mirror))
     settings.update(grafana)
     settings["artifact_cache_dir"] = str(tmp_path_factory.mktemp("artifact-cache"))
     settings["grafana_token_dir"] = str(tmp_path_factory.mktemp("grafana-tokens"))
@@ -49,6 +52,7 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
     inventory = write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
                                 {"monitoring": [mon]}, group_data={"all": settings})
     return {"inventory": inventory, "mon": mon, "version": settings["grafana_version"],
+            "mirror": mirror,
             "token_file": Path(settings["grafana_token_dir"]) / f"{mon.ip}.token"}
 
 
@@ -145,3 +149,37 @@ def test_the_automation_token_is_kept_on_the_controller_and_works(stack, first_r
         assert json.loads(resp.read())["uid"] == "monstack"
     for run in first_runs:
         assert key not in run.output
+
+
+def test_a_community_dashboard_from_the_mirror_lands_in_its_folder(stack, first_runs):
+    """grafana_community_dashboards: the recording (SYNTHETIC, grafana.com's export shape)
+    is read from <mirror>/grafana-dashboards/ once, its ${DS_PROMETHEUS} and constant
+    replaced, and provisioned into the folder it names: --dry lists exactly that, a second
+    run changes nothing."""
+    mon, rec = stack["mon"], community_dashboard
+    folder = community.folder_uid("Community")
+    data = {"grafana_community_dashboards": json.dumps(
+        [{"id": rec.ID, "revision": rec.REVISION, "folder": "Community"}])}
+    dry = deploy(stack, dry=True, data=data).check()
+    real = deploy(stack, data=data).check()
+    expected = {"Provision Grafana: 2 objects to create or update": 1}
+    assert dry.changed_ops() == real.changed_ops() == expected
+    assert f"will create folder {folder}, create dashboard {rec.UID}" in dry.output
+    assert f"create folder {folder}, create dashboard {rec.UID}" in real.output
+    # downloaded once into the controller's cache: the real run read it from there
+    assert stack["mirror"].requests.count(f"grafana-dashboards/{rec.file_name()}") == 1
+    assert api(mon, f"/api/folders/{folder}")["title"] == "Community"
+    got = api(mon, f"/api/dashboards/uid/{rec.UID}")
+    assert got["meta"]["folderUid"] == folder
+    model = got["dashboard"]
+    text = json.dumps(model)
+    assert "${DS_" not in text and "${VAR_" not in text
+    assert not {"__inputs", "__requires", "__elements"} & set(model)
+    assert model["gnetId"] == rec.ID and model["title"] == rec.TITLE
+    assert [p["datasource"] for p in model["panels"]] == [
+        {"type": "prometheus", "uid": "prometheus"}] * 2
+    assert model["templating"]["list"][0]["query"] == "node"
+    assert deploy(stack, dry=True, data=data).check().changed_ops() == {}
+    again = deploy(stack, data=data).check()
+    assert again.changed_ops() == {}
+    assert "data sources, folder and dashboards are up to date" in again.output
