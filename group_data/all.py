@@ -570,3 +570,5 @@ grafana_token_dir = '~/.config/monstack/grafana-tokens'
 grafana_folder = 'Monitoring'
 # URL the controller reaches Grafana's API at (default: http://<host address>:<grafana_port>)
 grafana_url = None
+# plugins to install: [{id, version, sha256, per_arch}] (id as on grafana.com, version x.y.z; sha256 of the zip, else it must be in artifact_checksums under its file name <id>-<version>.zip; per_arch: true for a plugin with a backend, one zip per architecture named <id>-<version>.linux_<amd64|arm64|arm>.zip, its sha256s in artifact_checksums). Downloaded on the controller from grafana.com or <artifact_mirror>/grafana-plugins/; a plugin the deploy installed and this list no longer names is removed (plugins installed otherwise are left alone)
+grafana_plugins = []
