@@ -230,6 +230,7 @@ def plan(monkeypatch, tmp_path):
         assert fake.asked == [(MarkedFolders, {"folder": "/var/lib/grafana/plugins",
                                                "marker": plugins.MARKER})]
         assert len(ops) == len(planned)
+        run.ops = ops
         return planned
 
     run.sha = {v: test_plugin.sha256(p) for v, p in zips.items()}
@@ -242,6 +243,9 @@ def test_a_new_plugin_is_installed_and_watched(plan):
     assert (kw["folder"], kw["plugin_id"], kw["sha256"]) == (
         "/var/lib/grafana/plugins", ID, plan.sha["1.0.0"])
     assert Path(kw["tarball"]).is_file()
+    # its marker is watched: a run killed before the restart restarts Grafana next time
+    assert [op.monstack_paths for op in plan.ops] == [
+        (f"/var/lib/grafana/plugins/{ID}/{plugins.MARKER}",)]
 
 
 def test_an_unchanged_plugin_plans_nothing(plan):
