@@ -50,7 +50,10 @@ from operations.base.schema import Setting
 # architecture; the query os/arch picks that build (the "packages" of
 # <API>/<id>/versions/<version> name them linux-amd64, linux-arm64, linux-arm, ...), a
 # frontend-only plugin has one zip ("any") for all. The zip holds one top folder named
-# after the plugin id (grafana.com/developers/plugin-tools: "Package a plugin").
+# after the plugin id (grafana.com/developers/plugin-tools: "Package a plugin"). The
+# download path and its os/arch query: grafana.com's plugin API as grafana cli and nixpkgs'
+# grafana plugin derivations fetch it (".../versions/<v>/download?os=linux&arch=amd64");
+# arch=arm for 32-bit ARM follows Go's GOARCH and is not checked against grafana.com here.
 API = "https://grafana.com/api/plugins"
 # where the zips are on artifact_mirror: <artifact_mirror>/grafana-plugins/<file name>
 MIRROR_FOLDER = "grafana-plugins"
@@ -213,7 +216,7 @@ def repack(path: Path, members: list[zipfile.ZipInfo], dest: Path) -> None:
     """The checked zip as a gzipped tar at `dest` (same paths; folders 0755, files 0644 or
     0755 when the zip marks them executable for their owner; owner root), written
     atomically."""
-    part = dest.with_name(f".{dest.name}.part")
+    part = dest.with_name(f".{dest.name}.{os.getpid()}-{id(members):x}.part")
     with zipfile.ZipFile(path) as zf, open(part, "wb") as raw, \
             gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
