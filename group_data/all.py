@@ -570,6 +570,8 @@ grafana_token_dir = '~/.config/monstack/grafana-tokens'
 grafana_folder = 'Monitoring'
 # URL the controller reaches Grafana's API at (default: http://<host address>:<grafana_port>)
 grafana_url = None
+# plugins to install: [{id, version, sha256, per_arch}] (id as on grafana.com, version x.y.z; sha256 of the zip, else it must be in artifact_checksums under its file name <id>-<version>.zip; per_arch: true for a plugin with a backend, one zip per architecture named <id>-<version>.linux_<amd64|arm64|arm>.zip, its sha256s in artifact_checksums). Downloaded on the controller from grafana.com or <artifact_mirror>/grafana-plugins/; a plugin the deploy installed and this list no longer names is removed (plugins installed otherwise are left alone)
+grafana_plugins = []
 # dashboards from grafana.com by id and revision: [{id, revision, folder (title; default grafana_folder), datasources ({DS_INPUT: our data source uid}; default: each datasource input by its plugin: prometheus, loki, alertmanager), uid (only to replace a uid that clashes)}]; each file is sha256-pinned like an archive: artifact_checksums {'grafana-dashboard-<id>-<revision>.json': '<sha256>'}
 grafana_community_dashboards = []
 # controller folder holding the grafana-dashboard-<id>-<revision>.json files (air-gapped sites); unset: <artifact_mirror>/grafana-dashboards/, else grafana.com

@@ -357,3 +357,30 @@ class DirectoriesState(FactBase):
             elif kind in ("other", "missing"):
                 state[rest] = False if kind == "other" else None
         return state
+
+
+class MarkedFolders(FactBase):
+    """{name: the hex word of its `marker` file ("" when it holds none) | None} of every
+    folder directly in `folder` (hidden ones aside): None for a folder without that
+    marker, or one that is a symbolic link (someone else's: never ours to change). {} when
+    `folder` is missing."""
+
+    def command(self, folder: str, marker: str) -> str:
+        q, m = shlex.quote(folder.rstrip("/") or "/"), shlex.quote(marker)
+        return ("echo folders:; "
+                f"if [ -d {q} ]; then for d in {q}/*/; do [ -d \"$d\" ] || continue; "
+                'p=${d%/}; n=${p##*/}; '
+                f"if [ -f \"$p\"/{m} ] && [ ! -L \"$p\" ]; then "
+                f"s=$(head -n 1 \"$p\"/{m} | tr -cd 0-9a-f); echo \"marked ${{s:--}} $n\"; "
+                'else echo "other $n"; fi; done; fi; true')
+
+    def process(self, output):
+        found = {}
+        for line in output[1:]:
+            kind, _, rest = line.partition(" ")
+            if kind == "marked":
+                sha, _, name = rest.partition(" ")
+                found[name] = "" if sha == "-" else sha
+            elif kind == "other":
+                found[rest] = None
+        return found

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import hosts_fixture, write_inventory
 from harness.dashboards import uid_of
-from harness.doubles import community_dashboard, grafana_archive
+from harness.doubles import community_dashboard, grafana_archive, grafana_test_plugin
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import mirror_settings, service_pids
 from operations.base.templates import shipped_dashboards
@@ -183,3 +183,72 @@ def test_a_community_dashboard_from_the_mirror_lands_in_its_folder(stack, first_
     again = deploy(stack, data=data).check()
     assert again.changed_ops() == {}
     assert "data sources, folder and dashboards are up to date" in again.output
+
+
+# -- plugins: these run last. Installing or removing a plugin restarts Grafana, and the
+# double keeps its objects in memory (a real Grafana keeps them in its database): the run
+# after such a restart provisions everything again, which these tests assert as such.
+PLUGIN = grafana_test_plugin.PLUGIN_ID
+PLUGINS = "/var/lib/grafana/plugins"
+RESTART = "Grafana | Restart grafana and wait until ready"
+
+
+@pytest.fixture(scope="module")
+def plugin(mirror, tmp_path_factory):
+    """The test plugin's grafana_plugins entry, its zip on the mirror (grafana-plugins/)."""
+    return grafana_test_plugin.publish(mirror, tmp_path_factory.mktemp("plugin"), "1.0.0")
+
+
+@pytest.fixture(scope="module")
+def plugin_runs(stack, first_runs, plugin):
+    return preview_then_run(stack["inventory"], env=ENV,
+                            data={"grafana_plugins": json.dumps([plugin])})
+
+
+def test_a_plugin_from_the_mirror_is_installed_and_grafana_restarted_once(stack, plugin,
+                                                                          plugin_runs):
+    dry, real = plugin_runs
+    assert_preview_was_exact(dry, real)
+    assert real.changed_ops() == {
+        f"Grafana | Install Grafana plugin {PLUGIN} 1.0.0": 1, RESTART: 1}, real.changes
+    mon = stack["mon"]
+    assert mon.ssh(f"cat {PLUGINS}/{PLUGIN}/.monstack-plugin-sha256").stdout.strip() == \
+        plugin["sha256"]
+    assert mon.ssh(f"stat -c '%a %U' {PLUGINS}/{PLUGIN} {PLUGINS}/{PLUGIN}/plugin.json"
+                   ).stdout.split("\n")[:2] == ["755 root", "644 root"]
+    assert mon.ssh(f"ls -A {PLUGINS}").stdout.split() == [PLUGIN]   # nothing left staged
+    [listed] = api(mon, "/api/plugins")
+    assert (listed["id"], listed["type"], listed["info"]["version"]) == (PLUGIN, "panel",
+                                                                        "1.0.0")
+    assert api(mon, f"/api/plugins/{PLUGIN}/settings")["info"]["version"] == "1.0.0"
+
+
+def test_with_the_plugin_a_second_run_changes_and_restarts_nothing(stack, plugin,
+                                                                   plugin_runs):
+    data = {"grafana_plugins": json.dumps([plugin])}
+    # the double forgot its objects in that restart: provisioned again, plugin untouched
+    assert deploy(stack, data=data).check().changed_ops() == {PROVISION_ALL: 1}
+    before = service_pids(stack["mon"], ["grafana"])
+    dry = deploy(stack, dry=True, data=data).check()
+    again = deploy(stack, data=data).check()
+    assert dry.changed_ops() == {} and again.changed_ops() == {}, (dry.changes, again.changes)
+    assert service_pids(stack["mon"], ["grafana"]) == before
+
+
+def test_a_dropped_plugin_is_removed_and_a_hand_placed_one_stays(stack, plugin_runs):
+    mon = stack["mon"]
+    hand = f"{PLUGINS}/hand-placed-panel"
+    mon.ssh(f"mkdir -p {hand} && echo '{{\"id\": \"hand-placed-panel\", \"type\": "
+            f"\"panel\"}}' > {hand}/plugin.json")
+    data = {"grafana_plugins": "[]"}
+    dry, real = preview_then_run(stack["inventory"], env=ENV, data=data)
+    assert_preview_was_exact(dry, real)
+    assert real.changed_ops() == {
+        f"Grafana | Remove Grafana plugin {PLUGIN} (installed by the deploy, no longer in "
+        "grafana_plugins)": 1, RESTART: 1}, real.changes
+    assert mon.ssh(f"ls -A {PLUGINS}").stdout.split() == ["hand-placed-panel"]
+    assert mon.ssh(f"cat {hand}/plugin.json").stdout.strip() == \
+        '{"id": "hand-placed-panel", "type": "panel"}'
+    assert api(mon, "/api/plugins") == []   # unsigned: Grafana (and the double) skip it
+    assert deploy(stack, data=data).check().changed_ops() == {PROVISION_ALL: 1}   # as above
+    assert deploy(stack, data=data).check().changed_ops() == {}

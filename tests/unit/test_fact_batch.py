@@ -14,7 +14,7 @@ from pyinfra.facts.server import Arch, Users
 
 from operations.base import fact_batch
 from operations.base.facts import (DirectoriesState, FilesState, LocalAddressOf,
-                              MaskedFileContents)
+                              MarkedFolders, MaskedFileContents)
 
 pytestmark = pytest.mark.skipif(not fact_batch.SUPPORTED, reason="pyinfra internals differ")
 
@@ -80,6 +80,8 @@ def asked(tree) -> list[tuple]:
                                 str(tree / "conf")], "folder": str(tree / "conf")}),
         (DirectoriesState, {"paths": [str(tree / "conf"), str(tree / "conf/a.yml"),
                                       str(tree / "missing")]}),
+        (MarkedFolders, {"folder": str(tree), "marker": "a.yml"}),
+        (MarkedFolders, {"folder": str(tree / "missing"), "marker": "a.yml"}),
         (Arch, {}),
         (Users, {}),
     ]

@@ -276,6 +276,8 @@ def install():
     config_op = validated_file(
         name="Write grafana.ini (Grafana has no config checker)", dest=CONFIG,
         content=content, user="root", group=NAME, mode="0640", secret=True)
+    # Grafana loads plugins only at its start: any plugin installed or removed restarts it
+    plugin_ops = plugins.install(s)
     unit = Unit(
         name=NAME, user=NAME,
         description="Grafana", documentation="https://grafana.com/docs/grafana/latest/",
@@ -285,7 +287,7 @@ def install():
                     f"--homepath={grafana_home}", *s.grafana_extra_flags],
     )
     # the first start migrates the database: slow on a Raspberry Pi
-    service(unit, local_url(NAME, "/api/health"), restart_on=install_ops,
+    service(unit, local_url(NAME, "/api/health"), restart_on=[*install_ops, *plugin_ops],
             reload_on=[config_op], ready_seconds=300)
 
     grafana = grafana_provisioning.connect(s, host)

@@ -51,7 +51,8 @@ os.environ["GF_SECURITY_ADMIN_PASSWORD"] = password   # not on the command line 
 sys.exit(grafana_double.main([
     "--host", ini.get("server", "http_addr", fallback="") or "0.0.0.0",
     "--port", ini.get("server", "http_port", fallback="3000"),
-    "--admin-user", ini.get("security", "admin_user", fallback="admin")]))
+    "--admin-user", ini.get("security", "admin_user", fallback="admin"),
+    "--config", config]))   # its [paths] plugins: the plugins the double lists
 '''
 NOTICE = "GRAFANA API TEST DOUBLE: this archive is not Grafana; see bin/grafana.\n"
 

@@ -18,6 +18,10 @@ Test knobs (fault injection):
     (bodies as sent, secrets included: it lives in test memory only; auth is logged as
     "basic:<login>" / "bearer" / "none", never the credential).
 
+Plugins: like Grafana, the double loads plugins once, at start, from its plugins folder
+(``plugins_dir=``, or ``[paths] plugins`` of ``--config``'s ini): every plugin.json under
+it, and answers GET /api/plugins and /api/plugins/<id>/settings from them.
+
 Standalone (standard library only), e.g. as the grafana-server of a test archive:
     python3 tests/harness/doubles/grafana_double.py --port 3000 --admin-password-file F
 Unknown arguments (real grafana-server flags) are ignored.
@@ -107,6 +111,7 @@ class GrafanaState:
         self.service_accounts: dict[int, dict] = {}
         self.tokens: dict[int, dict] = {}
         self.contact_points: dict[str, dict] = {}
+        self.plugins: dict[str, dict] = {}   # id -> plugin.json (+ "_signature"), at start
         self.add_user(admin_user, admin_password, role="Admin", server_admin=True)
 
     def next_id(self) -> int:
@@ -434,6 +439,67 @@ class GrafanaState:
         return {"message": "contactpoint updated"}
 
 
+    # ---- plugins ------------------------------------------------------------------------
+    # The shapes of Grafana's PluginListItem and PluginSetting (pkg/api/dtos/plugins.go):
+    # only the plugins of the plugins folder are listed, not Grafana's core ones (double's
+    # choice); no update check (latestVersion "", hasUpdate false).
+
+    def _plugin_common(self, meta: dict) -> dict:
+        plugin_type = meta.get("type", "")
+        # Docs: an app plugin is off until enabled (autoEnabled apps aside)
+        enabled = plugin_type != "app" or bool(meta.get("autoEnabled"))
+        return {"name": meta.get("name", meta["id"]), "type": plugin_type, "id": meta["id"],
+                "enabled": enabled, "pinned": enabled and plugin_type == "app",
+                "info": copy.deepcopy(meta.get("info") or {}),
+                "dependencies": copy.deepcopy(meta.get("dependencies") or {}),
+                "latestVersion": "", "hasUpdate": False, "defaultNavUrl": "",
+                "state": meta.get("state", ""), "signature": meta["_signature"],
+                "signatureType": "", "signatureOrg": ""}
+
+    def list_plugins(self, query: dict) -> list:
+        wanted_type = first(query, "type", "")
+        return [self._plugin_common(meta) for _, meta in sorted(self.plugins.items())
+                if not wanted_type or meta.get("type") == wanted_type]
+
+    def plugin_settings(self, plugin_id: str) -> dict:
+        meta = self.plugins.get(plugin_id)
+        if meta is None:
+            raise ApiError(404, "Plugin not found, no installed plugin with that id")
+        return {**self._plugin_common(meta), "module": f"public/plugins/{plugin_id}/module.js",
+                "baseUrl": f"public/plugins/{plugin_id}", "includes": meta.get("includes"),
+                "jsonData": {}, "secureJsonFields": {}}
+
+
+def load_plugins(folder: str | None, allow_unsigned=()) -> dict[str, dict]:
+    """The plugins Grafana would load from `folder`: each plugin.json found under it (the
+    first one down each branch: nested plugins are not listed, and hidden folders, such as
+    a staged `.x.monstack-new`, are skipped: double's choice). A plugin is "valid" when it
+    holds a MANIFEST.txt (double's choice: the signature is not checked) and "unsigned"
+    otherwise; Grafana's docs: an unsigned plugin is not loaded unless
+    [plugins] allow_loading_unsigned_plugins names it. The first of one id wins."""
+    found: dict[str, dict] = {}
+    if not folder or not os.path.isdir(folder):
+        return found
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if "plugin.json" not in files:
+            continue
+        dirs[:] = []
+        try:
+            with open(os.path.join(root, "plugin.json")) as fh:
+                meta = json.load(fh)
+        except (OSError, ValueError):
+            continue    # Grafana logs and skips a plugin.json it cannot read
+        if not isinstance(meta, dict) or not isinstance(meta.get("id"), str):
+            continue
+        signed = os.path.isfile(os.path.join(root, "MANIFEST.txt"))
+        if not signed and meta["id"] not in allow_unsigned:
+            continue
+        meta["_signature"] = "valid" if signed else "unsigned"
+        found.setdefault(meta["id"], meta)
+    return found
+
+
 def slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
@@ -482,6 +548,9 @@ ROUTES = [
     ("GET", r"/api/users/lookup", "Viewer", True, lambda s, w, m, q, b: s.lookup_user(q)),
     ("PUT", r"/api/admin/users/(?P<id>\d+)/password", "Viewer", True,
      lambda s, w, m, q, b: s.set_password(int(m["id"]), b)),
+    ("GET", r"/api/plugins", "Viewer", False, lambda s, w, m, q, b: s.list_plugins(q)),
+    ("GET", r"/api/plugins/(?P<id>[^/]+)/settings", "Viewer", False,
+     lambda s, w, m, q, b: s.plugin_settings(m["id"])),
     ("GET", r"/api/v1/provisioning/contact-points", "Admin", False,
      lambda s, w, m, q, b: s.list_contact_points(q)),
     ("POST", r"/api/v1/provisioning/contact-points", "Admin", False,
@@ -592,8 +661,10 @@ class GrafanaDouble:
 
     def __init__(self, *, admin_user: str = "admin", admin_password: str = "admin",
                  host: str = "127.0.0.1", port: int = 0, down_for_seconds: float = 0.0,
-                 verbose: bool = False):
+                 verbose: bool = False, plugins_dir: str | None = None,
+                 allow_unsigned_plugins=()):
         self.state = GrafanaState(admin_user, admin_password)
+        self.plugins_dir, self.allow_unsigned_plugins = plugins_dir, tuple(allow_unsigned_plugins)
         self.faults = _Faults()
         self.verbose = verbose
         self.down_for_seconds = down_for_seconds
@@ -620,6 +691,8 @@ class GrafanaDouble:
         # Bind now (the port is ours and known), listen later: until listen(), connecting
         # to a bound-only TCP socket is refused, which is what "Grafana still down" looks like.
         self._server.server_bind()
+        # as Grafana: plugins are read once, at start
+        self.state.plugins = load_plugins(self.plugins_dir, self.allow_unsigned_plugins)
         if self.down_for_seconds <= 0:
             self._activate()    # listening before start() returns: no startup race
         self._thread = threading.Thread(target=self._run, name="grafana-double", daemon=True)
@@ -744,6 +817,20 @@ def _read_password(args) -> str:
     return args.admin_password or os.environ.get("GF_SECURITY_ADMIN_PASSWORD", "admin")
 
 
+def _plugins_config(config: str | None) -> tuple[str | None, list[str]]:
+    """[paths] plugins of a grafana.ini (Grafana's default: <[paths] data>/plugins) and
+    [plugins] allow_loading_unsigned_plugins (comma-separated ids)."""
+    if not config:
+        return None, []
+    import configparser
+    ini = configparser.ConfigParser(interpolation=None, comment_prefixes=("#", ";"))
+    ini.read(config)
+    data = ini.get("paths", "data", fallback="data")
+    folder = ini.get("paths", "plugins", fallback="") or os.path.join(data, "plugins")
+    allowed = ini.get("plugins", "allow_loading_unsigned_plugins", fallback="")
+    return folder, [p.strip() for p in allowed.split(",") if p.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="GRAFANA API TEST DOUBLE (not Grafana)")
     parser.add_argument("--port", type=int, default=3000)
@@ -752,9 +839,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin-password")
     parser.add_argument("--admin-password-file")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--config", help="grafana.ini: its [paths] plugins folder is read")
     args, _ignored = parser.parse_known_args(argv)   # real grafana-server flags are ignored
+    plugins_dir, allow_unsigned = _plugins_config(args.config)
     double = GrafanaDouble(admin_user=args.admin_user, admin_password=_read_password(args),
-                           host=args.host, port=args.port, verbose=args.verbose)
+                           host=args.host, port=args.port, verbose=args.verbose,
+                           plugins_dir=plugins_dir, allow_unsigned_plugins=allow_unsigned)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
