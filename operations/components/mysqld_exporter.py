@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - depends on the pyinfra version
     from pyinfra.api.command import MaskString as Hidden
 from pyinfra.operations import server
 
-from operations.base.component import Component
+from operations.base.component import exporter
 from operations.base.facts import MysqlUser
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.install import refuse_older_package
@@ -50,12 +50,10 @@ MAX_USER_CONNECTIONS = 3
 SLAVE_MONITOR_SINCE = (10, 5, 9)
 
 
-COMPONENT = Component(
-    name=NAME,
-    help="MySQL or MariaDB metrics, on hosts of the mysql group",
-    port=9104, group="mysql", listen_address="auto",
+COMPONENT = exporter(
+    NAME, help="MySQL or MariaDB metrics, on hosts of the mysql group",
+    port=9104, group="mysql",
     scrape_job=("mysql", "MySQL/MariaDB"),
-    protected_by="web.yml",
     release=promu_release(
         "prometheus/mysqld_exporter", NAME, version="0.19.0", oldest=FLOOR,
         oldest_reason="a .my.cnf without password (socket login) needs 0.15.0; Debian 12's "

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pyinfra import host, logger
 from pyinfra.api import deploy
 
-from operations.base.component import Component
+from operations.base.component import exporter
 from operations.base.facts import HttpAnswers
 from operations.base.files import validated_file
 from operations.base.exporters import exporter_service, no_home
@@ -49,12 +49,10 @@ NGINX_CHECK = (
 )
 
 
-COMPONENT = Component(
-    name=NAME,
-    help="nginx connection and request counters (stub_status), on hosts of the nginx group",
-    port=9113, group="nginx", listen_address="auto",
+COMPONENT = exporter(
+    NAME, help="nginx connection and request counters (stub_status), on hosts of the nginx group",
+    port=9113, group="nginx",
     scrape_job=("nginx", "nginx"),
-    protected_by="web.yml",
     release={
         "version": "1.5.1",
         "oldest": FLOOR,

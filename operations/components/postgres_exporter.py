@@ -4,7 +4,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import server
 
-from operations.base.component import Component
+from operations.base.component import exporter
 from operations.base.facts import PostgresRole
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.inventory import listen_address, secret, settings
@@ -16,12 +16,10 @@ CONFIG_DIR = "/etc/postgres_exporter"
 ENV_FILE = f"{CONFIG_DIR}/postgres_exporter.env"
 
 
-COMPONENT = Component(
-    name=NAME,
-    help="PostgreSQL metrics, on hosts of the postgres group",
-    port=9187, group="postgres", listen_address="auto",
+COMPONENT = exporter(
+    NAME, help="PostgreSQL metrics, on hosts of the postgres group",
+    port=9187, group="postgres",
     scrape_job=("postgres", "PostgreSQL"),
-    protected_by="web.yml",
     release=promu_release(
         "prometheus-community/postgres_exporter", NAME, version="0.20.1", oldest="0.11.1",
         oldest_reason="the oldest build the suite runs, Debian 12's",

@@ -2,7 +2,7 @@
 
 from pyinfra.api import deploy
 
-from operations.base.component import Component
+from operations.base.component import exporter
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.inventory import listen_address, secret, settings
 from operations.base.schema import Setting, version_tuple
@@ -13,10 +13,9 @@ CONFIG_DIR = "/etc/redis_exporter"
 ENV_FILE = f"{CONFIG_DIR}/redis_exporter.env"
 
 
-COMPONENT = Component(
-    name=NAME,
-    help="Redis metrics, on hosts of the redis group",
-    port=9121, group="redis", listen_address="auto",
+COMPONENT = exporter(
+    NAME, help="Redis metrics, on hosts of the redis group",
+    port=9121, group="redis",
     scrape_job=("redis", "Redis"),
     protected_by="flags",
     release={
