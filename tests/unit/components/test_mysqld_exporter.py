@@ -5,13 +5,11 @@ reading the .my.cnf the deploy writes."""
 from __future__ import annotations
 
 import subprocess
-import time
-import urllib.request
 
 import pytest
 
 from harness import debian
-from harness.net import free_port
+from harness.net import free_port, metrics
 from operations.base.facts import MysqlUser
 from operations.base.schema import SettingsError
 from operations.components import mysqld_exporter as me
@@ -175,18 +173,6 @@ def test_debian_12s_build_refuses_the_passwordless_login_hence_the_floor(tmp_pat
     assert debian.upstream_version("mysqld_exporter") < me.FLOOR
 
 
-def scrape(port: int, proc, seconds: float = 20) -> str:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read()
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-                return r.read().decode()
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("no /metrics")
-
-
 @pytest.mark.parametrize("suite", PROVEN_SUITES)
 @pytest.mark.parametrize("with_password", [False, True])
 def test_proven_builds_read_the_cnf_and_report_mysql_up(tmp_path, suite, with_password):
@@ -200,7 +186,7 @@ def test_proven_builds_read_the_cnf_and_report_mysql_up(tmp_path, suite, with_pa
                              f"--web.listen-address=127.0.0.1:{port}"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        text = scrape(port, proc)
+        text = metrics(port, proc)
     finally:
         proc.terminate()
         proc.wait(10)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from harness import debian
-from harness.net import free_port
+from harness.net import free_port, metrics
 from operations.base.facts import HttpAnswers
 from operations.base.schema import SettingsError
 from operations.components import nginx_exporter as ne
@@ -150,18 +149,6 @@ def test_debian_12s_build_has_no_web_config_hence_the_floor():
     assert debian.upstream_version("nginx_exporter") < ne.FLOOR
 
 
-def wait_metrics(port: int, proc, seconds: float = 20) -> str:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert proc.poll() is None
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-                return r.read().decode()
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("no /metrics")
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="nginx -t/run wants root's paths")
 @pytest.mark.parametrize("suite", PROVEN_SUITES)
 def test_the_exporter_reads_nginx_through_the_status_server(tmp_path, nginx, suite):
@@ -180,7 +167,7 @@ def test_the_exporter_reads_nginx_through_the_status_server(tmp_path, nginx, sui
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 20
-        while "nginx_up 1" not in (text := wait_metrics(port, proc)).splitlines():
+        while "nginx_up 1" not in (text := metrics(port, proc)).splitlines():
             assert time.monotonic() < deadline and server.poll() is None, text
             time.sleep(0.3)
     finally:
