@@ -176,11 +176,15 @@ def tool(name: str, suite: str = OLDEST) -> Path:
     raise KeyError(name)
 
 
-def promtool_accepts(text: str, tmp_path: Path, suite: str = OLDEST) -> None:
-    """`promtool check config` (Debian's real promtool of `suite`) passes the rendered
-    prometheus.yml."""
-    path = tmp_path / "prometheus.yml"
+PROMTOOL_CHECKED = {"config": "prometheus.yml", "web-config": "web.yml"}
+
+
+def promtool_accepts(text: str, tmp_path: Path, suite: str = OLDEST,
+                     check: str = "config") -> None:
+    """`promtool check <check>` (Debian's real promtool of `suite`) passes the rendered
+    file: prometheus.yml, or web.yml (`check="web-config"`)."""
+    path = tmp_path / PROMTOOL_CHECKED[check]
     path.write_text(text)
-    res = subprocess.run([str(tool("promtool", suite)), "check", "config", str(path)],
+    res = subprocess.run([str(tool("promtool", suite)), "check", check, str(path)],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
