@@ -32,7 +32,7 @@ from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.install import refuse_older_package
 from operations.base.inventory import listen_address, secret, settings
 from operations.base.releases import promu_release
-from operations.base.schema import Setting, SettingsError, version_tuple
+from operations.base.schema import Setting, SettingsError, secret_setting, version_tuple
 
 NAME = "mysqld_exporter"
 CONFIG_DIR = "/etc/mysqld_exporter"
@@ -78,9 +78,9 @@ COMPONENT = exporter(
         Setting("mysqld_exporter_db_user", "str", NAME, section=NAME,
                 help="the database user it logs in as (socket login: the same name as its "
                      "system user, mysqld_exporter)"),
-        Setting("mysqld_exporter_password_secret", "str", None, optional=True, section=NAME,
-                help="name of the secret holding the database user's password (none: "
-                     "passwordless socket login, MariaDB's unix_socket)"),
+        secret_setting("mysqld_exporter_password_secret",
+                       "the database user's password (none: passwordless socket login, "
+                       "MariaDB's unix_socket)", section=NAME),
         Setting("mysqld_exporter_create_db_user", "bool", False, section=NAME,
                 help="create the database user on the local server with the grants upstream "
                      "documents (PROCESS, REPLICATION CLIENT, SELECT, at most 3 connections)"),

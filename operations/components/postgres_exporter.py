@@ -9,7 +9,7 @@ from operations.base.facts import PostgresRole
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.inventory import listen_address, secret, settings
 from operations.base.releases import promu_release
-from operations.base.schema import Setting, SettingsError
+from operations.base.schema import Setting, SettingsError, secret_setting
 
 NAME = "postgres_exporter"
 CONFIG_DIR = "/etc/postgres_exporter"
@@ -41,9 +41,8 @@ COMPONENT = exporter(
                 section="postgres_exporter", help=(
                     "connection string without password (default: the local server over its "
                     "socket, peer authentication as the postgres_exporter role)")),
-        Setting("postgres_exporter_password_secret", "str", None, optional=True,
-                section="postgres_exporter",
-                help="name of the secret holding the role's password (TCP connections)"),
+        secret_setting("postgres_exporter_password_secret",
+                       "the role's password (TCP connections)", section="postgres_exporter"),
         Setting("postgres_exporter_create_db_user", "bool", False, section="postgres_exporter",
                 help="create the postgres_exporter role (login, pg_monitor) on the local server"),
     ),
