@@ -193,6 +193,7 @@ def database_user(s, password: str | None) -> None:
 
 
 def check_package_version() -> None:
+    """Under the package method: refuse a package older than FLOOR."""
     refuse_older_package(NAME, FLOOR,
                          "its .my.cnf needs a password there: Debian 12 has 0.14.0")
 
@@ -204,8 +205,7 @@ home = no_home
 @deploy("mysqld_exporter")
 def install():
     s = settings()
-    if s.mysqld_exporter_install_method == "package":
-        check_package_version()
+    check_package_version()
     password = (secret(s.mysqld_exporter_password_secret, "mysqld_exporter's database login")
                 if s.mysqld_exporter_password_secret else None)
     exporter_service(

@@ -140,6 +140,7 @@ def advice(uri: str) -> str:
 
 
 def check_package_version() -> None:
+    """Under the package method: refuse a package older than FLOOR."""
     refuse_older_package(NAME, FLOOR,
                          "no --web.config.file, single-dash flags: Debian 12 has 0.11.0")
 
@@ -169,8 +170,7 @@ home = no_home
 @deploy("nginx_exporter")
 def install():
     s = settings()
-    if s.nginx_exporter_install_method == "package":
-        check_package_version()
+    check_package_version()
     exporter_service(
         NAME, home(s), CONFIG_DIR,
         before_program=lambda: status_page(s.nginx_exporter_scrape_uri,
