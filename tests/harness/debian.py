@@ -168,6 +168,11 @@ def binaries(component: str, arch: str = "amd64", suite: str = OLDEST) -> dict[s
     return {upstream: root / "usr/bin" / debian for debian, upstream in names.items()}
 
 
+def program(component: str, suite: str = OLDEST) -> Path:
+    """Debian's build of the component's own program (the binary named like it)."""
+    return binaries(component, suite=suite)[component]
+
+
 def tool(name: str, suite: str = OLDEST) -> Path:
     """A controller-side tool such as promtool or amtool (amd64 build of `suite`)."""
     for component, (_, names) in PACKAGES.items():

@@ -273,7 +273,7 @@ def node_exporter(stack, certs, tmp_path):
     (tmp_path / "tls.key").write_text(p.key_pem)
     (tmp_path / "web.yml").write_text(web_config.web_yml(p, "node_exporter", str(tmp_path)))
     port = free_port()
-    binary = debian.binaries("node_exporter")["node_exporter"]
+    binary = debian.program("node_exporter")
     proc = subprocess.Popen([str(binary), f"--web.listen-address=127.0.0.1:{port}",
                              f"--web.config.file={tmp_path}/web.yml",
                              "--collector.disable-defaults", "--collector.time"],

@@ -75,7 +75,7 @@ def _cadvisor_starts(binary: Path, argv: list[str]) -> tuple[bool, str]:
 def test_the_real_cadvisor_takes_the_flags_rendered_for_its_version(current):
     """Debian's real cAdvisor 0.38.7 (bullseye) starts with the flags rendered for 0.38.7,
     and refuses, as the deploy did before, the metric list of a newer cAdvisor."""
-    real = debian.binaries("cadvisor", suite=debian.NEWEST["cadvisor"])["cadvisor"]
+    real = debian.program("cadvisor", debian.NEWEST["cadvisor"])
     version = debian.upstream_version("cadvisor", suite=debian.NEWEST["cadvisor"])
     s = current({"cadvisor_version": version})
     started, output = _cadvisor_starts(real, exec_start_argv(

@@ -130,7 +130,7 @@ def test_unit(current):
 
 # -- Debian's real builds ------------------------------------------------------------------
 def binary(suite: str) -> str:
-    return str(debian.binaries("process_exporter", suite=suite)["process_exporter"])
+    return str(debian.program("process_exporter", suite))
 
 
 @pytest.mark.parametrize("suite", SUITES)

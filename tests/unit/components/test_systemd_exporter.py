@@ -147,7 +147,7 @@ def test_unit(current):
 
 
 def sid_binary() -> str:
-    return str(debian.binaries("systemd_exporter", suite="sid")["systemd_exporter"])
+    return str(debian.program("systemd_exporter", "sid"))
 
 
 def test_every_flag_of_the_unit_is_in_the_builds_help(current):
