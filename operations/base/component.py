@@ -107,3 +107,13 @@ class Component:
             installs = {f"{name}_{s}" for s in ("install_method", "version", "extra_flags")}
             return [s for s in every if s.name not in installs]
         return every
+
+
+def exporter(name: str, **fields: Any) -> Component:
+    """The catalogue row of an exporter (planned by exporter_service,
+    operations/base/exporters.py): like every exporter here it listens only at the address
+    Prometheus scrapes it at (`listen_address="auto"`) and protects its endpoint with the
+    exporter-toolkit's web config (`protected_by="web.yml"`), unless `fields` say
+    otherwise."""
+    return Component(name=name, **{"listen_address": "auto", "protected_by": "web.yml",
+                                   **fields})

@@ -92,8 +92,11 @@ def package_older_than(component: str, floor: str) -> tuple[str, str] | None:
 
 
 def refuse_older_package(component: str, floor: str, why: str) -> None:
-    """Stop planning when the package method would give `component` older than `floor`,
-    the oldest the deploy can configure (`why`: what the older one lacks)."""
+    """Stop planning when the package method, where this host's `component` uses it, would
+    give it older than `floor`, the oldest the deploy can configure (`why`: what the older
+    one lacks)."""
+    if settings().component(component, "install_method") != "package":
+        return
     older = package_older_than(component, floor)
     if older:
         package, version = older

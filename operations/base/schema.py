@@ -54,6 +54,14 @@ class Setting:
     section: str = "general"
 
 
+def secret_setting(name: str, holding: str, *, section: str,
+                   default: str | None = None) -> Setting:
+    """A setting naming the secret (environment or secrets_file) that holds `holding`;
+    without a `default` it may be unset (no such secret)."""
+    return Setting(name, "str", default, f"name of the secret holding {holding}",
+                   optional=default is None, section=section)
+
+
 # -- coercion ----------------------------------------------------------------------------
 TRUE = {"true", "yes", "on", "1"}
 FALSE = {"false", "no", "off", "0"}

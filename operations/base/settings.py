@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from operations.base.addresses import scrape_address_problem, url_problem
-from operations.base.schema import Setting
+from operations.base.schema import Setting, secret_setting
 
 GENERAL: list[Setting] = [
     # -- where artifacts come from, the controller's folders, secrets ------------------
@@ -78,10 +78,9 @@ GENERAL: list[Setting] = [
         "web.yml); Prometheus, Grafana and the readiness checks log in")),
     Setting("basic_auth_username", "str", "prometheus", section="tls_and_basic_auth",
             help="user name of that login"),
-    Setting("basic_auth_password_secret", "str", "MONSTACK_BASIC_AUTH_PASSWORD",
-            section="tls_and_basic_auth", help=(
-                "name of the secret holding its password (at most 72 bytes; no line breaks, "
-                "no spaces at either end)")),
+    secret_setting("basic_auth_password_secret",
+                   "its password (at most 72 bytes; no line breaks, no spaces at either end)",
+                   section="tls_and_basic_auth", default="MONSTACK_BASIC_AUTH_PASSWORD"),
 ]
 
 

@@ -2,7 +2,7 @@
 
 from pyinfra.api import deploy
 
-from operations.base.component import Component
+from operations.base.component import exporter
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.inventory import listen_address, settings
 from operations.base.releases import promu_release
@@ -14,12 +14,10 @@ CONFIG_DIR = "/etc/blackbox_exporter"
 CONFIG = f"{CONFIG_DIR}/blackbox.yml"
 
 
-COMPONENT = Component(
-    name=NAME,
-    help="HTTP/TCP/ICMP probes of endpoints",
-    port=9115, group="monitoring", enabled=False, listen_address="auto",
+COMPONENT = exporter(
+    NAME, help="HTTP/TCP/ICMP probes of endpoints",
+    port=9115, group="monitoring", enabled=False,
     scrape_job=("blackbox_exporter", "the blackbox exporter's own metrics"),
-    protected_by="web.yml",
     release=promu_release(
         "prometheus/blackbox_exporter", NAME, version="0.28.0", oldest="0.23.0",
         oldest_reason="the oldest build the suite runs, Debian 12's",

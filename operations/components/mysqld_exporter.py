@@ -26,13 +26,13 @@ except ImportError:  # pragma: no cover - depends on the pyinfra version
     from pyinfra.api.command import MaskString as Hidden
 from pyinfra.operations import server
 
-from operations.base.component import Component
+from operations.base.component import exporter
 from operations.base.facts import MysqlUser
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.install import refuse_older_package
 from operations.base.inventory import listen_address, secret, settings
 from operations.base.releases import promu_release
-from operations.base.schema import Setting, SettingsError, version_tuple
+from operations.base.schema import Setting, SettingsError, secret_setting, version_tuple
 
 NAME = "mysqld_exporter"
 CONFIG_DIR = "/etc/mysqld_exporter"
@@ -50,12 +50,10 @@ MAX_USER_CONNECTIONS = 3
 SLAVE_MONITOR_SINCE = (10, 5, 9)
 
 
-COMPONENT = Component(
-    name=NAME,
-    help="MySQL or MariaDB metrics, on hosts of the mysql group",
-    port=9104, group="mysql", listen_address="auto",
+COMPONENT = exporter(
+    NAME, help="MySQL or MariaDB metrics, on hosts of the mysql group",
+    port=9104, group="mysql",
     scrape_job=("mysql", "MySQL/MariaDB"),
-    protected_by="web.yml",
     release=promu_release(
         "prometheus/mysqld_exporter", NAME, version="0.19.0", oldest=FLOOR,
         oldest_reason="a .my.cnf without password (socket login) needs 0.15.0; Debian 12's "
@@ -80,9 +78,9 @@ COMPONENT = Component(
         Setting("mysqld_exporter_db_user", "str", NAME, section=NAME,
                 help="the database user it logs in as (socket login: the same name as its "
                      "system user, mysqld_exporter)"),
-        Setting("mysqld_exporter_password_secret", "str", None, optional=True, section=NAME,
-                help="name of the secret holding the database user's password (none: "
-                     "passwordless socket login, MariaDB's unix_socket)"),
+        secret_setting("mysqld_exporter_password_secret",
+                       "the database user's password (none: passwordless socket login, "
+                       "MariaDB's unix_socket)", section=NAME),
         Setting("mysqld_exporter_create_db_user", "bool", False, section=NAME,
                 help="create the database user on the local server with the grants upstream "
                      "documents (PROCESS, REPLICATION CLIENT, SELECT, at most 3 connections)"),
@@ -195,6 +193,7 @@ def database_user(s, password: str | None) -> None:
 
 
 def check_package_version() -> None:
+    """Under the package method: refuse a package older than FLOOR."""
     refuse_older_package(NAME, FLOOR,
                          "its .my.cnf needs a password there: Debian 12 has 0.14.0")
 
@@ -206,8 +205,7 @@ home = no_home
 @deploy("mysqld_exporter")
 def install():
     s = settings()
-    if s.mysqld_exporter_install_method == "package":
-        check_package_version()
+    check_package_version()
     password = (secret(s.mysqld_exporter_password_secret, "mysqld_exporter's database login")
                 if s.mysqld_exporter_password_secret else None)
     exporter_service(

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pyinfra import host, logger
 from pyinfra.api import deploy
 
-from operations.base.component import Component
+from operations.base.component import exporter
 from operations.base.facts import HttpAnswers
 from operations.base.files import validated_file
 from operations.base.exporters import exporter_service, no_home
@@ -49,12 +49,10 @@ NGINX_CHECK = (
 )
 
 
-COMPONENT = Component(
-    name=NAME,
-    help="nginx connection and request counters (stub_status), on hosts of the nginx group",
-    port=9113, group="nginx", listen_address="auto",
+COMPONENT = exporter(
+    NAME, help="nginx connection and request counters (stub_status), on hosts of the nginx group",
+    port=9113, group="nginx",
     scrape_job=("nginx", "nginx"),
-    protected_by="web.yml",
     release={
         "version": "1.5.1",
         "oldest": FLOOR,
@@ -142,6 +140,7 @@ def advice(uri: str) -> str:
 
 
 def check_package_version() -> None:
+    """Under the package method: refuse a package older than FLOOR."""
     refuse_older_package(NAME, FLOOR,
                          "no --web.config.file, single-dash flags: Debian 12 has 0.11.0")
 
@@ -171,8 +170,7 @@ home = no_home
 @deploy("nginx_exporter")
 def install():
     s = settings()
-    if s.nginx_exporter_install_method == "package":
-        check_package_version()
+    check_package_version()
     exporter_service(
         NAME, home(s), CONFIG_DIR,
         before_program=lambda: status_page(s.nginx_exporter_scrape_uri,

@@ -2,7 +2,7 @@
 
 from pyinfra.api import deploy
 
-from operations.base.component import Component
+from operations.base.component import exporter
 from operations.base.exporters import exporter_service
 from operations.base.inventory import listen_address, settings
 from operations.base.releases import promu_release
@@ -13,12 +13,10 @@ HOME = "/var/lib/node_exporter"
 CONFIG_DIR = "/etc/node_exporter"   # only for web.yml (TLS, login)
 
 
-COMPONENT = Component(
-    name=NAME,
-    help="host metrics (CPU, memory, disks, network, systemd units)",
-    port=9100, group="all", listen_address="auto",
+COMPONENT = exporter(
+    NAME, help="host metrics (CPU, memory, disks, network, systemd units)",
+    port=9100, group="all",
     scrape_job=("node", "host metrics"),
-    protected_by="web.yml",
     release=promu_release(
         "prometheus/node_exporter", NAME, version="1.12.1", oldest="1.5.0",
         oldest_reason="the oldest build the suite runs, Debian 12's",

@@ -4,24 +4,22 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import server
 
-from operations.base.component import Component
+from operations.base.component import exporter
 from operations.base.facts import PostgresRole
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.inventory import listen_address, secret, settings
 from operations.base.releases import promu_release
-from operations.base.schema import Setting, SettingsError
+from operations.base.schema import Setting, SettingsError, secret_setting
 
 NAME = "postgres_exporter"
 CONFIG_DIR = "/etc/postgres_exporter"
 ENV_FILE = f"{CONFIG_DIR}/postgres_exporter.env"
 
 
-COMPONENT = Component(
-    name=NAME,
-    help="PostgreSQL metrics, on hosts of the postgres group",
-    port=9187, group="postgres", listen_address="auto",
+COMPONENT = exporter(
+    NAME, help="PostgreSQL metrics, on hosts of the postgres group",
+    port=9187, group="postgres",
     scrape_job=("postgres", "PostgreSQL"),
-    protected_by="web.yml",
     release=promu_release(
         "prometheus-community/postgres_exporter", NAME, version="0.20.1", oldest="0.11.1",
         oldest_reason="the oldest build the suite runs, Debian 12's",
@@ -43,9 +41,8 @@ COMPONENT = Component(
                 section="postgres_exporter", help=(
                     "connection string without password (default: the local server over its "
                     "socket, peer authentication as the postgres_exporter role)")),
-        Setting("postgres_exporter_password_secret", "str", None, optional=True,
-                section="postgres_exporter",
-                help="name of the secret holding the role's password (TCP connections)"),
+        secret_setting("postgres_exporter_password_secret",
+                       "the role's password (TCP connections)", section="postgres_exporter"),
         Setting("postgres_exporter_create_db_user", "bool", False, section="postgres_exporter",
                 help="create the postgres_exporter role (login, pg_monitor) on the local server"),
     ),

@@ -15,7 +15,7 @@ import re
 
 from pyinfra.api import deploy
 
-from operations.base.component import Component
+from operations.base.component import exporter
 from operations.base.exporters import ExporterFile, exporter_service, exporter_unit, no_home
 from operations.base.inventory import listen_address, settings
 from operations.base.schema import Setting, re2_problems
@@ -88,12 +88,10 @@ def settings_problems(values: dict) -> list[str]:
     return problems
 
 
-COMPONENT = Component(
-    name=NAME,
-    help="named groups of processes: count, CPU, memory, restarts",
-    port=9256, group="all", enabled=False, listen_address="auto",
+COMPONENT = exporter(
+    NAME, help="named groups of processes: count, CPU, memory, restarts",
+    port=9256, group="all", enabled=False,
     scrape_job=("process", "named process groups"),
-    protected_by="web.yml",
     checks=settings_problems,
     release={
         "version": "0.8.7",

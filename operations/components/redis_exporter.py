@@ -2,10 +2,10 @@
 
 from pyinfra.api import deploy
 
-from operations.base.component import Component
+from operations.base.component import exporter
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.inventory import listen_address, secret, settings
-from operations.base.schema import Setting, version_tuple
+from operations.base.schema import Setting, secret_setting, version_tuple
 from operations.base.tls_auth import Served, env_quote
 
 NAME = "redis_exporter"
@@ -13,10 +13,9 @@ CONFIG_DIR = "/etc/redis_exporter"
 ENV_FILE = f"{CONFIG_DIR}/redis_exporter.env"
 
 
-COMPONENT = Component(
-    name=NAME,
-    help="Redis metrics, on hosts of the redis group",
-    port=9121, group="redis", listen_address="auto",
+COMPONENT = exporter(
+    NAME, help="Redis metrics, on hosts of the redis group",
+    port=9121, group="redis",
     scrape_job=("redis", "Redis"),
     protected_by="flags",
     release={
@@ -48,9 +47,8 @@ COMPONENT = Component(
     settings=(
         Setting("redis_exporter_redis_addr", "str", "redis://localhost:6379",
                 "the Redis instance to watch", section="redis_exporter"),
-        Setting("redis_exporter_password_secret", "str", None, optional=True,
-                section="redis_exporter",
-                help="name of the secret holding the Redis password, if it has one"),
+        secret_setting("redis_exporter_password_secret", "the Redis password, if it has one",
+                       section="redis_exporter"),
     ),
 )
 

@@ -19,7 +19,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 
 from operations.base import artifacts, catalogue
-from operations.base.component import Component
+from operations.base.component import exporter
 from operations.base.facts import PackageVersion
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.install import debian_package, machine
@@ -195,12 +195,10 @@ def probe_jobs(s, exporter: str) -> list[dict]:
     }]
 
 
-COMPONENT = Component(
-    name=NAME,
-    help="SNMP probes of network devices (snmp_exporter_devices)",
-    port=9116, group="monitoring", enabled=False, listen_address="auto",
+COMPONENT = exporter(
+    NAME, help="SNMP probes of network devices (snmp_exporter_devices)",
+    port=9116, group="monitoring", enabled=False,
     scrape_job=("snmp_exporter", "the SNMP exporter's own metrics"),
-    protected_by="web.yml",
     checks=settings_problems,
     probe_jobs=probe_jobs,
     release=promu_release(

@@ -18,7 +18,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.server import OsRelease
 
-from operations.base.component import Component
+from operations.base.component import exporter
 from operations.base.exporters import exporter_service, exporter_unit, no_home
 from operations.base.inventory import listen_address, settings
 from operations.base.releases import promu_release
@@ -41,12 +41,10 @@ def settings_problems(values: dict) -> list[str]:
             for problem in re2_problems(key, values[key])]
 
 
-COMPONENT = Component(
-    name=NAME,
-    help="state and restarts of every systemd unit",
-    port=9558, group="all", enabled=False, listen_address="auto",
+COMPONENT = exporter(
+    NAME, help="state and restarts of every systemd unit",
+    port=9558, group="all", enabled=False,
     scrape_job=("systemd", "systemd units"),
-    protected_by="web.yml",
     checks=settings_problems,
     install_help=("`archive`: upstream release archive (via artifact_mirror; no sha256 is "
                   "pinned: give it in artifact_checksums); `package`: the distribution's "

@@ -63,14 +63,18 @@ def settings_problems(values: dict) -> list[str]:
     return errors
 
 
-VMSTORAGE = Component(
-    name=STORAGE,
-    help="VictoriaMetrics cluster: stores the samples, on hosts of the vmstorage group",
-    port=8482, group="vmstorage",
+def cluster_component(name: str, **fields) -> Component:
+    """The catalogue row of one of the cluster's programs: it runs on the hosts of the group
+    of its name, from the cluster tarball (release entry `victoriametrics_cluster`)."""
+    return Component(name=name, group=name, install_help=INSTALL_HELP,
+                     release_name="victoriametrics_cluster", **fields)
+
+
+VMSTORAGE = cluster_component(
+    STORAGE, help="VictoriaMetrics cluster: stores the samples, on hosts of the vmstorage group",
+    port=8482,
     extra_ports=("vmstorage_vminsert_port", "vmstorage_vmselect_port"),
     scrape_job=("vmstorage", "the VictoriaMetrics cluster's storage"),
-    install_help=INSTALL_HELP,
-    release_name="victoriametrics_cluster",
     checks=settings_problems,
     release={
         "version": "1.150.0",
@@ -133,25 +137,17 @@ VMSTORAGE = Component(
 )
 
 
-VMINSERT = Component(
-    name=INSERT,
-    help=("VictoriaMetrics cluster: takes every Prometheus' remote_write and spreads it over "
-          "the vmstorage hosts, on hosts of the vminsert group"),
-    port=8480, group="vminsert",
-    scrape_job=("vminsert", "the VictoriaMetrics cluster's write path"),
-    install_help=INSTALL_HELP,
-    release_name="victoriametrics_cluster",
+VMINSERT = cluster_component(
+    INSERT, help=("VictoriaMetrics cluster: takes every Prometheus' remote_write and spreads "
+                  "it over the vmstorage hosts, on hosts of the vminsert group"),
+    port=8480, scrape_job=("vminsert", "the VictoriaMetrics cluster's write path"),
 )
 
 
-VMSELECT = Component(
-    name=SELECT,
-    help=("VictoriaMetrics cluster: answers queries (Grafana's data source) from every "
-          "vmstorage host, on hosts of the vmselect group"),
-    port=8481, group="vmselect",
-    scrape_job=("vmselect", "the VictoriaMetrics cluster's query path"),
-    install_help=INSTALL_HELP,
-    release_name="victoriametrics_cluster",
+VMSELECT = cluster_component(
+    SELECT, help=("VictoriaMetrics cluster: answers queries (Grafana's data source) from "
+                  "every vmstorage host, on hosts of the vmselect group"),
+    port=8481, scrape_job=("vmselect", "the VictoriaMetrics cluster's query path"),
 )
 
 

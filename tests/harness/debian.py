@@ -168,6 +168,11 @@ def binaries(component: str, arch: str = "amd64", suite: str = OLDEST) -> dict[s
     return {upstream: root / "usr/bin" / debian for debian, upstream in names.items()}
 
 
+def program(component: str, suite: str = OLDEST) -> Path:
+    """Debian's build of the component's own program (the binary named like it)."""
+    return binaries(component, suite=suite)[component]
+
+
 def tool(name: str, suite: str = OLDEST) -> Path:
     """A controller-side tool such as promtool or amtool (amd64 build of `suite`)."""
     for component, (_, names) in PACKAGES.items():
@@ -176,11 +181,15 @@ def tool(name: str, suite: str = OLDEST) -> Path:
     raise KeyError(name)
 
 
-def promtool_accepts(text: str, tmp_path: Path, suite: str = OLDEST) -> None:
-    """`promtool check config` (Debian's real promtool of `suite`) passes the rendered
-    prometheus.yml."""
-    path = tmp_path / "prometheus.yml"
+PROMTOOL_CHECKED = {"config": "prometheus.yml", "web-config": "web.yml"}
+
+
+def promtool_accepts(text: str, tmp_path: Path, suite: str = OLDEST,
+                     check: str = "config") -> None:
+    """`promtool check <check>` (Debian's real promtool of `suite`) passes the rendered
+    file: prometheus.yml, or web.yml (`check="web-config"`)."""
+    path = tmp_path / PROMTOOL_CHECKED[check]
     path.write_text(text)
-    res = subprocess.run([str(tool("promtool", suite)), "check", "config", str(path)],
+    res = subprocess.run([str(tool("promtool", suite)), "check", check, str(path)],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr

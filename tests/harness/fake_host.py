@@ -28,3 +28,15 @@ class FakeHost:
 
     def __repr__(self):
         return f"FakeHost({self.name})"
+
+
+class OneFactHost:
+    """A host the code under test asks one fact about one `path` (of that `fact` class,
+    when given): the answer is `answer`; asking about anything else fails the test."""
+
+    def __init__(self, name: str, path: str, answer, fact=None):
+        self.name, self.path, self.answer, self.fact = name, path, answer, fact
+
+    def get_fact(self, fact, path):
+        assert path == self.path and self.fact in (None, fact), (fact, path)
+        return self.answer

@@ -309,33 +309,22 @@ def server(monkeypatch):
         yield s
 
 
-FAKE_TAR = {
-    "version": "1.2.3",
-    "url": "https://upstream.invalid/v{version}/{file}",
-    "file": "fakeexp-{version}.linux-{arch}.tar.gz",
-    "format": "tar.gz",
-    "top_dir": "fakeexp-{version}.linux-{arch}",
-    "binaries": {"fakeexp": "fakeexp", "fakectl": "fakectl"},
-    "arch": {"x86_64": "amd64", "aarch64": "arm64"},
-}
-FAKE_ZIP = {
-    "version": "1.0.0",
-    "url": "https://upstream.invalid/v{version}/{file}",
-    "file": "fakezip-linux-{arch}.zip",   # no version in the name, like Loki's
-    "format": "zip",
-    "top_dir": None,
-    "binaries": {"fakezip": "fakezip-linux-{arch}"},
-    "arch": {"x86_64": "amd64", "aarch64": "arm64"},
-}
-FAKE_BIN = {
-    "version": "0.5.0",
-    "url": "https://upstream.invalid/v{version}/{file}",
-    "file": "fakebin-v{version}-linux-{arch}",
-    "format": "binary",
-    "top_dir": None,
-    "binaries": {"fakebin": None},
-    "arch": {"x86_64": "amd64", "aarch64": "arm64"},
-}
+def fake_release(version: str, file: str, format: str, binaries: dict,
+                 top_dir: str | None = None) -> dict:
+    """The release entry of a made-up upstream at upstream.invalid, built for amd64 and
+    arm64."""
+    return {"version": version, "url": "https://upstream.invalid/v{version}/{file}",
+            "file": file, "format": format, "top_dir": top_dir, "binaries": binaries,
+            "arch": {"x86_64": "amd64", "aarch64": "arm64"}}
+
+
+FAKE_TAR = fake_release("1.2.3", "fakeexp-{version}.linux-{arch}.tar.gz", "tar.gz",
+                        {"fakeexp": "fakeexp", "fakectl": "fakectl"},
+                        top_dir="fakeexp-{version}.linux-{arch}")
+# no version in the zip's name, like Loki's
+FAKE_ZIP = fake_release("1.0.0", "fakezip-linux-{arch}.zip", "zip",
+                        {"fakezip": "fakezip-linux-{arch}"})
+FAKE_BIN = fake_release("0.5.0", "fakebin-v{version}-linux-{arch}", "binary", {"fakebin": None})
 
 
 @pytest.fixture

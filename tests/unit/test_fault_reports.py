@@ -15,6 +15,7 @@ from pyinfra.api.exceptions import PyinfraError
 
 REPO = Path(__file__).resolve().parents[2]
 
+from harness.fake_host import OneFactHost
 from operations.base import artifacts
 from operations.components.prometheus import server as prometheus
 from operations.base.facts import FreeSpace
@@ -43,21 +44,15 @@ def test_free_space_output(output, want):
     assert FreeSpace().process(output) == want
 
 
-class Host:
-    name = "mon1.example.org"
-
-    def __init__(self, free_mib):
-        self.free_mib = free_mib
-
-    def get_fact(self, fact, path):
-        assert fact is FreeSpace and path == "/srv/tsdb"
-        return self.free_mib
+def host_with_free(free_mib: int) -> OneFactHost:
+    """mon1.example.org, whose /srv/tsdb has `free_mib` MiB free."""
+    return OneFactHost("mon1.example.org", "/srv/tsdb", free_mib, fact=FreeSpace)
 
 
 @pytest.mark.parametrize("free,data", [(0, {}), (255, {}),
                                        (999, {"prometheus_min_free_mb": "1000"})])
 def test_a_nearly_full_data_folder_stops_the_run_naming_it(monkeypatch, free, data):
-    monkeypatch.setattr(prometheus, "host", Host(free))
+    monkeypatch.setattr(prometheus, "host", host_with_free(free))
     s = validate("mon1.example.org", {"prometheus_data_dir": "/srv/tsdb", **data})
     with pytest.raises(PyinfraError) as exc:
         prometheus.check_free_space(s)
@@ -70,7 +65,7 @@ def test_a_nearly_full_data_folder_stops_the_run_naming_it(monkeypatch, free, da
 @pytest.mark.parametrize("free,data", [(256, {}), (10, {"prometheus_min_free_mb": "0"}),
                                        (None, {})])   # None: df could not tell
 def test_enough_space_or_no_check_passes(monkeypatch, free, data):
-    monkeypatch.setattr(prometheus, "host", Host(free))
+    monkeypatch.setattr(prometheus, "host", host_with_free(free))
     prometheus.check_free_space(validate("h", {"prometheus_data_dir": "/srv/tsdb", **data}))
 
 

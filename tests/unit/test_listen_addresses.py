@@ -21,10 +21,20 @@ def plan_for(monkeypatch):
     return build
 
 
-def test_an_exporter_binds_to_the_inventory_address_and_nowhere_else(plan_for):
-    plan_for("10.1.0.7", addresses={"10.1.0.7": "10.1.0.7"})
-    assert context.listen_address("node_exporter") == "10.1.0.7:9100"
-    assert context.local_url("node_exporter", "/metrics") == "http://10.1.0.7:9100/metrics"
+@pytest.mark.parametrize("name,addresses,listen,url", [
+    # an exporter binds to the inventory address and nowhere else
+    ("10.1.0.7", {"10.1.0.7": "10.1.0.7"}, "10.1.0.7:9100", "http://10.1.0.7:9100/metrics"),
+    # an IPv6 address is bracketed
+    ("fd00::7", {"fd00::7": "fd00::7"}, "[fd00::7]:9100", "http://[fd00::7]:9100/metrics"),
+    # an address the host does not have means every interface (NAT: the scrape address
+    # is translated)
+    ("203.0.113.9", {}, "0.0.0.0:9100", "http://127.0.0.1:9100/metrics"),
+], ids=["the inventory address", "IPv6 bracketed", "not the host's: every interface"])
+def test_an_exporter_binds_to_its_scrape_address_alone_where_the_host_has_it(
+        plan_for, name, addresses, listen, url):
+    plan_for(name, addresses=addresses)
+    assert context.listen_address("node_exporter") == listen
+    assert context.local_url("node_exporter", "/metrics") == url
 
 
 def test_a_host_name_is_resolved_on_the_host(plan_for):
@@ -41,22 +51,10 @@ def test_scrape_address_decides_the_interface(plan_for):
     assert context.endpoint("redis_exporter", h) == "10.9.0.3:9121"  # what Prometheus scrapes
 
 
-def test_an_address_the_host_does_not_have_means_every_interface(plan_for):
-    plan_for("203.0.113.9", addresses={})   # NAT: the scrape address is translated
-    assert context.listen_address("node_exporter") == "0.0.0.0:9100"
-    assert context.local_url("node_exporter", "/metrics") == "http://127.0.0.1:9100/metrics"
-
-
 def test_local_means_loopback_without_asking_the_host(plan_for):
     h = plan_for("@local")
     assert context.listen_address("node_exporter") == "127.0.0.1:9100"
     assert h.asked == []
-
-
-def test_an_ipv6_address_is_bracketed(plan_for):
-    plan_for("fd00::7", addresses={"fd00::7": "fd00::7"})
-    assert context.listen_address("node_exporter") == "[fd00::7]:9100"
-    assert context.local_url("node_exporter", "/m") == "http://[fd00::7]:9100/m"
 
 
 def test_what_users_and_other_hosts_reach_listens_everywhere(plan_for):

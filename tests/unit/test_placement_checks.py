@@ -144,22 +144,27 @@ def test_share_a_port_compares_addresses_of_one_port_only():
 
 
 # -- groups ----------------------------------------------------------------------------------
-def test_a_typo_of_all_is_refused_with_a_suggestion(inventory):
-    assert refused(inventory, {"monitoring": ["mon1"], "web": ["web1"]},
-                   {"node_exporter_group": "al"}) == [
-        "hosts mon1, web1: node_exporter_group ('al') names no group of the inventory, so "
-        "it places node_exporter on no host (did you mean 'all'?): fix the name (the "
-        "inventory's groups: 'monitoring', 'web', 'all'), put hosts in that group, or leave "
-        "it at its default ('all')"]
-
-
-def test_a_typo_of_monitoring_is_refused_with_a_suggestion(inventory):
-    errors = refused(inventory, {"monitoring": ["mon1"]}, {"prometheus_group": "monitorng"})
-    assert errors == [
-        "host mon1: prometheus_group ('monitorng') names no group of the inventory, so it "
-        "places prometheus on no host (did you mean 'monitoring'?): fix the name (the "
-        "inventory's groups: 'monitoring', 'all'), put hosts in that group, or leave it at "
-        "its default ('monitoring')"]
+@pytest.mark.parametrize("groups,data,error", [
+    ({"monitoring": ["mon1"], "web": ["web1"]}, {"node_exporter_group": "al"},
+     "hosts mon1, web1: node_exporter_group ('al') names no group of the inventory, so "
+     "it places node_exporter on no host (did you mean 'all'?): fix the name (the "
+     "inventory's groups: 'monitoring', 'web', 'all'), put hosts in that group, or leave "
+     "it at its default ('all')"),
+    ({"monitoring": ["mon1"]}, {"prometheus_group": "monitorng"},
+     "host mon1: prometheus_group ('monitorng') names no group of the inventory, so it "
+     "places prometheus on no host (did you mean 'monitoring'?): fix the name (the "
+     "inventory's groups: 'monitoring', 'all'), put hosts in that group, or leave it at "
+     "its default ('monitoring')"),
+    # an optional component's group too, once given
+    ({"monitoring": ["mon1"]}, {"redis_exporter_group": "cache"},
+     "host mon1: redis_exporter_group ('cache') names no group of the inventory, so it "
+     "places redis_exporter on no host: fix the name (the inventory's groups: "
+     "'monitoring', 'all'), put hosts in that group, or leave it at its default "
+     "('redis')"),
+], ids=["typo of all", "typo of monitoring", "optional component"])
+def test_a_group_no_host_is_in_is_refused_with_a_suggestion_where_one_is_close(
+        inventory, groups, data, error):
+    assert refused(inventory, groups, data) == [error]
 
 
 def test_the_default_groups_of_optional_components_may_be_absent(inventory):
@@ -167,13 +172,7 @@ def test_the_default_groups_of_optional_components_may_be_absent(inventory):
     assert refused(inventory, {"monitoring": ["mon1"], "web": ["web1"]}) == []
 
 
-def test_a_group_given_for_an_optional_component_must_exist(inventory):
-    errors = refused(inventory, {"monitoring": ["mon1"]}, {"redis_exporter_group": "cache"})
-    assert errors == [
-        "host mon1: redis_exporter_group ('cache') names no group of the inventory, so it "
-        "places redis_exporter on no host: fix the name (the inventory's groups: "
-        "'monitoring', 'all'), put hosts in that group, or leave it at its default "
-        "('redis')"]
+def test_a_group_given_for_an_optional_component_is_taken_once_it_exists(inventory):
     assert refused(inventory, {"monitoring": ["mon1"], "cache": ["cache1"]},
                    {"redis_exporter_group": "cache"}) == []
 

@@ -35,13 +35,12 @@ def make_unit(exec_start=None, **kw) -> Unit:
 def test_unit_hardening(tmp_path):
     content = make_unit().content()
     lines = directives(content)
-    for directive in ("NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
-                      "CapabilityBoundingSet=", "AmbientCapabilities=", "ProtectHome=yes",
-                      "PrivateDevices=yes", "RestrictSUIDSGID=yes", "User=prometheus",
-                      "Group=prometheus", "ReadWritePaths=/var/lib/prometheus",
-                      "ExecReload=/bin/kill -HUP $MAINPID",
-                      "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"):
-        assert directive in lines, directive
+    assert {"NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
+            "CapabilityBoundingSet=", "AmbientCapabilities=", "ProtectHome=yes",
+            "PrivateDevices=yes", "RestrictSUIDSGID=yes", "User=prometheus",
+            "Group=prometheus", "ReadWritePaths=/var/lib/prometheus",
+            "ExecReload=/bin/kill -HUP $MAINPID",
+            "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"} - set(lines) == set()
     assert not any(line.startswith("EnvironmentFile=") for line in lines)
     sections = [line for line in lines if line.startswith("[")]
     assert sections == ["[Unit]", "[Service]", "[Install]"]

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from harness.fake_host import OneFactHost
 from operations.base.facts import STARTED_DIR, UnitState
 from operations.base.services import stale, watched_paths
 from operations.base.files import watched
@@ -131,17 +132,6 @@ def test_the_installed_program_says_its_version(output, version):
     assert ProgramVersion().process(output) == version
 
 
-class VersionHost:
-    name = "mon1"
-
-    def __init__(self, installed):
-        self.installed = installed
-
-    def get_fact(self, fact, path):
-        assert path == "/usr/local/bin/prometheus"
-        return self.installed
-
-
 @pytest.mark.parametrize("installed,wanted,extra,refused", [
     ("3.5.3", "2.42.0", {}, True),
     ("3.5.3", "2.54.1", {}, True),
@@ -157,7 +147,8 @@ def test_a_downgrade_below_2_55_after_prometheus_3_is_refused(monkeypatch, insta
 
     from operations.components.prometheus import server as prometheus
     from operations.stack import validate
-    monkeypatch.setattr(prometheus, "host", VersionHost(installed))
+    monkeypatch.setattr(prometheus, "host",
+                        OneFactHost("mon1", "/usr/local/bin/prometheus", installed))
     s = validate("mon1", {"prometheus_version": wanted, **extra})
     if not refused:
         prometheus.check_downgrade(s)
@@ -169,18 +160,6 @@ def test_a_downgrade_below_2_55_after_prometheus_3_is_refused(monkeypatch, insta
         "Prometheus older than 2.55.0 cannot read the data Prometheus 3 wrote in "
         "/var/lib/prometheus; go to 2.55 or later, or set prometheus_allow_downgrade = True "
         "on purpose (after moving the data away); nothing was changed")
-
-
-class ProgramHost(VersionHost):
-    """A host whose archive-installed `program` says it is `installed`."""
-
-    def __init__(self, installed, program):
-        super().__init__(installed)
-        self.program, self.name = program, "vm1"
-
-    def get_fact(self, fact, path):
-        assert path == f"/usr/local/bin/{self.program}"
-        return self.installed
 
 
 @pytest.mark.parametrize("component,label,program,data_dir", [
@@ -204,7 +183,8 @@ def test_a_victoriametrics_downgrade_below_1_90_is_refused(monkeypatch, componen
     from operations.stack import validate
     s = validate("vm1", {f"{component}_version": wanted, f"{component}_install_method": "archive",
                          **{f"{component}_{k}": v for k, v in extra.items()}})
-    monkeypatch.setattr(victoriametrics, "host", ProgramHost(installed, program))
+    monkeypatch.setattr(victoriametrics, "host",
+                        OneFactHost("vm1", f"/usr/local/bin/{program}", installed))
     monkeypatch.setattr(victoriametrics, "settings", lambda: s)
     if not refused:
         victoriametrics.check_downgrade(component, label, program, data_dir)

@@ -122,11 +122,7 @@ def test_web_yml_with_tls_and_login_passes_promtool(stack, certs, tmp_path):
     assert user == "prometheus"
     assert bcrypt.checkpw(PASSWORD.encode(), hashed.encode())
     assert PASSWORD not in text and "pass:w" not in text
-    path = tmp_path / "web.yml"
-    path.write_text(text)
-    res = subprocess.run([str(debian.tool("promtool")), "check", "web-config", str(path)],
-                         capture_output=True, text=True, timeout=60)
-    assert res.returncode == 0, res.stdout + res.stderr
+    debian.promtool_accepts(text, tmp_path, check="web-config")
 
 
 def test_web_yml_login_only_or_tls_only(stack, certs):
@@ -186,11 +182,7 @@ def test_prometheus_scrapes_and_alerts_through_tls_and_login(stack, certs, fake_
     for name in ("loki", "alloy", "cadvisor"):
         assert not set(CLIENT) & set(jobs[name]), name
     assert PASSWORD not in text and "pass:w" not in text
-    path = tmp_path / "prometheus.yml"
-    path.write_text(text)
-    res = subprocess.run([str(debian.tool("promtool")), "check", "config", str(path)],
-                         capture_output=True, text=True, timeout=60)
-    assert res.returncode == 0, res.stdout + res.stderr
+    debian.promtool_accepts(text, tmp_path)
 
 
 def test_prometheus_config_is_unchanged_when_off(stack, fake_inventory):
@@ -281,7 +273,7 @@ def node_exporter(stack, certs, tmp_path):
     (tmp_path / "tls.key").write_text(p.key_pem)
     (tmp_path / "web.yml").write_text(web_config.web_yml(p, "node_exporter", str(tmp_path)))
     port = free_port()
-    binary = debian.binaries("node_exporter")["node_exporter"]
+    binary = debian.program("node_exporter")
     proc = subprocess.Popen([str(binary), f"--web.listen-address=127.0.0.1:{port}",
                              f"--web.config.file={tmp_path}/web.yml",
                              "--collector.disable-defaults", "--collector.time"],

@@ -11,6 +11,7 @@ on every request.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -63,11 +64,25 @@ def _relabel_problems(where: str, rules) -> list[str]:
     return errors
 
 
-def queue_problems(where: str, queue) -> list[str]:
+def _mapping(known: tuple, shape: str = "a mapping"):
+    """A check of one mapping of `known` keys (`shape`: how the error words it): anything
+    else is refused alone; a mapping's unknown keys and bad durations come before what the
+    check finds."""
+    def of_mapping(check):
+        @functools.wraps(check)
+        def checked(where: str, given) -> list[str]:
+            if not isinstance(given, dict):
+                return [f"{where}: expected {shape}, got {given!r}"]
+            return (_unknown(where, given, known) + _duration_problems(where, given)
+                    + check(where, given))
+        return checked
+    return of_mapping
+
+
+@_mapping(QUEUE_KEYS)
+def queue_problems(where: str, queue: dict) -> list[str]:
     """What is wrong with a queue_config mapping."""
-    if not isinstance(queue, dict):
-        return [f"{where}: expected a mapping, got {queue!r}"]
-    errors = _unknown(where, queue, QUEUE_KEYS) + _duration_problems(where, queue)
+    errors = []
     shards = {k: queue[k] for k in ("min_shards", "max_shards") if k in queue}
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shards.values()):
         errors.append(f"{where}: min_shards and max_shards must be whole numbers above 0, "
@@ -78,10 +93,9 @@ def queue_problems(where: str, queue) -> list[str]:
     return errors
 
 
-def _entry_problems(where: str, entry) -> list[str]:
-    if not isinstance(entry, dict):
-        return [f"{where}: expected a mapping {{url, ...}}, got {entry!r}"]
-    errors = _unknown(where, entry, ENTRY_KEYS) + _duration_problems(where, entry)
+@_mapping(ENTRY_KEYS, "a mapping {url, ...}")
+def _entry_problems(where: str, entry: dict) -> list[str]:
+    errors = []
     url = entry.get("url")
     parts = urlsplit(url) if isinstance(url, str) else None
     if not parts or parts.scheme not in ("http", "https") or not parts.hostname:

@@ -306,17 +306,27 @@ def version_line(program: str) -> str:
             f"{program} version {published}")
 
 
+def flags_only(program: str, args: list[str],
+               known: dict[str, bool]) -> dict[str, str] | None:
+    """The flags of `program`, which takes flags only (Go's flag package): None once
+    -version has printed its version line."""
+    flags, rest = go_flags(args, known)
+    if rest:
+        raise UsageError(f"{program} takes no arguments, got {rest}", 2)
+    if "version" in flags:
+        print(version_line(program))
+        return None
+    return flags
+
+
 def host_port(value: str) -> tuple[str, int]:
     address, _, port = value.rpartition(":")
     return (address or "0.0.0.0"), int(port)
 
 
 def loki(args: list[str]) -> int:
-    flags, rest = go_flags(args, LOKI_FLAGS)
-    if rest:
-        raise UsageError(f"loki takes no arguments, got {rest}", 2)
-    if "version" in flags:
-        print(version_line("loki"))
+    flags = flags_only("loki", args, LOKI_FLAGS)
+    if flags is None:   # -version
         return 0
     path = flags.get("config.file")
     if not path:
@@ -397,11 +407,8 @@ def alloy(args: list[str]) -> int:
 
 
 def cadvisor(args: list[str]) -> int:
-    flags, rest = go_flags(args, CADVISOR_FLAGS)
-    if rest:
-        raise UsageError(f"cadvisor takes no arguments, got {rest}", 2)
-    if "version" in flags:
-        print(version_line("cadvisor"))
+    flags = flags_only("cadvisor", args, CADVISOR_FLAGS)
+    if flags is None:   # -version
         return 0
     for name in ("housekeeping_interval", "max_housekeeping_interval"):
         if name in flags and not GO_DURATION.match(flags[name]):

@@ -142,7 +142,7 @@ def test_the_cluster_tls_file_is_mutual_tls_with_the_hosts_certificate():
 
 
 def run_trial(tls_file: Path, config: Path) -> subprocess.CompletedProcess:
-    binary = str(debian.binaries("alertmanager")["alertmanager"])
+    binary = str(debian.program("alertmanager"))
     command = alertmanager.trial_command(binary).replace(
         alertmanager.CONFIG, str(config)).format(path=str(tls_file))
     return subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)

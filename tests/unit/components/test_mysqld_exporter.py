@@ -5,23 +5,18 @@ reading the .my.cnf the deploy writes."""
 from __future__ import annotations
 
 import subprocess
-import time
-import urllib.request
 
 import pytest
 
 from harness import debian
-from harness.net import free_port
+from harness.net import free_port, metrics
 from operations.base.facts import MysqlUser
 from operations.base.schema import SettingsError
 from operations.components import mysqld_exporter as me
 from operations.stack import validate
 
+NAME = "mysqld_exporter"
 PROVEN_SUITES = ("trixie", "sid")
-
-
-def binary(suite: str):
-    return debian.binaries("mysqld_exporter", suite=suite)["mysqld_exporter"]
 
 
 # -- settings ----------------------------------------------------------------------------
@@ -151,8 +146,8 @@ def test_the_user_fact(output, fact):
 # -- Debian's real builds ----------------------------------------------------------------
 @pytest.mark.parametrize("suite", PROVEN_SUITES)
 def test_the_flags_the_unit_gives_exist(suite):
-    res = subprocess.run([str(binary(suite)), "--help"], capture_output=True, text=True,
-                         timeout=30)
+    res = subprocess.run([str(debian.program(NAME, suite)), "--help"],
+                         capture_output=True, text=True, timeout=30)
     help_text = res.stdout + res.stderr
     for flag in ("--config.my-cnf", "--web.listen-address", "--web.config.file"):
         assert flag in help_text, (suite, flag)
@@ -167,24 +162,12 @@ def write_cnf(tmp_path, text: str):
 def test_debian_12s_build_refuses_the_passwordless_login_hence_the_floor(tmp_path):
     s = validate("db1", {})
     cnf = write_cnf(tmp_path, me.my_cnf(s, None))
-    res = subprocess.run([str(binary("bookworm")), f"--config.my-cnf={cnf}",
+    res = subprocess.run([str(debian.program(NAME, "bookworm")), f"--config.my-cnf={cnf}",
                           f"--web.listen-address=127.0.0.1:{free_port()}"],
                          capture_output=True, text=True, timeout=30)
     assert res.returncode != 0
     assert "password or ssl-key should be specified" in res.stdout + res.stderr
-    assert debian.upstream_version("mysqld_exporter") < me.FLOOR
-
-
-def scrape(port: int, proc, seconds: float = 20) -> str:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read()
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-                return r.read().decode()
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("no /metrics")
+    assert debian.upstream_version(NAME) < me.FLOOR
 
 
 @pytest.mark.parametrize("suite", PROVEN_SUITES)
@@ -196,11 +179,11 @@ def test_proven_builds_read_the_cnf_and_report_mysql_up(tmp_path, suite, with_pa
                          **({"mysqld_exporter_password_secret": "P"} if with_password else {})})
     cnf = write_cnf(tmp_path, me.my_cnf(s, "pa#ss;wo'rd" if with_password else None))
     port = free_port()
-    proc = subprocess.Popen([str(binary(suite)), f"--config.my-cnf={cnf}",
+    proc = subprocess.Popen([str(debian.program(NAME, suite)), f"--config.my-cnf={cnf}",
                              f"--web.listen-address=127.0.0.1:{port}"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        text = scrape(port, proc)
+        text = metrics(port, proc)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -213,7 +196,7 @@ def test_proven_builds_read_the_cnf_and_report_mysql_up(tmp_path, suite, with_pa
 def test_a_cnf_without_user_ends_it_at_start(tmp_path, suite):
     """The control of the test above: a file it cannot load stops it at once."""
     cnf = write_cnf(tmp_path, "[client]\nsocket = /run/mysqld/mysqld.sock\n")
-    res = subprocess.run([str(binary(suite)), f"--config.my-cnf={cnf}",
+    res = subprocess.run([str(debian.program(NAME, suite)), f"--config.my-cnf={cnf}",
                           f"--web.listen-address=127.0.0.1:{free_port()}"],
                          capture_output=True, text=True, timeout=30)
     assert res.returncode != 0 and "no user specified" in res.stdout + res.stderr

@@ -7,18 +7,18 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from harness import debian
-from harness.net import free_port
+from harness.net import free_port, metrics
 from operations.base.facts import HttpAnswers
 from operations.base.schema import SettingsError
 from operations.components import nginx_exporter as ne
 from operations.stack import validate
 
+NAME = "nginx_exporter"
 PROVEN_SUITES = ("trixie", "sid")
 
 
@@ -26,10 +26,6 @@ PROVEN_SUITES = ("trixie", "sid")
 def nginx() -> Path:
     """Debian 12's nginx binary."""
     return debian.unpacked("nginx", ("nginx",)) / "usr/sbin/nginx"
-
-
-def exporter(suite: str) -> Path:
-    return debian.binaries("nginx_exporter", suite=suite)["nginx_exporter"]
 
 
 # -- settings ----------------------------------------------------------------------------
@@ -136,30 +132,18 @@ def test_a_clash_with_the_live_config_fails_the_check(tmp_path, nginx):
 # -- Debian's exporter builds --------------------------------------------------------------
 @pytest.mark.parametrize("suite", PROVEN_SUITES)
 def test_the_flags_the_unit_gives_exist(suite):
-    res = subprocess.run([str(exporter(suite)), "--help"], capture_output=True, text=True,
-                         timeout=30)
+    res = subprocess.run([str(debian.program(NAME, suite)), "--help"],
+                         capture_output=True, text=True, timeout=30)
     for flag in ("--nginx.scrape-uri", "--web.listen-address", "--web.config.file"):
         assert flag in res.stdout + res.stderr, (suite, flag)
 
 
 def test_debian_12s_build_has_no_web_config_hence_the_floor():
-    res = subprocess.run([str(exporter("bookworm")), "-help"], capture_output=True,
+    res = subprocess.run([str(debian.program(NAME, "bookworm")), "-help"], capture_output=True,
                          text=True, timeout=30)
     text = res.stdout + res.stderr
     assert "-nginx.scrape-uri" in text and "web.config.file" not in text
-    assert debian.upstream_version("nginx_exporter") < ne.FLOOR
-
-
-def wait_metrics(port: int, proc, seconds: float = 20) -> str:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert proc.poll() is None
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-                return r.read().decode()
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("no /metrics")
+    assert debian.upstream_version(NAME) < ne.FLOOR
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="nginx -t/run wants root's paths")
@@ -175,12 +159,13 @@ def test_the_exporter_reads_nginx_through_the_status_server(tmp_path, nginx, sui
     (etc / "nginx.conf").write_text("daemon off;\nmaster_process off;\n" + conf)
     server = subprocess.Popen([str(nginx), "-c", str(etc / "nginx.conf"), "-p", str(tmp_path)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    proc = subprocess.Popen([str(exporter(suite)), f"--web.listen-address=127.0.0.1:{port}",
+    proc = subprocess.Popen([str(debian.program(NAME, suite)),
+                             f"--web.listen-address=127.0.0.1:{port}",
                              f"--nginx.scrape-uri=http://127.0.0.1:{status_port}/stub_status"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 20
-        while "nginx_up 1" not in (text := wait_metrics(port, proc)).splitlines():
+        while "nginx_up 1" not in (text := metrics(port, proc)).splitlines():
             assert time.monotonic() < deadline and server.poll() is None, text
             time.sleep(0.3)
     finally:

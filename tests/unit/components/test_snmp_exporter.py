@@ -265,7 +265,7 @@ def dry_run(binary: Path, config: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("suite", SUITES)
 def test_debians_builds_take_the_written_snmp_yml(suite, secrets, modules_file, tmp_path):
-    binary = debian.binaries("snmp_exporter", suite=suite)["snmp_exporter"]
+    binary = debian.program("snmp_exporter", suite)
     assert debian.upstream_version("snmp_exporter", suite=suite) == SUITES[suite]
     path = tmp_path / "snmp.yml"
     path.write_text(rendered(modules_file)[0])
@@ -281,7 +281,7 @@ def test_debians_builds_take_the_written_snmp_yml(suite, secrets, modules_file, 
 
 def test_debian_12s_build_cannot_read_it(secrets, modules_file, tmp_path):
     """Why the floor: 0.21.0 knows no `auths:` (its modules held the auth)."""
-    binary = debian.binaries("snmp_exporter", suite="bookworm")["snmp_exporter"]
+    binary = debian.program("snmp_exporter", "bookworm")
     assert debian.upstream_version("snmp_exporter", suite="bookworm") == "0.21.0"
     path = tmp_path / "snmp.yml"
     path.write_text(rendered(modules_file)[0])
@@ -291,7 +291,7 @@ def test_debian_12s_build_cannot_read_it(secrets, modules_file, tmp_path):
 
 @pytest.mark.parametrize("suite", SUITES)
 def test_the_flags_the_deploy_uses_exist(suite):
-    binary = debian.binaries("snmp_exporter", suite=suite)["snmp_exporter"]
+    binary = debian.program("snmp_exporter", suite)
     out = subprocess.run([str(binary), "--help"], capture_output=True, text=True).stderr
     for flag in ("--config.file", "--dry-run", "--web.listen-address", "--web.config.file"):
         assert flag in out, flag
@@ -375,7 +375,7 @@ def running_exporter(binary: Path, config: Path):
 def test_a_device_that_does_not_answer_fails_the_probe(suite, secrets, modules_file, tmp_path):
     """What SNMPDeviceDown rests on: the exporter answers /snmp with an error (Prometheus'
     `up` of the probe is then 0), not with an empty page; and it reloads on /-/reload."""
-    binary = debian.binaries("snmp_exporter", suite=suite)["snmp_exporter"]
+    binary = debian.program("snmp_exporter", suite)
     config = tmp_path / "snmp.yml"
     config.write_text(rendered(modules_file, snmp_exporter_auths={
         "core_v2": {**AUTHS["core_v2"]}}, snmp_exporter_devices=DEVICES[:1])[0].replace("if_mib:", "if_mib:\n    timeout: 1s\n"
@@ -447,5 +447,5 @@ def test_upstreams_modules_rewritten_pass_the_real_check(suite, secrets, tmp_pat
         "ifOutErrors"}
     config = tmp_path / "snmp.yml"
     config.write_text(snmp.config_content(s, modules)[0])
-    res = dry_run(debian.binaries("snmp_exporter", suite=suite)["snmp_exporter"], config)
+    res = dry_run(debian.program("snmp_exporter", suite), config)
     assert res.returncode == 0, res.stderr
