@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import configparser
 import json
+import re
 import shutil
 import subprocess
 import tomllib
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -440,3 +442,31 @@ def test_the_removal_is_in_place_when_the_file_is_ours(host_settings, tmp_path):
     (command,) = list(config_files.remove_paths._inner(paths=[str(path)]))
     subprocess.run(["sh", "-c", command.get_raw_value()], check=True)
     assert not path.exists() and owner_on_host(path) is None
+
+
+# -- the README's examples ---------------------------------------------------------------------
+def readme_examples() -> dict:
+    """The settings of the README's "Grafana: mail and login" examples, run as Python."""
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = text.split("### Grafana: mail and login", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 3
+    values: dict = {}
+    for block in blocks:
+        exec(block, {}, values)
+    return values
+
+
+def test_the_readme_examples_are_valid_and_render(host_settings, monkeypatch):
+    data = readme_examples()
+    for name in ("GRAFANA_SMTP_PASSWORD", "GRAFANA_LDAP_BIND_PASSWORD",
+                 "GRAFANA_OAUTH_CLIENT_SECRET"):
+        assert name in data.values()
+        monkeypatch.setenv(name, f"readme-{name}")
+    s = host_settings(data)
+    ini = parse_ini(grafana.config_content(s))
+    assert {ini[section]["enabled"] for section in ("smtp", "auth.ldap", "auth.generic_oauth")
+            } == {"true"}
+    (server,) = tomllib.loads(login.ldap_content(s))["servers"]
+    assert [m["org_role"] for m in server["group_mappings"]] == ["Admin", "Editor", "Viewer"]
+    assert server["search_base_dns"] == ["ou=people,dc=example,dc=org"]
