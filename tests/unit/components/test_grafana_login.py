@@ -470,3 +470,61 @@ def test_the_readme_examples_are_valid_and_render(host_settings, monkeypatch):
     (server,) = tomllib.loads(login.ldap_content(s))["servers"]
     assert [m["org_role"] for m in server["group_mappings"]] == ["Admin", "Editor", "Viewer"]
     assert server["search_base_dns"] == ["ou=people,dc=example,dc=org"]
+
+
+# -- planned by server.install(): Grafana restarts when ldap.toml changes ----------------------
+@pytest.fixture
+def install_plan(host_settings, monkeypatch):
+    """server.install()'s body with every operation recorded in order (name, kwargs):
+    what it hands service() shows what Grafana restarts on."""
+    planned: list[tuple[str, dict]] = []
+
+    def op(kind):
+        def record(*args, **kw):
+            planned.append((kind, {**kw, "args": args}))
+            return SimpleNamespace(kind=kind, **kw)
+        return record
+
+    monkeypatch.setattr(grafana, "system_user", op("system_user"))
+    monkeypatch.setattr(grafana, "directories", op("directories"))
+    monkeypatch.setattr(grafana, "install_from_archive",
+                        lambda s: ("/usr/local/share/grafana-x", [op("unpack")()]))
+    monkeypatch.setattr(grafana, "validated_file", op("validated_file"))
+    monkeypatch.setattr(login, "validated_file", op("validated_file"))
+    monkeypatch.setattr(login, "remove_paths", op("remove_paths"))
+    monkeypatch.setattr(grafana, "service", op("service"))
+    monkeypatch.setattr(grafana.grafana_provisioning, "connect",
+                        lambda s, h: SimpleNamespace(state="current"))
+
+    def plan(data: dict, owner: str | None = None):
+        s = host_settings(data)
+        monkeypatch.setattr(grafana, "settings", lambda h=None: s)
+        monkeypatch.setattr(login, "host", FactHost(owner))
+        planned.clear()
+        grafana.install._inner()   # the @deploy body: its wrapper needs a pyinfra state
+        return planned
+
+    return plan
+
+
+def test_grafana_restarts_on_a_changed_ldap_toml(install_plan):
+    planned = install_plan(ALL)
+    kinds = [kind for kind, _ in planned]
+    assert kinds[-3:] == ["validated_file", "validated_file", "service"]
+    (_, ini), (_, ldap), (_, service) = planned[-3:]
+    assert (ini["dest"], ldap["dest"]) == ("/etc/grafana/grafana.ini", "/etc/grafana/ldap.toml")
+    assert [op.dest for op in service["reload_on"]] == [ini["dest"], ldap["dest"]]
+    # secrets only in the files' content
+    for _, kw in planned:
+        shown = repr({k: v for k, v in kw.items() if k not in ("content", "reload_on")})
+        assert not [v for v in SECRET_VALUES if v in shown or login.toml_string(v) in shown]
+
+
+def test_grafana_restarts_when_ldap_toml_is_removed(install_plan):
+    planned = install_plan({}, owner="monstack")
+    (_, removal), (_, service) = planned[-2:]
+    assert removal["paths"] == ["/etc/grafana/ldap.toml"]
+    assert [getattr(op, "kind") for op in service["reload_on"]] == ["validated_file",
+                                                                   "remove_paths"]
+    assert [kind for kind, _ in install_plan({}, owner="other")][-2:] == ["validated_file",
+                                                                          "service"]
