@@ -514,6 +514,9 @@ def test_grafana_restarts_on_a_changed_ldap_toml(install_plan):
     (_, ini), (_, ldap), (_, service) = planned[-3:]
     assert (ini["dest"], ldap["dest"]) == ("/etc/grafana/grafana.ini", "/etc/grafana/ldap.toml")
     assert [op.dest for op in service["reload_on"]] == [ini["dest"], ldap["dest"]]
+    for written in (ini, ldap):
+        assert (written["user"], written["group"], written["mode"], written["secret"]) == (
+            "root", "grafana", "0640", True)
     # secrets only in the files' content
     for _, kw in planned:
         shown = repr({k: v for k, v in kw.items() if k not in ("content", "reload_on")})
