@@ -227,9 +227,12 @@ def _oauth_problems(values: dict) -> list[str]:
 def settings_problems(values: dict) -> list[str]:
     """Rules between one host's settings of this part of Grafana: values -> errors."""
     found = _smtp_problems(values) + _ldap_problems(values) + _oauth_problems(values)
+    written = [key for key in INI_TEXT   # only what grafana.ini gets: the parts switched on
+               if values["grafana_smtp_enabled" if key.startswith("grafana_smtp_")
+                         else "grafana_oauth_enabled"]]
     found += [f"{key} holds a line break, \"\"\", a trailing \", ${{, $__name{{ or %( which "
               "grafana.ini would not keep as written"
-              for key in INI_TEXT if values[key] and INI_MANGLED.search(values[key])]
+              for key in written if values[key] and INI_MANGLED.search(values[key])]
     return found
 
 

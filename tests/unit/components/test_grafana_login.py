@@ -233,7 +233,9 @@ def test_settings_problems_name_the_setting(data, expected):
 
 def test_settings_of_a_part_that_is_off_are_not_checked():
     validate("mon1", {"grafana_ldap_host": "", "grafana_smtp_host": "no-port",
-                      "grafana_oauth_auth_url": "not a url"})
+                      "grafana_oauth_auth_url": "not a url", "grafana_smtp_from_name": "a${B}",
+                      "grafana_oauth_name": 'ends"',
+                      "grafana_ldap_search_base_dns": "['${X}']"})
 
 
 def test_the_checks_run_before_any_secret_is_read(host_settings, monkeypatch):
