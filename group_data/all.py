@@ -570,6 +570,68 @@ grafana_token_dir = '~/.config/monstack/grafana-tokens'
 grafana_folder = 'Monitoring'
 # URL the controller reaches Grafana's API at (default: http://<host address>:<grafana_port>)
 grafana_url = None
+# let Grafana send mail (invitations, password resets, alert e-mails): [smtp]
+grafana_smtp_enabled = False
+# SMTP server as host:port, e.g. smtp.example.org:587 (needed with mail on)
+grafana_smtp_host = None
+# SMTP login; unset: no authentication
+grafana_smtp_user = None
+# name of the secret holding the SMTP password (with grafana_smtp_user)
+grafana_smtp_password_secret = None
+# sender address of Grafana's mail (needed with mail on)
+grafana_smtp_from_address = None
+# sender name of Grafana's mail
+grafana_smtp_from_name = 'Grafana'
+# do not verify the SMTP server's certificate (insecure)
+grafana_smtp_skip_verify = False
+# Grafana's startTLS_policy: MandatoryStartTLS (refuse a server without STARTTLS), OpportunisticStartTLS (Grafana's default) or NoStartTLS
+grafana_smtp_starttls_policy = 'MandatoryStartTLS'
+# log users in against an LDAP server ([auth.ldap], /etc/grafana/ldap.toml)
+grafana_ldap_enabled = False
+# create a Grafana user at a user's first LDAP login (else only existing ones)
+grafana_ldap_allow_sign_up = True
+# LDAP server name or address (several: space separated; needed with LDAP on)
+grafana_ldap_host = None
+# LDAP port; unset: 636 with grafana_ldap_security ssl, else 389
+grafana_ldap_port = None
+# starttls (start_tls), ssl (LDAPS: use_ssl) or none (plain text, bind password included)
+grafana_ldap_security = 'starttls'
+# do not verify the LDAP server's certificate (insecure)
+grafana_ldap_ssl_skip_verify = False
+# DN Grafana binds as to search for users, e.g. cn=grafana,ou=services,dc=example,dc=org; unset: anonymous search
+grafana_ldap_bind_dn = None
+# name of the secret holding the bind DN's password (needed with a bind DN)
+grafana_ldap_bind_password_secret = None
+# user search filter, %s being the login, e.g. (sAMAccountName=%s)
+grafana_ldap_search_filter = '(uid=%s)'
+# base DNs to search users under, e.g. [ou=people,dc=example,dc=org]
+grafana_ldap_search_base_dns = []
+# LDAP attribute of each user field (name, surname, username, member_of, email) over the defaults givenName, sn, uid, memberOf, mail
+grafana_ldap_attributes = {}
+# [{group_dn, org_role: Admin|Editor|Viewer, grafana_admin: bool}], first match wins; group_dn '*' matches everyone; no mappings: Grafana's default role
+grafana_ldap_group_mappings = []
+# log users in through an OAuth2 / OpenID Connect provider ([auth.generic_oauth])
+grafana_oauth_enabled = False
+# the provider's name on the login button
+grafana_oauth_name = 'OAuth'
+# client ID registered at the provider (needed with OAuth on)
+grafana_oauth_client_id = None
+# name of the secret holding the client secret (needed with OAuth on)
+grafana_oauth_client_secret_secret = None
+# scopes Grafana asks for
+grafana_oauth_scopes = ['openid', 'profile', 'email']
+# the provider's authorization endpoint (needed with OAuth on)
+grafana_oauth_auth_url = None
+# the provider's token endpoint (needed with OAuth on)
+grafana_oauth_token_url = None
+# the provider's user info endpoint (needed with OAuth on)
+grafana_oauth_api_url = None
+# JMESPath giving the user's role (Admin, Editor, Viewer) from the user info or ID token, e.g. role; unset: Grafana's default role
+grafana_oauth_role_attribute_path = None
+# create a Grafana user at a user's first OAuth login (else only existing ones)
+grafana_oauth_allow_sign_up = True
+# use PKCE (RFC 7636) in the authorization code flow
+grafana_oauth_use_pkce = True
 # plugins to install: [{id, version, sha256, per_arch}] (id as on grafana.com, version x.y.z; sha256 of the zip, else it must be in artifact_checksums under its file name <id>-<version>.zip; per_arch: true for a plugin with a backend, one zip per architecture named <id>-<version>.linux_<amd64|arm64|arm>.zip, its sha256s in artifact_checksums). Downloaded on the controller from grafana.com or <artifact_mirror>/grafana-plugins/; a plugin the deploy installed and this list no longer names is removed (plugins installed otherwise are left alone)
 grafana_plugins = []
 # dashboards from grafana.com by id and revision: [{id, revision, folder (title; default grafana_folder), datasources ({DS_INPUT: our data source uid}; default: each datasource input by its plugin: prometheus, loki, alertmanager), uid (only to replace a uid that clashes)}]; each file is sha256-pinned like an archive: artifact_checksums {'grafana-dashboard-<id>-<revision>.json': '<sha256>'}

@@ -11,6 +11,7 @@ The double keeps its objects in memory, so these tests never restart it on purpo
 
 import base64
 import json
+import tomllib
 from pathlib import Path
 import urllib.request
 
@@ -252,3 +253,100 @@ def test_a_dropped_plugin_is_removed_and_a_hand_placed_one_stays(stack, plugin_r
     assert api(mon, "/api/plugins") == []   # unsigned: Grafana (and the double) skip it
     assert deploy(stack, data=data).check().changed_ops() == {PROVISION_ALL: 1}   # as above
     assert deploy(stack, data=data).check().changed_ops() == {}
+
+
+# -- mail and login: [smtp], LDAP (ldap.toml) and generic OAuth ----------------------------------
+# Last in this module: writing them restarts Grafana, and the double (unlike Grafana, whose
+# database is on disk) then forgets the objects it was given, so the run after it provisions
+# them again. The double speaks neither SMTP, LDAP nor OAuth: what is tested is the files the
+# deploy puts on the host, the secrets kept out of its output, --dry and idempotence.
+SMTP_PW, LDAP_PW, OAUTH_SECRET = "e2e-smtp-Pw#2;x", 'e2e-ldap-"bind"-Pw3', "e2e-oauth-secret-4"
+LOGIN_SECRETS = (PASSWORD, SMTP_PW, LDAP_PW, OAUTH_SECRET)
+LOGIN_ENV = {**ENV, "E2E_SMTP_PW": SMTP_PW, "E2E_LDAP_PW": LDAP_PW,
+             "E2E_OAUTH_SECRET": OAUTH_SECRET}
+LOGIN = {
+    "grafana_smtp_enabled": "true", "grafana_smtp_host": "smtp.example.org:587",
+    "grafana_smtp_user": "grafana@example.org", "grafana_smtp_password_secret": "E2E_SMTP_PW",
+    "grafana_smtp_from_address": "grafana@example.org",
+    "grafana_ldap_enabled": "true", "grafana_ldap_host": "ldap.example.org",
+    "grafana_ldap_bind_dn": "cn=grafana,ou=services,dc=example,dc=org",
+    "grafana_ldap_bind_password_secret": "E2E_LDAP_PW",
+    "grafana_ldap_search_base_dns": "['ou=people,dc=example,dc=org']",
+    "grafana_ldap_group_mappings": "[{group_dn: '*', org_role: Editor}]",
+    "grafana_oauth_enabled": "true", "grafana_oauth_client_id": "grafana",
+    "grafana_oauth_client_secret_secret": "E2E_OAUTH_SECRET",
+    "grafana_oauth_auth_url": "https://sso.example.org/auth",
+    "grafana_oauth_token_url": "https://sso.example.org/token",
+    "grafana_oauth_api_url": "https://sso.example.org/userinfo",
+}
+WRITE_INI = "Grafana | Write grafana.ini (Grafana has no config checker)"
+WRITE_LDAP = ("Grafana | Write ldap.toml (Grafana's LDAP servers; no checker: parsed as TOML on "
+              "the controller)")
+REMOVE_LDAP = "Grafana | Remove ldap.toml (LDAP is off)"
+RESTART = "Grafana | Restart grafana and wait until ready"
+
+
+def login_deploy(stack, data, **kw):
+    return run_pyinfra(stack["inventory"], env=LOGIN_ENV, data=data, **kw).check()
+
+
+def assert_no_secret(*runs):
+    for run in runs:
+        assert not [s for s in LOGIN_SECRETS if s in run.output]
+
+
+@pytest.fixture(scope="module")
+def login_runs(stack, first_runs):
+    dry = login_deploy(stack, LOGIN, dry=True, extra=["--diff"])
+    real = login_deploy(stack, LOGIN, extra=["-vvv", "--diff"])
+    return dry, real
+
+
+def test_login_dry_run_is_exact_and_no_secret_is_shown(login_runs):
+    dry, real = login_runs
+    assert_preview_was_exact(dry, real)
+    assert real.changed_ops() == {WRITE_INI: 1, WRITE_LDAP: 1, RESTART: 1}
+    assert "Will create" in dry.output and "ldap.toml" in dry.output   # the diff was shown
+    assert_no_secret(dry, real)
+
+
+def test_login_files_on_the_host(stack, login_runs):
+    mon = stack["mon"]
+    for path in ("/etc/grafana/grafana.ini", "/etc/grafana/ldap.toml"):
+        assert mon.ssh(f"stat -c '%a %U:%G' {path}").stdout.strip() == "640 root:grafana"
+    ini = mon.ssh("cat /etc/grafana/grafana.ini").stdout
+    for line in ("[smtp]", "enabled = true", 'host = """smtp.example.org:587"""',
+                 f'password = """{SMTP_PW}"""', "startTLS_policy = MandatoryStartTLS",
+                 "[auth.ldap]", "config_file = /etc/grafana/ldap.toml",
+                 "[auth.generic_oauth]", f'client_secret = """{OAUTH_SECRET}"""',
+                 "use_pkce = true"):
+        assert line in ini.splitlines(), line
+    ldap = tomllib.loads(mon.ssh("cat /etc/grafana/ldap.toml").stdout)
+    (server,) = ldap["servers"]
+    assert (server["host"], server["port"], server["start_tls"], server["bind_password"]) == (
+        "ldap.example.org", 389, True, LDAP_PW)
+    assert server["group_mappings"] == [{"group_dn": "*", "org_role": "Editor",
+                                         "grafana_admin": False}]
+
+
+def test_login_second_run_changes_nothing(stack, login_runs):
+    # the double forgot its objects at the restart: this run gives them back, nothing else
+    again = login_deploy(stack, LOGIN)
+    assert again.changed_ops() and all("Provision Grafana" in op for op in again.changed_ops())
+    dry = login_deploy(stack, LOGIN, dry=True)
+    real = login_deploy(stack, LOGIN)
+    assert dry.changed_ops() == {} and real.changed_ops() == {}, (dry.changes, real.changes)
+    assert_no_secret(again, dry, real)
+
+
+def test_switching_ldap_off_removes_ldap_toml(stack, login_runs):
+    mon = stack["mon"]
+    data = {**LOGIN, "grafana_ldap_enabled": "false"}
+    dry = login_deploy(stack, data, dry=True)
+    real = login_deploy(stack, data)
+    assert_preview_was_exact(dry, real)
+    assert real.changed_ops() == {WRITE_INI: 1, REMOVE_LDAP: 1, RESTART: 1}
+    assert mon.ssh("test -e /etc/grafana/ldap.toml", check=False).returncode != 0
+    ini = mon.ssh("cat /etc/grafana/grafana.ini").stdout
+    assert "config_file = /etc/grafana/ldap.toml" not in ini
+    assert_no_secret(dry, real)

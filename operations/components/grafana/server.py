@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shlex
 from pathlib import Path
 
@@ -40,9 +39,8 @@ PACKAGE_HOME = "/usr/share/grafana"
 PACKAGED_UNIT = "grafana-server"
 ARCHIVE_ROOT = "/usr/local/share"
 ARCHIVE_MARKER = ".monstack-archive-sha256"
-# What Grafana's ini reading would change in a value: a """-quoted value ends at """,
-# ${VAR} and $__env{...}/$__file{...} are expanded, go-ini interpolates %(key)s.
-INI_MANGLED = re.compile(r'"""|"$|[\r\n]|\$(__\w+)?\{|%\(')
+# What Grafana's ini reading would change in a value (see login.py)
+INI_MANGLED = login.INI_MANGLED
 # URL settings -> an example of each; apt also reads a repository from a local folder
 URLS = {"grafana_root_url": "https://grafana.example.org/",
         "grafana_url": "http://mon1.lan:3000",
@@ -199,7 +197,8 @@ def config_content(s) -> str:
         data_dir=s.grafana_data_dir.rstrip("/"), admin_user=s.grafana_admin_user,
         admin_password=admin_password(s),
         cookie_secure=bool(root_url and root_url.startswith("https://")),
-        allow_sign_up=s.grafana_allow_sign_up, anonymous=s.grafana_anonymous_access)
+        allow_sign_up=s.grafana_allow_sign_up, anonymous=s.grafana_anonymous_access,
+        login_ini=login.ini_content(s))
 
 
 # -- package method ------------------------------------------------------------------------
@@ -266,6 +265,7 @@ def install_from_archive(s) -> tuple[str, list]:
 def install():
     s = settings()
     content = config_content(s)  # the admin password first: unset, nothing is planned
+    ldap_content = login.ldap_content(s)  # its bind password too
     system_user(NAME, home(s))
     if s.grafana_install_method == "package":
         grafana_home, install_ops = install_from_repository(s)
@@ -276,6 +276,7 @@ def install():
     config_op = validated_file(
         name="Write grafana.ini (Grafana has no config checker)", dest=CONFIG,
         content=content, user="root", group=NAME, mode="0640", secret=True)
+    ldap_ops = login.install_ldap(s, ldap_content)
     # Grafana loads plugins only at its start: any plugin installed or removed restarts it
     plugin_ops = plugins.install(s)
     unit = Unit(
@@ -288,7 +289,7 @@ def install():
     )
     # the first start migrates the database: slow on a Raspberry Pi
     service(unit, local_url(NAME, "/api/health"), restart_on=[*install_ops, *plugin_ops],
-            reload_on=[config_op], ready_seconds=300)
+            reload_on=[config_op, *ldap_ops], ready_seconds=300)
 
     grafana = grafana_provisioning.connect(s, host)
     if grafana.state == grafana_provisioning.ROTATE:
