@@ -495,6 +495,7 @@ def install_plan(host_settings, monkeypatch):
     monkeypatch.setattr(login, "validated_file", op("validated_file"))
     monkeypatch.setattr(login, "remove_paths", op("remove_paths"))
     monkeypatch.setattr(grafana, "service", op("service"))
+    monkeypatch.setattr(grafana.plugins, "install", lambda s: [])   # none listed
     monkeypatch.setattr(grafana.grafana_provisioning, "connect",
                         lambda s, h: SimpleNamespace(state="current"))
 

@@ -365,5 +365,5 @@ def test_the_shipped_grafana_ini_names_the_folder_the_deploy_fills():
     content = server.render(
         "grafana/grafana.ini.j2", http_addr="", http_port=3000, root_url=None,
         data_dir=s.grafana_data_dir.rstrip("/"), admin_user="admin", admin_password="x",
-        cookie_secure=False, allow_sign_up=False, anonymous=False)
+        cookie_secure=False, allow_sign_up=False, anonymous=False, login_ini="")
     assert f"plugins = {plugins.plugins_dir(s)}" in content.splitlines()
