@@ -42,9 +42,10 @@ REPO = TESTS.parent
 
 from harness import debian
 from operations.base.templates import shipped_rule_sets
-from harness.dashboards import (DASHBOARD_FILES, uid_of, GRAFANA_BUILTINS, VAR_RE,
-                                all_panels, dashboards, ds_uid, load, queries, substitute,
-                                unwrap_variable_query, variable_query, variables)
+from harness.dashboards import (DASHBOARD_FILES, MAY_BE_EMPTY, uid_of, GRAFANA_BUILTINS,
+                                VAR_RE, all_panels, dashboards, ds_uid, load, may_be_empty,
+                                queries, substitute, unwrap_variable_query, variable_query,
+                                variables)
 
 APPS_RULES = shipped_rule_sets()["apps"]
 
@@ -164,6 +165,80 @@ def test_template_variables(path):
                 before = expr[:m.start()]
                 assert re.search(r'[=!]~\s*"[^"]*$', before), \
                     f"{where}: multi-value ${name} must be used inside a =~ or !~ matcher"
+
+
+def _hosts_dashboard() -> dict:
+    return next(m for m in dashboards() if m["uid"] == "monstack-hosts")
+
+
+def test_hosts_dashboard_has_community_depth():
+    """The hosts dashboard covers what operators look for on a host, in rows: at least 40
+    panels with queries, and the series of each area among its queries."""
+    model = _hosts_dashboard()
+    panels = [p for p in all_panels(model) if p["type"] != "row"]
+    rows = [p["title"] for p in all_panels(model) if p["type"] == "row"]
+    assert len(panels) >= 40, len(panels)
+    assert len(rows) >= 8, rows
+    # every panel sits under a row: none above the first one
+    first_row = min(p["gridPos"]["y"] for p in all_panels(model) if p["type"] == "row")
+    assert all(p["gridPos"]["y"] > first_row for p in panels)
+    names = {n for uid, _, expr in prometheus_exprs() if uid == "monstack-hosts"
+             for n in promql_metric_names(expr)}
+    areas = {
+        "CPU per mode and core, load": {"node_cpu_seconds_total", "node_load1", "node_load5",
+                                        "node_load15", "instance:node_num_cpu:sum"},
+        "pressure": {"node_pressure_cpu_waiting_seconds_total",
+                     "node_pressure_memory_waiting_seconds_total",
+                     "node_pressure_io_waiting_seconds_total"},
+        "memory": {"node_memory_Cached_bytes", "node_memory_Buffers_bytes",
+                   "node_memory_MemAvailable_bytes", "node_memory_SwapTotal_bytes",
+                   "node_vmstat_pgmajfault", "node_vmstat_oom_kill"},
+        "disk I/O": {"node_disk_reads_completed_total", "node_disk_read_time_seconds_total",
+                     "node_disk_io_now",
+                     "instance_device:node_disk_io_time_weighted_seconds:rate5m",
+                     "instance_device:node_disk_io_time_seconds:rate5m"},
+        "filesystems": {"node_filesystem_avail_bytes", "node_filesystem_files_free",
+                        "node_filesystem_readonly"},
+        "network": {"node_network_receive_bytes_total", "node_network_receive_packets_total",
+                    "node_network_receive_errs_total", "node_network_receive_drop_total",
+                    "node_netstat_Tcp_RetransSegs", "node_sockstat_TCP_tw"},
+        "systemd": {"node_systemd_unit_state", "node_systemd_units"},
+        "hardware, time, kernel": {"node_hwmon_temp_celsius", "node_timex_offset_seconds",
+                                   "node_entropy_available_bits", "node_filefd_allocated",
+                                   "node_context_switches_total", "node_boot_time_seconds"},
+    }
+    missing = {area: want - names for area, want in areas.items() if want - names}
+    assert not missing, missing
+    exprs = [e for uid, _, e in prometheus_exprs() if uid == "monstack-hosts"]
+    assert any("predict_linear(node_filesystem_avail_bytes" in e for e in exprs)
+
+
+def test_hosts_dashboard_keeps_what_links_to_it():
+    """The alert rules' dashboard annotations name this uid; the title and the dashboards
+    link stay as they were."""
+    model = _hosts_dashboard()
+    assert (model["uid"], model["title"]) == ("monstack-hosts", "Hosts")
+    assert [link["type"] for link in model["links"]] == ["dashboards"]
+    rules = (REPO / "templates/node_exporter/host.rules.yml").read_text()
+    assert "dashboard: monstack-hosts" in rules
+
+
+def test_panels_that_may_be_empty_say_so():
+    """Each panel the fleet tests let be empty exists under that id and title and tells
+    the reader in its description when it shows nothing."""
+    for uid, entries in MAY_BE_EMPTY.items():
+        model = next(m for m in dashboards() if m["uid"] == uid)
+        by_id = {p["id"]: p for p in all_panels(model)}
+        for pid, (title, reason) in entries.items():
+            assert pid in by_id and by_id[pid]["title"] == title, (uid, pid, title)
+            text = by_id[pid].get("description", "").lower()
+            assert "empty" in text or "nothing" in text, (uid, pid, text)
+            if "container" in reason:
+                assert "container" in text, (uid, pid, text)
+    # the check is by id and title: another panel of the same title is not let off
+    assert may_be_empty("monstack-hosts", "panel 11 'Failed systemd units' ref A")
+    assert not may_be_empty("monstack-hosts", "panel 3 'Failed systemd units' ref A")
+    assert not may_be_empty("monstack-hosts", "panel 4 'CPU busy' ref A")
 
 
 # ==================================================================== PromQL via promtool
@@ -306,18 +381,6 @@ APP_METRICS = {"http_requests_total", "http_request_duration_seconds_bucket"}
 # so no binary holds them as literals. Each entry: name -> (component, strings the binary
 # must contain, why the name is not in the binary).
 RUNTIME_NAMES = {
-    "node_memory_MemTotal_bytes": (
-        "node_exporter", [b"MemTotal"],
-        "meminfo collector: node_memory_<field>_bytes for each line of /proc/meminfo"),
-    "node_memory_MemAvailable_bytes": (
-        "node_exporter", [b"MemAvailable"],
-        "meminfo collector: node_memory_<field>_bytes for each line of /proc/meminfo"),
-    "node_network_receive_bytes_total": (
-        "node_exporter", [b"receive_bytes"],
-        "netdev collector: node_network_<column>_total from the /proc/net/dev header"),
-    "node_network_transmit_bytes_total": (
-        "node_exporter", [b"transmit_bytes"],
-        "netdev collector: node_network_<column>_total from the /proc/net/dev header"),
     "pg_settings_max_connections": (
         "postgres_exporter", [b"pg_settings"],
         "pg_settings_<name> for each numeric row of the pg_settings view"),
@@ -358,8 +421,82 @@ RUNTIME_NAMES = {
     "mysql_slave_status_seconds_behind_source": (
         "mysqld_exporter", [b"slave_status", b"SHOW SLAVE STATUS"],
         "slave_status_<column> (Seconds_Behind_Source, MySQL 8.0.22+)"),
+    # collector/thermal_zone_linux.go: BuildFQName(namespace, "thermal_zone", "temp");
+    # the tail "temp" is too short to count as evidence by itself
+    "node_thermal_zone_temp": (
+        "node_exporter", [b"thermal_zone", b"cooling_device"],
+        "thermal_zone collector: thermal_zone + temp (a 4-character tail)"),
 }
 
+
+# node_exporter collectors that name their series after the fields of a kernel file they
+# read at run time, so no binary holds the names: meminfo (/proc/meminfo), vmstat
+# (/proc/vmstat), netstat (/proc/net/snmp, /proc/net/netstat), sockstat
+# (/proc/net/sockstat) and netdev (the columns of /proc/net/dev). Such a name must be
+# prefix + FIELD + suffix, with FIELD one the kernel writes (listed here exactly: checked
+# by hand in the kernel's Documentation/filesystems/proc.rst and against node_exporter
+# 1.5.0 and 1.11.1 scraped on a running Linux 6.x), the collector's name a whole literal
+# of the binary, and, where the collector filters fields (vmstat, netstat), FIELD let
+# through by the filter's default, which must be a whole literal of that binary: the
+# defaults of collector/vmstat_linux.go and netstat_linux.go at v1.5.0 and v1.11.1 (the
+# netstat one grew TCPOFOQueue and TCPRcvQDrop between them). A typo of a field is not
+# in the list and fails; a field the default filter drops fails for that build.
+_NETSTAT_DEFAULT_1_5 = (
+    "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|"
+    "OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|"
+    "InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|"
+    "OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$")
+_NETSTAT_DEFAULT_1_11 = _NETSTAT_DEFAULT_1_5.replace(
+    "TCPTimeouts)", "TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)")
+KERNEL_FIELD_FAMILIES = {
+    # collector: (prefix, suffix, fields, default field filters (None: no filter))
+    "meminfo": ("node_memory_", "_bytes", {
+        "MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapCached",
+        "Active", "Inactive", "SwapTotal", "SwapFree", "Dirty", "Writeback", "AnonPages",
+        "Mapped", "Shmem", "Slab", "SReclaimable", "SUnreclaim", "KernelStack",
+        "PageTables", "CommitLimit", "Committed_AS"}, None),
+    "vmstat": ("node_vmstat_", "", {
+        "pgpgin", "pgpgout", "pswpin", "pswpout", "pgfault", "pgmajfault", "oom_kill"},
+        ("^(oom_kill|pgpg|pswp|pg.*fault).*",)),
+    "netstat": ("node_netstat_", "", {
+        "Tcp_ActiveOpens", "Tcp_PassiveOpens", "Tcp_CurrEstab", "Tcp_InSegs",
+        "Tcp_OutSegs", "Tcp_RetransSegs", "Tcp_InErrs", "Tcp_OutRsts",
+        "TcpExt_ListenOverflows", "TcpExt_ListenDrops", "TcpExt_TCPSynRetrans",
+        "TcpExt_TCPTimeouts", "TcpExt_TCPOFOQueue", "Udp_InDatagrams", "Udp_OutDatagrams",
+        "Udp_InErrors", "Udp_NoPorts", "Udp_RcvbufErrors", "Udp_SndbufErrors"},
+        (_NETSTAT_DEFAULT_1_5, _NETSTAT_DEFAULT_1_11)),
+    "sockstat": ("node_sockstat_", "", {
+        "sockets_used", "TCP_inuse", "TCP_orphan", "TCP_tw", "TCP_alloc", "TCP_mem",
+        "UDP_inuse", "UDP_mem", "RAW_inuse", "FRAG_inuse"}, None),
+    "netdev": ("node_network_", "_total", {
+        f"{way}_{column}" for way in ("receive", "transmit")
+        for column in ("bytes", "packets", "errs", "drop", "fifo", "compressed")}
+        | {"receive_frame", "receive_multicast", "transmit_colls", "transmit_carrier"},
+        None),
+}
+
+
+def kernel_field_name(name: str, suite: str) -> tuple[bool, str] | None:
+    """The verdict on a name of KERNEL_FIELD_FAMILIES, or None when no family's
+    prefix + suffix fits it."""
+    for collector, (prefix, suffix, fields, filters) in KERNEL_FIELD_FAMILIES.items():
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        field = name[len(prefix):len(name) - len(suffix)]
+        if field not in fields:
+            continue   # perhaps a name of another kind (node_network_up): judged later
+        binary = go_binary("node_exporter", suite)
+        if not is_literal(binary, collector):
+            return False, f"no {collector} collector in the node_exporter binary"
+        if filters is None:
+            return True, f"{collector} collector: field {field} of the kernel file"
+        default = [f for f in filters if is_literal(binary, f)]
+        if not default:
+            return False, f"none of the known default filters of {collector} is in the binary"
+        if not re.search(default[0], field):
+            return False, f"{collector}'s default filter of this build drops {field}"
+        return True, f"{collector} collector: field {field}, let through by its default filter"
+    return None
 
 # Names exposed by components with no Debian build to read (cAdvisor, Loki, Alloy): an
 # explicit list, each name checked by hand in the component's source at the version
@@ -518,6 +655,9 @@ def verify_metric_name(name: str, suite: str = debian.OLDEST) -> tuple[bool, str
        followed by the 0xff byte it appends to them (``is_scrape_series``); ALERTS must be
        a whole literal;
     3. names exporters build from run-time data (RUNTIME_NAMES) need their witness string;
+       names node_exporter builds from the fields of a kernel file (KERNEL_FIELD_FAMILIES)
+       need a listed field, the collector in the binary and, for vmstat and netstat, the
+       field let through by the binary's default filter (``kernel_field_name``);
        names of components without a Debian build must be in UPSTREAM_NAMES, exactly;
     4. otherwise the prefix up to the first '_' names the component (NAMESPACES), and in
        that component's binary one of these must hold, where "literal" means a whole
@@ -553,6 +693,9 @@ def verify_metric_name(name: str, suite: str = debian.OLDEST) -> tuple[bool, str
         component, witnesses, why = RUNTIME_NAMES[name]
         rodata = go_binary(component, suite).rodata
         return (all(w in rodata for w in witnesses), f"built at run time: {why}")
+    kernel = kernel_field_name(name, suite)
+    if kernel is not None:
+        return kernel
     if name in UPSTREAM_NAMES:
         return True, f"{UPSTREAM_NAMES[name]} metric, checked in its source (UPSTREAM_NAMES)"
     if name in SNMP_MODULE_NAMES:
@@ -635,7 +778,6 @@ def test_metric_names_of_alert_rules_verify_too(suite):
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
                 names |= promql_metric_names(rule["expr"])
-    names -= {"node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes"}  # run-time names
     verdicts = {n: verify_metric_name(n, suite) for n in sorted(names)}
     bad = {n: how for n, (ok, how) in verdicts.items() if not ok}
     assert not bad, bad
@@ -651,6 +793,19 @@ def test_metric_names_of_alert_rules_verify_too(suite):
     "node_network_recieve_bytes_total",
     "node_load16",
     "node_systemd_unit_states",
+    "node_memory_Cache_bytes",                   # kernel-field families: a field typo,
+    "node_memory_Cached",                        # a missing suffix,
+    "node_vmstat_pgmajfaults",
+    "node_vmstat_pgscan_kswapd",                 # a real field the default filter drops
+    "node_netstat_Tcp_RetransSeg",
+    "node_netstat_TcpExt_ListenOverflow",
+    "node_sockstat_TCP_tws",
+    "node_network_receive_error_total",
+    "node_network_transmit_drops_total",
+    "node_thermal_zone_temps",
+    "node_hwmon_temp_celcius",
+    "node_pressure_cpu_stalled_seconds_total",   # PSI reports no "full" line for cpu here
+    "node_timex_ofset_seconds",
     "redis_connected_client",
     "redis_conected_clients",
     "redis_keyspace_hit_total",
@@ -688,6 +843,15 @@ def test_metric_names_of_alert_rules_verify_too(suite):
 def test_metric_name_checker_rejects_typos(typo, suite):
     ok, how = verify_metric_name(typo, suite)
     assert not ok, f"the metric name checker accepted the typo {typo!r} ({how})"
+
+
+def test_kernel_field_names_follow_each_builds_default_filter():
+    """netstat's default field filter let TCPOFOQueue through only from 1.6 on: the
+    bookworm build (1.5.0) does not expose it, sid's (1.11.1) does."""
+    name = "node_netstat_TcpExt_TCPOFOQueue"
+    assert verify_metric_name(name, "sid")[0]
+    ok, how = verify_metric_name(name, debian.OLDEST)
+    assert not ok and "default filter" in how, how
 
 
 @pytest.mark.parametrize("suite", BINARY_SUITES)
