@@ -570,3 +570,15 @@ grafana_token_dir = '~/.config/monstack/grafana-tokens'
 grafana_folder = 'Monitoring'
 # URL the controller reaches Grafana's API at (default: http://<host address>:<grafana_port>)
 grafana_url = None
+# provision Grafana-managed alerting: grafana_contact_points, grafana_notification_policy, grafana_message_templates (Alertmanager stays the path of Prometheus' alerts)
+grafana_alerting_enabled = False
+# Grafana contact points: [{name, type, settings, uid?, disableResolveMessage?}]; a settings key ending in _secret names a secret (e.g. url_secret: SLACK_URL); uid default monstack-<name>
+grafana_contact_points = []
+# Grafana's notification policy tree, in its API form ({receiver, group_by, group_wait, routes: [{receiver, object_matchers: [[label, op, value]]}]}); unset: Grafana's tree is left as it is
+grafana_notification_policy = None
+# Grafana message templates: {name: template text with {{ define }} blocks}
+grafana_message_templates = {}
+# with alerting on: the Alertmanager data source also receives Grafana-managed alerts (jsonData.handleGrafanaManagedAlerts)
+grafana_alertmanager_external = False
+# remove data sources, dashboards, folders and contact points the deploy created and the settings no longer name (never others)
+grafana_prune = True

@@ -165,7 +165,7 @@ COMPONENT = Component(
         Setting("grafana_url", "str", None, optional=True, section="grafana", help=(
             "URL the controller reaches Grafana's API at (default: http://<host address>:"
             "<grafana_port>)")),
-    ),
+    ) + login.SETTINGS + plugins.SETTINGS + community.SETTINGS + alerting.SETTINGS,
 )
 
 
