@@ -606,7 +606,10 @@ class GrafanaState:
             if receiver not in names:
                 raise ApiError(400, f"invalid object specification: receiver '{receiver}' "
                                     "does not exist")
-        stored = copy.deepcopy(body)
+        try:
+            stored = stored_route(body)
+        except ValueError as err:
+            raise ApiError(400, f"invalid object specification: {err}")
         stored.pop("provenance", None)
         stored["provenance"] = provenance(who, self.policy)
         self.policy = stored
@@ -665,6 +668,41 @@ def without_empty_provenance(obj: dict) -> dict:
     if not obj.get("provenance"):
         obj.pop("provenance", None)
     return obj
+
+
+ROUTE_DURATIONS = ("group_wait", "group_interval", "repeat_interval")
+DURATION_UNITS = (("y", 31536000000, True), ("w", 604800000, True), ("d", 86400000, False),
+                  ("h", 3600000, False), ("m", 60000, False), ("s", 1000, False),
+                  ("ms", 1, False))
+
+
+def model_duration(value: str) -> str:
+    """A duration as Grafana keeps and answers with it (Prometheus' model.Duration: parsed,
+    then written with the largest units; y and w only when they divide it exactly)."""
+    parts = re.findall(r"(\d+)(ms|y|w|d|h|m|s)", value or "")
+    if not value or "".join(n + u for n, u in parts) != value:
+        raise ValueError(f"not a valid duration string: {value!r}")
+    ms = sum(int(n) * dict((u, size) for u, size, _ in DURATION_UNITS)[u] for n, u in parts)
+    if ms == 0:
+        return "0s"
+    out = ""
+    for unit, size, exact in DURATION_UNITS:
+        if (exact and ms % size) or not ms // size:
+            continue
+        out += f"{ms // size}{unit}"
+        ms -= ms // size * size
+    return out
+
+
+def stored_route(route: dict) -> dict:
+    out = copy.deepcopy(route)
+    for key in ROUTE_DURATIONS:
+        if out.get(key) is not None:
+            out[key] = model_duration(out[key])
+    out["routes"] = [stored_route(r) for r in out.get("routes") or []] or None
+    if out["routes"] is None:
+        del out["routes"]
+    return out
 
 
 def route_receivers(route: dict) -> set[str]:
