@@ -12,6 +12,7 @@ The double keeps its objects in memory, so these tests never restart it on purpo
 import base64
 import json
 from pathlib import Path
+import urllib.error
 import urllib.request
 
 import pytest
@@ -61,12 +62,22 @@ def first_runs(stack):
     return preview_then_run(stack["inventory"], env=ENV)
 
 
-def api(mon, path: str):
+def api(mon, path: str, body=None, method: str | None = None):
     token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-    req = urllib.request.Request(f"http://{mon.ip}:3000{path}",
-                                 headers={"Authorization": f"Basic {token}"})
+    req = urllib.request.Request(f"http://{mon.ip}:3000{path}", method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Authorization": f"Basic {token}",
+                                          "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
+
+
+def status(mon, path: str) -> int:
+    try:
+        api(mon, path)
+    except urllib.error.HTTPError as err:
+        return err.code
+    return 200
 
 
 def test_dry_run_lists_exactly_what_the_first_run_does(first_runs):
@@ -87,7 +98,9 @@ def test_grafana_is_provisioned(stack, first_runs):
     assert (prom["type"], prom["url"], prom["isDefault"]) == (
         "prometheus", f"http://{mon.ip}:9090", True)
     am = api(mon, "/api/datasources/uid/alertmanager")
-    assert am["type"] == "alertmanager" and am["jsonData"] == {"implementation": "prometheus"}
+    # the deploy's marker (api.py) next to its own jsonData
+    assert am["type"] == "alertmanager" and am["jsonData"] == {
+        "implementation": "prometheus", "monstackManaged": "alertmanager"}
     assert api(mon, "/api/folders/monstack")["title"] == "Monitoring"
     for uid in DASHBOARDS:
         assert api(mon, f"/api/dashboards/uid/{uid}")["meta"]["folderUid"] == "monstack", uid
@@ -145,3 +158,75 @@ def test_the_automation_token_is_kept_on_the_controller_and_works(stack, first_r
         assert json.loads(resp.read())["uid"] == "monstack"
     for run in first_runs:
         assert key not in run.output
+
+
+# -- pruning and Grafana-managed alerting (after the tests above: the same Grafana) ----------
+def test_removals_are_named_by_dry_and_done_exactly_by_the_run(stack, first_runs, tmp_path):
+    """A dashboard folder emptied and an extra data source dropped: the next --dry names
+    both removals, the run removes exactly those; what was made by hand stays, even a
+    dashboard tagged "monstack" in the deploy's folder."""
+    mon = stack["mon"]
+    (tmp_path / "team.json").write_text(json.dumps({"uid": "e2e-team", "title": "E2E team"}))
+    extra = [{"uid": "e2e-extra", "name": "E2E extra", "type": "prometheus",
+              "url": f"http://{mon.ip}:9090", "access": "proxy"}]
+    deploy(stack, data={"grafana_dashboards_dir": str(tmp_path),
+                        "grafana_extra_datasources": json.dumps(extra)}).check()
+    assert api(mon, "/api/datasources/uid/e2e-extra")["jsonData"]["monstackManaged"] \
+        == "e2e-extra"
+    api(mon, "/api/datasources", {"uid": "e2e-by-hand", "name": "By hand", "type": "loki",
+                                  "url": "http://127.0.0.1:3100", "access": "proxy"})
+    api(mon, "/api/dashboards/db", {"dashboard": {"uid": "e2e-by-hand", "title": "By hand",
+                                                  "tags": ["monstack"]},
+                                    "folderUid": "monstack", "overwrite": False})
+
+    (tmp_path / "team.json").unlink()
+    data = {"grafana_dashboards_dir": str(tmp_path)}
+    dry = deploy(stack, dry=True, data=data).check()
+    real = deploy(stack, data=data).check()
+    assert_preview_was_exact(dry, real)
+    assert real.changed_ops() == {
+        "Provision Grafana: 2 objects to create, update or delete": 1}
+    assert "will delete dashboard e2e-team, delete datasource e2e-extra" in dry.output
+    assert status(mon, "/api/dashboards/uid/e2e-team") == 404
+    assert status(mon, "/api/datasources/uid/e2e-extra") == 404
+    assert status(mon, "/api/dashboards/uid/e2e-by-hand") == 200
+    assert status(mon, "/api/datasources/uid/e2e-by-hand") == 200
+    assert deploy(stack, data=data).check().changed_ops() == {}
+
+
+HOOK_URL = "http://127.0.0.1:9/e2e-hook-secret-path"
+ALERTING = {
+    "grafana_alerting_enabled": "true",
+    "grafana_alertmanager_external": "true",
+    "grafana_contact_points": json.dumps([
+        {"name": "e2e-ops", "type": "webhook", "settings": {"url_secret": "E2E_HOOK_URL"}}]),
+    "grafana_notification_policy": json.dumps(
+        {"receiver": "e2e-ops", "group_by": ["alertname"], "repeat_interval": "240m"}),
+    "grafana_message_templates": json.dumps(
+        {"e2e": '{{ define "e2e.title" }}{{ .Status }}{{ end }}'}),
+}
+
+
+def test_grafana_alerting_is_provisioned_exactly_once(stack, first_runs):
+    mon, env = stack["mon"], {**ENV, "E2E_HOOK_URL": HOOK_URL}
+    dry = run_pyinfra(stack["inventory"], dry=True, env=env, data=ALERTING).check()
+    real = run_pyinfra(stack["inventory"], env=env, data=ALERTING).check()
+    assert_preview_was_exact(dry, real)
+    # the template, the contact point, the tree, the Alertmanager data source
+    assert real.changed_ops() == {"Provision Grafana: 4 objects to create or update": 1}
+    for words in ("create template e2e", "create contact_point monstack-e2e-ops",
+                  "update notification_policy root", "update datasource alertmanager"):
+        assert words in dry.output, words
+    (cp,) = [c for c in api(mon, "/api/v1/provisioning/contact-points")
+             if c["uid"] == "monstack-e2e-ops"]
+    assert cp["settings"]["url"] == "[REDACTED]" and cp["provenance"] == "api"
+    tree = api(mon, "/api/v1/provisioning/policies")
+    assert (tree["receiver"], tree["repeat_interval"]) == ("e2e-ops", "4h")
+    assert "{{ define" in api(mon, "/api/v1/provisioning/templates/e2e")["template"]
+    assert api(mon, "/api/datasources/uid/alertmanager")["jsonData"][
+        "handleGrafanaManagedAlerts"] is True
+    again_dry = run_pyinfra(stack["inventory"], dry=True, env=env, data=ALERTING).check()
+    again = run_pyinfra(stack["inventory"], env=env, data=ALERTING).check()
+    assert again_dry.changed_ops() == again.changed_ops() == {}
+    for run in (dry, real, again_dry, again):
+        assert HOOK_URL not in run.output and "e2e-hook-secret-path" not in run.output
