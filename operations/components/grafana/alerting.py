@@ -13,7 +13,7 @@ import re
 
 from operations.base.inventory import secret
 from operations.base.schema import DURATION_RE, SettingsError, Setting, duration_seconds
-from operations.components.grafana.api import MARK_KEY
+from operations.components.grafana.ownership import MARK_KEY
 
 # Grafana's own contact point, in every Grafana: a policy tree may name it too
 DEFAULT_RECEIVER = "grafana-default-email"

@@ -22,51 +22,28 @@ https://grafana.com/docs/grafana/latest/developers/http_api/):
 * admin / user: ``PUT /api/admin/users/:id/password`` works only with basic auth as a Grafana
   server admin; ``GET /api/users/lookup?loginOrEmail=`` gives the id.
 * other: ``GET /api/health`` -> ``{"database": "ok", ...}``, needs no auth.
-* alerting_provisioning: contact points through ``GET/POST /api/v1/provisioning/contact-points``
-  and ``PUT/DELETE .../:uid``; POST, PUT and DELETE answer 202. GET shows secret settings as
-  "[REDACTED]". The notification policy tree: ``GET/PUT /api/v1/provisioning/policies``
-  (PUT 202; one tree per org, replaced whole). Message templates:
-  ``GET/PUT /api/v1/provisioning/templates/:name`` (PUT takes ``{"template", "version"}``,
-  answers 202; 404 for a name not there). Writes without the header ``X-Disable-Provenance``
-  give the object provenance "api": Grafana's UI then shows it read-only, and a later write
-  with the header (taking it back to no provenance) is refused. We never send the header:
-  what the deploy provisions is changed through the deploy.
-  https://grafana.com/docs/grafana/latest/developer-resources/api-reference/http-api/alerting_provisioning/
-* listing and removal (pruning): ``GET /api/search?type=dash-db`` (hits carry uid, tags and
-  folderUid), ``GET /api/datasources`` (with jsonData), ``GET /api/folders`` (one level;
-  ``parentUid`` for a folder's children), ``GET /api/v1/provisioning/alert-rules``
-  (folderUID of each rule), and ``DELETE /api/dashboards/uid/:uid``,
-  ``DELETE /api/datasources/uid/:uid``, ``DELETE /api/folders/:uid?forceDeleteRules=false``
-  (Grafana deletes the folder's dashboards and subfolders with it; with alert rules in it
-  the call fails instead), ``DELETE /api/v1/provisioning/contact-points/:uid``.
+* alerting_provisioning (developer-resources/api-reference/http-api/alerting_provisioning):
+  contact points ``GET/POST /api/v1/provisioning/contact-points``, ``PUT/DELETE .../:uid``
+  (202; GET shows secret settings as "[REDACTED]"); the policy tree ``GET/PUT
+  /api/v1/provisioning/policies`` (PUT 202, replaces the one tree); message templates
+  ``GET/PUT /api/v1/provisioning/templates/:name`` (PUT ``{"template", "version"}``, 202).
+  Writes without the header ``X-Disable-Provenance`` give provenance "api" (read-only in
+  Grafana's UI; a later write with the header is refused). We never send it: what the
+  deploy provisions is changed through the deploy (alerting_calls.py: templates, tree).
+* listing and removal (pruning): see ownership.py.
 
-Grafana 13 (checked against the docs for 13.x, since the grafana/grafana repository could
-not be read at tag v13.2.3 here):
-https://grafana.com/docs/grafana/v13.2/developer-resources/api-reference/http-api/apis/ and
-https://grafana.com/docs/grafana/v13.2/developer-resources/api-reference/http-api/dashboard/
-say Grafana 13 deprecates the legacy ``/api`` routes in favour of
-``/apis/<group>/<version>/namespaces/<namespace>/...`` (``dashboard.grafana.app``,
-namespace ``default`` for org 1) but keeps them "fully accessible and operative", so this
-client stays on ``/api/dashboards/db``, ``/api/folders`` and ``/api/search``; folders keep
-their uids. Dashboards we save there are schema v1 (classic JSON). A dashboard someone saved
-in schema v2 (Grafana 13's dynamic dashboards) is not served by ``GET
-/api/dashboards/uid/:uid``: Grafana answers 406 naming the ``/apis/dashboard.grafana.app``
-path (seen from 12.1 on, esnet/gdg#467). ensure_dashboard() then stops with that said,
-rather than overwrite a v2 model through the v1 API, and pruning leaves such a dashboard
-alone (its marker cannot be read).
+Grafana 13 (checked in its docs, developer-resources/api-reference/http-api/apis/ and
+.../dashboard/ of https://grafana.com/docs/grafana/v13.2/; the grafana/grafana repository
+could not be read at tag v13.2.3 here): the legacy ``/api`` routes are deprecated for
+``/apis/<group>/<version>/namespaces/default/...`` (dashboard.grafana.app) but stay "fully
+accessible and operative", so this client keeps ``/api/dashboards/db``, ``/api/folders``,
+``/api/search``; folders keep their uids; what we save is schema v1. A dashboard saved in
+schema v2 (from the UI) answers ``GET /api/dashboards/uid/:uid`` with 406 naming the /apis
+path (esnet/gdg#467, 12.1+): ensure_dashboard() stops saying so rather than overwrite it,
+and pruning leaves it alone.
 
-What the deploy created is marked when written (provision(), for every object of a plan),
-in what Grafana keeps and returns, and bound to the object's uid so that a copy someone
-makes in the UI ("Save as", "Duplicate") is not ours:
-* dashboards: the tag "monstack" (so /api/search?tag=monstack finds candidates) and the
-  model key ``monstackManaged: <uid>`` (read back with GET; a copy carries the old uid);
-* data sources: ``jsonData.monstackManaged: <uid>`` (GET /api/datasources lists jsonData);
-* contact points: the setting ``monstackManaged: "<uid>:<fingerprint>"`` (non-secret
-  settings come back as stored), the fingerprint being a bcrypt-slowed digest of all its
-  settings, secrets included: Grafana shows secrets only as "[REDACTED]", so a changed
-  fingerprint is how a changed secret is seen, and re-sent; an unchanged one is not;
-* folders: Grafana keeps no free field of a folder that its list returns, so a folder is
-  ours by its uid: "monstack" or "monstack-*" (a plan's folders use such uids).
+What the deploy created is marked when written (provision(), for every object of a plan)
+and found again for pruning: see ownership.py.
 """
 
 from __future__ import annotations
@@ -81,9 +58,14 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from operations.components.grafana import alerting_calls, ownership
+from operations.components.grafana.ownership import (marked_contact_point, marked_dashboard,
+                                                     marked_datasource)
+
 log = logging.getLogger(__name__)
 
-CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+from operations.components.grafana.ownership import (  # noqa: F401 (used from here too)
+    CREATED, DELETED, UNCHANGED, UPDATED)
 
 # Data source keys that describe the object, not our wishes. They are left out of the
 # comparison, and we never send them back.
@@ -91,14 +73,7 @@ _DATASOURCE_SERVER_KEYS = {"id", "orgId", "version", "typeLogoUrl", "readOnly", 
 # Dashboard keys that Grafana sets on every save (docs: POST sets id/uid/version, GET echoes
 # them). Nothing else is added to the stored model, so only these are ignored.
 _DASHBOARD_SERVER_KEYS = {"id", "version"}
-# Contact point GETs show each secret setting as this string.
-_REDACTED = "[REDACTED]"
 _DEFAULT_MESSAGE = "provisioned by monstack"
-# What marks an object the deploy created (see the module's docstring).
-MARK_KEY = "monstackManaged"
-MARK_TAG = "monstack"
-FOLDER_MARK = "monstack"
-DELETED = "deleted"
 # A policy tree is one object per org: its kind and name in provision()'s results.
 POLICY = ("notification_policy", "root")
 
@@ -393,13 +368,12 @@ class GrafanaClient:
             status, body = self._get(f"/api/dashboards/uid/{_seg(uid)}", allow_404=True)
         except GrafanaError as err:
             if err.status == 406:   # Grafana 13: saved in schema v2, see the docstring
-                raise self._fail(
-                    f"dashboard uid={uid} is stored in Grafana's dashboard schema v2 (saved "
-                    f"from Grafana's UI), which the v1 API this deploy writes cannot read "
-                    f"(Grafana said: {err.grafana_message}). Delete it in Grafana, or save it "
-                    f"back as a classic (v1) dashboard, and run again",
-                    method="GET", url=err.url, status=406,
-                    grafana_message=err.grafana_message) from None
+                raise self._fail(f"dashboard uid={uid} is stored in dashboard schema v2 (saved "
+                                 f"from Grafana's UI), which this deploy's v1 API cannot read "
+                                 f"({err.grafana_message}). Delete it in Grafana, or save it "
+                                 f"back as a classic (v1) dashboard, and run again",
+                                 method="GET", url=err.url, status=406,
+                                 grafana_message=err.grafana_message) from None
             raise
         return None if status == 404 else body
 
@@ -512,234 +486,13 @@ class GrafanaClient:
                     f"set password of user {user_login!r}")
         return UPDATED
 
-    # ---- contact points (alerting provisioning) -----------------------------------------
+    # ---- contact points (alerting provisioning: alerting_calls.py) -------------------------
 
     def list_contact_points(self) -> list[dict]:
-        _, body = self._get("/api/v1/provisioning/contact-points")
-        return body or []
+        return alerting_calls.list_contact_points(self)
 
     def ensure_contact_point(self, spec: dict, *, rotate_secrets: bool = False) -> str:
-        """Create or update contact point ``spec["uid"]`` (name, type, settings,
-        disableResolveMessage). Secret settings come back as "[REDACTED]", so as with data
-        sources only their presence is compared; ``rotate_secrets=True`` forces a PUT."""
-        uid = _require(spec, "uid", "contact point")
-        for value in (spec.get("settings") or {}).values():
-            self._remember_secret(value)
-        current = next((cp for cp in self.list_contact_points() if cp.get("uid") == uid), None)
-        if current is None:
-            self._write("POST", "/api/v1/provisioning/contact-points", spec,
-                        f"create contact point uid={uid}", ok=(200, 202))
-            return CREATED
-        if not rotate_secrets and not _contact_point_differs(spec, current):
-            return UNCHANGED
-        self._write("PUT", f"/api/v1/provisioning/contact-points/{_seg(uid)}", spec,
-                    f"update contact point uid={uid}", ok=(200, 202))
-        return UPDATED
-
-    # ---- message templates and the notification policy tree -----------------------------
-
-    def get_template(self, name: str) -> dict | None:
-        status, body = self._get(f"/api/v1/provisioning/templates/{_seg(name)}",
-                                 allow_404=True)
-        return None if status == 404 else body
-
-    def ensure_template(self, name: str, template: str) -> str:
-        """Message template (group) ``name`` with the text ``template``."""
-        current = self.get_template(name)
-        if current is not None and current.get("template") == template:
-            return UNCHANGED
-        body = {"template": template}
-        if current is not None and current.get("version"):
-            body["version"] = current["version"]   # 409 if someone saved in between
-        verb = "create" if current is None else "update"
-        self._write("PUT", f"/api/v1/provisioning/templates/{_seg(name)}", body,
-                    f"{verb} message template {name!r}", ok=(200, 202))
-        return CREATED if current is None else UPDATED
-
-    def get_policy_tree(self) -> dict:
-        _, body = self._get("/api/v1/provisioning/policies")
-        return body or {}
-
-    def ensure_policy_tree(self, tree: dict) -> str:
-        """The notification policy tree (there is one; PUT replaces it whole)."""
-        if _route_normal(self.get_policy_tree()) == _route_normal(tree):
-            return UNCHANGED
-        self._write("PUT", "/api/v1/provisioning/policies", tree,
-                    "replace the notification policy tree", ok=(200, 202))
-        return UPDATED
-
-    # ---- listing and removal (pruning) ----------------------------------------------------
-
-    def list_datasources(self) -> list[dict]:
-        _, body = self._get("/api/datasources")
-        return body or []
-
-    def search_dashboards(self, **params) -> list[dict]:
-        """Every dashboard hit of /api/search (paged), filtered by ``params``."""
-        hits, page = [], 1
-        while True:
-            _, body = self._get("/api/search", params={"type": "dash-db", "limit": 5000,
-                                                      "page": page, **params})
-            hits += body or []
-            if len(body or []) < 5000:
-                return hits
-            page += 1
-
-    def list_folders(self, parent_uid: str | None = None) -> list[dict]:
-        found, page = [], 1
-        while True:
-            params = {"limit": 1000, "page": page}
-            if parent_uid:
-                params["parentUid"] = parent_uid
-            _, body = self._get("/api/folders", params=params)
-            found += body or []
-            if len(body or []) < 1000:
-                return found
-            page += 1
-
-    def list_alert_rules(self) -> list[dict]:
-        _, body = self._get("/api/v1/provisioning/alert-rules")
-        return body or []
-
-    def delete_dashboard(self, uid: str) -> str:
-        self._write("DELETE", f"/api/dashboards/uid/{_seg(uid)}", None,
-                    f"delete dashboard uid={uid}")
-        return DELETED
-
-    def delete_folder(self, uid: str) -> str:
-        # forceDeleteRules=false: Grafana refuses instead of deleting alert rules in it
-        self._write("DELETE", f"/api/folders/{_seg(uid)}?forceDeleteRules=false", None,
-                    f"delete folder uid={uid}")
-        return DELETED
-
-    def delete_datasource(self, uid: str) -> str:
-        self._write("DELETE", f"/api/datasources/uid/{_seg(uid)}", None,
-                    f"delete data source uid={uid}")
-        return DELETED
-
-    def delete_contact_point(self, uid: str) -> str:
-        self._write("DELETE", f"/api/v1/provisioning/contact-points/{_seg(uid)}", None,
-                    f"delete contact point uid={uid}", ok=(200, 202, 204))
-        return DELETED
-
-    def removals(self, plan: dict) -> list[tuple[str, str]]:
-        """What the deploy created and ``plan`` no longer names: [(kind, uid)] in the order
-        they are to be deleted (dashboards, folders, data sources, contact points). Only
-        reads. Decided from Grafana as it is before the plan is applied and from the plan
-        itself, so a dry run and the real run decide alike. What is left although the
-        plan no longer names it is said in ``self.notes``.
-
-        ``plan["legacy"]``: {kind: uids} counted as ours without a marker (objects that
-        earlier monstack versions created before there were markers).
-        """
-        self.notes = []
-        legacy = plan.get("legacy") or {}
-        wanted_folders = {f["uid"] for f in plan.get("folders", [])}
-        wanted_dashboards = {d["model"]["uid"]: d.get("folder_uid") or ""
-                             for d in plan.get("dashboards", [])}
-        out: list[tuple[str, str]] = []
-
-        hits = self.search_dashboards()
-        gone = set()
-        for hit in hits:
-            uid = hit.get("uid")
-            if uid in wanted_dashboards or not self._our_dashboard(hit, legacy):
-                continue
-            gone.add(uid)
-            out.append(("dashboard", uid))
-
-        rules = self.list_alert_rules()
-        for folder in self._our_folders():
-            uid = folder["uid"]
-            if uid in wanted_folders or uid in wanted_dashboards.values():
-                continue
-            why = self._folder_keeps(uid, hits, gone, wanted_dashboards, wanted_folders, rules)
-            if why:
-                self.notes.append(f"folder {uid} is not in the settings any more but is left: "
-                                  f"{why}")
-                continue
-            out.append(("folder", uid))
-
-        wanted_sources = {d["uid"] for d in plan.get("datasources", [])}
-        for ds in self.list_datasources():
-            uid = ds.get("uid")
-            if uid in wanted_sources:
-                continue
-            ours = (ds.get("jsonData") or {}).get(MARK_KEY) == uid \
-                or uid in legacy.get("datasource", ())
-            if ours and ds.get("readOnly"):
-                self.notes.append(f"data source {uid} is left: provisioned from a file")
-            elif ours:
-                out.append(("datasource", uid))
-
-        wanted_points = {c["uid"] for c in plan.get("contact_points", [])}
-        points = self.list_contact_points()
-        # the tree after this run: the plan's, else Grafana's as it is
-        tree = plan.get("policy") or (self.get_policy_tree() if points else {})
-        used = _route_receivers(tree or {})
-        kept_names = {c["name"] for c in plan.get("contact_points", [])} | {
-            c.get("name") for c in points if not _our_contact_point(c)}
-        for cp in points:
-            uid = cp.get("uid")
-            if uid in wanted_points or not _our_contact_point(cp):
-                continue
-            if cp.get("name") in used and cp.get("name") not in kept_names:
-                self.notes.append(f"contact point {uid} is left: the notification policy "
-                                  f"tree still routes to {cp.get('name')!r}")
-                continue
-            out.append(("contact_point", uid))
-        return out
-
-    def _our_dashboard(self, hit: dict, legacy: dict) -> bool:
-        uid = hit.get("uid")
-        if uid in legacy.get("dashboard", ()):
-            return True
-        if MARK_TAG not in (hit.get("tags") or []):
-            return False
-        try:
-            current = self.get_dashboard(uid)
-        except GrafanaError as err:
-            if err.status != 406:
-                raise
-            self.notes.append(f"dashboard {uid} is left: saved in schema v2, its marker "
-                              "cannot be read through the v1 API")
-            return False
-        model = (current or {}).get("dashboard") or {}
-        return model.get(MARK_KEY) == uid
-
-    def _our_folders(self) -> list[dict]:
-        """Our folders, children before their parents (each is deleted before its
-        parent); our folders nested under ours are looked for, not under others'."""
-        out = []
-
-        def walk(folders):
-            for folder in folders:
-                if _our_folder(folder.get("uid", "")):
-                    walk(self.list_folders(folder["uid"]))
-                    out.append(folder)
-
-        walk(self.list_folders())
-        return out
-
-    def _folder_keeps(self, uid: str, hits: list, gone: set, wanted: dict,
-                      wanted_folders: set, rules: list) -> str:
-        """Why folder ``uid`` must stay ("" when it may go)."""
-        others = sorted(h["uid"] for h in hits if h.get("folderUid") == uid
-                        and h["uid"] not in gone and wanted.get(h["uid"], uid) == uid)
-        if others:
-            return f"it holds dashboards the deploy did not create: {', '.join(others)}"
-        children = [f["uid"] for f in self.list_folders(uid)]
-        foreign = sorted(c for c in children if not _our_folder(c))
-        if foreign:
-            return f"it holds folders the deploy did not create: {', '.join(foreign)}"
-        for child in children:   # ours, but kept: then so is this one
-            if child in wanted_folders or child in wanted.values():
-                return f"its folder {child} is in the settings"
-            if self._folder_keeps(child, hits, gone, wanted, wanted_folders, rules):
-                return f"its folder {child} is left"
-        if any(r.get("folderUID") == uid for r in rules):
-            return "it holds alert rules"
-        return ""
+        return alerting_calls.ensure_contact_point(self, spec, rotate_secrets=rotate_secrets)
 
     # ---- whole plan ---------------------------------------------------------------------
 
@@ -752,9 +505,8 @@ class GrafanaClient:
                 "templates": {name: text}, "contact_points": [spec], "policy": tree,
                 "service_accounts": [...], "prune": bool, "legacy": {kind: uids}}
 
-        Data sources, dashboards and contact points are marked as the deploy's (see the
-        module's docstring) on the way. With ``prune``, what removals() finds is then
-        deleted: ("dashboard", uid, "deleted") etc. in the results.
+        Objects are marked as the deploy's on the way; with ``prune``, what
+        ownership.removals() finds is then deleted: ("dashboard", uid, "deleted") etc.
 
         Stops at the first error with a ProvisionError that lists what was already applied,
         so a partial run is never reported as success.
@@ -762,30 +514,29 @@ class GrafanaClient:
         steps = [("folder", f["uid"], lambda f=f: self.ensure_folder(
                     f["uid"], f["title"], f.get("parent_uid")))
                  for f in plan.get("folders", [])]
-        steps += [("datasource", d["uid"], lambda d=d: self.ensure_datasource(
-                    marked_datasource(d)))
+        steps += [("datasource", d["uid"], lambda d=d: self.ensure_datasource(marked_datasource(d)))
                   for d in plan.get("datasources", [])]
         steps += [("dashboard", d["model"]["uid"], lambda d=d: self.ensure_dashboard(
                     marked_dashboard(d["model"]), d.get("folder_uid"),
                     message=d.get("message", _DEFAULT_MESSAGE)))
                   for d in plan.get("dashboards", [])]
         # templates before the contact points using them, those before the tree naming them
-        steps += [("template", name, lambda n=name, x=text: self.ensure_template(n, x))
+        steps += [("template", name, lambda n=name, x=text: alerting_calls.ensure_template(
+                    self, n, x))
                   for name, text in (plan.get("templates") or {}).items()]
         steps += [("contact_point", c["uid"], lambda c=c: self.ensure_contact_point(
                     marked_contact_point(c)))
                   for c in plan.get("contact_points", [])]
         if plan.get("policy"):
-            steps.append((*POLICY, lambda: self.ensure_policy_tree(plan["policy"])))
+            steps.append((*POLICY, lambda: alerting_calls.ensure_policy_tree(
+                self, plan["policy"])))
         steps += [("service_account", a["name"], lambda a=a: self._ensure_account(a))
                   for a in plan.get("service_accounts", [])]
         # what to remove is decided before anything changes (see removals())
         if plan.get("prune"):
-            removing = {"dashboard": self.delete_dashboard, "folder": self.delete_folder,
-                        "datasource": self.delete_datasource,
-                        "contact_point": self.delete_contact_point}
-            steps += [(kind, uid, lambda k=kind, u=uid: removing[k](u))
-                      for kind, uid in self.removals(plan)]
+            found, self.notes = ownership.removals(self, plan)
+            steps += [(kind, uid, lambda k=kind, u=uid: ownership.delete(self, k, u))
+                      for kind, uid in found]
         results: list[tuple[str, str, str]] = []
         for kind, uid, apply in steps:
             try:
@@ -846,78 +597,6 @@ def _datasource_differs(spec: dict, current: dict) -> bool:
             return True
     present = {k for k, v in (current.get("secureJsonFields") or {}).items() if v}
     return not set(spec.get("secureJsonData") or {}) <= present
-
-
-def _contact_point_differs(spec: dict, current: dict) -> bool:
-    for key in ("name", "type"):
-        if spec.get(key) != current.get(key):
-            return True
-    if bool(spec.get("disableResolveMessage")) != bool(current.get("disableResolveMessage")):
-        return True
-    wanted, have = spec.get("settings") or {}, current.get("settings") or {}
-    if set(wanted) != set(have):
-        return True
-    return any(have[k] != v and have[k] != _REDACTED for k, v in wanted.items())
-
-
-def marked_datasource(spec: dict) -> dict:
-    out = copy.deepcopy(spec)
-    out["jsonData"] = {**(out.get("jsonData") or {}), MARK_KEY: out["uid"]}
-    return out
-
-
-def marked_dashboard(model: dict) -> dict:
-    out = copy.deepcopy(model)
-    tags = list(out.get("tags") or [])
-    out["tags"] = tags if MARK_TAG in tags else tags + [MARK_TAG]
-    out[MARK_KEY] = out["uid"]
-    return out
-
-
-def marked_contact_point(spec: dict) -> dict:
-    out = copy.deepcopy(spec)
-    settings = {k: v for k, v in (out.get("settings") or {}).items() if k != MARK_KEY}
-    settings[MARK_KEY] = f"{out['uid']}:{settings_fingerprint(out['uid'], settings)}"
-    out["settings"] = settings
-    return out
-
-
-def settings_fingerprint(uid: str, settings: dict) -> str:
-    """16 hex digits that change with any setting, secrets included. The digest goes
-    through bcrypt (a salt from the uid), so it is no fast test of guessed secrets."""
-    from operations.base.tls_auth import bcrypt_hash
-    import hashlib
-    import json
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-    return hashlib.sha256(bcrypt_hash(digest, "grafana contact point", uid).encode()
-                          ).hexdigest()[:16]
-
-
-def _our_contact_point(cp: dict) -> bool:
-    mark = (cp.get("settings") or {}).get(MARK_KEY)
-    return isinstance(mark, str) and mark.startswith(f"{cp.get('uid')}:")
-
-
-def _our_folder(uid: str) -> bool:
-    return uid == FOLDER_MARK or uid.startswith(f"{FOLDER_MARK}-")
-
-
-def _route_receivers(route: dict) -> set[str]:
-    found = {route["receiver"]} if route.get("receiver") else set()
-    for child in route.get("routes") or []:
-        found |= _route_receivers(child)
-    return found
-
-
-def _route_normal(route: Any) -> Any:
-    """A policy tree as compared: Grafana's provenance and empty fields left out (Grafana
-    leaves out what is unset when it answers; what we send unset is the same)."""
-    if isinstance(route, dict):
-        return {k: _route_normal(v) for k, v in route.items()
-                if k != "provenance" and v not in (None, "", [], {}, False)}
-    if isinstance(route, list):
-        return [_route_normal(v) for v in route]
-    return route
 
 
 def _describe_applied(results: list) -> str:

@@ -14,9 +14,9 @@ from harness.doubles.grafana_double import GrafanaDouble
 from harness.fake_host import FakeHost
 from operations.base import inventory as context
 from operations.base.schema import SettingsError
-from operations.components.grafana import alerting, provisioning as gp
-from operations.components.grafana.api import (CREATED, MARK_KEY, UNCHANGED, UPDATED,
-                                               GrafanaClient)
+from operations.components.grafana import alerting, alerting_calls, provisioning as gp
+from operations.components.grafana.api import CREATED, UNCHANGED, UPDATED, GrafanaClient
+from operations.components.grafana.ownership import MARK_KEY
 from operations.stack import validate
 
 PASSWORD = "s3cret-Grafana-admin"
@@ -242,11 +242,11 @@ def test_double_templates_policies_and_deletes(double):
 
 # -- the client ------------------------------------------------------------------------------
 def test_template_create_unchanged_update_with_version(double, client):
-    assert client.ensure_template("ops", TEMPLATE) == CREATED
+    assert alerting_calls.ensure_template(client, "ops", TEMPLATE) == CREATED
     version = double.state.templates["ops"]["version"]
     double.clear_log()
-    assert client.ensure_template("ops", TEMPLATE) == UNCHANGED and double.writes() == []
-    assert client.ensure_template("ops", TEMPLATE + "\n") == UPDATED
+    assert alerting_calls.ensure_template(client, "ops", TEMPLATE) == UNCHANGED and double.writes() == []
+    assert alerting_calls.ensure_template(client, "ops", TEMPLATE + "\n") == UPDATED
     (put,) = double.writes()
     assert put.body == {"template": TEMPLATE + "\n", "version": version}
 
@@ -257,11 +257,11 @@ def test_policy_tree_is_compared_as_grafana_answers(double, client):
     client.ensure_contact_point({"uid": "u-pager", "name": "pager", "type": "webhook",
                                  "settings": {"url": "http://y"}})
     tree = alerting.policy_tree(POLICY)
-    assert client.ensure_policy_tree(tree) == UPDATED
+    assert alerting_calls.ensure_policy_tree(client, tree) == UPDATED
     double.clear_log()
-    assert client.ensure_policy_tree(tree) == UNCHANGED and double.writes() == []
+    assert alerting_calls.ensure_policy_tree(client, tree) == UNCHANGED and double.writes() == []
     changed = {**tree, "group_by": ["alertname", "instance"]}
-    assert client.ensure_policy_tree(changed) == UPDATED
+    assert alerting_calls.ensure_policy_tree(client, changed) == UPDATED
     assert double.state.policy["group_by"] == ["alertname", "instance"]
 
 

@@ -14,9 +14,9 @@ from harness.doubles.grafana_double import GrafanaDouble
 from harness.fake_host import FakeHost
 from operations.base import inventory as context
 from operations.base.templates import shipped_dashboards
-from operations.components.grafana import provisioning as gp
-from operations.components.grafana.api import (CREATED, DELETED, MARK_KEY, GrafanaClient,
-                                               GrafanaError)
+from operations.components.grafana import ownership, provisioning as gp
+from operations.components.grafana.api import CREATED, DELETED, GrafanaClient, GrafanaError
+from operations.components.grafana.ownership import MARK_KEY
 from operations.stack import validate
 
 PASSWORD = "s3cret-Grafana-admin"
@@ -251,7 +251,7 @@ def test_double_v2_dashboard_is_406_on_the_legacy_api_but_listed(double, client)
     assert exc.value.status == 406
     assert "/apis/dashboard.grafana.app/" in exc.value.grafana_message
     assert "schema v2" in str(exc.value) and "Delete it in Grafana" in str(exc.value)
-    (hit,) = client.search_dashboards(tag="monstack")
+    (hit,) = ownership.search_dashboards(client, tag="monstack")
     assert hit["uid"] == "dyn" and hit["tags"] == ["monstack"]
 
 
