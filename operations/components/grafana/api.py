@@ -64,8 +64,7 @@ from operations.components.grafana.ownership import (marked_contact_point, marke
 
 log = logging.getLogger(__name__)
 
-from operations.components.grafana.ownership import (  # noqa: F401 (used from here too)
-    CREATED, DELETED, UNCHANGED, UPDATED)
+from operations.components.grafana.ownership import CREATED, UNCHANGED, UPDATED
 
 # Data source keys that describe the object, not our wishes. They are left out of the
 # comparison, and we never send them back.

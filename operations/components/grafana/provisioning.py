@@ -30,9 +30,9 @@ from operations.base.templates import shipped_dashboards
 from operations.base.tls_auth import grafana_client
 from operations.components import vmcluster
 from operations.components.grafana import alerting
-from operations.components.grafana.api import (CREATED, DELETED, POLICY, UNCHANGED,
-                                               GrafanaClient, GrafanaError,
-                                               ensure_admin_password)
+from operations.components.grafana.api import (CREATED, POLICY, UNCHANGED, GrafanaClient,
+                                               GrafanaError, ensure_admin_password)
+from operations.components.grafana.ownership import DELETED
 
 FOLDER_UID = "monstack"
 PROBE_SECONDS = 2       # plan time: is Grafana there at all?

@@ -15,8 +15,8 @@ from harness.fake_host import FakeHost
 from operations.base import inventory as context
 from operations.base.templates import shipped_dashboards
 from operations.components.grafana import ownership, provisioning as gp
-from operations.components.grafana.api import CREATED, DELETED, GrafanaClient, GrafanaError
-from operations.components.grafana.ownership import MARK_KEY
+from operations.components.grafana.api import CREATED, GrafanaClient, GrafanaError
+from operations.components.grafana.ownership import DELETED, MARK_KEY
 from operations.stack import validate
 
 PASSWORD = "s3cret-Grafana-admin"
