@@ -107,10 +107,10 @@ def settings_problems(values: dict) -> list[str]:
         out += route_problems(policy, "grafana_notification_policy",
                               names | {DEFAULT_RECEIVER})
     for name, text in (values["grafana_message_templates"] or {}).items():
-        if not isinstance(name, str) or not UID_RE.fullmatch(name.replace(" ", "_")) \
+        if not isinstance(name, str) or not name.strip() or "/" in name \
                 or not isinstance(text, str) or not text.strip():
-            out.append(f"grafana_message_templates: {name!r} needs a name (letters, digits, "
-                       f"-, _, spaces) and a template text")
+            out.append(f"grafana_message_templates: {name!r} needs a name (without /) and a "
+                       f"template text")
     return out
 
 

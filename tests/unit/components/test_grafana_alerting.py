@@ -129,7 +129,7 @@ def test_alerting_is_off_by_default_and_pruning_on():
     ({**ALERTING, "grafana_contact_points": [{"name": "x", "type": "slack",
                                               "settings": {"url_secret": 3}}]},
      "url_secret names a secret"),
-    ({**ALERTING, "grafana_message_templates": {"ops": ""}}, "needs a name"),
+    ({**ALERTING, "grafana_message_templates": {"ops": ""}}, "needs a name (without /)"),
 ])
 def test_settings_problems_name_the_setting_and_the_cause(data, words):
     assert words in problems(data)
