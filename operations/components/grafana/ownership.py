@@ -122,8 +122,7 @@ def removals(client, plan: dict) -> tuple[list[tuple[str, str]], list[str]]:
             continue
         why = _folder_keeps(client, uid, hits, gone, wanted_dashboards, wanted_folders, rules)
         if why:
-            notes.append(f"folder {uid} is not in the settings any more but is left: "
-                              f"{why}")
+            notes.append(f"folder {uid} is not in the settings any more but is left: {why}")
             continue
         out.append(("folder", uid))
 
@@ -206,7 +205,6 @@ def _folder_keeps(client, uid: str, hits: list, gone: set, wanted: dict,
     if any(r.get("folderUID") == uid for r in rules):
         return "it holds alert rules"
     return ""
-
 
 
 # -- the calls (through api.GrafanaClient's transport) -------------------------------------------
