@@ -638,3 +638,15 @@ grafana_plugins = []
 grafana_community_dashboards = []
 # controller folder holding the grafana-dashboard-<id>-<revision>.json files (air-gapped sites); unset: <artifact_mirror>/grafana-dashboards/, else grafana.com
 grafana_community_dashboards_dir = None
+# provision Grafana-managed alerting: grafana_contact_points, grafana_notification_policy, grafana_message_templates (Alertmanager stays the path of Prometheus' alerts)
+grafana_alerting_enabled = False
+# Grafana contact points: [{name, type, settings, uid?, disableResolveMessage?}]; a settings key ending in _secret names a secret (e.g. url_secret: SLACK_URL); uid default monstack-<name>
+grafana_contact_points = []
+# Grafana's notification policy tree, in its API form ({receiver, group_by, group_wait, routes: [{receiver, object_matchers: [[label, op, value]]}]}); unset: Grafana's tree is left as it is
+grafana_notification_policy = None
+# Grafana message templates: {name: template text with {{ define }} blocks}
+grafana_message_templates = {}
+# with alerting on: the Alertmanager data source also receives Grafana-managed alerts (jsonData.handleGrafanaManagedAlerts)
+grafana_alertmanager_external = False
+# remove data sources, dashboards, folders and contact points the deploy created and the settings no longer name (never others)
+grafana_prune = True

@@ -6,13 +6,15 @@ TEST DOUBLE (tests/harness/doubles/grafana_double.py, see harness/doubles/grafan
 Grafana. The archive is published at the pinned grafana_version (13.x: bin/grafana alone),
 so the deploy takes that version's code paths. What is tested is the deploy: archive install, hardened unit, readiness on
 /api/health, provisioning, --dry equal to the real run, a second run changing nothing.
-The double keeps its objects in memory, so these tests never restart it on purpose.
+The double keeps its objects in <data>/grafana.db, as Grafana does: a restart (for a plugin,
+a changed grafana.ini) loses nothing.
 """
 
 import base64
 import json
 import tomllib
 from pathlib import Path
+import urllib.error
 import urllib.request
 
 import pytest
@@ -66,12 +68,22 @@ def first_runs(stack):
     return preview_then_run(stack["inventory"], env=ENV)
 
 
-def api(mon, path: str):
+def api(mon, path: str, body=None, method: str | None = None):
     token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-    req = urllib.request.Request(f"http://{mon.ip}:3000{path}",
-                                 headers={"Authorization": f"Basic {token}"})
+    req = urllib.request.Request(f"http://{mon.ip}:3000{path}", method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Authorization": f"Basic {token}",
+                                          "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
+
+
+def status(mon, path: str) -> int:
+    try:
+        api(mon, path)
+    except urllib.error.HTTPError as err:
+        return err.code
+    return 200
 
 
 def test_dry_run_lists_exactly_what_the_first_run_does(first_runs):
@@ -92,7 +104,9 @@ def test_grafana_is_provisioned(stack, first_runs):
     assert (prom["type"], prom["url"], prom["isDefault"]) == (
         "prometheus", f"http://{mon.ip}:9090", True)
     am = api(mon, "/api/datasources/uid/alertmanager")
-    assert am["type"] == "alertmanager" and am["jsonData"] == {"implementation": "prometheus"}
+    # the deploy's marker (api.py) next to its own jsonData
+    assert am["type"] == "alertmanager" and am["jsonData"] == {
+        "implementation": "prometheus", "monstackManaged": "alertmanager"}
     assert api(mon, "/api/folders/monstack")["title"] == "Monitoring"
     for uid in DASHBOARDS:
         assert api(mon, f"/api/dashboards/uid/{uid}")["meta"]["folderUid"] == "monstack", uid
@@ -185,10 +199,94 @@ def test_a_community_dashboard_from_the_mirror_lands_in_its_folder(stack, first_
     assert again.changed_ops() == {}
     assert "data sources, folder and dashboards are up to date" in again.output
 
+    # dropped from the settings: the deploy made both, so both go, the dashboard first
+    dry, real = preview_then_run(stack["inventory"], env=ENV)
+    assert_preview_was_exact(dry, real)
+    assert real.changed_ops() == {"Provision Grafana: 2 objects to create, update or delete": 1}
+    assert f"will delete dashboard {rec.UID}, delete folder {folder}" in dry.output
+    assert status(mon, f"/api/dashboards/uid/{rec.UID}") == 404
+    assert status(mon, f"/api/folders/{folder}") == 404
+    assert deploy(stack).check().changed_ops() == {}
 
-# -- plugins: these run last. Installing or removing a plugin restarts Grafana, and the
-# double keeps its objects in memory (a real Grafana keeps them in its database): the run
-# after such a restart provisions everything again, which these tests assert as such.
+
+# -- pruning and Grafana-managed alerting (after the tests above: the same Grafana) ----------
+def test_removals_are_named_by_dry_and_done_exactly_by_the_run(stack, first_runs, tmp_path):
+    """A dashboard folder emptied and an extra data source dropped: the next --dry names
+    both removals, the run removes exactly those; what was made by hand stays, even a
+    dashboard tagged "monstack" in the deploy's folder."""
+    mon = stack["mon"]
+    (tmp_path / "team.json").write_text(json.dumps({"uid": "e2e-team", "title": "E2E team"}))
+    extra = [{"uid": "e2e-extra", "name": "E2E extra", "type": "prometheus",
+              "url": f"http://{mon.ip}:9090", "access": "proxy"}]
+    deploy(stack, data={"grafana_dashboards_dir": str(tmp_path),
+                        "grafana_extra_datasources": json.dumps(extra)}).check()
+    assert api(mon, "/api/datasources/uid/e2e-extra")["jsonData"]["monstackManaged"] \
+        == "e2e-extra"
+    api(mon, "/api/datasources", {"uid": "e2e-by-hand", "name": "By hand", "type": "loki",
+                                  "url": "http://127.0.0.1:3100", "access": "proxy"})
+    api(mon, "/api/dashboards/db", {"dashboard": {"uid": "e2e-by-hand", "title": "By hand",
+                                                  "tags": ["monstack"]},
+                                    "folderUid": "monstack", "overwrite": False})
+
+    (tmp_path / "team.json").unlink()
+    data = {"grafana_dashboards_dir": str(tmp_path)}
+    dry = deploy(stack, dry=True, data=data).check()
+    real = deploy(stack, data=data).check()
+    assert_preview_was_exact(dry, real)
+    assert real.changed_ops() == {
+        "Provision Grafana: 2 objects to create, update or delete": 1}
+    assert "will delete dashboard e2e-team, delete datasource e2e-extra" in dry.output
+    assert status(mon, "/api/dashboards/uid/e2e-team") == 404
+    assert status(mon, "/api/datasources/uid/e2e-extra") == 404
+    assert status(mon, "/api/dashboards/uid/e2e-by-hand") == 200
+    assert status(mon, "/api/datasources/uid/e2e-by-hand") == 200
+    assert deploy(stack, data=data).check().changed_ops() == {}
+
+
+HOOK_URL = "http://127.0.0.1:9/e2e-hook-secret-path"
+ALERTING = {
+    "grafana_alerting_enabled": "true",
+    "grafana_alertmanager_external": "true",
+    "grafana_contact_points": json.dumps([
+        {"name": "e2e-ops", "type": "webhook", "settings": {"url_secret": "E2E_HOOK_URL"}}]),
+    "grafana_notification_policy": json.dumps(
+        {"receiver": "e2e-ops", "group_by": ["alertname"], "repeat_interval": "240m"}),
+    "grafana_message_templates": json.dumps(
+        {"e2e": '{{ define "e2e.title" }}{{ .Status }}{{ end }}'}),
+}
+
+
+def test_grafana_alerting_is_provisioned_exactly_once(stack, first_runs):
+    mon, env = stack["mon"], {**ENV, "E2E_HOOK_URL": HOOK_URL}
+    dry = run_pyinfra(stack["inventory"], dry=True, env=env, data=ALERTING).check()
+    real = run_pyinfra(stack["inventory"], env=env, data=ALERTING).check()
+    assert_preview_was_exact(dry, real)
+    # the template, the contact point, the tree, the Alertmanager data source
+    assert real.changed_ops() == {"Provision Grafana: 4 objects to create or update": 1}
+    for words in ("create template e2e", "create contact_point monstack-e2e-ops",
+                  "update notification_policy root", "update datasource alertmanager"):
+        assert words in dry.output, words
+    (cp,) = [c for c in api(mon, "/api/v1/provisioning/contact-points")
+             if c["uid"] == "monstack-e2e-ops"]
+    assert cp["settings"]["url"] == "[REDACTED]" and cp["provenance"] == "api"
+    tree = api(mon, "/api/v1/provisioning/policies")
+    assert (tree["receiver"], tree["repeat_interval"]) == ("e2e-ops", "4h")
+    assert "{{ define" in api(mon, "/api/v1/provisioning/templates/e2e")["template"]
+    assert api(mon, "/api/datasources/uid/alertmanager")["jsonData"][
+        "handleGrafanaManagedAlerts"] is True
+    again_dry = run_pyinfra(stack["inventory"], dry=True, env=env, data=ALERTING).check()
+    again = run_pyinfra(stack["inventory"], env=env, data=ALERTING).check()
+    assert again_dry.changed_ops() == again.changed_ops() == {}
+    for run in (dry, real, again_dry, again):
+        assert HOOK_URL not in run.output and "e2e-hook-secret-path" not in run.output
+
+    # switched off again: --dry names what that changes, the run does it, then quiet
+    off_dry, off = preview_then_run(stack["inventory"], env=ENV)
+    assert_preview_was_exact(off_dry, off)
+    assert deploy(stack).check().changed_ops() == {}
+
+
+# -- plugins: installing or removing one restarts Grafana, which keeps its objects --------
 PLUGIN = grafana_test_plugin.PLUGIN_ID
 PLUGINS = "/var/lib/grafana/plugins"
 RESTART = "Grafana | Restart grafana and wait until ready"
@@ -222,13 +320,13 @@ def test_a_plugin_from_the_mirror_is_installed_and_grafana_restarted_once(stack,
     assert (listed["id"], listed["type"], listed["info"]["version"]) == (PLUGIN, "panel",
                                                                         "1.0.0")
     assert api(mon, f"/api/plugins/{PLUGIN}/settings")["info"]["version"] == "1.0.0"
+    # the restart kept what was provisioned (Grafana's database; the double's grafana.db)
+    assert api(mon, "/api/datasources/uid/prometheus")["type"] == "prometheus"
 
 
 def test_with_the_plugin_a_second_run_changes_and_restarts_nothing(stack, plugin,
                                                                    plugin_runs):
     data = {"grafana_plugins": json.dumps([plugin])}
-    # the double forgot its objects in that restart: provisioned again, plugin untouched
-    assert deploy(stack, data=data).check().changed_ops() == {PROVISION_ALL: 1}
     before = service_pids(stack["mon"], ["grafana"])
     dry = deploy(stack, dry=True, data=data).check()
     again = deploy(stack, data=data).check()
@@ -251,15 +349,12 @@ def test_a_dropped_plugin_is_removed_and_a_hand_placed_one_stays(stack, plugin_r
     assert mon.ssh(f"cat {hand}/plugin.json").stdout.strip() == \
         '{"id": "hand-placed-panel", "type": "panel"}'
     assert api(mon, "/api/plugins") == []   # unsigned: Grafana (and the double) skip it
-    assert deploy(stack, data=data).check().changed_ops() == {PROVISION_ALL: 1}   # as above
     assert deploy(stack, data=data).check().changed_ops() == {}
 
 
 # -- mail and login: [smtp], LDAP (ldap.toml) and generic OAuth ----------------------------------
-# Last in this module: writing them restarts Grafana, and the double (unlike Grafana, whose
-# database is on disk) then forgets the objects it was given, so the run after it provisions
-# them again. The double speaks neither SMTP, LDAP nor OAuth: what is tested is the files the
-# deploy puts on the host, the secrets kept out of its output, --dry and idempotence.
+# The double speaks neither SMTP, LDAP nor OAuth: what is tested is the files the deploy
+# puts on the host, the secrets kept out of its output, --dry and idempotence.
 SMTP_PW, LDAP_PW, OAUTH_SECRET = "e2e-smtp-Pw#2;x", 'e2e-ldap-"bind"-Pw3', "e2e-oauth-secret-4"
 LOGIN_SECRETS = (PASSWORD, SMTP_PW, LDAP_PW, OAUTH_SECRET)
 LOGIN_ENV = {**ENV, "E2E_SMTP_PW": SMTP_PW, "E2E_LDAP_PW": LDAP_PW,
@@ -283,7 +378,6 @@ WRITE_INI = "Grafana | Write grafana.ini (Grafana has no config checker)"
 WRITE_LDAP = ("Grafana | Write ldap.toml (Grafana's LDAP servers; no checker: parsed as TOML on "
               "the controller)")
 REMOVE_LDAP = "Grafana | Remove ldap.toml (LDAP is off)"
-RESTART = "Grafana | Restart grafana and wait until ready"
 
 
 def login_deploy(stack, data, **kw):
@@ -330,13 +424,10 @@ def test_login_files_on_the_host(stack, login_runs):
 
 
 def test_login_second_run_changes_nothing(stack, login_runs):
-    # the double forgot its objects at the restart: this run gives them back, nothing else
-    again = login_deploy(stack, LOGIN)
-    assert again.changed_ops() and all("Provision Grafana" in op for op in again.changed_ops())
     dry = login_deploy(stack, LOGIN, dry=True)
     real = login_deploy(stack, LOGIN)
     assert dry.changed_ops() == {} and real.changed_ops() == {}, (dry.changes, real.changes)
-    assert_no_secret(again, dry, real)
+    assert_no_secret(dry, real)
 
 
 def test_switching_ldap_off_removes_ldap_toml(stack, login_runs):

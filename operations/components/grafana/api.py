@@ -22,8 +22,28 @@ https://grafana.com/docs/grafana/latest/developers/http_api/):
 * admin / user: ``PUT /api/admin/users/:id/password`` works only with basic auth as a Grafana
   server admin; ``GET /api/users/lookup?loginOrEmail=`` gives the id.
 * other: ``GET /api/health`` -> ``{"database": "ok", ...}``, needs no auth.
-* alerting_provisioning: contact points through ``GET/POST /api/v1/provisioning/contact-points``
-  and ``PUT .../:uid``; POST and PUT answer 202. GET shows secret settings as "[REDACTED]".
+* alerting_provisioning (developer-resources/api-reference/http-api/alerting_provisioning):
+  contact points ``GET/POST /api/v1/provisioning/contact-points``, ``PUT/DELETE .../:uid``
+  (202; GET shows secret settings as "[REDACTED]"); the policy tree ``GET/PUT
+  /api/v1/provisioning/policies`` (PUT 202, replaces the one tree); message templates
+  ``GET/PUT /api/v1/provisioning/templates/:name`` (PUT ``{"template", "version"}``, 202).
+  Writes without the header ``X-Disable-Provenance`` give provenance "api" (read-only in
+  Grafana's UI; a later write with the header is refused). We never send it: what the
+  deploy provisions is changed through the deploy (alerting_calls.py: templates, tree).
+* listing and removal (pruning): see ownership.py.
+
+Grafana 13 (checked in its docs, developer-resources/api-reference/http-api/apis/ and
+.../dashboard/ of https://grafana.com/docs/grafana/v13.2/; the grafana/grafana repository
+could not be read at tag v13.2.3 here): the legacy ``/api`` routes are deprecated for
+``/apis/<group>/<version>/namespaces/default/...`` (dashboard.grafana.app) but stay "fully
+accessible and operative", so this client keeps ``/api/dashboards/db``, ``/api/folders``,
+``/api/search``; folders keep their uids; what we save is schema v1. A dashboard saved in
+schema v2 (from the UI) answers ``GET /api/dashboards/uid/:uid`` with 406 naming the /apis
+path (esnet/gdg#467, 12.1+): ensure_dashboard() stops saying so rather than overwrite it,
+and pruning leaves it alone.
+
+What the deploy created is marked when written (provision(), for every object of a plan)
+and found again for pruning: see ownership.py.
 """
 
 from __future__ import annotations
@@ -38,9 +58,13 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from operations.components.grafana import alerting_calls, ownership
+from operations.components.grafana.ownership import (marked_contact_point, marked_dashboard,
+                                                     marked_datasource)
+
 log = logging.getLogger(__name__)
 
-CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+from operations.components.grafana.ownership import CREATED, UNCHANGED, UPDATED
 
 # Data source keys that describe the object, not our wishes. They are left out of the
 # comparison, and we never send them back.
@@ -48,9 +72,9 @@ _DATASOURCE_SERVER_KEYS = {"id", "orgId", "version", "typeLogoUrl", "readOnly", 
 # Dashboard keys that Grafana sets on every save (docs: POST sets id/uid/version, GET echoes
 # them). Nothing else is added to the stored model, so only these are ignored.
 _DASHBOARD_SERVER_KEYS = {"id", "version"}
-# Contact point GETs show each secret setting as this string.
-_REDACTED = "[REDACTED]"
 _DEFAULT_MESSAGE = "provisioned by monstack"
+# A policy tree is one object per org: its kind and name in provision()'s results.
+POLICY = ("notification_policy", "root")
 
 
 class GrafanaError(RuntimeError):
@@ -119,6 +143,7 @@ class GrafanaClient:
         self.backoff, self.max_backoff = backoff, max_backoff
         self.session = session or requests.Session()
         self._secrets: set[str] = set()
+        self.notes: list[str] = []   # what removals() found and left, in words
         if basic_auth is not None:
             user, password = basic_auth
             self.session.auth = (user, password)
@@ -338,7 +363,17 @@ class GrafanaClient:
     # ---- dashboards ---------------------------------------------------------------------
 
     def get_dashboard(self, uid: str) -> dict | None:
-        status, body = self._get(f"/api/dashboards/uid/{_seg(uid)}", allow_404=True)
+        try:
+            status, body = self._get(f"/api/dashboards/uid/{_seg(uid)}", allow_404=True)
+        except GrafanaError as err:
+            if err.status == 406:   # Grafana 13: saved in schema v2, see the docstring
+                raise self._fail(f"dashboard uid={uid} is stored in dashboard schema v2 (saved "
+                                 f"from Grafana's UI), which this deploy's v1 API cannot read "
+                                 f"({err.grafana_message}). Delete it in Grafana, or save it "
+                                 f"back as a classic (v1) dashboard, and run again",
+                                 method="GET", url=err.url, status=406,
+                                 grafana_message=err.grafana_message) from None
+            raise
         return None if status == 404 else body
 
     def ensure_dashboard(self, model: dict, folder_uid: str | None = None, *,
@@ -450,29 +485,13 @@ class GrafanaClient:
                     f"set password of user {user_login!r}")
         return UPDATED
 
-    # ---- contact points (alerting provisioning) -----------------------------------------
+    # ---- contact points (alerting provisioning: alerting_calls.py) -------------------------
 
     def list_contact_points(self) -> list[dict]:
-        _, body = self._get("/api/v1/provisioning/contact-points")
-        return body or []
+        return alerting_calls.list_contact_points(self)
 
     def ensure_contact_point(self, spec: dict, *, rotate_secrets: bool = False) -> str:
-        """Create or update contact point ``spec["uid"]`` (name, type, settings,
-        disableResolveMessage). Secret settings come back as "[REDACTED]", so as with data
-        sources only their presence is compared; ``rotate_secrets=True`` forces a PUT."""
-        uid = _require(spec, "uid", "contact point")
-        for value in (spec.get("settings") or {}).values():
-            self._remember_secret(value)
-        current = next((cp for cp in self.list_contact_points() if cp.get("uid") == uid), None)
-        if current is None:
-            self._write("POST", "/api/v1/provisioning/contact-points", spec,
-                        f"create contact point uid={uid}", ok=(200, 202))
-            return CREATED
-        if not rotate_secrets and not _contact_point_differs(spec, current):
-            return UNCHANGED
-        self._write("PUT", f"/api/v1/provisioning/contact-points/{_seg(uid)}", spec,
-                    f"update contact point uid={uid}", ok=(200, 202))
-        return UPDATED
+        return alerting_calls.ensure_contact_point(self, spec, rotate_secrets=rotate_secrets)
 
     # ---- whole plan ---------------------------------------------------------------------
 
@@ -481,7 +500,12 @@ class GrafanaClient:
         dashboards, contact points. Returns [(kind, uid, action)].
 
         plan = {"folders": [{"uid", "title", "parent_uid"?}], "datasources": [spec],
-                "dashboards": [{"model": {...}, "folder_uid": ...}], "contact_points": [spec]}
+                "dashboards": [{"model": {...}, "folder_uid": ...}],
+                "templates": {name: text}, "contact_points": [spec], "policy": tree,
+                "service_accounts": [...], "prune": bool, "legacy": {kind: uids}}
+
+        Objects are marked as the deploy's on the way; with ``prune``, what
+        ownership.removals() finds is then deleted: ("dashboard", uid, "deleted") etc.
 
         Stops at the first error with a ProvisionError that lists what was already applied,
         so a partial run is never reported as success.
@@ -489,15 +513,29 @@ class GrafanaClient:
         steps = [("folder", f["uid"], lambda f=f: self.ensure_folder(
                     f["uid"], f["title"], f.get("parent_uid")))
                  for f in plan.get("folders", [])]
-        steps += [("datasource", d["uid"], lambda d=d: self.ensure_datasource(d))
+        steps += [("datasource", d["uid"], lambda d=d: self.ensure_datasource(marked_datasource(d)))
                   for d in plan.get("datasources", [])]
         steps += [("dashboard", d["model"]["uid"], lambda d=d: self.ensure_dashboard(
-                    d["model"], d.get("folder_uid"), message=d.get("message", _DEFAULT_MESSAGE)))
+                    marked_dashboard(d["model"]), d.get("folder_uid"),
+                    message=d.get("message", _DEFAULT_MESSAGE)))
                   for d in plan.get("dashboards", [])]
-        steps += [("contact_point", c["uid"], lambda c=c: self.ensure_contact_point(c))
+        # templates before the contact points using them, those before the tree naming them
+        steps += [("template", name, lambda n=name, x=text: alerting_calls.ensure_template(
+                    self, n, x))
+                  for name, text in (plan.get("templates") or {}).items()]
+        steps += [("contact_point", c["uid"], lambda c=c: self.ensure_contact_point(
+                    marked_contact_point(c)))
                   for c in plan.get("contact_points", [])]
+        if plan.get("policy"):
+            steps.append((*POLICY, lambda: alerting_calls.ensure_policy_tree(
+                self, plan["policy"])))
         steps += [("service_account", a["name"], lambda a=a: self._ensure_account(a))
                   for a in plan.get("service_accounts", [])]
+        # what to remove is decided before anything changes (see removals())
+        if plan.get("prune"):
+            found, self.notes = ownership.removals(self, plan)
+            steps += [(kind, uid, lambda k=kind, u=uid: ownership.delete(self, k, u))
+                      for kind, uid in found]
         results: list[tuple[str, str, str]] = []
         for kind, uid, apply in steps:
             try:
@@ -558,18 +596,6 @@ def _datasource_differs(spec: dict, current: dict) -> bool:
             return True
     present = {k for k, v in (current.get("secureJsonFields") or {}).items() if v}
     return not set(spec.get("secureJsonData") or {}) <= present
-
-
-def _contact_point_differs(spec: dict, current: dict) -> bool:
-    for key in ("name", "type"):
-        if spec.get(key) != current.get(key):
-            return True
-    if bool(spec.get("disableResolveMessage")) != bool(current.get("disableResolveMessage")):
-        return True
-    wanted, have = spec.get("settings") or {}, current.get("settings") or {}
-    if set(wanted) != set(have):
-        return True
-    return any(have[k] != v and have[k] != _REDACTED for k, v in wanted.items())
 
 
 def _describe_applied(results: list) -> str:

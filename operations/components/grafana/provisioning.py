@@ -29,9 +29,10 @@ from operations.base.schema import SettingsError
 from operations.base.templates import shipped_dashboards
 from operations.base.tls_auth import grafana_client
 from operations.components import vmcluster
-from operations.components.grafana import community
-from operations.components.grafana.api import (CREATED, UNCHANGED, GrafanaClient, GrafanaError,
-                                               ensure_admin_password)
+from operations.components.grafana import alerting, community
+from operations.components.grafana.api import (CREATED, POLICY, UNCHANGED, GrafanaClient,
+                                               GrafanaError, ensure_admin_password)
+from operations.components.grafana.ownership import DELETED
 
 FOLDER_UID = "monstack"
 PROBE_SECONDS = 2       # plan time: is Grafana there at all?
@@ -52,6 +53,7 @@ class Grafana:
     # DOWN: no answer; READY: the password is accepted; ROTATE: only the previous one is
     state: str = DOWN
     plan: dict = field(default_factory=dict, repr=False)
+    notes: list = field(default_factory=list)   # what pruning leaves, and why
 
     def client(self, password: str | None = None, **kw) -> GrafanaClient:
         return GrafanaClient(self.url, basic_auth=(self.user, password or self.password), **kw)
@@ -280,10 +282,30 @@ def wanted(s, h=None) -> dict:
     sources = datasources(s)
     available = {d["uid"] for d in sources}
     ours = dashboards(s, available)
-    return {"folders": [{"uid": FOLDER_UID, "title": s.grafana_folder}] + community.folders(s),
+    plan = {"folders": [{"uid": FOLDER_UID, "title": s.grafana_folder}] + community.folders(s),
             "datasources": sources,
             "dashboards": ours + community.dashboards(s, available, ours),
             "service_accounts": service_accounts(s, h if h is not None else host)}
+    plan.update(alerting.plan(s, sources))
+    plan.update(prune=s.grafana_prune, legacy=legacy())
+    return plan
+
+
+# Data sources monstack names itself (datasources()): an earlier version created them
+# before objects were marked, so without a marker they still count as the deploy's.
+LEGACY_DATASOURCES = frozenset({"prometheus", "alertmanager", "loki", "victoriametrics",
+                                "vmcluster", *(f"prometheus-{n}" for n in range(2, 100))})
+
+
+def legacy() -> dict:
+    """What counts as created by the deploy although it carries no marker: objects of
+    earlier monstack versions (see api.py's docstring for the markers). The data sources
+    monstack names, the shipped dashboards (their uids are monstack's own) and, by its uid,
+    the folder "monstack". A user's own dashboards (grafana_dashboards_dir) and extra data
+    sources written by an earlier version are marked on this run's update; removed from
+    the settings before that, they are left in Grafana."""
+    return {"datasource": LEGACY_DATASOURCES,
+            "dashboard": frozenset(_load_dashboard(p)["uid"] for p in shipped_dashboards())}
 
 
 def objects(plan: dict) -> list[tuple[str, str]]:
@@ -291,6 +313,9 @@ def objects(plan: dict) -> list[tuple[str, str]]:
     return ([("folder", f["uid"]) for f in plan["folders"]]
             + [("datasource", d["uid"]) for d in plan["datasources"]]
             + [("dashboard", d["model"]["uid"]) for d in plan["dashboards"]]
+            + [("template", name) for name in plan.get("templates") or {}]
+            + [("contact_point", c["uid"]) for c in plan.get("contact_points", [])]
+            + ([POLICY] if plan.get("policy") else [])
             + [("service_account", a["name"]) for a in plan.get("service_accounts", [])])
 
 
@@ -305,11 +330,12 @@ def pending(s, h) -> tuple[Grafana, list[tuple[str, str, str]]]:
     password = g.previous if g.state == ROTATE else g.password
     with g.client(password, dry_run=True) as client:
         results = client.provision(g.plan)
+        g.notes = list(client.notes)
     return g, [r for r in results if r[2] != UNCHANGED]
 
 
 def describe(actions: list[tuple[str, str, str]]) -> str:
-    verbs = {"created": "create", "updated": "update"}
+    verbs = {"created": "create", "updated": "update", DELETED: "delete"}
     return ", ".join(f"{verbs.get(action, action)} {kind} {uid}" for kind, uid, action in actions)
 
 
@@ -317,6 +343,8 @@ def install() -> None:
     """Plan the provisioning of this host's Grafana (nothing, when nothing would change)."""
     s = settings()
     g, actions = pending(s, host)
+    for note in g.notes:
+        host.log(f"Grafana at {g.url}: {note}", logger.info)
     if not actions:
         host.log(f"Grafana at {g.url}: data sources, folder and dashboards are up to date",
                  logger.info)
@@ -325,8 +353,10 @@ def install() -> None:
         host.log(f"Grafana at {g.url} does not answer yet (first install?): everything "
                  "will be created", logger.info)
     host.log(f"Grafana at {g.url}: will {describe(actions)}", logger.info)
+    verbs = "create, update or delete" if any(a == DELETED for _, _, a in actions) \
+        else "create or update"
     python.call(
-        name=f"Provision Grafana: {len(actions)} objects to create or update",
+        name=f"Provision Grafana: {len(actions)} objects to {verbs}",
         function=provision, grafana=g)
 
 

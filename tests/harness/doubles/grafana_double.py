@@ -7,6 +7,28 @@ of the grafana.com HTTP API docs (developers/http_api: data_source, folder, dash
 serviceaccount, admin, user, other/health, alerting_provisioning). Where the docs are
 silent, the choice made here is marked "double's choice" in a comment.
 
+Listing and removal (folder_dashboard_search, data_source, folder, dashboard docs):
+GET /api/search (type, tag, folderUIDs, dashboardUIDs, limit, page), GET /api/datasources,
+GET /api/folders (parentUid: one level of nested folders), DELETE /api/datasources/uid/:uid,
+DELETE /api/dashboards/uid/:uid, DELETE /api/folders/:uid (takes its dashboards and
+subfolders with it; refused while alert rules are in it unless forceDeleteRules=true).
+
+Alerting provisioning (developer-resources/api-reference/http-api/alerting_provisioning):
+contact points (POST/PUT answer 202, DELETE 202), the notification policy tree
+(GET/PUT/DELETE /api/v1/provisioning/policies, PUT 202, DELETE resets it to the default
+tree), message templates (GET list, GET/PUT/DELETE /api/v1/provisioning/templates/:name,
+PUT 202 with the stored template and its version, DELETE 204). A fresh Grafana holds the
+contact point "grafana-default-email" and a default tree routing to it. Objects written
+without the header X-Disable-Provenance carry provenance "api" (read-only in Grafana's UI);
+with it (any value: Grafana checks presence), none, and GET then omits the field. A write
+taking an object from "api" back to none is refused (double's choice of status: 409).
+
+Grafana 13 (developer-resources/api-reference/http-api/dashboard and apis): a dashboard
+saved in schema v2 (seed one with GrafanaState.add_v2_dashboard) is not served by the
+legacy GET /api/dashboards/uid/:uid: HTTP 406 naming the /apis/dashboard.grafana.app path
+(the message as Grafana 12.1+ sends it, seen in esnet/gdg#467; the version in it is the
+double's choice). /api/search still lists it, with its tags.
+
 Test knobs (fault injection):
   * down_for_seconds: the port is bound but not listening, so connections are refused,
     until that many seconds after start().
@@ -34,9 +56,11 @@ import base64
 import copy
 import json
 import os
+import pickle
 import re
 import secrets
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -54,6 +78,10 @@ SECURE_CONTACT_SETTINGS = {
     "pagerduty": {"integrationKey"},
     "telegram": {"bottoken"},
 }
+V2_VERSION = "v2beta1"   # double's choice of the version named in the 406 message
+DEFAULT_RECEIVER = "grafana-default-email"
+DEFAULT_POLICY = {"receiver": DEFAULT_RECEIVER, "group_by": ["grafana_folder", "alertname"],
+                  "provenance": ""}
 DATASOURCE_DEFAULTS = {
     "access": "proxy", "url": "", "user": "", "database": "", "basicAuth": False,
     "basicAuthUser": "", "withCredentials": False, "isDefault": False, "jsonData": {},
@@ -75,6 +103,7 @@ class Principal:
     login: str
     role: str            # org role
     server_admin: bool = False
+    disable_provenance: bool = False   # the request carried X-Disable-Provenance
 
 
 @dataclass
@@ -112,10 +141,47 @@ class GrafanaState:
         self.tokens: dict[int, dict] = {}
         self.contact_points: dict[str, dict] = {}
         self.plugins: dict[str, dict] = {}   # id -> plugin.json (+ "_signature"), at start
+        self.templates: dict[str, dict] = {}
+        self.alert_rules: list[dict] = []   # seeded by tests: {"uid", "title", "folderUID"}
         self.add_user(admin_user, admin_password, role="Admin", server_admin=True)
+        # What a fresh Grafana holds (no provenance: editable in the UI). Double's choice of
+        # uid; the name and the default tree are Grafana's.
+        self.contact_points["default-email"] = {
+            "uid": "default-email", "name": DEFAULT_RECEIVER, "type": "email",
+            "settings": {"addresses": "<example@email.com>"}, "disableResolveMessage": False,
+            "provenance": ""}
+        self.policy: dict = copy.deepcopy(DEFAULT_POLICY)
 
     def next_id(self) -> int:
         return next(self.ids)
+
+    # ---- persistence: Grafana keeps its objects in <[paths] data>/grafana.db ----------------
+    # The double keeps them in a SQLite file of that name too (one row per kind of object,
+    # pickled), written after every accepted write: a restart, for a plugin or a changed
+    # grafana.ini, keeps data sources, dashboards, accounts and alerting as Grafana does.
+    # Like Grafana, the admin user comes from the config only at the first start.
+    PERSISTED = ("ids", "users", "datasources", "datasource_secrets", "folders", "dashboards",
+                 "service_accounts", "tokens", "contact_points", "templates", "alert_rules",
+                 "policy")
+
+    def save(self, path: str) -> None:
+        with self.lock, sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS double_state "
+                       "(name TEXT PRIMARY KEY, value BLOB NOT NULL)")
+            db.executemany("INSERT OR REPLACE INTO double_state VALUES (?, ?)",
+                           [(name, pickle.dumps(getattr(self, name)))
+                            for name in self.PERSISTED])
+
+    def load(self, path: str) -> bool:
+        """The objects of an earlier start, if `path` holds them."""
+        if not os.path.exists(path):
+            return False
+        with self.lock, sqlite3.connect(path) as db:
+            rows = db.execute("SELECT name, value FROM double_state").fetchall()
+        for name, value in rows:
+            if name in self.PERSISTED:
+                setattr(self, name, pickle.loads(value))
+        return bool(rows)
 
     # ---- users and auth -----------------------------------------------------------------
 
@@ -213,6 +279,20 @@ class GrafanaState:
         return {"datasource": self.datasource_view(ds), "id": ds["id"],
                 "message": "Datasource updated", "name": ds["name"]}
 
+    def list_datasources(self) -> list:
+        return [self.datasource_view(d) for d in sorted(self.datasources.values(),
+                                                        key=lambda d: d["name"].lower())]
+
+    def delete_datasource(self, uid: str) -> dict:
+        ds = self.datasources.get(uid)
+        if ds is None:
+            raise ApiError(404, "Data source not found")
+        if ds.get("readOnly"):
+            raise ApiError(403, "Cannot delete read-only data source")
+        del self.datasources[uid]
+        self.datasource_secrets.pop(uid, None)
+        return {"message": "Data source deleted", "id": ds["id"]}
+
     # ---- folders ------------------------------------------------------------------------
 
     def folder_view(self, folder: dict) -> dict:
@@ -268,6 +348,39 @@ class GrafanaState:
         folder["parentUid"] = parent
         return self.folder_view(folder)
 
+    def list_folders(self, query: dict) -> list:
+        parent = first(query, "parentUid", "") or None
+        limit = int(first(query, "limit", "1000"))
+        page = int(first(query, "page", "1"))
+        found = sorted((f for f in self.folders.values() if f.get("parentUid") == parent),
+                       key=lambda f: f["title"].lower())
+        out = [{"id": f["id"], "uid": f["uid"], "title": f["title"],
+                **({"parentUid": parent} if parent else {})} for f in found]
+        return out[(page - 1) * limit: page * limit]
+
+    def folder_tree(self, uid: str) -> list[str]:
+        """uid and every folder under it."""
+        out = [uid]
+        for child in [f["uid"] for f in self.folders.values() if f.get("parentUid") == uid]:
+            out += self.folder_tree(child)
+        return out
+
+    def delete_folder(self, uid: str, query: dict) -> dict:
+        folder = self.folders.get(uid)
+        if folder is None:
+            raise ApiError(404, "folder not found")
+        tree = set(self.folder_tree(uid))
+        force = first(query, "forceDeleteRules", "false").lower() == "true"
+        if not force and any(r.get("folderUID") in tree for r in self.alert_rules):
+            # double's choice of status and words
+            raise ApiError(400, "folder cannot be deleted: folder contains alert rules")
+        self.alert_rules = [r for r in self.alert_rules if r.get("folderUID") not in tree]
+        for dash_uid in [u for u, d in self.dashboards.items() if d["folderUid"] in tree]:
+            del self.dashboards[dash_uid]   # Grafana deletes a folder's dashboards with it
+        for folder_uid in tree:
+            del self.folders[folder_uid]
+        return {"title": folder["title"], "message": "Folder deleted", "id": folder["id"]}
+
     def folder_ancestors(self, uid: str) -> list[str]:
         chain = []
         while (uid := self.folders[uid].get("parentUid")):
@@ -280,6 +393,10 @@ class GrafanaState:
         entry = self.dashboards.get(uid)
         if entry is None:
             raise ApiError(404, "Dashboard not found")
+        if entry.get("apiVersion") == "v2":
+            raise ApiError(406, "dashboard api version not supported, use "
+                                f"/apis/dashboard.grafana.app/{V2_VERSION}/namespaces/default/"
+                                f"dashboards/{uid} instead")
         model = entry["model"]
         folder = self.folders.get(entry["folderUid"])
         meta = {"url": f"/d/{uid}/{slug(model['title'])}", "slug": slug(model["title"]),
@@ -318,6 +435,63 @@ class GrafanaState:
                                 "updated": now}
         return {"id": model["id"], "uid": uid, "url": f"/d/{uid}/{slug(model['title'])}",
                 "status": "success", "version": model["version"], "slug": slug(model["title"])}
+
+    def add_v2_dashboard(self, uid: str, title: str, folder_uid: str = "",
+                         tags: list | None = None) -> None:
+        """Seed a dashboard as Grafana 13 keeps one saved in schema v2 (from its UI)."""
+        now = now_iso()
+        self.dashboards[uid] = {"model": {"id": self.next_id(), "uid": uid, "title": title,
+                                          "tags": list(tags or []), "version": 1},
+                                "folderUid": folder_uid, "created": now, "updated": now,
+                                "apiVersion": "v2"}
+
+    def delete_dashboard(self, uid: str) -> dict:
+        entry = self.dashboards.get(uid)
+        if entry is None:
+            raise ApiError(404, "Dashboard not found")
+        del self.dashboards[uid]
+        title = entry["model"]["title"]
+        return {"title": title, "message": f"Dashboard {title} deleted",
+                "id": entry["model"]["id"]}
+
+    def search(self, query: dict) -> list:
+        kind = first(query, "type", None)
+        text = first(query, "query", "").lower()
+        tags = set(query.get("tag") or [])
+        folders = set(query.get("folderUIDs") or [])
+        uids = set(query.get("dashboardUIDs") or [])
+        limit = min(int(first(query, "limit", "1000")), 5000)
+        page = int(first(query, "page", "1"))
+        hits = []
+        if kind in (None, "dash-folder") and not tags:
+            for f in self.folders.values():
+                if text in f["title"].lower() and (not uids or f["uid"] in uids) \
+                        and (not folders or (f.get("parentUid") or "general") in folders):
+                    hits.append({"id": f["id"], "uid": f["uid"], "title": f["title"],
+                                 "uri": f"db/{slug(f['title'])}",
+                                 "url": f"/dashboards/f/{f['uid']}/{slug(f['title'])}",
+                                 "slug": "", "type": "dash-folder", "tags": [],
+                                 "isStarred": False})
+        if kind in (None, "dash-db"):
+            for uid, entry in self.dashboards.items():
+                model = entry["model"]
+                folder = self.folders.get(entry["folderUid"])
+                if text not in model["title"].lower() or not tags <= set(model.get("tags") or []) \
+                        or (uids and uid not in uids) \
+                        or (folders and (entry["folderUid"] or "general") not in folders):
+                    continue
+                hit = {"id": model["id"], "uid": uid, "title": model["title"],
+                       "uri": f"db/{slug(model['title'])}",
+                       "url": f"/d/{uid}/{slug(model['title'])}", "slug": "",
+                       "type": "dash-db", "tags": list(model.get("tags") or []),
+                       "isStarred": False}
+                if folder:
+                    hit.update(folderId=folder["id"], folderUid=folder["uid"],
+                               folderTitle=folder["title"],
+                               folderUrl=f"/dashboards/f/{folder['uid']}/{slug(folder['title'])}")
+                hits.append(hit)
+        hits.sort(key=lambda h: h["title"].lower())
+        return hits[(page - 1) * limit: page * limit]
 
     # ---- service accounts ---------------------------------------------------------------
 
@@ -399,7 +573,7 @@ class GrafanaState:
     # ---- contact points -----------------------------------------------------------------
 
     def contact_point_view(self, cp: dict) -> dict:
-        view = copy.deepcopy(cp)
+        view = without_empty_provenance(copy.deepcopy(cp))
         hidden = SECURE_CONTACT_SETTINGS.get(cp["type"], set())
         view["settings"] = {k: (REDACTED if k in hidden else v)
                             for k, v in cp["settings"].items()}
@@ -421,22 +595,157 @@ class GrafanaState:
             if value == REDACTED and old is not None and key in old["settings"]:
                 settings[key] = old["settings"][key]   # "[REDACTED]" sent back keeps the secret
         return {"uid": uid, "name": body["name"], "type": body["type"], "settings": settings,
-                "disableResolveMessage": bool(body.get("disableResolveMessage")),
-                "provenance": "api"}
+                "disableResolveMessage": bool(body.get("disableResolveMessage"))}
 
-    def create_contact_point(self, body: dict) -> dict:
+    def create_contact_point(self, body: dict, who: Principal) -> dict:
         uid = body.get("uid") or secrets.token_hex(7)
         if uid in self.contact_points:
             raise ApiError(400, "a contact point with this uid already exists")  # double's
-        self.contact_points[uid] = self._validated_contact_point(body, uid, None)
+        self.contact_points[uid] = {**self._validated_contact_point(body, uid, None),
+                                    "provenance": provenance(who, None)}
         return self.contact_point_view(self.contact_points[uid])
 
-    def update_contact_point(self, uid: str, body: dict) -> dict:
+    def update_contact_point(self, uid: str, body: dict, who: Principal) -> dict:
         old = self.contact_points.get(uid)
         if old is None:
             raise ApiError(404, "contact point not found")   # double's choice (docs: 202/400)
-        self.contact_points[uid] = self._validated_contact_point(body, uid, old)
+        self.contact_points[uid] = {**self._validated_contact_point(body, uid, old),
+                                    "provenance": provenance(who, old)}
         return {"message": "contactpoint updated"}
+
+    def delete_contact_point(self, uid: str, who: Principal) -> dict:
+        cp = self.contact_points.get(uid)
+        if cp is None:
+            return {"message": "contactpoint deleted"}   # double's choice: as if deleted
+        provenance(who, cp)
+        others = [c for c in self.contact_points.values()
+                  if c["name"] == cp["name"] and c["uid"] != uid]
+        if not others and cp["name"] in route_receivers(self.policy):
+            # double's choice of status; Grafana refuses to remove a receiver still in use
+            raise ApiError(409, f"contact point '{cp['name']}' is currently used by a "
+                                "notification policy")
+        del self.contact_points[uid]
+        return {"message": "contactpoint deleted"}
+
+    # ---- notification policy tree --------------------------------------------------------
+
+    def get_policy(self) -> dict:
+        return without_empty_provenance(copy.deepcopy(self.policy))
+
+    def put_policy(self, body: dict, who: Principal) -> dict:
+        if not isinstance(body, dict) or not body.get("receiver"):
+            raise ApiError(400, "invalid object specification: root route must specify a "
+                                "default receiver")
+        names = {c["name"] for c in self.contact_points.values()}
+        for receiver in route_receivers(body):
+            if receiver not in names:
+                raise ApiError(400, f"invalid object specification: receiver '{receiver}' "
+                                    "does not exist")
+        try:
+            stored = stored_route(body)
+        except ValueError as err:
+            raise ApiError(400, f"invalid object specification: {err}")
+        stored.pop("provenance", None)
+        stored["provenance"] = provenance(who, self.policy)
+        self.policy = stored
+        return {"message": "policies updated"}
+
+    def reset_policy(self, who: Principal) -> dict:
+        self.policy = copy.deepcopy(DEFAULT_POLICY)
+        return {"message": "policies reset"}
+
+    # ---- message templates --------------------------------------------------------------
+
+    def template_view(self, tmpl: dict) -> dict:
+        return without_empty_provenance(copy.deepcopy(tmpl))
+
+    def list_templates(self) -> list:
+        # double's choice: [] without templates (some older Grafana answered 404)
+        return [self.template_view(t) for t in sorted(self.templates.values(),
+                                                      key=lambda t: t["name"])]
+
+    def get_template(self, name: str) -> dict:
+        if name not in self.templates:
+            raise ApiError(404, "template not found")
+        return self.template_view(self.templates[name])
+
+    def put_template(self, name: str, body: dict, who: Principal) -> dict:
+        text = body.get("template")
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(400, "invalid object specification: template must not be empty")
+        if text.count("{{") != text.count("}}"):
+            raise ApiError(400, "invalid template: unbalanced action delimiters")  # double's
+        old = self.templates.get(name)
+        if old is not None and body.get("version") and body["version"] != old["version"]:
+            raise ApiError(409, "provided version does not match the current version")
+        self.templates[name] = {"name": name, "template": text,
+                                "provenance": provenance(who, old),
+                                "version": secrets.token_hex(8)}
+        return self.template_view(self.templates[name])
+
+    def delete_template(self, name: str, who: Principal) -> None:
+        if name in self.templates:
+            provenance(who, self.templates[name])
+            del self.templates[name]
+
+
+def provenance(who: Principal, old: dict | None) -> str:
+    """The provenance a write gives an object (``old``: as stored, None when new). A write
+    with X-Disable-Provenance on an object that has provenance is refused."""
+    new = "" if who.disable_provenance else "api"
+    if old is not None and old.get("provenance") and not new:
+        raise ApiError(409, f"cannot change provenance from '{old['provenance']}' to ''")
+    return new
+
+
+def without_empty_provenance(obj: dict) -> dict:
+    # Grafana's provisioning models carry provenance with omitempty
+    if not obj.get("provenance"):
+        obj.pop("provenance", None)
+    return obj
+
+
+ROUTE_DURATIONS = ("group_wait", "group_interval", "repeat_interval")
+DURATION_UNITS = (("y", 31536000000, True), ("w", 604800000, True), ("d", 86400000, False),
+                  ("h", 3600000, False), ("m", 60000, False), ("s", 1000, False),
+                  ("ms", 1, False))
+
+
+def model_duration(value: str) -> str:
+    """A duration as Grafana keeps and answers with it (Prometheus' model.Duration: parsed,
+    then written with the largest units; y and w only when they divide it exactly)."""
+    parts = re.findall(r"(\d+)(ms|y|w|d|h|m|s)", value or "")
+    if not value or "".join(n + u for n, u in parts) != value:
+        raise ValueError(f"not a valid duration string: {value!r}")
+    ms = sum(int(n) * dict((u, size) for u, size, _ in DURATION_UNITS)[u] for n, u in parts)
+    if ms == 0:
+        return "0s"
+    out = ""
+    for unit, size, exact in DURATION_UNITS:
+        if (exact and ms % size) or not ms // size:
+            continue
+        out += f"{ms // size}{unit}"
+        ms -= ms // size * size
+    return out
+
+
+def stored_route(route: dict) -> dict:
+    out = copy.deepcopy(route)
+    for key in ROUTE_DURATIONS:
+        if out.get(key) is not None:
+            out[key] = model_duration(out[key])
+    out["routes"] = [stored_route(r) for r in out.get("routes") or []] or None
+    if out["routes"] is None:
+        del out["routes"]
+    return out
+
+
+def route_receivers(route: dict) -> set[str]:
+    """Receivers a policy tree names."""
+    found = {route["receiver"]} if route.get("receiver") else set()
+    for child in route.get("routes") or []:
+        found |= route_receivers(child)
+    return found
 
 
     # ---- plugins ------------------------------------------------------------------------
@@ -521,6 +830,15 @@ ROUTES = [
     ("GET", r"/api/org", "Viewer", False, lambda s, w, m, q, b: {"id": 1, "name": "Main Org."}),
     ("GET", r"/api/datasources/uid/(?P<uid>[^/]+)", "Admin", False,
      lambda s, w, m, q, b: s.get_datasource(m["uid"])),
+    ("GET", r"/api/datasources", "Admin", False, lambda s, w, m, q, b: s.list_datasources()),
+    ("DELETE", r"/api/datasources/uid/(?P<uid>[^/]+)", "Admin", False,
+     lambda s, w, m, q, b: s.delete_datasource(m["uid"])),
+    ("GET", r"/api/folders", "Viewer", False, lambda s, w, m, q, b: s.list_folders(q)),
+    ("DELETE", r"/api/folders/(?P<uid>[^/]+)", "Editor", False,
+     lambda s, w, m, q, b: s.delete_folder(m["uid"], q)),
+    ("GET", r"/api/search", "Viewer", False, lambda s, w, m, q, b: s.search(q)),
+    ("DELETE", r"/api/dashboards/uid/(?P<uid>[^/]+)", "Editor", False,
+     lambda s, w, m, q, b: s.delete_dashboard(m["uid"])),
     ("POST", r"/api/datasources", "Admin", False, lambda s, w, m, q, b: s.create_datasource(b)),
     ("PUT", r"/api/datasources/uid/(?P<uid>[^/]+)", "Admin", False,
      lambda s, w, m, q, b: s.update_datasource(m["uid"], b)),
@@ -554,9 +872,27 @@ ROUTES = [
     ("GET", r"/api/v1/provisioning/contact-points", "Admin", False,
      lambda s, w, m, q, b: s.list_contact_points(q)),
     ("POST", r"/api/v1/provisioning/contact-points", "Admin", False,
-     lambda s, w, m, q, b: (202, s.create_contact_point(b))),
+     lambda s, w, m, q, b: (202, s.create_contact_point(b, w))),
     ("PUT", r"/api/v1/provisioning/contact-points/(?P<uid>[^/]+)", "Admin", False,
-     lambda s, w, m, q, b: (202, s.update_contact_point(m["uid"], b))),
+     lambda s, w, m, q, b: (202, s.update_contact_point(m["uid"], b, w))),
+    ("DELETE", r"/api/v1/provisioning/contact-points/(?P<uid>[^/]+)", "Admin", False,
+     lambda s, w, m, q, b: (202, s.delete_contact_point(m["uid"], w))),
+    ("GET", r"/api/v1/provisioning/policies", "Admin", False,
+     lambda s, w, m, q, b: s.get_policy()),
+    ("PUT", r"/api/v1/provisioning/policies", "Admin", False,
+     lambda s, w, m, q, b: (202, s.put_policy(b, w))),
+    ("DELETE", r"/api/v1/provisioning/policies", "Admin", False,
+     lambda s, w, m, q, b: (202, s.reset_policy(w))),
+    ("GET", r"/api/v1/provisioning/templates", "Admin", False,
+     lambda s, w, m, q, b: s.list_templates()),
+    ("GET", r"/api/v1/provisioning/templates/(?P<name>[^/]+)", "Admin", False,
+     lambda s, w, m, q, b: s.get_template(m["name"])),
+    ("PUT", r"/api/v1/provisioning/templates/(?P<name>[^/]+)", "Admin", False,
+     lambda s, w, m, q, b: (202, s.put_template(m["name"], b, w))),
+    ("DELETE", r"/api/v1/provisioning/templates/(?P<name>[^/]+)", "Admin", False,
+     lambda s, w, m, q, b: (204, s.delete_template(m["name"], w))),
+    ("GET", r"/api/v1/provisioning/alert-rules", "Admin", False,
+     lambda s, w, m, q, b: copy.deepcopy(s.alert_rules)),
 ]
 COMPILED_ROUTES = [(meth, re.compile(rx), role, admin, fn) for meth, rx, role, admin, fn in ROUTES]
 
@@ -609,12 +945,13 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = double.faults.fail_status, {"message": "Internal Server Error"}
         else:
             status, body = double.dispatch(self.command, split.path, entry.query, raw,
-                                           self.headers.get("Authorization"))
+                                           self.headers.get("Authorization"),
+                                           "X-Disable-Provenance" in self.headers)
         entry.status = status
         self._answer(status, body)
 
     def _answer(self, status: int, body) -> None:
-        data = json.dumps(body).encode()
+        data = b"" if status == 204 else json.dumps(body).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -662,8 +999,9 @@ class GrafanaDouble:
     def __init__(self, *, admin_user: str = "admin", admin_password: str = "admin",
                  host: str = "127.0.0.1", port: int = 0, down_for_seconds: float = 0.0,
                  verbose: bool = False, plugins_dir: str | None = None,
-                 allow_unsigned_plugins=()):
+                 allow_unsigned_plugins=(), state_file: str | None = None):
         self.state = GrafanaState(admin_user, admin_password)
+        self.state_file = state_file   # None: objects live in memory only (unit tests)
         self.plugins_dir, self.allow_unsigned_plugins = plugins_dir, tuple(allow_unsigned_plugins)
         self.faults = _Faults()
         self.verbose = verbose
@@ -691,6 +1029,8 @@ class GrafanaDouble:
         # Bind now (the port is ours and known), listen later: until listen(), connecting
         # to a bound-only TCP socket is refused, which is what "Grafana still down" looks like.
         self._server.server_bind()
+        if self.state_file:
+            self.state.load(self.state_file)
         # as Grafana: plugins are read once, at start
         self.state.plugins = load_plugins(self.plugins_dir, self.allow_unsigned_plugins)
         if self.down_for_seconds <= 0:
@@ -787,7 +1127,8 @@ class GrafanaDouble:
                 "version": "0.0.0-test-double"}
         return (200 if self.faults.health == "ok" else 503), body
 
-    def dispatch(self, method: str, path: str, query: dict, raw: bytes, auth: str | None):
+    def dispatch(self, method: str, path: str, query: dict, raw: bytes, auth: str | None,
+                 disable_provenance: bool = False):
         if method == "GET" and path == "/api/health":    # the one call without auth
             return self.health_body()
         route = next(((role, admin, fn, m) for meth, rx, role, admin, fn in COMPILED_ROUTES
@@ -799,12 +1140,15 @@ class GrafanaDouble:
         try:
             with self.state.lock:
                 who = self.state.authenticate(auth)
+                who.disable_provenance = disable_provenance
                 if route is None:
                     raise ApiError(404, "Not found")
                 role, admin_only, fn, match = route
                 authorize(who, role, admin_only)
                 params = {k: unquote(v) for k, v in match.groupdict().items()}
                 result = fn(self.state, who, params, query, body)
+                if method != "GET" and self.state_file:
+                    self.state.save(self.state_file)
         except ApiError as err:
             return err.status, err.body
         return result if isinstance(result, tuple) else (200, result)
@@ -831,6 +1175,16 @@ def _plugins_config(config: str | None) -> tuple[str | None, list[str]]:
     return folder, [p.strip() for p in allowed.split(",") if p.strip()]
 
 
+def _state_file(config: str | None) -> str | None:
+    """<[paths] data>/grafana.db of a grafana.ini, where Grafana keeps its database."""
+    if not config:
+        return None
+    import configparser
+    ini = configparser.ConfigParser(interpolation=None, comment_prefixes=("#", ";"))
+    ini.read(config)
+    return os.path.join(ini.get("paths", "data", fallback="data"), "grafana.db")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="GRAFANA API TEST DOUBLE (not Grafana)")
     parser.add_argument("--port", type=int, default=3000)
@@ -844,7 +1198,8 @@ def main(argv: list[str] | None = None) -> int:
     plugins_dir, allow_unsigned = _plugins_config(args.config)
     double = GrafanaDouble(admin_user=args.admin_user, admin_password=_read_password(args),
                            host=args.host, port=args.port, verbose=args.verbose,
-                           plugins_dir=plugins_dir, allow_unsigned_plugins=allow_unsigned)
+                           plugins_dir=plugins_dir, allow_unsigned_plugins=allow_unsigned,
+                           state_file=_state_file(args.config))
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
