@@ -688,6 +688,36 @@ class GrafanaState:
             provenance(who, self.templates[name])
             del self.templates[name]
 
+    # ---- plugins ------------------------------------------------------------------------
+    # The shapes of Grafana's PluginListItem and PluginSetting (pkg/api/dtos/plugins.go):
+    # only the plugins of the plugins folder are listed, not Grafana's core ones (double's
+    # choice); no update check (latestVersion "", hasUpdate false).
+
+    def _plugin_common(self, meta: dict) -> dict:
+        plugin_type = meta.get("type", "")
+        # Docs: an app plugin is off until enabled (autoEnabled apps aside)
+        enabled = plugin_type != "app" or bool(meta.get("autoEnabled"))
+        return {"name": meta.get("name", meta["id"]), "type": plugin_type, "id": meta["id"],
+                "enabled": enabled, "pinned": enabled and plugin_type == "app",
+                "info": copy.deepcopy(meta.get("info") or {}),
+                "dependencies": copy.deepcopy(meta.get("dependencies") or {}),
+                "latestVersion": "", "hasUpdate": False, "defaultNavUrl": "",
+                "state": meta.get("state", ""), "signature": meta["_signature"],
+                "signatureType": "", "signatureOrg": ""}
+
+    def list_plugins(self, query: dict) -> list:
+        wanted_type = first(query, "type", "")
+        return [self._plugin_common(meta) for _, meta in sorted(self.plugins.items())
+                if not wanted_type or meta.get("type") == wanted_type]
+
+    def plugin_settings(self, plugin_id: str) -> dict:
+        meta = self.plugins.get(plugin_id)
+        if meta is None:
+            raise ApiError(404, "Plugin not found, no installed plugin with that id")
+        return {**self._plugin_common(meta), "module": f"public/plugins/{plugin_id}/module.js",
+                "baseUrl": f"public/plugins/{plugin_id}", "includes": meta.get("includes"),
+                "jsonData": {}, "secureJsonFields": {}}
+
 
 def provenance(who: Principal, old: dict | None) -> str:
     """The provenance a write gives an object (``old``: as stored, None when new). A write
@@ -746,37 +776,6 @@ def route_receivers(route: dict) -> set[str]:
     for child in route.get("routes") or []:
         found |= route_receivers(child)
     return found
-
-
-    # ---- plugins ------------------------------------------------------------------------
-    # The shapes of Grafana's PluginListItem and PluginSetting (pkg/api/dtos/plugins.go):
-    # only the plugins of the plugins folder are listed, not Grafana's core ones (double's
-    # choice); no update check (latestVersion "", hasUpdate false).
-
-    def _plugin_common(self, meta: dict) -> dict:
-        plugin_type = meta.get("type", "")
-        # Docs: an app plugin is off until enabled (autoEnabled apps aside)
-        enabled = plugin_type != "app" or bool(meta.get("autoEnabled"))
-        return {"name": meta.get("name", meta["id"]), "type": plugin_type, "id": meta["id"],
-                "enabled": enabled, "pinned": enabled and plugin_type == "app",
-                "info": copy.deepcopy(meta.get("info") or {}),
-                "dependencies": copy.deepcopy(meta.get("dependencies") or {}),
-                "latestVersion": "", "hasUpdate": False, "defaultNavUrl": "",
-                "state": meta.get("state", ""), "signature": meta["_signature"],
-                "signatureType": "", "signatureOrg": ""}
-
-    def list_plugins(self, query: dict) -> list:
-        wanted_type = first(query, "type", "")
-        return [self._plugin_common(meta) for _, meta in sorted(self.plugins.items())
-                if not wanted_type or meta.get("type") == wanted_type]
-
-    def plugin_settings(self, plugin_id: str) -> dict:
-        meta = self.plugins.get(plugin_id)
-        if meta is None:
-            raise ApiError(404, "Plugin not found, no installed plugin with that id")
-        return {**self._plugin_common(meta), "module": f"public/plugins/{plugin_id}/module.js",
-                "baseUrl": f"public/plugins/{plugin_id}", "includes": meta.get("includes"),
-                "jsonData": {}, "secureJsonFields": {}}
 
 
 def load_plugins(folder: str | None, allow_unsigned=()) -> dict[str, dict]:
