@@ -152,6 +152,12 @@ def test_a_new_dashboard_is_one_change_in_dry_and_real_run(stack, first_runs, tm
     assert dry.changed_ops() == real.changed_ops() == expected
     assert api(mon, "/api/dashboards/uid/e2e-team")["meta"]["folderUid"] == "monstack"
     assert deploy(stack, data=data).check().changed_ops() == {}
+    # the folder setting dropped: the dashboard the deploy made goes, one change again
+    dry, real = preview_then_run(stack["inventory"], env=ENV)
+    assert_preview_was_exact(dry, real)
+    assert real.changed_ops() == {"Provision Grafana: 1 objects to create, update or delete": 1}
+    assert "will delete dashboard e2e-team" in dry.output
+    assert status(mon, "/api/dashboards/uid/e2e-team") == 404
 
 
 def test_the_automation_token_is_kept_on_the_controller_and_works(stack, first_runs):
