@@ -249,12 +249,14 @@ def test_removals_are_named_by_dry_and_done_exactly_by_the_run(stack, first_runs
     assert deploy(stack, data=data).check().changed_ops() == {}
 
 
-HOOK_URL = "http://127.0.0.1:9/e2e-hook-secret-path"
+HOOK_URL = "http://127.0.0.1:9/e2e-hook"
+HOOK_PASSWORD = "e2e-hook-Pw#5"
 ALERTING = {
     "grafana_alerting_enabled": "true",
     "grafana_alertmanager_external": "true",
     "grafana_contact_points": json.dumps([
-        {"name": "e2e-ops", "type": "webhook", "settings": {"url_secret": "E2E_HOOK_URL"}}]),
+        {"name": "e2e-ops", "type": "webhook", "settings": {"url": HOOK_URL, "username": "e2e",
+                                                "password_secret": "E2E_HOOK_PW"}}]),
     "grafana_notification_policy": json.dumps(
         {"receiver": "e2e-ops", "group_by": ["alertname"], "repeat_interval": "240m"}),
     "grafana_message_templates": json.dumps(
@@ -263,7 +265,7 @@ ALERTING = {
 
 
 def test_grafana_alerting_is_provisioned_exactly_once(stack, first_runs):
-    mon, env = stack["mon"], {**ENV, "E2E_HOOK_URL": HOOK_URL}
+    mon, env = stack["mon"], {**ENV, "E2E_HOOK_PW": HOOK_PASSWORD}
     dry = run_pyinfra(stack["inventory"], dry=True, env=env, data=ALERTING).check()
     real = run_pyinfra(stack["inventory"], env=env, data=ALERTING).check()
     assert_preview_was_exact(dry, real)
@@ -274,7 +276,9 @@ def test_grafana_alerting_is_provisioned_exactly_once(stack, first_runs):
         assert words in dry.output, words
     (cp,) = [c for c in api(mon, "/api/v1/provisioning/contact-points")
              if c["uid"] == "monstack-e2e-ops"]
-    assert cp["settings"]["url"] == "[REDACTED]" and cp["provenance"] == "api"
+    # Grafana keeps a webhook's password secret, not its url
+    assert (cp["settings"]["password"], cp["settings"]["url"], cp["provenance"]) == (
+        "[REDACTED]", HOOK_URL, "api")
     tree = api(mon, "/api/v1/provisioning/policies")
     assert (tree["receiver"], tree["repeat_interval"]) == ("e2e-ops", "4h")
     assert "{{ define" in api(mon, "/api/v1/provisioning/templates/e2e")["template"]
@@ -284,7 +288,7 @@ def test_grafana_alerting_is_provisioned_exactly_once(stack, first_runs):
     again = run_pyinfra(stack["inventory"], env=env, data=ALERTING).check()
     assert again_dry.changed_ops() == again.changed_ops() == {}
     for run in (dry, real, again_dry, again):
-        assert HOOK_URL not in run.output and "e2e-hook-secret-path" not in run.output
+        assert HOOK_PASSWORD not in run.output
 
     # switched off again: --dry names what that changes, the run does it, then quiet
     off_dry, off = preview_then_run(stack["inventory"], env=ENV)
