@@ -55,6 +55,10 @@ class Unit:
     capabilities: list[str] = field(default_factory=list)
     # system calls it may make beyond systemd's @system-service set
     extra_system_calls: list[str] = field(default_factory=list)
+    # it reads the kernel's clock state (adjtimex(2) with no mode bits): ProtectClock= and
+    # ~@privileged both deny adjtimex, read or write, so it is allowed back by name; the
+    # unit holds no CAP_SYS_TIME, so the kernel still refuses any change of the clock
+    reads_clock: bool = False
 
     def content(self) -> str:
         # one flag per line keeps unit diffs readable

@@ -61,4 +61,6 @@ def install():
         # /proc of other processes is needed for process counts
         protect_proc="default",
         address_families=["AF_INET", "AF_INET6", "AF_UNIX", "AF_NETLINK"],
+        # the timex collector (node_timex_*: the HostClockSkew alert, the clock panels)
+        reads_clock=True,
     )

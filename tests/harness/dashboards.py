@@ -125,8 +125,10 @@ _OVERLAY_ROOT = ("the filesystem panels leave out overlay, tmpfs, ramfs and squa
                  "a container's root is an overlayfs")
 _NO_SENSORS = "containers and virtual machines have no hardware sensors"
 # systemd-nspawn (the test fleet's containers) lets a container call adjtimex only with
-# CAP_SYS_TIME, which the fleet does not give; the shipped unit's ProtectClock=yes and
-# SystemCallFilter=~@privileged refuse it too (systemd issue #26413: even read-only)
+# CAP_SYS_TIME, which the fleet does not give (measured: node_exporter run as root in a
+# fleet container reports the timex collector failed). node_exporter's unit allows it
+# (Unit.reads_clock: ProtectClock=no, adjtimex after ~@privileged), so on a real host
+# these panels show data; only the fleet cannot prove it.
 _NO_ADJTIMEX = "the container's seccomp filter refuses adjtimex(2), the timex collector's source"
 MAY_BE_EMPTY = {
     "monstack-hosts": {

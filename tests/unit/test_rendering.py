@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -86,7 +87,7 @@ def systemd_verify(tmp_path: Path, unit: Unit) -> subprocess.CompletedProcess:
 
 @needs_systemd_analyze
 @pytest.mark.parametrize("kw", [{}, {"write_paths": [], "reloadable": False},
-                                {"environment_files": ["/etc/hostname"]}])
+                                {"environment_files": ["/etc/hostname"]}, {"reads_clock": True}])
 def test_unit_passes_systemd_analyze_verify(tmp_path, kw):
     # the executable must exist for verify: a real binary stands in for the component's
     unit = make_unit(exec_start=[shutil.which("sleep"), "--web.listen-address=0.0.0.0:9090",
@@ -116,3 +117,34 @@ def test_unit_exec_start_argument_with_a_percent(tmp_path):
                                  "--web.external-url=https://example.org/a%2Fb"])
     res = systemd_verify(tmp_path, unit)
     assert res.returncode == 0, res.stderr
+
+
+def filters(content: str) -> list[str]:
+    return [line for line in directives(content) if line.startswith("SystemCallFilter=")]
+
+
+def test_a_unit_that_reads_the_clock_may_call_adjtimex_and_no_other_unit_may():
+    """ProtectClock= and ~@privileged (which holds @clock) deny adjtimex(2) even to read
+    the clock's state; node_exporter's timex collector needs that read, the alert
+    HostClockSkew its metrics. The allow line must come after ~@privileged: systemd
+    applies an allow list's lines in order."""
+    reading = Unit(name="x", description="x", exec_start=["/bin/x"], user="x",
+                   reads_clock=True).content()
+    assert "ProtectClock=no" in directives(reading)
+    assert filters(reading) == ["SystemCallFilter=@system-service",
+                                "SystemCallFilter=~@privileged", "SystemCallFilter=adjtimex"]
+    assert "CapabilityBoundingSet=" in directives(reading)   # no CAP_SYS_TIME: read only
+    other = Unit(name="x", description="x", exec_start=["/bin/x"], user="x").content()
+    assert "ProtectClock=yes" in directives(other)
+    assert filters(other) == ["SystemCallFilter=@system-service", "SystemCallFilter=~@privileged"]
+
+
+def test_node_exporters_unit_reads_the_clock(monkeypatch):
+    from operations.components import node_exporter
+    seen = {}
+    monkeypatch.setattr(node_exporter, "exporter_service", lambda *a, **kw: seen.update(kw))
+    monkeypatch.setattr(node_exporter, "settings",
+                        lambda: SimpleNamespace(node_exporter_textfile_dir="/t"))
+    monkeypatch.setattr(node_exporter, "listen_address", lambda name: "10.0.0.5:9100")
+    node_exporter.install._inner()
+    assert seen["reads_clock"] is True
