@@ -35,6 +35,8 @@ CONTROLLER_IP = f"{NET}.1"
 PROXY_PORT = 3142
 CACHE = Path(os.environ.get("FLEET_CACHE", "/var/tmp/monstack-fleet"))
 RUN = Path(os.environ.get("FLEET_RUN", "/var/tmp/monstack-fleet/run"))
+# every host's data disk: a folder of the controller's filesystem bound in (see _start)
+DISK = "/srv/disk"
 DEBIAN_MIRROR = "http://deb.debian.org"
 BASE_PACKAGES = [
     "openssh-server", "systemd-sysv", "dbus", "python3", "sudo", "iproute2",
@@ -442,6 +444,11 @@ class Fleet:
         # machined / system bus here. /proc/sys/net is writable, the rest of /proc/sys is not.
         # CAP_NET_ADMIN (within the host's own network namespace): a container runtime on a
         # host gives its containers network namespaces of their own (tests/harness/containers.py).
+        # /srv/disk: a folder of the controller's own filesystem, bound in. The container's
+        # root is an overlayfs, which node_exporter's users (the filesystem alerts and
+        # panels) leave out as a real server's would not have it; a bound folder is a
+        # mount of a real disk filesystem (ext4 here), as a server's data disk is.
+        (d / "disk").mkdir(exist_ok=True)
         script = f"""
 for c in {cgs}; do echo $$ > "$c/cgroup.procs"; done
 echo $$ > {d}/pid
@@ -450,7 +457,7 @@ while :; do
     --directory={host.root} --machine={host.name} \\
     --network-namespace-path=/run/netns/{self.profile.netns(host.name)} \\
     --link-journal=no --resolv-conf=off --timezone=off --console=read-only \\
-    --capability=CAP_NET_ADMIN &
+    --capability=CAP_NET_ADMIN --bind={d}/disk:{DISK} &
   echo $! > {d}/nspawn.pid
   wait $!; rc=$?
   echo "[fleet] nspawn exited rc=$rc"
