@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 
-from operations.base import grafana_repository as grafana_apt
+from operations.base import files as base_files, grafana_repository as grafana_apt
 from operations.components.grafana import provisioning as gp, server as grafana
 from operations.components.grafana.api import GrafanaClient, GrafanaError
 from operations.base.schema import SettingsError
@@ -219,7 +219,8 @@ def test_the_archive_tree_is_unpacked_once(monkeypatch, tmp_path):
         def get_temp_filename(self, name):
             return str(tmp_path / "upload.tmp")
 
-    monkeypatch.setattr(grafana, "host", Host())
+    for module in (grafana, base_files):   # base_files: the upload's temporary name
+        monkeypatch.setattr(module, "host", Host())
     dest = tmp_path / "share" / "grafana-0.0.1-testdouble"
     dest.parent.mkdir()
     args = dict(archive=str(archive), sha256=sha, dest=str(dest), strip=1)
