@@ -9,9 +9,8 @@ from contextlib import contextmanager
 
 from harness.doubles.grafana_double import GrafanaDouble
 from harness.fake_host import FakeHost
-from operations.base import inventory as context
+from harness.settings import settings_builder
 from operations.components.grafana import provisioning as gp
-from operations.stack import validate
 
 PASSWORD = "s3cret-Grafana-admin"
 # the port of each component the fake inventory may run
@@ -37,19 +36,10 @@ def running_double(monkeypatch):
         yield double
 
 
-def settings_builder(monkeypatch, tmp_path, **base):
-    """build(data): the validate()d settings of mon1 (its secrets file in `tmp_path`, then
-    `base`, then `data`), which inventory.settings() and provisioning see from then on."""
-    monkeypatch.setattr(context, "_secrets_files", {})
-
-    def build(data: dict | None = None):
-        s = validate("mon1", {"secrets_file": str(tmp_path / "secrets.yml"), **base,
-                              **(data or {})})
-        monkeypatch.setattr(context, "settings", lambda h=None: s)
-        monkeypatch.setattr(gp, "settings", lambda h=None: s)
-        return s
-
-    return build
+def grafana_settings(monkeypatch, tmp_path, **kw):
+    """build(data): the validate()d settings of Grafana host mon1, which provisioning sees
+    too (harness.settings.settings_builder, `kw` its keywords)."""
+    return settings_builder(monkeypatch, tmp_path, "mon1", seen_by=(gp,), **kw)
 
 
 def fake_inventory(monkeypatch) -> dict:

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from harness.fake_host import FakeHost
-from harness.grafana_planning import PASSWORD, fake_inventory, running_double, settings_builder
+from harness.grafana_planning import PASSWORD, fake_inventory, running_double, grafana_settings
 from operations.base.schema import SettingsError
 from operations.components.grafana import alerting, alerting_calls, provisioning as gp
 from operations.components.grafana.api import CREATED, UNCHANGED, UPDATED, GrafanaClient
@@ -52,7 +52,7 @@ def client(double):
 
 @pytest.fixture
 def host_settings(monkeypatch, tmp_path):
-    return settings_builder(monkeypatch, tmp_path, grafana_token_dir=str(tmp_path / "tokens"),
+    return grafana_settings(monkeypatch, tmp_path, grafana_token_dir=str(tmp_path / "tokens"),
                             grafana_service_account="")
 
 

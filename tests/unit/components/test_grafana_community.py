@@ -15,7 +15,7 @@ import pytest
 
 from harness.doubles import community_dashboard as recording
 from harness.fake_host import FakeHost
-from harness.grafana_planning import fake_inventory, running_double, settings_builder
+from harness.grafana_planning import fake_inventory, running_double, grafana_settings
 from harness.http_files import CountingFiles, Mirror, no_proxy  # noqa: F401
 from operations.base.artifacts import ArtifactError
 from operations.base.schema import SettingsError
@@ -44,7 +44,7 @@ def host_settings(monkeypatch, tmp_path):
     """validate()d settings of Grafana host mon1, seen by provisioning too."""
     for var in ("GRAFANA_ADMIN_PASSWORD",):
         monkeypatch.delenv(var, raising=False)
-    return settings_builder(monkeypatch, tmp_path, artifact_cache_dir=str(tmp_path / "cache"),
+    return grafana_settings(monkeypatch, tmp_path, artifact_cache_dir=str(tmp_path / "cache"),
                             grafana_token_dir=str(tmp_path / "tokens"))
 
 

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 from pyinfra.api.command import FileUploadCommand, StringCommand
 
-from harness.grafana_planning import settings_builder
+from harness.grafana_planning import grafana_settings
 from operations.base import files as config_files
 from operations.base.facts import SECRET_MASK
 from operations.base.files import masked_lines, validated_file
@@ -57,9 +57,7 @@ OAUTH = {"grafana_oauth_enabled": True, "grafana_oauth_name": "Keycloak",
 @pytest.fixture
 def host_settings(monkeypatch, tmp_path):
     """Settings of Grafana host mon1 (validate()d), the known secrets in the environment."""
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
-    return settings_builder(monkeypatch, tmp_path)
+    return grafana_settings(monkeypatch, tmp_path, environment=SECRETS)
 
 
 def parse_ini(text: str) -> configparser.ConfigParser:

@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from harness.fake_host import FakeHost
-from harness.grafana_planning import PASSWORD, fake_inventory, running_double, settings_builder
+from harness.grafana_planning import PASSWORD, fake_inventory, running_double, grafana_settings
 from operations.base.templates import shipped_dashboards
 from operations.components.grafana import ownership, provisioning as gp
 from operations.components.grafana.api import CREATED, GrafanaClient, GrafanaError
@@ -271,7 +271,7 @@ def test_a_wanted_dashboard_saved_as_v2_stops_provisioning_clearly(double, clien
 @pytest.fixture
 def planning(monkeypatch, tmp_path, double):
     planned = fake_inventory(monkeypatch)
-    settings = settings_builder(monkeypatch, tmp_path, grafana_service_account="",
+    settings = grafana_settings(monkeypatch, tmp_path, grafana_service_account="",
                                 grafana_url=double.url)
 
     def build(data: dict):

@@ -22,7 +22,7 @@ from operations.base.schema import SettingsError
 from operations.stack import COMPONENTS, validate
 from harness.dashboards import uid_of
 from harness.fake_host import FakeHost
-from harness.grafana_planning import PASSWORD, fake_inventory, running_double, settings_builder
+from harness.grafana_planning import PASSWORD, fake_inventory, running_double, grafana_settings
 from harness.http_files import CountingFiles, Mirror
 from harness.net import free_port
 from operations.base.templates import shipped_dashboards
@@ -36,7 +36,7 @@ def host_settings(monkeypatch, tmp_path):
     """Settings of Grafana host mon1 (validate()d) that context.secret() also sees."""
     for var in ("GRAFANA_ADMIN_PASSWORD", "GRAFANA_OLD_PASSWORD", "T_DS_TOKEN"):
         monkeypatch.delenv(var, raising=False)
-    return settings_builder(monkeypatch, tmp_path, grafana_token_dir=str(tmp_path / "tokens"))
+    return grafana_settings(monkeypatch, tmp_path, grafana_token_dir=str(tmp_path / "tokens"))
 
 
 @pytest.fixture
