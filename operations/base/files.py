@@ -124,6 +124,25 @@ def stages_beside(*dests: str) -> None:
     _STAGING_FOLDERS.setdefault(name, set()).update(posixpath.dirname(d) for d in dests)
 
 
+def unpacked_in_place(tarball: str, stem: str, dest: str, *, strip: int, marker: str,
+                      sha256: str, mode: str | None = None):
+    """The commands of an operation that puts the controller's `tarball` (a tar.gz) whole at
+    the folder `dest`: uploaded to `stem`.tar.gz.monstack-new, unpacked into
+    `stem`.monstack-new (its `strip` leading folders dropped, no owner kept, nothing
+    writable by group or others, made with `mode` when given) with the file `marker`
+    holding `sha256`, then moved in place of `dest`. A failure removes what was staged."""
+    staged, tmp = f"{stem}.tar.gz{STAGED_SUFFIX}", f"{stem}{STAGED_SUFFIX}"
+    q_staged, q_tmp, q_dest = shlex.quote(staged), shlex.quote(tmp), shlex.quote(dest)
+    mkdir = f"mkdir -m {mode}" if mode else "mkdir"
+    yield FileUploadCommand(tarball, staged, remote_temp_filename=host.get_temp_filename(staged))
+    yield StringCommand(
+        f"rm -rf {q_tmp} && {mkdir} {q_tmp} && "
+        f"tar -xzf {q_staged} -C {q_tmp} --strip-components={strip} --no-same-owner && "
+        f"chmod -R go-w {q_tmp} && printf '%s\\n' {sha256} > {q_tmp}/{marker} && "
+        f"rm -rf {q_dest} && mv {q_tmp} {q_dest} && rm -f {q_staged} "
+        f"|| {{ rm -rf {q_tmp} {q_staged}; exit 1; }}")
+
+
 @operation()
 def remove_paths(paths: list[str]):
     """

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from operations.base import inventory as context
-from operations.stack import validate
+from harness.settings import settings_builder
 
 SECRET_VARS = ("MONSTACK_T_SLACK_URL", "MONSTACK_T_TG_TOKEN", "MONSTACK_T_PD_KEY",
                "MONSTACK_T_SMTP_PW", "MONSTACK_T_HOOK_URL")
@@ -26,19 +25,6 @@ def host_settings(monkeypatch, tmp_path):
     for var in SECRET_VARS:
         monkeypatch.delenv(var, raising=False)
     return settings_builder(monkeypatch, tmp_path)
-
-
-def settings_builder(monkeypatch, tmp_path):
-    """build(data): host h1's validate()d Settings, which context.settings() then answers;
-    its secrets_file is tmp_path/secrets.yml, read anew."""
-    monkeypatch.setattr(context, "_secrets_files", {})
-
-    def build(data: dict):
-        s = validate("h1", {"secrets_file": str(tmp_path / "secrets.yml"), **data})
-        monkeypatch.setattr(context, "settings", lambda h=None: s)
-        return s
-
-    return build
 
 
 def all_receivers() -> list[dict]:

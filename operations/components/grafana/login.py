@@ -237,14 +237,14 @@ def settings_problems(values: dict) -> list[str]:
 
 
 # -- rendering -----------------------------------------------------------------------------
-def ini_secret(name: str, purpose: str) -> str:
+def ini_secret(name: str, purpose: str, kind: str = "value") -> str:
     """The secret `name` for a triple-quoted grafana.ini value, refused (named, never
-    shown) when grafana.ini would not keep it as written."""
+    shown; "choose another `kind`") when grafana.ini would not keep it as written."""
     value = secret(name, purpose)
     if INI_MANGLED.search(value):
         raise SettingsError(f"secret {name} ({purpose}) holds a line break, \"\"\", a trailing "
                             "\", ${, $__name{ or %( which grafana.ini would not keep as "
-                            "written; choose another value")
+                            f"written; choose another {kind}")
     return value
 
 

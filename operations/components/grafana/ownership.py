@@ -225,56 +225,47 @@ def list_datasources(client) -> list[dict]:
     _, body = client._get("/api/datasources")
     return body or []
 
-def search_dashboards(client, **params) -> list[dict]:
-    """Every dashboard hit of /api/search (paged), filtered by ``params``."""
-    hits, page = [], 1
-    while True:
-        _, body = client._get("/api/search", params={"type": "dash-db", "limit": 5000,
-                                                  "page": page, **params})
-        hits += body or []
-        if len(body or []) < 5000:
-            return hits
-        page += 1
 
-def list_folders(client, parent_uid: str | None = None) -> list[dict]:
+def _every_page(client, path: str, limit: int, params: dict) -> list[dict]:
+    """Every item of one of Grafana's paged lists, asked for `limit` to a page."""
     found, page = [], 1
     while True:
-        params = {"limit": 1000, "page": page}
-        if parent_uid:
-            params["parentUid"] = parent_uid
-        _, body = client._get("/api/folders", params=params)
+        _, body = client._get(path, params={**params, "limit": limit, "page": page})
         found += body or []
-        if len(body or []) < 1000:
+        if len(body or []) < limit:
             return found
         page += 1
+
+
+def search_dashboards(client, **params) -> list[dict]:
+    """Every dashboard hit of /api/search (paged), filtered by ``params``."""
+    return _every_page(client, "/api/search", 5000, {"type": "dash-db", **params})
+
+
+def list_folders(client, parent_uid: str | None = None) -> list[dict]:
+    return _every_page(client, "/api/folders", 1000,
+                       {"parentUid": parent_uid} if parent_uid else {})
+
 
 def list_alert_rules(client) -> list[dict]:
     _, body = client._get("/api/v1/provisioning/alert-rules")
     return body or []
 
-def delete_dashboard(client, uid: str) -> str:
-    client._write("DELETE", f"/api/dashboards/uid/{quote(uid, safe='')}", None,
-                f"delete dashboard uid={uid}")
-    return DELETED
 
-def delete_folder(client, uid: str) -> str:
+# kind -> the path its DELETE goes to ({uid}: quoted), what the log calls it, the statuses
+# that answer it
+_DELETE = {
+    "dashboard": ("/api/dashboards/uid/{uid}", "dashboard", (200,)),
     # forceDeleteRules=false: Grafana refuses instead of deleting alert rules in it
-    client._write("DELETE", f"/api/folders/{quote(uid, safe='')}?forceDeleteRules=false", None,
-                f"delete folder uid={uid}")
-    return DELETED
-
-def delete_datasource(client, uid: str) -> str:
-    client._write("DELETE", f"/api/datasources/uid/{quote(uid, safe='')}", None,
-                f"delete data source uid={uid}")
-    return DELETED
-
-def delete_contact_point(client, uid: str) -> str:
-    client._write("DELETE", f"/api/v1/provisioning/contact-points/{quote(uid, safe='')}", None,
-                f"delete contact point uid={uid}", ok=(200, 202, 204))
-    return DELETED
+    "folder": ("/api/folders/{uid}?forceDeleteRules=false", "folder", (200,)),
+    "datasource": ("/api/datasources/uid/{uid}", "data source", (200,)),
+    "contact_point": ("/api/v1/provisioning/contact-points/{uid}", "contact point",
+                      (200, 202, 204)),
+}
 
 
 def delete(client, kind: str, uid: str) -> str:
-    return {"dashboard": delete_dashboard, "folder": delete_folder,
-            "datasource": delete_datasource, "contact_point": delete_contact_point}[kind](
-        client, uid)
+    path, what, ok = _DELETE[kind]
+    client._write("DELETE", path.format(uid=quote(uid, safe="")), None,
+                  f"delete {what} uid={uid}", ok=ok)
+    return DELETED

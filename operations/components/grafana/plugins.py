@@ -36,12 +36,12 @@ import zipfile
 from pathlib import Path
 
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, StringCommand, operation
+from pyinfra.api import StringCommand, operation
 
 from operations.base import artifacts, catalogue
 from operations.base.artifacts import Artifact, ArtifactError
 from operations.base.facts import MarkedFolders
-from operations.base.files import remove_paths, stages_beside, watched
+from operations.base.files import remove_paths, stages_beside, unpacked_in_place, watched
 from operations.base.install import machine
 from operations.base.schema import Setting
 
@@ -260,18 +260,11 @@ def plugin_folder(tarball: str, sha256: str, folder: str, plugin_id: str):
     Planned only when the folder's marker (fact MarkedFolders) names another zip: the
     plugin is unpacked beside as .<id>.monstack-new and moved into place.
     """
-    dest = posixpath.join(folder, plugin_id)
-    staged = posixpath.join(folder, f".{plugin_id}.tar.gz.monstack-new")
-    tmp = posixpath.join(folder, f".{plugin_id}.monstack-new")
-    q_dir, q_staged, q_tmp, q_dest = (shlex.quote(p) for p in (folder, staged, tmp, dest))
+    q_dir = shlex.quote(folder)
     yield StringCommand(f"[ -d {q_dir} ] || install -d -o grafana -g grafana -m 0750 {q_dir}")
-    yield FileUploadCommand(tarball, staged, remote_temp_filename=host.get_temp_filename(staged))
-    yield StringCommand(
-        f"rm -rf {q_tmp} && mkdir -m 0755 {q_tmp} && "
-        f"tar -xzf {q_staged} -C {q_tmp} --strip-components=1 --no-same-owner && "
-        f"chmod -R go-w {q_tmp} && printf '%s\\n' {sha256} > {q_tmp}/{MARKER} && "
-        f"rm -rf {q_dest} && mv {q_tmp} {q_dest} && rm -f {q_staged} "
-        f"|| {{ rm -rf {q_tmp} {q_staged}; exit 1; }}")
+    yield from unpacked_in_place(tarball, posixpath.join(folder, f".{plugin_id}"),
+                                 posixpath.join(folder, plugin_id), strip=1, marker=MARKER,
+                                 sha256=sha256, mode="0755")
 
 
 def install(s) -> list:

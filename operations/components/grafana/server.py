@@ -6,22 +6,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shlex
 from pathlib import Path
 
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, StringCommand, deploy, operation
+from pyinfra.api import deploy, operation
 from pyinfra.facts.files import Sha1File
 from pyinfra.operations import files, python
 
 from operations.base import artifacts, grafana_repository
 from operations.base.addresses import url_problem
 from operations.base.component import Component
-from operations.base.files import stages_beside, validated_file
+from operations.base.files import stages_beside, unpacked_in_place, validated_file
 from operations.base.grafana_repository import VERSION_HELP
 from operations.base.install import directories, install_package, machine, system_user
-from operations.base.inventory import bind_address, endpoint, local_url, secret, settings
-from operations.base.schema import Setting, SettingsError
+from operations.base.inventory import bind_address, endpoint, local_url, settings
+from operations.base.schema import Setting
 from operations.base.services import Unit, service
 from operations.base.templates import render
 from operations.components.grafana import alerting, community, login, plugins
@@ -39,8 +38,6 @@ PACKAGE_HOME = "/usr/share/grafana"
 PACKAGED_UNIT = "grafana-server"
 ARCHIVE_ROOT = "/usr/local/share"
 ARCHIVE_MARKER = ".monstack-archive-sha256"
-# What Grafana's ini reading would change in a value (see login.py)
-INI_MANGLED = login.INI_MANGLED
 # URL settings -> an example of each; apt also reads a repository from a local folder
 URLS = {"grafana_root_url": "https://grafana.example.org/",
         "grafana_url": "http://mon1.lan:3000",
@@ -180,13 +177,8 @@ def package_name(machine_name: str) -> str:
 
 
 def admin_password(s) -> str:
-    name = s.grafana_admin_password_secret
-    password = secret(name, "Grafana's admin password")
-    if INI_MANGLED.search(password):
-        raise SettingsError(f"secret {name} (Grafana's admin password) holds a line break, "
-                            '""", a trailing ", ${, $__name{ or %( which grafana.ini would '
-                            "not keep as written; choose another password")
-    return password
+    return login.ini_secret(s.grafana_admin_password_secret, "Grafana's admin password",
+                            "password")
 
 
 def config_content(s) -> str:
@@ -226,15 +218,8 @@ def unpacked_tree(archive: str, sha256: str, dest: str, strip: int):
     marker = f"{dest}/{ARCHIVE_MARKER}"
     if host.get_fact(Sha1File, path=marker) == hashlib.sha1(f"{sha256}\n".encode()).hexdigest():
         return
-    staged, tmp = f"{dest}.tar.gz.monstack-new", f"{dest}.monstack-new"
-    q_staged, q_tmp, q_dest = shlex.quote(staged), shlex.quote(tmp), shlex.quote(dest)
-    yield FileUploadCommand(archive, staged, remote_temp_filename=host.get_temp_filename(staged))
-    yield StringCommand(
-        f"rm -rf {q_tmp} && mkdir {q_tmp} && "
-        f"tar -xzf {q_staged} -C {q_tmp} --strip-components={strip} --no-same-owner && "
-        f"chmod -R go-w {q_tmp} && printf '%s\\n' {sha256} > {q_tmp}/{ARCHIVE_MARKER} && "
-        f"rm -rf {q_dest} && mv {q_tmp} {q_dest} && rm -f {q_staged} "
-        f"|| {{ rm -rf {q_tmp} {q_staged}; exit 1; }}")
+    yield from unpacked_in_place(archive, dest, dest, strip=strip, marker=ARCHIVE_MARKER,
+                                 sha256=sha256)
 
 
 def install_from_archive(s) -> tuple[str, list]:

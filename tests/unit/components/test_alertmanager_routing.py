@@ -15,8 +15,7 @@ import pytest
 import yaml
 
 from harness import debian
-from harness.receivers import settings_builder
-from harness.settings import refused
+from harness.settings import refused, settings_builder
 from operations.base.schema import SettingsError
 from operations.components.alertmanager import receivers, routing, server
 
@@ -31,9 +30,7 @@ SECRETS = {"PD_ROUTING_KEY": "pd-secret-1", "SLACK_WEBHOOK_URL": "https://hooks.
 @pytest.fixture
 def settings_of(monkeypatch, tmp_path):
     """validate() one host's data; secret() reads the environment set here."""
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
-    return settings_builder(monkeypatch, tmp_path)
+    return settings_builder(monkeypatch, tmp_path, environment=SECRETS)
 
 
 def amtool(suite: str, *args) -> subprocess.CompletedProcess:

@@ -10,16 +10,14 @@ import logging
 import pytest
 import requests
 
-from harness.doubles.grafana_double import GrafanaDouble
 from harness.fake_host import FakeHost
-from operations.base import inventory as context
+from harness.grafana_planning import PASSWORD, fake_inventory, running_double, grafana_settings
 from operations.base.schema import SettingsError
 from operations.components.grafana import alerting, alerting_calls, provisioning as gp
 from operations.components.grafana.api import CREATED, UNCHANGED, UPDATED, GrafanaClient
 from operations.components.grafana.ownership import MARK_KEY
 from operations.stack import validate
 
-PASSWORD = "s3cret-Grafana-admin"
 SLACK_URL = "https://hooks.slack.example/T0/B0/first-secret-value"
 SLACK_URL_2 = "https://hooks.slack.example/T0/B0/second-secret-value"
 TEMPLATE = '{{ define "ops.title" }}[{{ .Status }}] {{ .CommonLabels.alertname }}{{ end }}'
@@ -39,19 +37,10 @@ ALERTING = {"grafana_alerting_enabled": True, "grafana_contact_points": CONTACT_
             "grafana_message_templates": {"ops": TEMPLATE}}
 
 
-class FakePython:
-    def __init__(self):
-        self.calls: list[dict] = []
-
-    def call(self, **kw):
-        self.calls.append(kw)
-
-
 @pytest.fixture
 def double(monkeypatch):
-    monkeypatch.setenv("GRAFANA_ADMIN_PASSWORD", PASSWORD)
     monkeypatch.setenv("SLACK_URL", SLACK_URL)
-    with GrafanaDouble(admin_password=PASSWORD) as d:
+    with running_double(monkeypatch) as d:
         yield d
 
 
@@ -63,30 +52,13 @@ def client(double):
 
 @pytest.fixture
 def host_settings(monkeypatch, tmp_path):
-    monkeypatch.setattr(context, "_secrets_files", {})
-
-    def build(data: dict | None = None):
-        s = validate("mon1", {"secrets_file": str(tmp_path / "secrets.yml"),
-                              "grafana_token_dir": str(tmp_path / "tokens"),
-                              "grafana_service_account": "", **(data or {})})
-        monkeypatch.setattr(context, "settings", lambda h=None: s)
-        monkeypatch.setattr(gp, "settings", lambda h=None: s)
-        return s
-
-    return build
+    return grafana_settings(monkeypatch, tmp_path, grafana_token_dir=str(tmp_path / "tokens"),
+                            grafana_service_account="")
 
 
 @pytest.fixture
 def inventory(monkeypatch):
-    ports = {"prometheus": 9090, "alertmanager": 9093, "grafana": 3000}
-    running = {"prometheus": [FakeHost("mon1")], "alertmanager": [FakeHost("mon1")]}
-    monkeypatch.setattr(gp, "hosts_running", lambda c: list(running.get(c, [])))
-    monkeypatch.setattr(gp, "endpoint", lambda c, h: f"{h.name}:{ports[c]}")
-    monkeypatch.setattr(gp, "_found", {})
-    fake_host, fake_python = FakeHost("mon1"), FakePython()
-    monkeypatch.setattr(gp, "host", fake_host)
-    monkeypatch.setattr(gp, "python", fake_python)
-    return {"running": running, "host": fake_host, "python": fake_python}
+    return fake_inventory(monkeypatch)
 
 
 def problems(data: dict) -> list[str]:

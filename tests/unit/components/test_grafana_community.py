@@ -14,31 +14,17 @@ from pathlib import Path
 import pytest
 
 from harness.doubles import community_dashboard as recording
-from harness.doubles.grafana_double import GrafanaDouble
 from harness.fake_host import FakeHost
-from harness.http_files import Mirror, no_proxy  # noqa: F401
-from operations.base import inventory as context
+from harness.grafana_planning import fake_inventory, running_double, grafana_settings
+from harness.http_files import CountingFiles, Mirror, no_proxy  # noqa: F401
 from operations.base.artifacts import ArtifactError
 from operations.base.schema import SettingsError
 from operations.components.grafana import community, provisioning as gp
 from operations.stack import validate
 
-PASSWORD = "s3cret-Grafana-admin"
 NAME = recording.file_name()
 ENTRY = {"id": recording.ID, "revision": recording.REVISION}
 AVAILABLE = {"prometheus", "alertmanager"}
-
-
-class CountingFiles(dict):
-    """The files an http_files.Mirror serves, counting what was asked for."""
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.asked: list[str] = []
-
-    def get(self, key, default=None):
-        self.asked.append(key)
-        return super().get(key, default)
 
 
 @pytest.fixture(autouse=True)
@@ -58,29 +44,14 @@ def host_settings(monkeypatch, tmp_path):
     """validate()d settings of Grafana host mon1, seen by provisioning too."""
     for var in ("GRAFANA_ADMIN_PASSWORD",):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(context, "_secrets_files", {})
-
-    def build(data: dict | None = None):
-        s = validate("mon1", {"secrets_file": str(tmp_path / "secrets.yml"),
-                              "artifact_cache_dir": str(tmp_path / "cache"),
-                              "grafana_token_dir": str(tmp_path / "tokens"), **(data or {})})
-        monkeypatch.setattr(context, "settings", lambda h=None: s)
-        monkeypatch.setattr(gp, "settings", lambda h=None: s)
-        return s
-
-    return build
+    return grafana_settings(monkeypatch, tmp_path, artifact_cache_dir=str(tmp_path / "cache"),
+                            grafana_token_dir=str(tmp_path / "tokens"))
 
 
 @pytest.fixture
 def inventory(monkeypatch):
     """Prometheus and Alertmanager on mon1 (Loki when `running` gets it)."""
-    ports = {"prometheus": 9090, "alertmanager": 9093, "loki": 3100, "grafana": 3000}
-    running = {"prometheus": [FakeHost("mon1")], "alertmanager": [FakeHost("mon1")]}
-    monkeypatch.setattr(gp, "hosts_running", lambda c: list(running.get(c, [])))
-    monkeypatch.setattr(gp, "endpoint", lambda c, h: f"{h.name}:{ports[c]}")
-    monkeypatch.setattr(gp, "_found", {})
-    monkeypatch.setattr(gp, "host", FakeHost("mon1"))
-    return running
+    return fake_inventory(monkeypatch)
 
 
 def all_strings(value):
@@ -380,9 +351,8 @@ def test_a_uid_of_a_dashboards_dir_or_another_community_dashboard_is_refused(
 
 def test_provisioned_into_its_folder_then_nothing_to_do(host_settings, inventory, tmp_path,
                                                         monkeypatch):
-    monkeypatch.setenv("GRAFANA_ADMIN_PASSWORD", PASSWORD)
     data = pinned_in_dir(tmp_path, [(recording.ID, {})])
-    with GrafanaDouble(admin_password=PASSWORD) as double:
+    with running_double(monkeypatch) as double:
         s = host_settings({**data, "grafana_url": double.url, "grafana_service_account": None,
                            "grafana_community_dashboards": [{**ENTRY, "folder": "Community"}]})
         g, actions = gp.pending(s, FakeHost("mon1"))

@@ -20,7 +20,8 @@ from types import SimpleNamespace
 import pytest
 from pyinfra.api.command import FileUploadCommand, StringCommand
 
-from operations.base import files as config_files, inventory as context
+from harness.grafana_planning import grafana_settings
+from operations.base import files as config_files
 from operations.base.facts import SECRET_MASK
 from operations.base.files import masked_lines, validated_file
 from operations.base.schema import SettingsError
@@ -56,16 +57,7 @@ OAUTH = {"grafana_oauth_enabled": True, "grafana_oauth_name": "Keycloak",
 @pytest.fixture
 def host_settings(monkeypatch, tmp_path):
     """Settings of Grafana host mon1 (validate()d), the known secrets in the environment."""
-    monkeypatch.setattr(context, "_secrets_files", {})
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
-
-    def build(data: dict | None = None):
-        s = validate("mon1", {"secrets_file": str(tmp_path / "secrets.yml"), **(data or {})})
-        monkeypatch.setattr(context, "settings", lambda h=None: s)
-        return s
-
-    return build
+    return grafana_settings(monkeypatch, tmp_path, environment=SECRETS)
 
 
 def parse_ini(text: str) -> configparser.ConfigParser:

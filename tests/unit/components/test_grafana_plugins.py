@@ -21,6 +21,7 @@ import pytest
 from harness.doubles import grafana_test_plugin as test_plugin
 from harness.doubles.grafana_double import GrafanaDouble, _plugins_config, load_plugins
 from harness.http_files import Mirror, no_proxy  # noqa: F401
+from operations.base import files as base_files
 from operations.base.artifacts import ArtifactError
 from operations.base.facts import MarkedFolders
 from operations.base.schema import SettingsError
@@ -281,7 +282,8 @@ def test_the_host_command_unpacks_beside_then_moves_and_marks(monkeypatch, tmp_p
     zip_path = test_plugin.build(tmp_path / "src", "1.0.0")
     tarball = tmp_path / "p.tar.gz"
     plugins.repack(zip_path, plugins.check_zip(zip_path, ID, "1.0.0"), tarball)
-    monkeypatch.setattr(plugins, "host", SimpleNamespace(
+    # the upload's temporary name, asked for where the commands are made
+    monkeypatch.setattr(base_files, "host", SimpleNamespace(
         get_temp_filename=lambda name: str(tmp_path / "upload.tmp")))
     folder = tmp_path / "plugins"
     folder.mkdir()

@@ -10,22 +10,18 @@ import shutil
 
 import pytest
 
-from harness.doubles.grafana_double import GrafanaDouble
 from harness.fake_host import FakeHost
-from operations.base import inventory as context
+from harness.grafana_planning import PASSWORD, fake_inventory, running_double, grafana_settings
 from operations.base.templates import shipped_dashboards
 from operations.components.grafana import ownership, provisioning as gp
 from operations.components.grafana.api import CREATED, GrafanaClient, GrafanaError
 from operations.components.grafana.ownership import DELETED, MARK_KEY
-from operations.stack import validate
 
-PASSWORD = "s3cret-Grafana-admin"
 
 
 @pytest.fixture
 def double(monkeypatch):
-    monkeypatch.setenv("GRAFANA_ADMIN_PASSWORD", PASSWORD)
-    with GrafanaDouble(admin_password=PASSWORD) as d:
+    with running_double(monkeypatch) as d:
         yield d
 
 
@@ -272,37 +268,19 @@ def test_a_wanted_dashboard_saved_as_v2_stops_provisioning_clearly(double, clien
 
 
 # -- planned by provisioning.py ----------------------------------------------------------------
-class FakePython:
-    def __init__(self):
-        self.calls: list[dict] = []
-
-    def call(self, **kw):
-        self.calls.append(kw)
-
-
 @pytest.fixture
 def planning(monkeypatch, tmp_path, double):
-    monkeypatch.setattr(context, "_secrets_files", {})
-    ports = {"prometheus": 9090, "alertmanager": 9093, "loki": 3100, "grafana": 3000}
-    running = {"prometheus": [FakeHost("mon1")], "alertmanager": [FakeHost("mon1")]}
-    monkeypatch.setattr(gp, "hosts_running", lambda c: list(running.get(c, [])))
-    monkeypatch.setattr(gp, "endpoint", lambda c, h: f"{h.name}:{ports[c]}")
-    monkeypatch.setattr(gp, "_found", {})
-    fake_host, fake_python = FakeHost("mon1"), FakePython()
-    monkeypatch.setattr(gp, "host", fake_host)
-    monkeypatch.setattr(gp, "python", fake_python)
+    planned = fake_inventory(monkeypatch)
+    settings = grafana_settings(monkeypatch, tmp_path, grafana_service_account="",
+                                grafana_url=double.url)
 
     def build(data: dict):
-        s = validate("mon1", {"secrets_file": str(tmp_path / "secrets.yml"),
-                              "grafana_service_account": "", "grafana_url": double.url,
-                              **data})
-        monkeypatch.setattr(context, "settings", lambda h=None: s)
-        monkeypatch.setattr(gp, "settings", lambda h=None: s)
+        s = settings(data)
         gp._found.clear()
-        fake_python.calls.clear()
+        planned["python"].calls.clear()
         return s
 
-    return {"build": build, "host": fake_host, "python": fake_python, "running": running}
+    return {"build": build, **planned}
 
 
 def test_dry_names_each_removal_and_the_run_removes_exactly_those(planning, double, tmp_path):

@@ -15,30 +15,20 @@ from pathlib import Path
 import pytest
 
 
-from harness.doubles.grafana_double import GrafanaDouble
-from operations.base import grafana_repository as grafana_apt, inventory as context
+from operations.base import files as base_files, grafana_repository as grafana_apt
 from operations.components.grafana import provisioning as gp, server as grafana
 from operations.components.grafana.api import GrafanaClient, GrafanaError
 from operations.base.schema import SettingsError
 from operations.stack import COMPONENTS, validate
 from harness.dashboards import uid_of
 from harness.fake_host import FakeHost
+from harness.grafana_planning import PASSWORD, fake_inventory, running_double, grafana_settings
+from harness.http_files import CountingFiles, Mirror
 from harness.net import free_port
 from operations.base.templates import shipped_dashboards
 
-PASSWORD = "s3cret-Grafana-admin"
 NEW_PASSWORD = "n3w-Grafana-admin"
 SHIPPED = sorted(uid_of(p) for p in shipped_dashboards())
-
-
-class FakePython:
-    """Stands in for pyinfra.operations.python: records the operations planned."""
-
-    def __init__(self):
-        self.calls: list[dict] = []
-
-    def call(self, **kw):
-        self.calls.append(kw)
 
 
 @pytest.fixture
@@ -46,36 +36,18 @@ def host_settings(monkeypatch, tmp_path):
     """Settings of Grafana host mon1 (validate()d) that context.secret() also sees."""
     for var in ("GRAFANA_ADMIN_PASSWORD", "GRAFANA_OLD_PASSWORD", "T_DS_TOKEN"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(context, "_secrets_files", {})
-
-    def build(data: dict | None = None):
-        s = validate("mon1", {"secrets_file": str(tmp_path / "secrets.yml"),
-                              "grafana_token_dir": str(tmp_path / "tokens"), **(data or {})})
-        monkeypatch.setattr(context, "settings", lambda h=None: s)
-        monkeypatch.setattr(gp, "settings", lambda h=None: s)
-        return s
-
-    return build
+    return grafana_settings(monkeypatch, tmp_path, grafana_token_dir=str(tmp_path / "tokens"))
 
 
 @pytest.fixture
 def inventory(monkeypatch):
     """One monitoring host running Prometheus and Alertmanager; `running` can be edited."""
-    ports = {"prometheus": 9090, "alertmanager": 9093, "loki": 3100, "grafana": 3000}
-    running = {"prometheus": [FakeHost("mon1")], "alertmanager": [FakeHost("mon1")]}
-    monkeypatch.setattr(gp, "hosts_running", lambda c: list(running.get(c, [])))
-    monkeypatch.setattr(gp, "endpoint", lambda c, h: f"{h.name}:{ports[c]}")
-    monkeypatch.setattr(gp, "_found", {})
-    fake_host, fake_python = FakeHost("mon1"), FakePython()
-    monkeypatch.setattr(gp, "host", fake_host)
-    monkeypatch.setattr(gp, "python", fake_python)
-    return {"running": running, "host": fake_host, "python": fake_python}
+    return fake_inventory(monkeypatch)
 
 
 @pytest.fixture
 def double(monkeypatch):
-    monkeypatch.setenv("GRAFANA_ADMIN_PASSWORD", PASSWORD)
-    with GrafanaDouble(admin_password=PASSWORD) as d:
+    with running_double(monkeypatch) as d:
         yield d
 
 
@@ -215,34 +187,16 @@ def test_apt_key_from_a_local_file(host_settings, tmp_path):
 
 
 def test_apt_key_is_downloaded_once_on_the_controller(host_settings, tmp_path):
-    import http.server
-    import threading
-
-    hits = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            body = KEY.encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    files = CountingFiles({"gpg.key": KEY.encode()})
+    server = Mirror(files)
     try:
-        s = host_settings({"grafana_apt_key_url": f"http://127.0.0.1:{server.server_address[1]}/gpg.key",
+        s = host_settings({"grafana_apt_key_url": f"{server.url}/gpg.key",
                            "artifact_cache_dir": str(tmp_path / "cache")})
         assert grafana_apt.apt_key(s) == KEY
         assert grafana_apt.apt_key(s) == KEY
     finally:
-        server.shutdown()
-        server.server_close()
-    assert hits == ["/gpg.key"]
+        server.close()
+    assert files.asked == ["gpg.key"]
     assert list((tmp_path / "cache").glob("grafana-apt-key-*.asc"))
 
 
@@ -265,7 +219,8 @@ def test_the_archive_tree_is_unpacked_once(monkeypatch, tmp_path):
         def get_temp_filename(self, name):
             return str(tmp_path / "upload.tmp")
 
-    monkeypatch.setattr(grafana, "host", Host())
+    for module in (grafana, base_files):   # base_files: the upload's temporary name
+        monkeypatch.setattr(module, "host", Host())
     dest = tmp_path / "share" / "grafana-0.0.1-testdouble"
     dest.parent.mkdir()
     args = dict(archive=str(archive), sha256=sha, dest=str(dest), strip=1)
