@@ -104,7 +104,7 @@ class Component:
     # _extra_flags settings; Prometheus scrapes it on every host that runs it
     scrape_only: bool = False
     # what it leaves on a host beyond what the base derives: (settings) -> Leaves; every
-    # installed component declares it (tests/unit/test_removal.py)
+    # installed component declares it (tests/unit/test_component_removal.py)
     leaves: Callable[[Any], Leaves] | None = None
 
     @property
