@@ -104,12 +104,12 @@ def under(path: str, folder: str) -> bool:
 
 def removable(path: str, kept: list[str]) -> bool:
     """A path this removal may delete: absolute, two levels deep at least and not a folder
-    of the system (never /etc or /var/lib themselves), and holding nothing a component
-    still running here uses."""
+    of the system (never /etc or /var/lib themselves), neither holding nor inside a path
+    a component still running here uses."""
     norm = posixpath.normpath(path)
     return (norm.startswith("/") and norm.count("/") >= 2 and norm != NO_HOME
             and norm not in SYSTEM_FOLDERS
-            and not any(under(k, norm) for k in kept))
+            and not any(under(k, norm) or under(norm, k) for k in kept))
 
 
 @dataclass

@@ -337,6 +337,7 @@ def test_names_carry_no_per_host_detail(plan):
 @pytest.mark.parametrize("path, kept, ok", [
     ("/etc", [], False), ("/var/lib", [], False), ("/nonexistent", [], False),
     ("/var/lib/foo", [], True), ("/var/lib/foo", ["/var/lib/foo/bar"], False),
+    ("/var/lib/foo/bar", ["/var/lib/foo"], False), ("/var/lib/foo", ["/var/lib/foo"], False),
     ("/var/lib/foo", ["/var/lib/foobar"], True), ("relative/x", [], False)])
 def test_what_may_be_removed(path, kept, ok):
     assert removal.removable(path, kept) is ok
