@@ -60,6 +60,8 @@ node_exporter_listen_address = 'auto'
 node_exporter_group = 'all'
 # extra command-line flags, appended as given
 node_exporter_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+node_exporter_purge_data = False
 # folder of *.prom files exposed by the textfile collector
 node_exporter_textfile_dir = '/var/lib/node_exporter/textfile_collector'
 
@@ -78,6 +80,8 @@ process_exporter_listen_address = 'auto'
 process_exporter_group = 'all'
 # extra command-line flags, appended as given
 process_exporter_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+process_exporter_purge_data = False
 # the named process groups: a list of {name, comm, exe, cmdline} as process-exporter's config documents them (name a plain group name; comm: process names of up to 15 characters, exe: argv[0] names or paths, any of them matching; cmdline: regular expressions, all matching), e.g. [{'name': 'sshd', 'comm': ['sshd']}]; a process counts in the first group it matches
 process_exporter_names = []
 
@@ -96,6 +100,8 @@ systemd_exporter_listen_address = 'auto'
 systemd_exporter_group = 'all'
 # extra command-line flags, appended as given
 systemd_exporter_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+systemd_exporter_purge_data = False
 # regular expression (RE2) of the units it reports
 systemd_exporter_unit_include = '.+'
 # regular expression (RE2) of the units it leaves out (default: devices, as upstream, and scopes: one per login session, many short-lived series)
@@ -116,6 +122,8 @@ redis_exporter_listen_address = 'auto'
 redis_exporter_group = 'redis'
 # extra command-line flags, appended as given
 redis_exporter_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+redis_exporter_purge_data = False
 # the Redis instance to watch
 redis_exporter_redis_addr = 'redis://localhost:6379'
 # name of the secret holding the Redis password, if it has one
@@ -136,6 +144,8 @@ postgres_exporter_listen_address = 'auto'
 postgres_exporter_group = 'postgres'
 # extra command-line flags, appended as given
 postgres_exporter_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+postgres_exporter_purge_data = False
 # connection string without password (default: the local server over its socket, peer authentication as the postgres_exporter role)
 postgres_exporter_dsn = 'postgresql://postgres_exporter@:5432/postgres?host=/run/postgresql&sslmode=disable'
 # name of the secret holding the role's password (TCP connections)
@@ -158,6 +168,8 @@ mysqld_exporter_listen_address = 'auto'
 mysqld_exporter_group = 'mysql'
 # extra command-line flags, appended as given
 mysqld_exporter_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+mysqld_exporter_purge_data = False
 # the server's socket the exporter logs in over (Debian's MariaDB and MySQL)
 mysqld_exporter_socket = '/run/mysqld/mysqld.sock'
 # host:port to log in over TCP instead of the socket (needs mysqld_exporter_password_secret)
@@ -184,6 +196,8 @@ nginx_exporter_listen_address = 'auto'
 nginx_exporter_group = 'nginx'
 # extra command-line flags, appended as given
 nginx_exporter_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+nginx_exporter_purge_data = False
 # nginx's stub_status page the exporter reads (upstream's default)
 nginx_exporter_scrape_uri = 'http://127.0.0.1:8080/stub_status'
 # write a loopback-only status server serving nginx_exporter_scrape_uri into /etc/nginx/conf.d/monstack-stub-status.conf (checked with nginx -t first, then nginx is reloaded); off: the deploy only says what to add when nothing answers
@@ -214,6 +228,8 @@ cadvisor_listen_address = 'auto'
 cadvisor_group = 'docker'
 # extra command-line flags, appended as given
 cadvisor_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+cadvisor_purge_data = False
 # how often cAdvisor collects container statistics (s, m or h units)
 cadvisor_housekeeping_interval = '30s'
 
@@ -232,6 +248,8 @@ pushgateway_listen_address = '0.0.0.0'
 pushgateway_group = 'monitoring'
 # extra command-line flags, appended as given
 pushgateway_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+pushgateway_purge_data = False
 
 # -- blackbox_exporter --------------------------------------------------------
 # install blackbox_exporter (HTTP/TCP/ICMP probes of endpoints)
@@ -248,6 +266,8 @@ blackbox_exporter_listen_address = 'auto'
 blackbox_exporter_group = 'monitoring'
 # extra command-line flags, appended as given
 blackbox_exporter_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+blackbox_exporter_purge_data = False
 # URLs probed with the http_2xx module
 blackbox_exporter_targets = []
 
@@ -266,6 +286,8 @@ snmp_exporter_listen_address = 'auto'
 snmp_exporter_group = 'monitoring'
 # extra command-line flags, appended as given
 snmp_exporter_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+snmp_exporter_purge_data = False
 # devices Prometheus probes through the exporter: [{target: host or host:port (udp:// or tcp:// first for another transport), module: name or modules: [names] (default: all of snmp_exporter_modules), auth: a name of snmp_exporter_auths, labels: {name: value}}]
 snmp_exporter_devices = []
 # how to log in to the devices, by name: {version: 2, community_secret: NAME} or {version: 3, username, security_level: noAuthNoPriv|authNoPriv|authPriv, auth_protocol: MD5|SHA|SHA224|SHA256|SHA384|SHA512, password_secret: NAME, priv_protocol: DES|AES|AES192|AES256|..., priv_password_secret: NAME, context_name}; *_secret name secrets (environment or secrets_file), written only into snmp.yml (0640)
@@ -290,6 +312,8 @@ alertmanager_listen_address = '0.0.0.0'
 alertmanager_group = 'monitoring'
 # extra command-line flags, appended as given
 alertmanager_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+alertmanager_purge_data = False
 # receivers: [{name, type: slack|email|telegram|pagerduty|webhook|msteams|msteamsv2|discord|opsgenie|pushover, severities, ...}]; secret fields end in _secret and name an environment variable or a key of secrets_file (msteams, msteamsv2, discord, opsgenie, pushover: only so, written to files under /etc/alertmanager/secrets); severities (default [critical, warning]; [] for none) routes those alerts to it after alertmanager_routes
 alertmanager_receivers = []
 # routes before the receivers' severity routes: [{receiver, matchers: ['team="db"'], continue, group_by, group_wait, group_interval, repeat_interval, mute_time_intervals, active_time_intervals, routes: [...]}]
@@ -336,6 +360,8 @@ victoriametrics_listen_address = '0.0.0.0'
 victoriametrics_group = 'victoriametrics'
 # extra command-line flags, appended as given
 victoriametrics_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+victoriametrics_purge_data = False
 # how long samples are kept (-retentionPeriod: a number with h, d, w or y, at least 24h; a bare number counts months)
 victoriametrics_retention_period = '1y'
 # storage folder (-storageDataPath)
@@ -358,6 +384,8 @@ vmstorage_listen_address = '0.0.0.0'
 vmstorage_group = 'vmstorage'
 # extra command-line flags, appended as given
 vmstorage_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+vmstorage_purge_data = False
 
 # -- vmcluster ----------------------------------------------------------------
 # accountID the samples are written to and read from (the <tenant> of /insert/<tenant>/prometheus and /select/<tenant>/prometheus)
@@ -392,6 +420,8 @@ vminsert_listen_address = '0.0.0.0'
 vminsert_group = 'vminsert'
 # extra command-line flags, appended as given
 vminsert_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+vminsert_purge_data = False
 
 # -- vmselect -----------------------------------------------------------------
 # install vmselect (VictoriaMetrics cluster: answers queries (Grafana's data source) from every vmstorage host, on hosts of the vmselect group)
@@ -408,6 +438,8 @@ vmselect_listen_address = '0.0.0.0'
 vmselect_group = 'vmselect'
 # extra command-line flags, appended as given
 vmselect_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+vmselect_purge_data = False
 
 # -- prometheus ---------------------------------------------------------------
 # install prometheus (scrapes targets, stores metrics, evaluates alert rules)
@@ -424,6 +456,8 @@ prometheus_listen_address = '0.0.0.0'
 prometheus_group = 'monitoring'
 # extra command-line flags, appended as given
 prometheus_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+prometheus_purge_data = False
 # how often targets are scraped
 prometheus_scrape_interval = '15s'
 # scrape timeout
@@ -488,6 +522,8 @@ loki_listen_address = '0.0.0.0'
 loki_group = 'monitoring'
 # extra command-line flags, appended as given
 loki_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+loki_purge_data = False
 # chunks, index, rules and the compactor's working folder
 loki_data_dir = '/var/lib/loki'
 # how long logs are kept (deleted by the compactor; at least 24h, or 0s to keep them forever)
@@ -514,6 +550,8 @@ alloy_listen_address = 'auto'
 alloy_group = 'all'
 # extra command-line flags, appended as given
 alloy_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+alloy_purge_data = False
 # log files Alloy tails (glob patterns; [] for none)
 alloy_log_paths = ['/var/log/*.log']
 # ship the systemd journal (labels unit and level)
@@ -538,6 +576,8 @@ grafana_listen_address = '0.0.0.0'
 grafana_group = 'monitoring'
 # extra command-line flags, appended as given
 grafana_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+grafana_purge_data = False
 # login of Grafana's server admin (used to provision over the API)
 grafana_admin_user = 'admin'
 # name of the secret holding the admin password (there is no default password: the deploy stops while it is unset)

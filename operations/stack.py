@@ -11,7 +11,7 @@ from __future__ import annotations
 from pyinfra import host, state
 
 from operations.base import (catalogue, connections, fact_batch, inventory, operation_order,
-                             placement, progress)
+                             placement, progress, removal)
 from operations.base.files import remove_staged_leftovers
 from operations.base.install import plan_service_users
 from operations.base.schema import duration_seconds
@@ -89,6 +89,12 @@ def plan_host() -> None:
     plan_service_users([(c, m.home(inventory.settings())) for c, m in running.items()
                         if not COMPONENTS[c].scrape_only],
                        name="Create the service users")
+    # What the deploy put here for a component this host no longer runs: stopped and
+    # removed first (it frees its port), its data kept unless <name>_purge_data. One fact.
+    removals = removal.plan({c: m.home for c, m in INSTALLERS.items()}, list(running))
+    for component in host.loop(COMPONENTS):
+        if component in removals:
+            removal.remove(removals[component])
     # host.loop over the whole catalogue: pyinfra tells operations apart by the line
     # numbers of their call stack, and two components can call the same helper on the
     # same line; the loop adds each component's place in the catalogue, the same on every

@@ -15,8 +15,36 @@ from operations.base.schema import Setting
 INSTALL_METHODS = ("package", "archive")
 # The settings every component has, <name>_<suffix>
 STANDARD_SUFFIXES = ("_enabled", "_install_method", "_version", "_port", "_listen_address",
-                     "_group", "_extra_flags")
+                     "_group", "_extra_flags", "_purge_data")
 MONITORING = "monitoring"
+
+
+@dataclass(frozen=True)
+class Leaves:
+    """What the deploy put on a host for a component besides what the base derives from
+    its catalogue row (its unit /etc/systemd/system/<name>.service, its release's programs
+    in /usr/local/bin carrying our program stamp, its Debian package, its service user and
+    home): removed when the component no longer runs there (operations/base/removal.py)."""
+
+    # config folders and files: removed with it
+    config: tuple[str, ...] = ()
+    # data folders: removed only with <name>_purge_data = True
+    data: tuple[str, ...] = ()
+    # files its archive install put beside its programs (support files): removed with them
+    program_files: tuple[str, ...] = ()
+    # (link, target prefix): symbolic links to its programs, removed while they point there
+    links: tuple[tuple[str, str], ...] = ()
+    # (folder, glob, marker): folders of `folder` matching `glob` holding `marker` (an
+    # unpacked release tree): removed with its programs
+    trees: tuple[tuple[str, str, str], ...] = ()
+    # its Debian packages under the package method, when not its release's debian_package
+    packages: tuple[str, ...] | None = None
+    # the packaged units the deploy masked, when not derived (release's debian_package)
+    packaged_units: tuple[str, ...] | None = None
+    # unit files of its package diverted by the deploy (dpkg-divert --package monstack)
+    diversions: tuple[str, ...] = ()
+    # (path, shell): run after `path` was removed (nginx: check and reload)
+    after_removing: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +103,9 @@ class Component:
     # release, service user or unit), so it has no _install_method, _version or
     # _extra_flags settings; Prometheus scrapes it on every host that runs it
     scrape_only: bool = False
+    # what it leaves on a host beyond what the base derives: (settings) -> Leaves; every
+    # installed component declares it (tests/unit/test_component_removal.py)
+    leaves: Callable[[Any], Leaves] | None = None
 
     @property
     def release_key(self) -> str:
@@ -102,9 +133,14 @@ class Component:
                     "is in is refused, unless it is the default", section=name),
             Setting(f"{name}_extra_flags", "list", [],
                     "extra command-line flags, appended as given", section=name),
+            Setting(f"{name}_purge_data", "bool", False,
+                    "when it is disabled on a host that ran it: remove its data folders and "
+                    "service user too (its unit, programs and config always go)",
+                    section=name),
         ]
         if self.scrape_only:
-            installs = {f"{name}_{s}" for s in ("install_method", "version", "extra_flags")}
+            installs = {f"{name}_{s}" for s in ("install_method", "version", "extra_flags",
+                                                 "purge_data")}
             return [s for s in every if s.name not in installs]
         return every
 

@@ -384,3 +384,71 @@ class MarkedFolders(FactBase):
             elif kind == "other":
                 found[rest] = None
         return found
+
+
+class DeployedLeftovers(FactBase):
+    """Which of the things a deploy puts on a host are there, for components the host no
+    longer runs (operations/base/removal.py), in one command: {"units": those of `units`
+    whose /etc/systemd/system/<unit>.service starts with `header`, "started": those with a
+    stamp in STARTED_DIR, "programs": those of `programs` present with our program stamp,
+    "stamps": those whose stamp is there, "paths": those of `paths` present, "links": the
+    links of `links` ([link, target prefix]) pointing under their prefix, "trees": the
+    folders matching `trees` ([folder, glob, marker]) that hold the marker, "packages":
+    those of `packages` installed, "masked": those of `masked` (units) linked to
+    /dev/null in /etc/systemd/system, "diversions": those of `diversions` diverted by
+    `diverted_by`, "users", "groups": those of `users` that exist}."""
+
+    def command(self, header: str, units=(), programs=(), paths=(), links=(), trees=(),
+                packages=(), masked=(), diversions=(), diverted_by: str = "",
+                users=()) -> str:
+        q = shlex.quote
+        lines = ["echo leftovers:"]
+        for unit in units:
+            f = q(f"/etc/systemd/system/{unit}.service")
+            lines.append(f"if [ -f {f} ] && [ ! -L {f} ] && head -n 1 {f} | grep -qF "
+                         f"{q(header)}; then echo {q('unit ' + unit)}; fi")
+            lines.append(f"if [ -e {q(f'{STARTED_DIR}/{unit}.service')} ]; then "
+                         f"echo {q('started ' + unit)}; fi")
+        for path in programs:
+            stamp = q(program_stamp(path))
+            lines.append(f"if [ -f {stamp} ]; then echo {q('stamp ' + path)}; "
+                         f"if [ -e {q(path)} ]; then echo {q('program ' + path)}; fi; fi")
+        for path in paths:
+            lines.append(f"if [ -e {q(path)} ] || [ -L {q(path)} ]; then "
+                         f"echo {q('path ' + path)}; fi")
+        for link, prefix in links:
+            lines.append(f"if [ -L {q(link)} ]; then case \"$(readlink {q(link)})\" in "
+                         f"{q(prefix)}*) echo {q('link ' + link)};; esac; fi")
+        for folder, glob, marker in trees:
+            lines.append(f"if [ -d {q(folder)} ]; then find {q(folder)} -mindepth 1 "
+                         f"-maxdepth 1 -type d -name {q(glob)} | while read -r d; do "
+                         f"if [ -f \"$d\"/{q(marker)} ]; then echo \"tree $d\"; fi; done; fi")
+        for package in packages:
+            lines.append(f"if dpkg-query -W -f='${{Status}}' {q(package)} 2>/dev/null "
+                         f"| grep -q ' installed$'; then echo {q('package ' + package)}; fi")
+        for unit in masked:
+            f = q(f"/etc/systemd/system/{unit}.service")
+            lines.append(f"if [ \"$(readlink {f})\" = /dev/null ]; then "
+                         f"echo {q('masked ' + unit)}; fi")
+        for path in diversions:
+            lines.append(f"if [ \"$(dpkg-divert --listpackage {q(path)} 2>/dev/null)\" = "
+                         f"{q(diverted_by)} ]; then echo {q('diversion ' + path)}; fi")
+        for user in users:
+            lines.append(f"if getent passwd {q(user)} >/dev/null; then "
+                         f"echo {q('user ' + user)}; fi")
+            lines.append(f"if getent group {q(user)} >/dev/null; then "
+                         f"echo {q('group ' + user)}; fi")
+        return "; ".join(lines) + "; true"
+
+    KINDS = ("units", "started", "programs", "stamps", "paths", "links", "trees",
+             "packages", "masked", "diversions", "users", "groups")
+
+    def process(self, output):
+        found = {kind: [] for kind in self.KINDS}
+        singular = {kind[:-1]: kind for kind in self.KINDS}
+        singular["started"] = "started"
+        for line in output[1:]:
+            kind, _, rest = line.partition(" ")
+            if kind in singular and rest:
+                found[singular[kind]].append(rest)
+        return found

@@ -18,7 +18,7 @@ from pyinfra.facts.files import Socket
 
 from operations.base import grafana_repository
 from operations.base.addresses import url_problem
-from operations.base.component import Component
+from operations.base.component import Component, Leaves
 from operations.base.facts import SystemGroups
 from operations.base.files import validated_file
 from operations.base.grafana_repository import VERSION_HELP
@@ -57,9 +57,15 @@ def settings_problems(values: dict) -> list[str]:
                                   f"http://loki.lan:3100{LOKI_PUSH_PATH}")
     return [problem] if problem else []
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR,), data=(DATA_DIR,),
+                  packages=(NAME,))   # Grafana's repository's package
+
 
 COMPONENT = Component(
     name=NAME,
+    leaves=leaves,
     help="log shipper: journal, log files and Docker containers to Loki",
     port=12345, group="all", listen_address="auto",
     scrape_job=("alloy", "the Alloy log shipper"),

@@ -2,7 +2,7 @@
 
 from pyinfra.api import deploy
 
-from operations.base.component import exporter
+from operations.base.component import Leaves, exporter
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.inventory import listen_address, settings
 from operations.base.releases import promu_release
@@ -13,9 +13,14 @@ NAME = "blackbox_exporter"
 CONFIG_DIR = "/etc/blackbox_exporter"
 CONFIG = f"{CONFIG_DIR}/blackbox.yml"
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR,))
+
 
 COMPONENT = exporter(
-    NAME, help="HTTP/TCP/ICMP probes of endpoints",
+    NAME, leaves=leaves,
+    help="HTTP/TCP/ICMP probes of endpoints",
     port=9115, group="monitoring", enabled=False,
     scrape_job=("blackbox_exporter", "the blackbox exporter's own metrics"),
     release=promu_release(

@@ -8,7 +8,7 @@ import re
 
 from pyinfra.api import deploy
 
-from operations.base.component import Component
+from operations.base.component import Component, Leaves
 from operations.base.install import install_binaries
 from operations.base.inventory import bind_address, local_url, settings
 from operations.base.schema import Setting, version_tuple
@@ -47,9 +47,14 @@ def settings_problems(values: dict) -> list[str]:
                       "ms, s, m and h")
     return errors
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves()   # no config or data folder: its unit and program
+
 
 COMPONENT = Component(
     name=NAME,
+    leaves=leaves,
     help="container metrics (CPU, memory, restarts), on hosts of the docker group",
     port=8080, group="docker", listen_address="auto",
     scrape_job=("cadvisor", "container metrics (cAdvisor)"),

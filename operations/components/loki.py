@@ -13,7 +13,7 @@ is out of scope for this deploy.
 from pyinfra.api import deploy
 
 from operations.base import grafana_repository
-from operations.base.component import Component
+from operations.base.component import Component, Leaves
 from operations.base.files import validated_file
 from operations.base.grafana_repository import VERSION_HELP
 from operations.base.install import directories, install_binaries, system_user
@@ -41,9 +41,16 @@ def settings_problems(values: dict) -> list[str]:
                 "24h, or 0s to keep logs forever"]
     return []
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR,), data=(s.loki_data_dir,),
+                  # Grafana's repository's package, its unit file diverted (grafana_repository)
+                  packages=(NAME,), diversions=(f"/etc/systemd/system/{NAME}.service",))
+
 
 COMPONENT = Component(
     name=NAME,
+    leaves=leaves,
     help="stores the logs shipped by Alloy (no authentication of its own)",
     port=3100, group="monitoring",
     # gRPC between Loki's own components (loki.yaml.j2: loopback, Loki's default port)

@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - depends on the pyinfra version
     from pyinfra.api.command import MaskString as Hidden
 from pyinfra.operations import server
 
-from operations.base.component import exporter
+from operations.base.component import Leaves, exporter
 from operations.base.facts import MysqlUser
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.install import refuse_older_package
@@ -49,9 +49,14 @@ MAX_USER_CONNECTIONS = 3
 # MONITOR) to SLAVE MONITOR: without it the replication rules have no metrics.
 SLAVE_MONITOR_SINCE = (10, 5, 9)
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR,))
+
 
 COMPONENT = exporter(
-    NAME, help="MySQL or MariaDB metrics, on hosts of the mysql group",
+    NAME, leaves=leaves,
+    help="MySQL or MariaDB metrics, on hosts of the mysql group",
     port=9104, group="mysql",
     scrape_job=("mysql", "MySQL/MariaDB"),
     release=promu_release(

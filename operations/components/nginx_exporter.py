@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pyinfra import host, logger
 from pyinfra.api import deploy
 
-from operations.base.component import exporter
+from operations.base.component import Leaves, exporter
 from operations.base.facts import HttpAnswers
 from operations.base.files import validated_file
 from operations.base.exporters import exporter_service, no_home
@@ -48,9 +48,16 @@ NGINX_CHECK = (
     ' && {{ nginx -t -q -c "$t/nginx.conf"; rc=$?; rm -rf "$t"; exit $rc; }}'
 )
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR, STATUS_CONF),
+                  # as its install: nginx checks its whole config, then reloads
+                  after_removing=((STATUS_CONF, "nginx -t -q && systemctl try-reload-or-restart nginx"),))
+
 
 COMPONENT = exporter(
-    NAME, help="nginx connection and request counters (stub_status), on hosts of the nginx group",
+    NAME, leaves=leaves,
+    help="nginx connection and request counters (stub_status), on hosts of the nginx group",
     port=9113, group="nginx",
     scrape_job=("nginx", "nginx"),
     release={

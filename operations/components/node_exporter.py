@@ -2,7 +2,7 @@
 
 from pyinfra.api import deploy
 
-from operations.base.component import exporter
+from operations.base.component import Leaves, exporter
 from operations.base.exporters import exporter_service
 from operations.base.inventory import listen_address, settings
 from operations.base.releases import promu_release
@@ -12,9 +12,14 @@ NAME = "node_exporter"
 HOME = "/var/lib/node_exporter"
 CONFIG_DIR = "/etc/node_exporter"   # only for web.yml (TLS, login)
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR,), data=(HOME, s.node_exporter_textfile_dir))
+
 
 COMPONENT = exporter(
-    NAME, help="host metrics (CPU, memory, disks, network, systemd units)",
+    NAME, leaves=leaves,
+    help="host metrics (CPU, memory, disks, network, systemd units)",
     port=9100, group="all",
     scrape_job=("node", "host metrics"),
     release=promu_release(

@@ -4,7 +4,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import server
 
-from operations.base.component import exporter
+from operations.base.component import Leaves, exporter
 from operations.base.facts import PostgresRole
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.inventory import listen_address, secret, settings
@@ -15,9 +15,14 @@ NAME = "postgres_exporter"
 CONFIG_DIR = "/etc/postgres_exporter"
 ENV_FILE = f"{CONFIG_DIR}/postgres_exporter.env"
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR,))
+
 
 COMPONENT = exporter(
-    NAME, help="PostgreSQL metrics, on hosts of the postgres group",
+    NAME, leaves=leaves,
+    help="PostgreSQL metrics, on hosts of the postgres group",
     port=9187, group="postgres",
     scrape_job=("postgres", "PostgreSQL"),
     release=promu_release(

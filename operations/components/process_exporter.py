@@ -15,7 +15,7 @@ import re
 
 from pyinfra.api import deploy
 
-from operations.base.component import exporter
+from operations.base.component import Leaves, exporter
 from operations.base.exporters import ExporterFile, exporter_service, exporter_unit, no_home
 from operations.base.inventory import listen_address, settings
 from operations.base.schema import Setting, re2_problems
@@ -87,9 +87,14 @@ def settings_problems(values: dict) -> list[str]:
                         "[{'name': 'sshd', 'comm': ['sshd']}]")
     return problems
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR,))
+
 
 COMPONENT = exporter(
-    NAME, help="named groups of processes: count, CPU, memory, restarts",
+    NAME, leaves=leaves,
+    help="named groups of processes: count, CPU, memory, restarts",
     port=9256, group="all", enabled=False,
     scrape_job=("process", "named process groups"),
     checks=settings_problems,

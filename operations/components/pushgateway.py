@@ -2,7 +2,7 @@
 
 from pyinfra.api import deploy
 
-from operations.base.component import Component
+from operations.base.component import Component, Leaves
 from operations.base.exporters import exporter_service
 from operations.base.inventory import listen_address, settings
 from operations.base.releases import promu_release
@@ -11,9 +11,14 @@ NAME = "pushgateway"
 DATA_DIR = "/var/lib/pushgateway"
 CONFIG_DIR = "/etc/pushgateway"   # only for web.yml (TLS, login)
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR,), data=(DATA_DIR,))
+
 
 COMPONENT = Component(
     name=NAME,
+    leaves=leaves,
     help="push endpoint for batch jobs",
     port=9091, group="monitoring", enabled=False,
     scrape_job=("pushgateway", "pushed batch-job metrics"),

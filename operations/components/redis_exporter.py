@@ -2,7 +2,7 @@
 
 from pyinfra.api import deploy
 
-from operations.base.component import exporter
+from operations.base.component import Leaves, exporter
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.inventory import listen_address, secret, settings
 from operations.base.schema import Setting, secret_setting, version_tuple
@@ -12,9 +12,14 @@ NAME = "redis_exporter"
 CONFIG_DIR = "/etc/redis_exporter"
 ENV_FILE = f"{CONFIG_DIR}/redis_exporter.env"
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR,))
+
 
 COMPONENT = exporter(
-    NAME, help="Redis metrics, on hosts of the redis group",
+    NAME, leaves=leaves,
+    help="Redis metrics, on hosts of the redis group",
     port=9121, group="redis",
     scrape_job=("redis", "Redis"),
     protected_by="flags",

@@ -19,7 +19,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 
 from operations.base import artifacts, catalogue
-from operations.base.component import exporter
+from operations.base.component import Leaves, exporter
 from operations.base.facts import PackageVersion
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.install import debian_package, machine
@@ -194,9 +194,14 @@ def probe_jobs(s, exporter: str) -> list[dict]:
         ],
     }]
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR,))
+
 
 COMPONENT = exporter(
-    NAME, help="SNMP probes of network devices (snmp_exporter_devices)",
+    NAME, leaves=leaves,
+    help="SNMP probes of network devices (snmp_exporter_devices)",
     port=9116, group="monitoring", enabled=False,
     scrape_job=("snmp_exporter", "the SNMP exporter's own metrics"),
     checks=settings_problems,

@@ -18,7 +18,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.server import OsRelease
 
-from operations.base.component import exporter
+from operations.base.component import Leaves, exporter
 from operations.base.exporters import exporter_service, exporter_unit, no_home
 from operations.base.inventory import listen_address, settings
 from operations.base.releases import promu_release
@@ -40,9 +40,14 @@ def settings_problems(values: dict) -> list[str]:
             for key in ("systemd_exporter_unit_include", "systemd_exporter_unit_exclude")
             for problem in re2_problems(key, values[key])]
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR,))
+
 
 COMPONENT = exporter(
-    NAME, help="state and restarts of every systemd unit",
+    NAME, leaves=leaves,
+    help="state and restarts of every systemd unit",
     port=9558, group="all", enabled=False,
     scrape_job=("systemd", "systemd units"),
     checks=settings_problems,

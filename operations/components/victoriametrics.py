@@ -20,7 +20,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 
-from operations.base.component import Component
+from operations.base.component import Component, Leaves
 from operations.base.downgrades import DataFormatLine, downgrade_refusal
 from operations.base.facts import ProgramVersion
 from operations.base.install import ARCHIVE_BIN_DIR, directory, install_binaries, system_user
@@ -78,9 +78,14 @@ def settings_problems(values: dict) -> list[str]:
     return retention_problems("victoriametrics_retention_period",
                               values["victoriametrics_retention_period"])
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(data=(s.victoriametrics_data_dir,))
+
 
 COMPONENT = Component(
     name=NAME,
+    leaves=leaves,
     help=("long-term storage of every Prometheus' samples (remote_write), on hosts of the "
           "victoriametrics group"),
     port=8428, group="victoriametrics",

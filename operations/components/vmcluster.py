@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pyinfra.api import deploy
 
-from operations.base.component import Component
+from operations.base.component import Component, Leaves
 from operations.base.install import directory, install_binaries, system_user
 from operations.base.inventory import (bind_address, bracketed, endpoint, hosts_running,
                                        listen_address, local_url, reach_address, settings)
@@ -63,15 +63,27 @@ def settings_problems(values: dict) -> list[str]:
     return errors
 
 
+def storage_leaves(s) -> Leaves:
+    """What vmstorage leaves besides its unit and program: its data (vminsert and vmselect
+    keep nothing but theirs; their service users have no home)."""
+    return Leaves(data=(s.vmstorage_data_dir,))
+
+
+def no_leaves(s) -> Leaves:
+    """vminsert and vmselect: their unit and program, nothing else."""
+    return Leaves()
+
+
 def cluster_component(name: str, **fields) -> Component:
     """The catalogue row of one of the cluster's programs: it runs on the hosts of the group
     of its name, from the cluster tarball (release entry `victoriametrics_cluster`)."""
+    fields.setdefault("leaves", no_leaves)
     return Component(name=name, group=name, install_help=INSTALL_HELP,
                      release_name="victoriametrics_cluster", **fields)
 
 
 VMSTORAGE = cluster_component(
-    STORAGE, help="VictoriaMetrics cluster: stores the samples, on hosts of the vmstorage group",
+    STORAGE, leaves=storage_leaves, help="VictoriaMetrics cluster: stores the samples, on hosts of the vmstorage group",
     port=8482,
     extra_ports=("vmstorage_vminsert_port", "vmstorage_vmselect_port"),
     scrape_job=("vmstorage", "the VictoriaMetrics cluster's storage"),

@@ -13,8 +13,8 @@ from pyinfra.facts.files import Directory, File, FindFiles, Sha1File
 from pyinfra.facts.server import Arch, Users
 
 from operations.base import fact_batch
-from operations.base.facts import (DirectoriesState, FilesState, LocalAddressOf,
-                              MarkedFolders, MaskedFileContents)
+from operations.base.facts import (DeployedLeftovers, DirectoriesState, FilesState,
+                              LocalAddressOf, MarkedFolders, MaskedFileContents)
 
 pytestmark = pytest.mark.skipif(not fact_batch.SUPPORTED, reason="pyinfra internals differ")
 
@@ -82,6 +82,13 @@ def asked(tree) -> list[tuple]:
                                       str(tree / "missing")]}),
         (MarkedFolders, {"folder": str(tree), "marker": "a.yml"}),
         (MarkedFolders, {"folder": str(tree / "missing"), "marker": "a.yml"}),
+        (DeployedLeftovers, {"header": "a: 1", "units": ["monstack-test-none"],
+                             "programs": ["/usr/local/bin/monstack-test-none"],
+                             "paths": [str(tree / "conf"), str(tree / "missing")],
+                             "links": [[str(tree / "missing"), "/x"]],
+                             "trees": [[str(tree), "con*", "a.yml"]],
+                             "packages": ["monstack-test-no-such-package"],
+                             "masked": ["monstack-test-none"], "users": ["root"]}),
         (Arch, {}),
         (Users, {}),
     ]

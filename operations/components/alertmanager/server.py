@@ -12,7 +12,7 @@ from typing import Any
 from pyinfra import host
 from pyinfra.api import deploy
 
-from operations.base.component import Component
+from operations.base.component import Component, Leaves
 from operations.base.facts import PackageVersion
 from operations.base.files import validated_file, validated_files
 from operations.base.install import debian_package, directories, install_binaries, system_user
@@ -137,9 +137,15 @@ def inventory_problems(hosts: list) -> list[str]:
             "Alertmanager host")
     return errors
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR,), data=(s.alertmanager_data_dir,),
+                  program_files=(f"{DEBIAN_TEMPLATES}/default.tmpl", f"{DEBIAN_TEMPLATES}/email.tmpl"))
+
 
 COMPONENT = Component(
     name=NAME,
+    leaves=leaves,
     help="routes alerts to receivers",
     port=9093, group="monitoring",
     # the gossip port counts on a lone Alertmanager too: a second one makes it listen

@@ -15,10 +15,11 @@ from pyinfra.operations import files, python
 
 from operations.base import artifacts, grafana_repository
 from operations.base.addresses import url_problem
-from operations.base.component import Component
+from operations.base.component import Component, Leaves
 from operations.base.files import stages_beside, unpacked_in_place, validated_file
 from operations.base.grafana_repository import VERSION_HELP
-from operations.base.install import directories, install_package, machine, system_user
+from operations.base.install import (ARCHIVE_BIN_DIR, directories, install_package, machine,
+                                     system_user)
 from operations.base.inventory import bind_address, endpoint, local_url, settings
 from operations.base.schema import Setting
 from operations.base.services import Unit, service
@@ -61,9 +62,20 @@ def settings_problems(values: dict) -> list[str]:
             + login.settings_problems(values) + plugins.settings_problems(values)
             + community.settings_problems(values) + alerting.settings_problems(values))
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(
+        config=(CONFIG_DIR,), data=(s.grafana_data_dir, plugins.plugins_dir(s)),
+        # Grafana's repository's package (grafana-rpi on armv6), its own unit masked
+        packages=("grafana", "grafana-rpi"), packaged_units=(PACKAGED_UNIT,),
+        # the archive method: the unpacked tree of each version, the link to its program
+        trees=((ARCHIVE_ROOT, "grafana-*", ARCHIVE_MARKER),),
+        links=((f"{ARCHIVE_BIN_DIR}/grafana", f"{ARCHIVE_ROOT}/grafana-"),))
+
 
 COMPONENT = Component(
     name=NAME,
+    leaves=leaves,
     help="dashboards; data sources and dashboards provisioned over its API",
     port=3000, group="monitoring",
     install_help=("`archive`: upstream tarball (x86_64, aarch64; via artifact_mirror); "

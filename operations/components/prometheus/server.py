@@ -15,7 +15,7 @@ from pyinfra.operations import files
 
 from operations.base import alert_rules, catalogue
 from operations.base.addresses import url_problem
-from operations.base.component import Component
+from operations.base.component import Component, Leaves
 from operations.base.downgrades import DataFormatLine, downgrade_refusal
 from operations.base.facts import FreeSpace, ProgramVersion
 from operations.base.files import validated_file, validated_files
@@ -146,9 +146,14 @@ def also_runs_on(s, h) -> bool:
     """A global Prometheus runs on the hosts of prometheus_federate_group too."""
     return s.prometheus_federate_group in h.groups
 
+def leaves(s) -> Leaves:
+    """What it leaves on a host besides its unit and programs (removed when disabled)."""
+    return Leaves(config=(CONFIG_DIR,), data=(s.prometheus_data_dir,))
+
 
 COMPONENT = Component(
     name=NAME,
+    leaves=leaves,
     help="scrapes targets, stores metrics, evaluates alert rules",
     port=9090, group="monitoring",
     protected_by="web.yml",
