@@ -79,7 +79,7 @@ def test_everything_runs_and_is_scraped_first(stack, first_runs):
     mon, node = stack["hosts"]["mon"], stack["hosts"]["node"]
     wait_targets_up(mon, {("prometheus", f"{mon.ip}:9090"), ("node", f"{mon.ip}:9100"),
                           ("pushgateway", f"{mon.ip}:9091"),
-                          ("blackbox", f"{mon.ip}:9115"), ("node", f"{node.ip}:9100"),
+                          ("blackbox_exporter", f"{mon.ip}:9115"), ("node", f"{node.ip}:9100"),
                           ("process", f"{node.ip}:9256")})
     # node_exporter from Debian's package, its own unit masked; ours runs it
     assert node.ssh("dpkg-query -W -f='${Status}' prometheus-node-exporter").stdout.endswith(
@@ -150,7 +150,7 @@ def test_units_programs_and_configs_are_gone_data_and_users_kept(stack, disabled
 
 def test_prometheus_no_longer_has_their_targets(stack, disabled):
     mon, node = stack["hosts"]["mon"], stack["hosts"]["node"]
-    gone = {("pushgateway", f"{mon.ip}:9091"), ("blackbox", f"{mon.ip}:9115"),
+    gone = {("pushgateway", f"{mon.ip}:9091"), ("blackbox_exporter", f"{mon.ip}:9115"),
             ("node", f"{node.ip}:9100"), ("process", f"{node.ip}:9256")}
     wait_for("their targets dropped", lambda: not (jobs_of(mon) & gone))
     assert {("node", f"{mon.ip}:9100"), ("prometheus", f"{mon.ip}:9090")} <= jobs_of(mon)
