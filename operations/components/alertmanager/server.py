@@ -149,6 +149,15 @@ COMPONENT = Component(
     marks_monitoring_hosts=True,
     checks=settings_problems,
     inventory_checks=inventory_problems,
+    # a cluster is restarted one Alertmanager at a time. /-/ready answers 200 as soon as
+    # the web server runs (v0.25.0 ui/web.go, v0.34.0 httpserver/httpserver.go), so the
+    # cluster's own word is waited for: /api/v2/status holds cluster.status "ready" once
+    # its gossip has settled ("settling" before, "disabled" with no cluster) and
+    # cluster.peers, every live member, itself included, each with an "address" (v0.25.0
+    # and v0.34.0 api/v2/api.go getStatusHandler, api/v2/models/cluster_status.go,
+    # peer_status.go; cluster/cluster.go Peer.Status, Peer.Peers)
+    ha_group=lambda h: cluster_size(),
+    rejoined=("/api/v2/status", '"status":"ready"', '"address":', '"status":"disabled"'),
     release=promu_release(
         "prometheus/alertmanager", NAME, version="0.34.1", oldest="0.22.0",
         oldest_reason=("its routes and inhibit rules use matchers, source_matchers and "
@@ -227,6 +236,11 @@ COMPONENT = Component(
 def home(s) -> str:
     """Home of the service user: its data folder, or none."""
     return s.alertmanager_data_dir
+
+
+def cluster_size() -> int:
+    """How many Alertmanagers of the inventory form one cluster (also outside --limit)."""
+    return len(hosts_running(NAME))
 
 
 def peers() -> list:
