@@ -238,12 +238,14 @@ def test_the_checks_wait_for_a_settled_cluster_with_every_member(plan, alertmana
     assert run(whole, path).returncode == 0
     assert run(rejoined, path).returncode == 0
     answers["body"] = status("ready", 2)   # one member not back (yet)
-    for command in (whole, rejoined):
+    for command, what in ((whole, "find its group of 3 whole before its restart"),
+                          (rejoined, "rejoin its group of 3")):
         res = run(command, path)
         assert res.returncode == 1
+        assert f"did not {what}" in res.stderr, res.stderr
         assert 'its answer holds "address": 2 times, not 3' in res.stderr, res.stderr
-    assert "did not find its group of 3 whole before its restart" in run(whole, path).stderr
-    assert "did not rejoin its group of 3" in run(rejoined, path).stderr
+        if tools == "bash only":
+            return   # the same code judges the answer, however it was fetched
     answers["body"] = status("settling", 3)   # gossip not settled: not ready
     res = run(rejoined, path)
     assert res.returncode == 1 and "does not match" in res.stderr, res.stderr
