@@ -64,6 +64,11 @@ class Unit:
         return render("systemd/service.j2", **{**self.__dict__, "exec_start": exec_start})
 
 
+def unit_path(name: str) -> str:
+    """Where service() installs the unit of service `name`."""
+    return f"/etc/systemd/system/{name}.service"
+
+
 def wait_ready_helper() -> None:
     """The readiness helper every service() uses; planned once per host and run."""
     if not first_plan("wait-ready helper"):
@@ -74,14 +79,17 @@ def wait_ready_helper() -> None:
 
 
 def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
-            reload_on: list[OperationMeta] = (), ready_seconds: int = 60) -> None:
+            reload_on: list[OperationMeta] = (), ready_seconds: int = 60,
+            together: bool = False) -> None:
     """Install `unit`, keep it enabled and running, restart/reload it as its inputs change:
     in this run, or in an earlier one that was cut short before it restarted or reloaded
-    (see `stale`)."""
+    (see `stale`). A member of an HA group is restarted one host at a time, unless
+    `together`: the run changes its group itself (members, how they talk to each other),
+    so that a member restarted alone could not rejoin those not yet restarted."""
     wait_ready_helper()
     name = unit.name
-    unit_path = f"/etc/systemd/system/{name}.service"
-    restart_files = [unit_path, *watched_paths(restart_on)]
+    unit_file = unit_path(name)
+    restart_files = [unit_file, *watched_paths(restart_on)]
     reload_files = watched_paths(reload_on)
     state = host.get_fact(UnitState, unit=f"{name}.service",
                           watched=sorted({*restart_files, *reload_files})) or {}
@@ -89,7 +97,7 @@ def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
     # a new or changed unit is loaded in the same command that writes it: `systemctl
     # enable` reloads systemd's units itself, an enabled unit needs daemon-reload
     load = "systemctl daemon-reload" if enabled else f"systemctl enable {name}.service"
-    unit_op = validated_file(name=f"Install the {name} systemd unit", dest=unit_path,
+    unit_op = validated_file(name=f"Install the {name} systemd unit", dest=unit_file,
                              content=unit.content(), then=load)
     if not enabled and not unit_op.will_change:
         server.shell(name=f"Enable {name} at boot", commands=[f"systemctl enable {name}.service"])
@@ -112,7 +120,8 @@ def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
     # restart) one host at a time; a stopped one is started with the others, first (the
     # operations run in the order of these lines: a new member is up before the running
     # ones wait for it)
-    rolling = running and (restart or (reload and not unit.reloadable)) and in_ha_group(name)
+    rolling = (running and (restart or (reload and not unit.reloadable))
+               and not together and in_ha_group(name))
     if restart and not rolling:
         server.shell(name=f"Restart {name} and wait until ready",
                      commands=[f"{load_first}systemctl restart {name}.service && {wait} "

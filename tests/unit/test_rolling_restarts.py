@@ -18,6 +18,8 @@ from harness.fake_host import FakeHost as Host
 from harness.peers import inventory  # noqa: F401
 from operations.base import catalogue, services, tls_auth
 from operations.base.services import Unit
+from operations.components.alertmanager import server as alertmanager
+from pyinfra.facts.files import FileContents
 
 REPO = Path(__file__).resolve().parents[2]
 RESTART_ROLLING = "Restart {} one host at a time and wait until ready"
@@ -51,7 +53,7 @@ def plan(monkeypatch, inventory):  # noqa: F811
 
     def run(component: str, this: Host, hosts: list[Host], running: bool = True,
             restart: bool = False, reload: bool = False, data: dict | None = None,
-            per_host: dict | None = None):
+            per_host: dict | None = None, together: bool = False):
         s = inventory(this, hosts, data=data, per_host=per_host)
         monkeypatch.setattr(services, "settings", lambda h=None: s)
         monkeypatch.setattr(services, "host", UnitHost(this.name, running))
@@ -71,7 +73,8 @@ def plan(monkeypatch, inventory):  # noqa: F811
         unit = Unit(name=component, description=component, exec_start=["/bin/true"],
                     user=component, reloadable=True)
         services.service(unit, "http://127.0.0.1:1/-/ready",
-                         restart_on=[Op(restart)], reload_on=[Op(reload)])
+                         restart_on=[Op(restart or together)], reload_on=[Op(reload)],
+                         together=together)
         return planned
 
     return run
@@ -145,6 +148,48 @@ def test_a_stopped_member_is_started_with_the_others_and_before_them(plan):
     # pyinfra orders the operations of all hosts by the lines that planned them: a new
     # member is up before a running one waits for its cluster to be whole
     assert start["line"] < rolling["line"]
+
+
+def test_a_cluster_changing_itself_restarts_together(plan):
+    # a member restarted alone could not talk to the others: it could never rejoin
+    (op,) = plan("alertmanager", B, [A, B, C], together=True)
+    assert op["name"] == "Restart alertmanager and wait until ready"
+    assert op["arguments"] == {}
+
+
+class UnitFileHost:
+    """A host whose installed Alertmanager unit is `unit` (None: not installed)."""
+
+    def __init__(self, unit: Unit | None):
+        self.unit = unit
+
+    def get_fact(self, fact, path):
+        assert fact is FileContents and path == "/etc/systemd/system/alertmanager.service"
+        return self.unit.content().splitlines() if self.unit else None
+
+
+def alertmanager_unit(s) -> Unit:
+    return Unit(name="alertmanager", description="Prometheus Alertmanager", user="alertmanager",
+                exec_start=alertmanager.flags(s, "/usr/local/bin/alertmanager"))
+
+
+def test_a_run_that_changes_the_cluster_itself_restarts_it_together(inventory, monkeypatch):  # noqa: F811
+    old = alertmanager_unit(inventory(B, [A, B, C]))
+    for unit, data, hosts in [
+            (None, {}, [A, B, C]),                                   # a new install
+            (old, {"alertmanager_extra_flags": ["--log.level=debug"]}, [A, B, C])]:
+        new = alertmanager_unit(inventory(B, hosts, data=data))
+        monkeypatch.setattr(alertmanager, "host", UnitFileHost(unit))
+        assert not alertmanager.cluster_changes(new), data
+    # members, gossip port, timing: a member restarted alone would not find the others
+    for data, hosts in [({}, [A, B]), ({}, [A, B, C, Host("10.0.0.14")]),
+                        ({"alertmanager_cluster_port": 9095}, [A, B, C]),
+                        ({"alertmanager_cluster_peer_timeout": "5s"}, [A, B, C]),
+                        ({"alertmanager_extra_flags": ["--cluster.gossip-interval=1s"]},
+                         [A, B, C])]:
+        new = alertmanager_unit(inventory(B, hosts, data=data))
+        monkeypatch.setattr(alertmanager, "host", UnitFileHost(old))
+        assert alertmanager.cluster_changes(new), (data, hosts)
 
 
 def test_a_reload_keeps_the_group_serving_and_is_not_serial(plan):

@@ -6,11 +6,13 @@ receivers.py (receivers and their secrets)."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import shlex
 from typing import Any
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.facts.files import FileContents
 
 from operations.base.component import Component
 from operations.base.facts import PackageVersion
@@ -22,7 +24,7 @@ from operations.base.inventory import (EVERY_INTERFACE, address_of, bracketed, h
 from operations.base.releases import promu_release
 from operations.base.schema import (Setting, SettingsError, duration_seconds, is_go_duration,
                                     version_tuple)
-from operations.base.services import Unit, service
+from operations.base.services import Unit, service, unit_path
 from operations.base.tls_auth import CA_FILE, protect, protection
 from operations.components.alertmanager import receivers, routing
 from operations.components.alertmanager.receivers import CONFIG_DIR, SECRETS_DIR
@@ -304,6 +306,27 @@ def cluster_flags(s) -> list[str]:
     return flags
 
 
+CLUSTER_FLAG_RE = re.compile(r"--cluster\.[a-z.-]+=\S*")
+
+
+def cluster_flags_in(lines) -> set[str]:
+    return {m.group(0) for line in lines for m in CLUSTER_FLAG_RE.finditer(line)}
+
+
+def cluster_changes(unit: Unit) -> bool:
+    """Does this run change how this Alertmanager finds and talks to its cluster: the
+    --cluster.* flags of `unit` (members, gossip port or address, encryption, timing)
+    against those of its installed unit? Then a member restarted alone would look for
+    the others where they are not yet, or speak what they do not: the cluster restarts
+    together, not one host at a time (services.service). False for a new install."""
+    if cluster_size() < 2:
+        return False   # no cluster to restart one host at a time
+    live = host.get_fact(FileContents, path=unit_path(NAME))
+    if not live:
+        return False
+    return cluster_flags_in(live) != cluster_flags_in(unit.content().splitlines())
+
+
 def cluster_tls_yml() -> str:
     """--cluster.tls-config: each Alertmanager serves the gossip with its host's
     certificate and asks its peers for theirs (signed by the stack's CA), and connects to
@@ -472,4 +495,5 @@ def install():
         exec_start=flags(s, binaries.path(NAME), web.flags),
     )
     service(unit, local_url(NAME, "/-/ready"), restart_on=[*binaries.ops, *web.restart_on, *gossip_ops],
+            together=cluster_changes(unit),
             reload_on=[templates_op, config_op])
