@@ -11,6 +11,7 @@ arriving once each. Then one host is powered off: the alerts still arrive.
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -196,8 +197,10 @@ def fire(hosts, alert: dict) -> None:
                                          headers={"Content-Type": "application/json"})
         try:
             urllib.request.urlopen(request, timeout=2).close()
+        except urllib.error.HTTPError:
+            raise   # it answered, and refused the alert
         except OSError:
-            pass   # this one is restarting: the others have it
+            pass    # this one is restarting: the others have it
 
 
 def deliveries_of(webhook, name: str, since: float, until: float) -> list[float]:
@@ -243,9 +246,11 @@ def test_a_rolling_upgrade_keeps_every_alert_coming_once(trio, deployed, webhook
                         "job": "test_ha_alerting"},
              "annotations": {"summary": "fired while the cluster is being upgraded"},
              "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=10)).isoformat()}
+    fire(everyone, probe)
+    assert run.is_alive(), "the upgrade was over before the probe alert fired"
     while run.is_alive():   # as Prometheus re-sends: a restarted one gets it too
-        fire(everyone, probe)
         run.join(timeout=5)
+        fire(everyone, probe)
     real = done["run"].check()
     finished = time.monotonic()
     assert_preview_was_exact(dry, real)
