@@ -106,6 +106,17 @@ class Component:
     # what it leaves on a host beyond what the base derives: (settings) -> Leaves; every
     # installed component declares it (tests/unit/test_component_removal.py)
     leaves: Callable[[Any], Leaves] | None = None
+    # its hosts do the same work as one HA group (an Alertmanager cluster, the Prometheus
+    # replicas of one site): host -> how many hosts its group has (1: alone). A running
+    # member of a group of 2+ is restarted one host at a time, each ready before the next
+    # goes down (operations/base/services.py)
+    ha_group: Callable[[Any], int] | None = None
+    # how a member shows that it is in its group, beyond its readiness URL: (HTTP path,
+    # an extended regex its answer matches when it is, one its answer matches once per
+    # member of the group, one its answer matches when it runs in no group at all);
+    # asked of a member before its restart (is the group whole, or is it alone?) and
+    # after it (has it rejoined every member?)
+    rejoined: tuple[str, str, str, str] | None = None
 
     @property
     def release_key(self) -> str:

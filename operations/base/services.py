@@ -10,12 +10,14 @@ readiness URL, or fails naming the service and the last lines of its journal.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 
 from pyinfra import host, logger
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import server
 
+from operations.base import catalogue, inventory
 from operations.base.facts import STARTED_DIR, UnitState
 from operations.base.files import stages_beside, validated_file
 from operations.base.install import put_files
@@ -66,6 +68,11 @@ class Unit:
         return render("systemd/service.j2", **{**self.__dict__, "exec_start": exec_start})
 
 
+def unit_path(name: str) -> str:
+    """Where service() installs the unit of service `name`."""
+    return f"/etc/systemd/system/{name}.service"
+
+
 def wait_ready_helper() -> None:
     """The readiness helper every service() uses; planned once per host and run."""
     if not first_plan("wait-ready helper"):
@@ -76,14 +83,17 @@ def wait_ready_helper() -> None:
 
 
 def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
-            reload_on: list[OperationMeta] = (), ready_seconds: int = 60) -> None:
+            reload_on: list[OperationMeta] = (), ready_seconds: int = 60,
+            together: bool = False) -> None:
     """Install `unit`, keep it enabled and running, restart/reload it as its inputs change:
     in this run, or in an earlier one that was cut short before it restarted or reloaded
-    (see `stale`)."""
+    (see `stale`). A member of an HA group is restarted one host at a time, unless
+    `together`: the run changes its group itself (members, how they talk to each other),
+    so that a member restarted alone could not rejoin those not yet restarted."""
     wait_ready_helper()
     name = unit.name
-    unit_path = f"/etc/systemd/system/{name}.service"
-    restart_files = [unit_path, *watched_paths(restart_on)]
+    unit_file = unit_path(name)
+    restart_files = [unit_file, *watched_paths(restart_on)]
     reload_files = watched_paths(reload_on)
     state = host.get_fact(UnitState, unit=f"{name}.service",
                           watched=sorted({*restart_files, *reload_files})) or {}
@@ -91,7 +101,7 @@ def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
     # a new or changed unit is loaded in the same command that writes it: `systemctl
     # enable` reloads systemd's units itself, an enabled unit needs daemon-reload
     load = "systemctl daemon-reload" if enabled else f"systemctl enable {name}.service"
-    unit_op = validated_file(name=f"Install the {name} systemd unit", dest=unit_path,
+    unit_op = validated_file(name=f"Install the {name} systemd unit", dest=unit_file,
                              content=unit.content(), then=load)
     if not enabled and not unit_op.will_change:
         server.shell(name=f"Enable {name} at boot", commands=[f"systemctl enable {name}.service"])
@@ -107,15 +117,65 @@ def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
     # the deploy's own record of this start (see UnitState), once the service is ready
     stamp = f"mkdir -p {STARTED_DIR} && touch {STARTED_DIR}/{name}.service"
     load_first = "systemctl daemon-reload && " if state.get("daemon_reload") else ""
-    if (not running or restart_why or unit_op.will_change
-            or any(op.will_change for op in restart_on)):
+    restart = (not running or restart_why or unit_op.will_change
+               or any(op.will_change for op in restart_on))
+    reload = not restart and (reload_why or any(op.will_change for op in reload_on))
+    # a running member of an HA group is restarted (and reloaded, where a reload is a
+    # restart) one host at a time; a stopped one is started with the others, first (the
+    # operations run in the order of these lines: a new member is up before the running
+    # ones wait for it)
+    rolling = (running and (restart or (reload and not unit.reloadable))
+               and not together and in_ha_group(name))
+    if restart and not rolling:
         server.shell(name=f"Restart {name} and wait until ready",
                      commands=[f"{load_first}systemctl restart {name}.service && {wait} "
                                f"&& {stamp}"])
-    elif reload_why or any(op.will_change for op in reload_on):
+    elif reload and not rolling:
         action = "reload" if unit.reloadable else "restart"
         server.shell(name=f"{action.capitalize()} {name} and wait until ready",
                      commands=[f"systemctl {action} {name}.service && {wait} && {stamp}"])
+    elif rolling:
+        # pyinfra runs this operation host by host (`_serial`); each member finds its
+        # group whole before it goes down and waits until it is back in it
+        whole, rejoined = rolling_checks(name, ready_seconds)
+        server.shell(name=f"Restart {name} one host at a time and wait until ready",
+                     commands=[f"{whole}{load_first}systemctl restart {name}.service && "
+                               f"{wait}{rejoined} && {stamp}"],
+                     _serial=True)
+
+
+def in_ha_group(name: str) -> bool:
+    """Is this host's `name` one member of an HA group of 2+ hosts (its component says:
+    Component.ha_group)?"""
+    component = catalogue.components().get(name)
+    return bool(component and component.ha_group
+                and component.ha_group(inventory.current_host) > 1)
+
+
+def rolling_checks(name: str, ready_seconds: int) -> tuple[str, str]:
+    """The shell steps around an HA member's restart, from its Component.rejoined: before
+    it, that the group is whole (else the member is left running: an earlier member that
+    did not come back must not be followed by another going down); after it, that the
+    member has rejoined every other. Empty when the component names no such check (its
+    readiness URL is all there is)."""
+    component = catalogue.component(name)
+    if not component.rejoined:
+        return "", ""
+    path, ready, per_member, alone = component.rejoined
+    size = component.ha_group(inventory.current_host)
+    url, curl_options = readiness(name, inventory.local_url(name, path))
+
+    def check(what: str, unless: str = "") -> str:
+        env = [f"WAIT_READY_MATCH={shlex.quote(ready)}",
+               f"WAIT_READY_COUNT={shlex.quote(f'{size} {per_member}')}",
+               f"WAIT_READY_WHAT={shlex.quote(what)}"]
+        if unless:
+            env.append(f"WAIT_READY_UNLESS={shlex.quote(unless)}")
+        return " ".join([*env, WAIT_READY, name, url, str(ready_seconds), *curl_options])
+
+    # a member not yet in any group (it ran alone before this run) has none to wait for
+    return (check(f"find its group of {size} whole before its restart", alone) + " && ",
+            " && " + check(f"rejoin its group of {size}"))
 
 
 def watched_paths(ops) -> list[str]:

@@ -4,11 +4,14 @@ Each host of the `monitoring` group runs Prometheus, Alertmanager and node_expor
 three Prometheus scrape the same targets (each with its own `replica` label) and send
 every alert to all three Alertmanagers, which gossip with each other so that a
 notification goes out once, not once per Alertmanager, and a silence made on one holds
-on all. Then one host is powered off: the alerts still arrive.
+on all. The cluster is upgraded to a newer Alertmanager one host at a time while alerts keep
+arriving once each. Then one host is powered off: the alerts still arrive.
 """
 
 import json
+import threading
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -16,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import hosts_fixture, write_inventory
-from harness.pyinfra_cli import run_pyinfra
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
 from harness.stack import CORE_ONLY, http_json, mirror_settings, wait_for, wait_targets_up
 from harness.webhook import webhook_fixture
 
@@ -34,6 +37,12 @@ GROUP_INTERVAL, REPEAT_INTERVAL, PEER_TIMEOUT = 10, 20, 3
 # from a duplicate's gap.
 JITTER = 3
 WINDOW = 90   # seconds of deliveries counted: three or four repeats
+# The longest a firing alert may wait for its next notification while one Alertmanager is
+# down: the repeat interval, then the next flush of a survivor's group (one group
+# interval at most), which waits its position in the cluster (up to two peer timeouts)
+# before it checks the gossiped log and sends.
+LONGEST_GAP = REPEAT_INTERVAL + GROUP_INTERVAL + 2 * PEER_TIMEOUT + JITTER
+OLD_ALERTMANAGER = "bookworm"   # upgraded to the newest real build (debian.NEWEST)
 
 
 webhook = webhook_fixture("/hook/ha")
@@ -42,7 +51,9 @@ webhook = webhook_fixture("/hook/ha")
 @pytest.fixture(scope="module")
 def trio(hosts, fleet, mirror, webhook, tmp_path_factory):
     settings = {
-        **mirror_settings(mirror, ["prometheus", "alertmanager", "node_exporter"]),
+        # Debian 12's Alertmanager at first: the rolling upgrade below brings the newest
+        **mirror_settings(mirror, ["prometheus", "alertmanager", "node_exporter"],
+                          suites={"alertmanager": OLD_ALERTMANAGER}),
         **CORE_ONLY,
         "artifact_cache_dir": str(tmp_path_factory.mktemp("artifact-cache")),
         "alertmanager_group_wait": "1s",
@@ -60,7 +71,7 @@ def trio(hosts, fleet, mirror, webhook, tmp_path_factory):
     }
     inventory = write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
                                 {"monitoring": list(hosts)}, group_data={"all": settings})
-    return {"inventory": inventory, "hosts": list(hosts), "fleet": fleet,
+    return {"inventory": inventory, "hosts": list(hosts), "fleet": fleet, "settings": settings,
             "env": {"TEST_WEBHOOK_URL": webhook.url}}
 
 
@@ -158,6 +169,126 @@ def test_a_silence_made_on_one_alertmanager_holds_on_the_others(trio, deployed):
 def test_a_second_run_changes_nothing(trio, deployed):
     # while every host is up: a powered-off one cannot be deployed to
     assert deploy(trio).check().changed_ops() == {}
+
+
+def alertmanager_version(host) -> str | None:
+    try:
+        return http_json(am_url(host, "status"), timeout=2)["versionInfo"]["version"]
+    except OSError:   # down, restarting
+        return None
+
+
+def down_window(host) -> tuple[int, int]:
+    """When Alertmanager last left the active state (its stop began) and last entered it
+    (its new process started), in microseconds of the kernel's monotonic clock, which the
+    fleet's hosts (containers of one machine) share."""
+    out = host.ssh("systemctl show -p ActiveExitTimestampMonotonic "
+                   "-p ActiveEnterTimestampMonotonic alertmanager").stdout
+    values = dict(line.split("=", 1) for line in out.split())
+    return int(values["ActiveExitTimestampMonotonic"]), int(values["ActiveEnterTimestampMonotonic"])
+
+
+def fire(hosts, alert: dict) -> None:
+    """What a Prometheus does with a firing alert: post it to every Alertmanager (those
+    that answer)."""
+    body = json.dumps([alert]).encode()
+    for host in hosts:
+        request = urllib.request.Request(am_url(host, "alerts"), method="POST", data=body,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(request, timeout=2).close()
+        except urllib.error.HTTPError:
+            raise   # it answered, and refused the alert
+        except OSError:
+            pass    # this one is restarting: the others have it
+
+
+def deliveries_of(webhook, name: str, since: float, until: float) -> list[float]:
+    return [t for t, p in webhook.received if since <= t <= until
+            and p.get("status") == "firing"
+            and any(a["labels"].get("alertname") == name for a in p.get("alerts", []))]
+
+
+def test_a_rolling_upgrade_keeps_every_alert_coming_once(trio, deployed, webhook, mirror,
+                                                         tmp_path):
+    """The cluster is upgraded from Debian 12's Alertmanager to the newest build: one
+    Alertmanager at a time goes down and is back in the cluster of three before the next
+    goes, and meanwhile the Watchdog keeps arriving once per repeat interval, and an alert
+    that starts firing halfway is delivered once."""
+    everyone = trio["hosts"]
+    wait_for_one_cluster(everyone)
+    old = {h.name: (alertmanager_version(h), down_window(h)) for h in everyone}
+    upgrade = mirror_settings(mirror, ["alertmanager"])
+    new_version = upgrade["alertmanager_version"]
+    assert all(version != new_version for version, _ in old.values()), (old, new_version)
+    settings = {**trio["settings"], "alertmanager_version": new_version,
+                "artifact_checksums": {**trio["settings"]["artifact_checksums"],
+                                       **upgrade["artifact_checksums"]}}
+    inventory = write_inventory(tmp_path / "inventory.py", trio["fleet"],
+                                {"monitoring": everyone}, group_data={"all": settings})
+
+    dry = run_pyinfra(inventory, dry=True, env=trio["env"]).check()
+    assert dry.changed_ops().get(
+        "Alertmanager | Restart alertmanager one host at a time and wait until ready") == 3, \
+        dry.changed_ops()
+    started = time.monotonic()
+    done: dict = {}
+    run = threading.Thread(target=lambda: done.update(
+        run=run_pyinfra(inventory, env=trio["env"])))
+    run.start()
+    # halfway: the first Alertmanager runs the new build, the others the old one
+    wait_for("the first Alertmanager upgraded",
+             lambda: any(alertmanager_version(h) == new_version for h in everyone),
+             timeout=600, interval=0.5)
+    probe_fired = time.monotonic()
+    now = datetime.now(timezone.utc)
+    probe = {"labels": {"alertname": "RollingUpgradeProbe", "severity": "none",
+                        "job": "test_ha_alerting"},
+             "annotations": {"summary": "fired while the cluster is being upgraded"},
+             "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=10)).isoformat()}
+    fire(everyone, probe)
+    assert run.is_alive(), "the upgrade was over before the probe alert fired"
+    while run.is_alive():   # as Prometheus re-sends: a restarted one gets it too
+        run.join(timeout=5)
+        fire(everyone, probe)
+    real = done["run"].check()
+    finished = time.monotonic()
+    assert_preview_was_exact(dry, real)
+
+    # every Alertmanager runs the new build, in one cluster of three again
+    wait_for_one_cluster(everyone)
+    assert {h.name: alertmanager_version(h) for h in everyone} == {
+        h.name: new_version for h in everyone}
+    # one down at a time: each stop began after the one before had started again (and,
+    # by the deploy's wait, rejoined)
+    windows = sorted((down_window(h), h.name) for h in everyone)
+    print("Alertmanager down windows (us, monotonic):", windows)
+    for (window, name) in windows:
+        assert window[1] > old[name][1][1], f"{name} was not restarted"
+    for (earlier, a), (later, b) in zip(windows, windows[1:]):
+        assert later[0] > earlier[1], f"{a} and {b} were down together: {windows}"
+
+    # deliveries through the upgrade, and one repeat after it
+    counted_until = finished + REPEAT_INTERVAL + GROUP_INTERVAL
+    time.sleep(max(0.0, counted_until - time.monotonic()))
+    watchdogs = deliveries_of(webhook, "Watchdog", started, counted_until)
+    probes = deliveries_of(webhook, "RollingUpgradeProbe", probe_fired, counted_until)
+    gaps = [round(b - a, 1) for a, b in zip(watchdogs, watchdogs[1:])]
+    probe_gaps = [round(b - a, 1) for a, b in zip(probes, probes[1:])]
+    print(f"upgrade took {finished - started:.0f} s; Watchdog at",
+          [round(t - started, 1) for t in watchdogs], "gaps", gaps,
+          "; probe at", [round(t - started, 1) for t in probes])
+    assert len(watchdogs) >= 2, watchdogs
+    assert watchdogs[0] - started <= LONGEST_GAP, "no Watchdog as the upgrade began"
+    assert all(REPEAT_INTERVAL - JITTER <= gap <= LONGEST_GAP for gap in gaps), \
+        f"Watchdog gaps {gaps} s: a duplicate (< {REPEAT_INTERVAL - JITTER}) or a silence " \
+        f"(> {LONGEST_GAP})"
+    assert probes, "the alert fired during the upgrade was never delivered"
+    assert all(gap >= REPEAT_INTERVAL - JITTER for gap in probe_gaps), \
+        f"the probe alert was delivered twice: gaps {probe_gaps} s"
+
+    # and the upgraded cluster is left as the deploy wants it
+    assert run_pyinfra(inventory, env=trio["env"]).check().changed_ops() == {}
 
 
 def test_with_one_host_powered_off_the_watchdog_still_arrives(trio, deployed, webhook):

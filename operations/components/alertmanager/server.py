@@ -6,11 +6,13 @@ receivers.py (receivers and their secrets)."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import shlex
 from typing import Any
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.facts.files import FileContents
 
 from operations.base.component import Component, Leaves
 from operations.base.facts import PackageVersion
@@ -22,7 +24,7 @@ from operations.base.inventory import (EVERY_INTERFACE, address_of, bracketed, h
 from operations.base.releases import promu_release
 from operations.base.schema import (Setting, SettingsError, duration_seconds, is_go_duration,
                                     version_tuple)
-from operations.base.services import Unit, service
+from operations.base.services import Unit, service, unit_path
 from operations.base.tls_auth import CA_FILE, protect, protection
 from operations.components.alertmanager import receivers, routing
 from operations.components.alertmanager.receivers import CONFIG_DIR, SECRETS_DIR
@@ -155,6 +157,15 @@ COMPONENT = Component(
     marks_monitoring_hosts=True,
     checks=settings_problems,
     inventory_checks=inventory_problems,
+    # a cluster is restarted one Alertmanager at a time. /-/ready answers 200 as soon as
+    # the web server runs (v0.25.0 ui/web.go, v0.34.0 httpserver/httpserver.go), so the
+    # cluster's own word is waited for: /api/v2/status holds cluster.status "ready" once
+    # its gossip has settled ("settling" before, "disabled" with no cluster) and
+    # cluster.peers, every live member, itself included, each with an "address" (v0.25.0
+    # and v0.34.0 api/v2/api.go getStatusHandler, api/v2/models/cluster_status.go,
+    # peer_status.go; cluster/cluster.go Peer.Status, Peer.Peers)
+    ha_group=lambda h: cluster_size(),
+    rejoined=("/api/v2/status", '"status":"ready"', '"address":', '"status":"disabled"'),
     release=promu_release(
         "prometheus/alertmanager", NAME, version="0.34.1", oldest="0.22.0",
         oldest_reason=("its routes and inhibit rules use matchers, source_matchers and "
@@ -235,6 +246,11 @@ def home(s) -> str:
     return s.alertmanager_data_dir
 
 
+def cluster_size() -> int:
+    """How many Alertmanagers of the inventory form one cluster (also outside --limit)."""
+    return len(hosts_running(NAME))
+
+
 def peers() -> list:
     """The other hosts of the inventory that run Alertmanager (also outside --limit)."""
     return sorted((h for h in hosts_running(NAME) if h.name != host.name),
@@ -294,6 +310,27 @@ def cluster_flags(s) -> list[str]:
     if gossip_encrypted(s):
         flags.append(f"--cluster.tls-config={CLUSTER_TLS}")
     return flags
+
+
+CLUSTER_FLAG_RE = re.compile(r"--cluster\.[a-z.-]+=\S*")
+
+
+def cluster_flags_in(lines) -> set[str]:
+    return {m.group(0) for line in lines for m in CLUSTER_FLAG_RE.finditer(line)}
+
+
+def cluster_changes(unit: Unit) -> bool:
+    """Does this run change how this Alertmanager finds and talks to its cluster: the
+    --cluster.* flags of `unit` (members, gossip port or address, encryption, timing)
+    against those of its installed unit? Then a member restarted alone would look for
+    the others where they are not yet, or speak what they do not: the cluster restarts
+    together, not one host at a time (services.service). False for a new install."""
+    if cluster_size() < 2:
+        return False   # no cluster to restart one host at a time
+    live = host.get_fact(FileContents, path=unit_path(NAME))
+    if not live:
+        return False
+    return cluster_flags_in(live) != cluster_flags_in(unit.content().splitlines())
 
 
 def cluster_tls_yml() -> str:
@@ -464,4 +501,5 @@ def install():
         exec_start=flags(s, binaries.path(NAME), web.flags),
     )
     service(unit, local_url(NAME, "/-/ready"), restart_on=[*binaries.ops, *web.restart_on, *gossip_ops],
+            together=cluster_changes(unit),
             reload_on=[templates_op, config_op])

@@ -162,6 +162,9 @@ COMPONENT = Component(
     inventory_checks=inventory_problems,
     runs_also=also_runs_on,
     group_settings=("prometheus_federate_group",),
+    # the replicas of one site (and kind) are restarted one at a time, each answering
+    # /-/ready (its TSDB loaded, rules evaluated) before the next goes down
+    ha_group=lambda h: len(replicas(h)),
     release=promu_release(
         "prometheus/prometheus", NAME, version="3.15.0", oldest="2.42.0",
         oldest_reason="the oldest build the suite runs, Debian 12's",
@@ -431,10 +434,11 @@ def remote_write_config(s) -> tuple[list[dict], list[remote_write.SecretFile]]:
         s.prometheus_remote_write_victoriametrics_queue_config)
 
 
-def replicas() -> list:
-    """The Prometheus hosts of this one's site and kind (global or not), by name: 2+ are
-    an HA group scraping the same targets."""
-    return sorted((h for h in hosts_running(NAME) if federation.same_kind(h, host)),
+def replicas(of=None) -> list:
+    """The Prometheus hosts of the site and kind (global or not) of this one (or `of`),
+    by name: 2+ are an HA group scraping the same targets."""
+    of = host if of is None else of
+    return sorted((h for h in hosts_running(NAME) if federation.same_kind(h, of)),
                   key=lambda h: h.name)
 
 
