@@ -29,6 +29,24 @@ secrets_file = 'secrets.yml'
 # address Prometheus uses to reach this host's exporters, an IP address or a host name (default: its inventory name)
 scrape_address = None
 
+# -- backups ------------------------------------------------------------------
+# a systemd timer per kind of data a host holds (Prometheus' TSDB, Alertmanager's silences and notification log, Grafana's database and dashboards, Loki's index and rules, the rendered configs) writes a verified backup to backup_dir (see "Backups and restore"). Off by default: it enables Prometheus' admin API (only on loopback or behind basic auth) and takes disk space, both for the operator to decide
+backup_enabled = False
+# host folder of the backups (root only, 0700), one folder per kind; best on another disk than the data (each Prometheus backup is a full copy of its TSDB)
+backup_dir = '/var/backups/monstack'
+# verified backups kept per kind; older ones are deleted after each new one
+backup_keep = 7
+# when the backup of the rendered configs and rule files (/etc/<component> of every component the host runs) runs (systemd OnCalendar: `daily`, `weekly`, `Sun *-*-* 03:00`; checked on the controller, then by `systemd-analyze calendar` on the host); unset (None): no backup of this kind
+backup_configs_schedule = 'daily'
+# when the backup of alertmanager's data runs (systemd OnCalendar: `daily`, `weekly`, `Sun *-*-* 03:00`; checked on the controller, then by `systemd-analyze calendar` on the host); unset (None): no backup of this kind
+backup_alertmanager_schedule = 'daily'
+# when the backup of prometheus's data runs (systemd OnCalendar: `daily`, `weekly`, `Sun *-*-* 03:00`; checked on the controller, then by `systemd-analyze calendar` on the host); unset (None): no backup of this kind
+backup_prometheus_schedule = 'daily'
+# when the backup of loki's data runs (systemd OnCalendar: `daily`, `weekly`, `Sun *-*-* 03:00`; checked on the controller, then by `systemd-analyze calendar` on the host); unset (None): no backup of this kind
+backup_loki_schedule = 'daily'
+# when the backup of grafana's data runs (systemd OnCalendar: `daily`, `weekly`, `Sun *-*-* 03:00`; checked on the controller, then by `systemd-analyze calendar` on the host); unset (None): no backup of this kind
+backup_grafana_schedule = 'weekly'
+
 # -- tls_and_basic_auth -------------------------------------------------------
 # serve Prometheus, Alertmanager, Pushgateway and the node, postgres, redis and blackbox exporters over HTTPS; Prometheus, Grafana and the readiness checks verify them with tls_ca_file
 tls_enabled = False

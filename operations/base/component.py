@@ -17,6 +17,37 @@ INSTALL_METHODS = ("package", "archive")
 STANDARD_SUFFIXES = ("_enabled", "_install_method", "_version", "_port", "_listen_address",
                      "_group", "_extra_flags")
 MONITORING = "monitoring"
+# How a backup is taken, verified and restored (templates/backup/monstack-backup):
+# "tsdb-snapshot": a Prometheus TSDB snapshot over its admin API (verified by promtool);
+# "files": named files of the data folder (verified by their sha256);
+# "sqlite": a consistent SQLite copy (integrity check) and every dashboard as JSON;
+# "tar": named folders (relative to the data folder, or absolute), one tar archive
+BACKUP_METHODS = ("tsdb-snapshot", "files", "sqlite", "tar")
+
+
+@dataclass(frozen=True)
+class Backup:
+    """What a component backs up (operations/base/backups.py plans its timer, restore.py
+    restores it). The kind is the component's name."""
+
+    method: str
+    # what is taken: file names ("files"), the database file ("sqlite"), folders ("tar"),
+    # relative to the data folder
+    paths: tuple[str, ...] = ()
+    # OnCalendar of its timer by default (setting backup_<kind>_schedule)
+    schedule: str = "daily"
+    # the setting naming its data folder
+    data_dir_setting: str = ""
+    # Debian packages its backup script needs on the host
+    packages: tuple[str, ...] = ()
+    # the backup script reaches the service over the network (Prometheus' admin API)
+    network: bool = False
+    # the script writes in the data folder (the snapshot Prometheus made, SQLite's locks)
+    writes_data_dir: bool = False
+    # extra environment of the script: (host settings) -> {name: value}
+    environment: Callable[[Any], dict[str, str]] | None = None
+    # restore.py can put it back (stop, move the data aside, restore, start)
+    restorable: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,6 +106,9 @@ class Component:
     # release, service user or unit), so it has no _install_method, _version or
     # _extra_flags settings; Prometheus scrapes it on every host that runs it
     scrape_only: bool = False
+    # what its backup timer takes (operations/base/backups.py); None: no data of its own
+    # (its config folder /etc/<name> is in the "configs" backup all the same)
+    backup: Backup | None = None
 
     @property
     def release_key(self) -> str:
@@ -103,10 +137,21 @@ class Component:
             Setting(f"{name}_extra_flags", "list", [],
                     "extra command-line flags, appended as given", section=name),
         ]
+        if self.backup:
+            every.append(backup_schedule_setting(name, self.backup.schedule, f"{name}'s data"))
         if self.scrape_only:
             installs = {f"{name}_{s}" for s in ("install_method", "version", "extra_flags")}
             return [s for s in every if s.name not in installs]
         return every
+
+
+def backup_schedule_setting(kind: str, default: str, what: str) -> Setting:
+    """backup_<kind>_schedule: when its backup timer runs."""
+    return Setting(f"backup_{kind}_schedule", "str", default, optional=True, section="backups",
+                   help=f"when the backup of {what} runs (systemd OnCalendar: `daily`, "
+                        "`weekly`, `Sun *-*-* 03:00`; checked on the controller, then by "
+                        "`systemd-analyze calendar` on the host); unset (None): no backup "
+                        "of this kind")
 
 
 def exporter(name: str, **fields: Any) -> Component:

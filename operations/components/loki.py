@@ -13,7 +13,7 @@ is out of scope for this deploy.
 from pyinfra.api import deploy
 
 from operations.base import grafana_repository
-from operations.base.component import Component
+from operations.base.component import Backup, Component
 from operations.base.files import validated_file
 from operations.base.grafana_repository import VERSION_HELP
 from operations.base.install import directories, install_binaries, system_user
@@ -44,6 +44,10 @@ def settings_problems(values: dict) -> list[str]:
 
 COMPONENT = Component(
     name=NAME,
+    # its rules and index: the TSDB index being built (tsdb-index) and the shipped one
+    # in the filesystem store (chunks/index*); the chunks are left out (the bulk)
+    backup=Backup(method="tar", paths=("rules", "tsdb-index", "chunks/index*"),
+                  data_dir_setting="loki_data_dir"),
     help="stores the logs shipped by Alloy (no authentication of its own)",
     port=3100, group="monitoring",
     # gRPC between Loki's own components (loki.yaml.j2: loopback, Loki's default port)

@@ -12,7 +12,7 @@ from typing import Any
 from pyinfra import host
 from pyinfra.api import deploy
 
-from operations.base.component import Component
+from operations.base.component import Backup, Component
 from operations.base.facts import PackageVersion
 from operations.base.files import validated_file, validated_files
 from operations.base.install import debian_package, directories, install_binaries, system_user
@@ -140,6 +140,10 @@ def inventory_problems(hosts: list) -> list[str]:
 
 COMPONENT = Component(
     name=NAME,
+    # its state: silences and the notification log (cmd/alertmanager/main.go at v0.34.0: the
+    # files "silences" and "nflog" in --storage.path, written at each maintenance and exit)
+    backup=Backup(method="files", paths=("silences", "nflog"),
+                  data_dir_setting="alertmanager_data_dir"),
     help="routes alerts to receivers",
     port=9093, group="monitoring",
     # the gossip port counts on a lone Alertmanager too: a second one makes it listen

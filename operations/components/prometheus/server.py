@@ -32,7 +32,7 @@ from operations.base.tls_auth import (PROMETHEUS_PASSWORD_FILE, is_protected, pa
                                       protect, scrape_client)
 from operations.components import vmcluster
 from operations.components.grafana import server as grafana
-from operations.components.prometheus import federation, remote_write
+from operations.components.prometheus import federation, remote_write, snapshots
 from operations.components.prometheus.targets import inventory_jobs, jobs
 
 NAME = "prometheus"
@@ -139,7 +139,8 @@ def external_label_problems(values: dict) -> list[str]:
 
 
 def inventory_problems(hosts: list) -> list[str]:
-    return federation.inventory_problems(hosts, list(jobs()))
+    return (federation.inventory_problems(hosts, list(jobs()))
+            + snapshots.admin_api_problems(hosts))
 
 
 def also_runs_on(s, h) -> bool:
@@ -157,6 +158,7 @@ COMPONENT = Component(
     inventory_checks=inventory_problems,
     runs_also=also_runs_on,
     group_settings=("prometheus_federate_group",),
+    backup=snapshots.BACKUP,
     release=promu_release(
         "prometheus/prometheus", NAME, version="3.15.0", oldest="2.42.0",
         oldest_reason="the oldest build the suite runs, Debian 12's",
@@ -503,7 +505,8 @@ def flags(s, binary: str, web_flags: list[str] = ()) -> list[str]:
         out.append(f"--storage.tsdb.retention.size={flagged['size']}")
     if s.prometheus_web_external_url:
         out.append(f"--web.external-url={s.prometheus_web_external_url}")
-    return out + list(web_flags) + list(s.prometheus_extra_flags)
+    return (out + list(web_flags) + snapshots.admin_api_flags(s)
+            + list(s.prometheus_extra_flags))
 
 
 def remote_write_secrets(s) -> None:
