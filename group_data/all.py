@@ -36,6 +36,10 @@ backup_enabled = False
 backup_dir = '/var/backups/monstack'
 # verified backups kept per kind; older ones are deleted after each new one
 backup_keep = 7
+# read by restore.py only: the kind of backup to restore on the --limit host (prometheus, alertmanager, grafana, loki); see "Backups and restore"
+restore_kind = None
+# read by restore.py only: the backup to restore, a folder name under backup_dir/<kind>/ (e.g. prometheus-20260101T020000Z) or `latest`
+restore_backup = 'latest'
 # when the backup of the rendered configs and rule files (/etc/<component> of every component the host runs) runs (systemd OnCalendar: `daily`, `weekly`, `Sun *-*-* 03:00`; checked on the controller, then by `systemd-analyze calendar` on the host); unset (None): no backup of this kind
 backup_configs_schedule = 'daily'
 # when the backup of alertmanager's data runs (systemd OnCalendar: `daily`, `weekly`, `Sun *-*-* 03:00`; checked on the controller, then by `systemd-analyze calendar` on the host); unset (None): no backup of this kind

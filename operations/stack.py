@@ -100,7 +100,9 @@ def plan_host() -> None:
     if "grafana" in running:
         grafana_provisioning.install()
     # a backup timer per kind of data the host holds (after the services it backs up);
-    # its metrics go where node_exporter's textfile collector reads
-    backups.install(inventory.settings().node_exporter_textfile_dir)
+    # its metrics go where node_exporter's textfile collector reads (its folder made by
+    # node_exporter where it runs)
+    backups.install(inventory.settings().node_exporter_textfile_dir,
+                    textfile_dir_made="node_exporter" in running)
     # last: every folder this run stages files in is known by now
     remove_staged_leftovers()

@@ -123,9 +123,10 @@ class BackupTimers(FactBase):
         return found
 
 
-def install(textfile_dir: str) -> None:
+def install(textfile_dir: str, textfile_dir_made: bool) -> None:
     """Plan this host's backups: the script, its folder, each kind's service and timer,
-    and the removal of timers of kinds it no longer backs up."""
+    and the removal of timers of kinds it no longer backs up. `textfile_dir_made`: the
+    metrics' folder is made by the exporter reading it (owner and mode its own)."""
     s = settings()
     wanted = kinds(s)
     timers = host.get_fact(BackupTimers) or {}
@@ -151,7 +152,8 @@ def install(textfile_dir: str) -> None:
         server.shell(name="Install what the backups need (Debian packages)",
                      commands=[apt_install(" ".join(missing))])
     directory(s.backup_dir.rstrip("/"), "root", "root", "0700")
-    directory(textfile_dir, "root", "root", "0755")
+    if not textfile_dir_made:
+        directory(textfile_dir, "root", "root", "0755")
     for k in host.loop(wanted):
         plan_kind(s, k, textfile_dir, timers.get(f"{unit_name(k.kind)}.timer"))
 

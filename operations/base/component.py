@@ -48,6 +48,8 @@ class Backup:
     environment: Callable[[Any], dict[str, str]] | None = None
     # restore.py can put it back (stop, move the data aside, restore, start)
     restorable: bool = True
+    # where restore.py asks whether the service is ready again
+    ready_path: str = "/-/ready"
 
 
 @dataclass(frozen=True)

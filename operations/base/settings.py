@@ -70,6 +70,12 @@ GENERAL: list[Setting] = [
         "disk than the data (each Prometheus backup is a full copy of its TSDB)")),
     Setting("backup_keep", "int", 7, minimum=1, maximum=1000, section="backups", help=(
         "verified backups kept per kind; older ones are deleted after each new one")),
+    Setting("restore_kind", "str", None, optional=True, section="backups", help=(
+        "read by restore.py only: the kind of backup to restore on the --limit host "
+        "(prometheus, alertmanager, grafana, loki); see \"Backups and restore\"")),
+    Setting("restore_backup", "str", "latest", section="backups", help=(
+        "read by restore.py only: the backup to restore, a folder name under "
+        "backup_dir/<kind>/ (e.g. prometheus-20260101T020000Z) or `latest`")),
     backup_schedule_setting("configs", "daily", "the rendered configs and rule files "
                             "(/etc/<component> of every component the host runs)"),
     # -- tls and basic auth ---------------------------------------------------------------

@@ -47,7 +47,7 @@ COMPONENT = Component(
     # its rules and index: the TSDB index being built (tsdb-index) and the shipped one
     # in the filesystem store (chunks/index*); the chunks are left out (the bulk)
     backup=Backup(method="tar", paths=("rules", "tsdb-index", "chunks/index*"),
-                  data_dir_setting="loki_data_dir"),
+                  data_dir_setting="loki_data_dir", ready_path="/ready"),
     help="stores the logs shipped by Alloy (no authentication of its own)",
     port=3100, group="monitoring",
     # gRPC between Loki's own components (loki.yaml.j2: loopback, Loki's default port)

@@ -22,7 +22,7 @@ from harness import debian
 from harness.doubles.grafana_double import GrafanaState
 from harness.net import free_port
 from harness.units import directives
-from operations.base import backups, tls_auth
+from operations.base import backups, restore, tls_auth
 from operations.base.schema import SettingsError
 from operations.base.templates import REPO
 from operations.components.prometheus import server as prometheus, snapshots
@@ -326,3 +326,81 @@ def test_a_prometheus_snapshot_is_backed_up_verified_and_restored(tmp_path, suit
         proc.wait(timeout=30)
     (backup / "tsdb").rename(backup / "elsewhere")
     run(["verify", "tsdb-snapshot", str(backup)], env, ok=False)
+
+
+# -- restore.py's plan -----------------------------------------------------------------------
+class RestoreHost:
+    """The host restore.py plans for: the backups it keeps and what the script's check
+    answers, as facts; what it logs."""
+
+    def __init__(self, kept: list[str], verifies: str = "ok"):
+        self.name, self.kept, self.verifies, self.asked = "mon1", kept, verifies, []
+        self.messages = []
+
+    def get_fact(self, fact, **arguments):
+        self.asked.append((fact.__name__, arguments))
+        return self.kept if fact is restore.BackupsKept else self.verifies
+
+    def log(self, message, *args):
+        self.messages.append(message)
+
+
+@pytest.fixture
+def planned(inventory, monkeypatch):
+    """plan(kept, verifies, **data) -> the commands restore.py runs (or SettingsError)."""
+    commands = []
+    monkeypatch.setattr(restore.server, "shell",
+                        lambda name, commands_=None, **kw: commands.append((name, kw["commands"])))
+    monkeypatch.setattr(restore, "wait_ready_helper", lambda: None)
+
+    def plan(kept, verifies="ok", **data):
+        use = inventory({"monitoring": ["mon1"]}, {**ON_LOOPBACK, **data})
+        use("mon1")
+        fake = RestoreHost(kept, verifies)
+        monkeypatch.setattr(restore, "host", fake)
+        monkeypatch.setattr(backups, "runs", lambda name, h=None: name in {
+            "prometheus", "alertmanager", "grafana", "node_exporter"})
+        restore.plan()
+        return commands
+    return plan
+
+
+def test_restore_stops_the_service_only_after_checking_the_latest_backup(planned):
+    names = ["prometheus-20261201T000000Z", "prometheus-20261202T000000Z"]
+    ((name, (command,)),) = planned(names, restore_kind="prometheus")
+    steps = command.split(" && ")
+    path = "/var/backups/monstack/prometheus/prometheus-20261202T000000Z"
+    assert steps[0] == (f"PATHS='' PROMTOOL=/usr/local/bin/promtool {backups.SCRIPT} verify "
+                        f"tsdb-snapshot {path}")
+    assert steps[1] == "systemctl stop prometheus.service"
+    assert re.fullmatch(rf"PATHS='' PROMTOOL=\S+ {backups.SCRIPT} restore tsdb-snapshot {path} "
+                        r"/var/lib/prometheus prometheus \d{8}T\d{6}Z", steps[2])
+    assert steps[3] == "systemctl start prometheus.service"
+    assert steps[4].startswith("/usr/local/lib/monstack/wait-ready prometheus "
+                               "http://127.0.0.1:9090/-/ready 300")
+
+
+def test_restore_takes_a_named_backup_and_grafanas_readiness(planned):
+    ((_, (command,)),) = planned(["grafana-1", "grafana-2"], restore_kind="grafana",
+                                 restore_backup="grafana-1")
+    assert "restore sqlite /var/backups/monstack/grafana/grafana-1 /var/lib/grafana grafana" \
+        in command
+    assert "http://127.0.0.1:3000/api/health" in command
+
+
+@pytest.mark.parametrize("kept, verifies, data, refusal", [
+    ([], "ok", {"restore_kind": "prometheus"},
+     "no backup 'latest' in /var/backups/monstack/prometheus (there: none); nothing was stopped"),
+    (["alertmanager-1"], "ok", {"restore_kind": "alertmanager", "restore_backup": "alertmanager-9"},
+     "no backup 'alertmanager-9' in /var/backups/monstack/alertmanager (there: alertmanager-1)"),
+    (["prometheus-1"], "monstack-backup: promtool tsdb list refuses x",
+     {"restore_kind": "prometheus"}, "does not verify (monstack-backup: promtool tsdb list "
+                                     "refuses x); nothing was stopped"),
+    ([], "ok", {"restore_kind": "loki"}, "takes no loki backups (kinds there: alertmanager, "
+                                         "prometheus, grafana, configs)"),
+    ([], "ok", {"restore_kind": "configs"}, "restored by running the deploy again"),
+    ([], "ok", {}, "give --data restore_kind="),
+])
+def test_restore_refuses_before_stopping_anything(planned, kept, verifies, data, refusal):
+    with pytest.raises(SettingsError, match=re.escape(refusal)):
+        planned(kept, verifies, **data)

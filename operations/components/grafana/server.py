@@ -71,7 +71,7 @@ COMPONENT = Component(
     # consistent copy of the live file) and every dashboard as JSON from the copy
     backup=Backup(method="sqlite", paths=("grafana.db",), schedule="weekly",
                   data_dir_setting="grafana_data_dir", packages=("sqlite3",),
-                  writes_data_dir=True),
+                  writes_data_dir=True, ready_path="/api/health"),
     help="dashboards; data sources and dashboards provisioned over its API",
     port=3000, group="monitoring",
     install_help=("`archive`: upstream tarball (x86_64, aarch64; via artifact_mirror); "
