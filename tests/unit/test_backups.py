@@ -132,6 +132,21 @@ def test_the_backup_service_is_hardened_and_names_its_inputs(inventory):
     assert "OnCalendar=weekly" in timer and "Persistent=true" in timer
 
 
+def test_systemd_reads_every_kinds_service_and_timer(inventory, tmp_path):
+    use = inventory({"monitoring": ["mon1"]}, ON_LOOPBACK)
+    s = use("mon1")
+    for k in backups.kinds(s):
+        name = backups.unit_name(k.kind)
+        service = backups.service_content(s, k, "/var/lib/node_exporter/textfile_collector")
+        # the script where systemd can see it: verify checks that ExecStart exists
+        (tmp_path / f"{name}.service").write_text(service.replace(backups.SCRIPT, str(SCRIPT)))
+        (tmp_path / f"{name}.timer").write_text(backups.timer_content(k))
+        for unit in (f"{name}.service", f"{name}.timer"):
+            res = subprocess.run(["systemd-analyze", "verify", str(tmp_path / unit)],
+                                 capture_output=True, text=True)
+            assert res.returncode == 0 and res.stderr == "", (unit, res.stderr)
+
+
 def test_behind_basic_auth_the_snapshot_logs_in_from_the_curl_config(inventory, monkeypatch):
     monkeypatch.setenv("MONSTACK_BASIC_AUTH_PASSWORD", "a-long-pass-word")
     monkeypatch.setattr(tls_auth, "_protection", {})
