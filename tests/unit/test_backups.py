@@ -419,3 +419,89 @@ def test_restore_takes_a_named_backup_and_grafanas_readiness(planned):
 def test_restore_refuses_before_stopping_anything(planned, kept, verifies, data, refusal):
     with pytest.raises(SettingsError, match=re.escape(refusal)):
         planned(kept, verifies, **data)
+
+
+# -- the deploy's plan: what a first run, a second run and a turned-off kind do ---------------
+class PlanHost:
+    """The host backups.install() plans for: its timers and packages as facts."""
+
+    def __init__(self, timers: dict, packages: dict):
+        self.name, self.timers, self.packages = "mon1", timers, packages
+
+    def get_fact(self, fact, **arguments):
+        return self.timers if fact is backups.BackupTimers else self.packages
+
+    def loop(self, items):
+        return iter(items)
+
+
+@pytest.fixture
+def plan_install(inventory, monkeypatch):
+    """plan(timers, packages, files_change, **data) -> [(operation, detail)] planned."""
+    def plan(timers, packages, files_change, **data):
+        planned = []
+        use = inventory({"monitoring": ["mon1"]}, {**ON_LOOPBACK, "loki_enabled": False,
+                                                   **data})
+        use("mon1")
+        monkeypatch.setattr(backups, "host", PlanHost(timers, packages))
+        monkeypatch.setattr(backups, "runs", lambda name, h=None: name in {
+            "prometheus", "alertmanager", "grafana", "node_exporter"})
+        monkeypatch.setattr(backups, "first_plan", lambda step: True)
+        monkeypatch.setattr(backups, "stages_beside", lambda *paths: None)
+        monkeypatch.setattr(backups, "put_files", lambda name, files, mode: planned.append(
+            (name, sorted(files))))
+        monkeypatch.setattr(backups, "directory", lambda path, *a: planned.append(
+            ("directory", path)))
+        monkeypatch.setattr(backups.server, "shell", lambda name, commands: planned.append(
+            (name, commands[0])))
+
+        def validated_file(name, dest, content, **kw):
+            planned.append((name, dest))
+            return SimpleNamespace(will_change=files_change)
+        monkeypatch.setattr(backups, "validated_file", validated_file)
+        backups.install("/var/lib/node_exporter/textfile_collector", textfile_dir_made=True)
+        return planned
+    return plan
+
+
+WAITING = {"enabled": True, "active": True}
+ALL_TIMERS = {f"monstack-backup-{k}.timer": WAITING
+              for k in ("alertmanager", "prometheus", "grafana", "configs")}
+
+
+def test_a_first_run_installs_and_starts_a_timer_per_kind(plan_install):
+    planned = plan_install({}, {}, True)
+    starts = [detail for name, detail in planned if name == "Enable and start a backup timer"]
+    assert starts == [f"systemctl daemon-reload && systemctl enable --now monstack-backup-{k}.timer"
+                      for k in ("alertmanager", "prometheus", "grafana", "configs")]
+    assert ("Install what the backups need (Debian packages)" in [n for n, _ in planned])
+    assert ("directory", "/var/backups/monstack") in planned
+    assert ("Install the backup script", [backups.SCRIPT]) in planned
+
+
+def test_a_second_run_plans_no_command(plan_install):
+    planned = plan_install(ALL_TIMERS, {"sqlite3": {"3.40.1-2"}}, False)
+    assert [n for n, _ in planned if n not in (
+        "Install a backup service",
+        "Install a backup timer (its schedule checked by systemd-analyze)",
+        "Install the backup script", "directory")] == []
+
+
+def test_a_changed_schedule_reloads_that_timer(plan_install):
+    planned = plan_install(ALL_TIMERS, {"sqlite3": {"3.40.1-2"}}, True)
+    assert [d for n, d in planned if n == "Reload a changed backup timer"][0] == (
+        "systemctl daemon-reload && systemctl restart monstack-backup-alertmanager.timer")
+
+
+def test_a_kind_turned_off_loses_its_timer_but_keeps_its_backups(plan_install):
+    planned = plan_install(ALL_TIMERS, {"sqlite3": {"3.40.1-2"}}, False,
+                           backup_grafana_schedule=None)
+    (removal,) = [d for n, d in planned
+                  if n == "Remove the backup timers no longer wanted (backups kept)"]
+    assert removal == ("systemctl disable --now monstack-backup-grafana.timer && rm -f "
+                       "/etc/systemd/system/monstack-backup-grafana.timer "
+                       "/etc/systemd/system/monstack-backup-grafana.service "
+                       "&& systemctl daemon-reload")
+    assert "backups" not in removal
+    off = plan_install(ALL_TIMERS, {}, False, backup_enabled=False)
+    assert [n for n, _ in off] == ["Remove the backup timers no longer wanted (backups kept)"]
