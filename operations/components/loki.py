@@ -44,9 +44,11 @@ def settings_problems(values: dict) -> list[str]:
 
 COMPONENT = Component(
     name=NAME,
-    # its rules and index: the TSDB index being built (tsdb-index) and the shipped one
-    # in the filesystem store (chunks/index*); the chunks are left out (the bulk)
-    backup=Backup(method="tar", paths=("rules", "tsdb-index", "chunks/index*"),
+    # its rules and index (pkg/loki/config_wrapper.go and pkg/storage/config/
+    # schema_config.go at v3.6.8: under the common path_prefix, the TSDB index being built
+    # in tsdb-shipper-active, the shipped one under "index/" of the filesystem store, our
+    # chunks_directory); the chunks are left out (the bulk)
+    backup=Backup(method="tar", paths=("rules", "tsdb-shipper-active", "chunks/index"),
                   data_dir_setting="loki_data_dir", ready_path="/ready"),
     help="stores the logs shipped by Alloy (no authentication of its own)",
     port=3100, group="monitoring",

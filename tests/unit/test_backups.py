@@ -94,6 +94,8 @@ def test_each_host_backs_up_what_it_runs(inventory):
             mon["grafana"].backup.method, mon["loki"].backup.method) == (
         "tsdb-snapshot", "files", "sqlite", "tar")
     assert mon["grafana"].schedule == "weekly" and mon["prometheus"].schedule == "daily"
+    assert mon["loki"].backup.paths == ("rules", "tsdb-shipper-active", "chunks/index")
+    assert mon["loki"].data_dir == "/var/lib/loki"
     assert mon["configs"].backup.paths == (
         "/etc/node_exporter", "/etc/alertmanager", "/etc/prometheus", "/etc/loki",
         "/etc/alloy", "/etc/grafana", "/etc/monstack")
@@ -262,15 +264,16 @@ def test_grafanas_database_is_copied_consistently_with_every_dashboard_as_json(t
 
 def test_folders_are_archived_by_name_and_glob(tmp_path):
     data = tmp_path / "loki"
-    for folder in ("rules/fake", "tsdb-index/t1", "chunks/index/index_1", "chunks/ZmFrZQ"):
+    for folder in ("rules/fake", "tsdb-shipper-active/t1", "chunks/index/index_1",
+                   "chunks/ZmFrZQ"):
         (data / folder).mkdir(parents=True)
         (data / folder / "f").write_text(folder)
-    env = environment(tmp_path, data, "rules tsdb-index chunks/index*")
+    env = environment(tmp_path, data, "rules tsdb-shipper-active chunks/ind*")
     run(["run", "loki", "tar"], env)
     (backup,) = kept(tmp_path, "loki")
     names = subprocess.run(["tar", "-tzf", str(backup / "data.tar.gz")], capture_output=True,
                            text=True, check=True).stdout.split()
-    assert "chunks/index/index_1/f" in names and "rules/fake/f" in names
+    assert {"chunks/index/index_1/f", "rules/fake/f", "tsdb-shipper-active/t1/f"} <= set(names)
     assert not any(n.startswith("chunks/ZmFrZQ") for n in names)
     (data / "rules/fake/f").write_text("changed")
     run(["restore", "tar", str(backup), str(data), "root", "S"], env)

@@ -172,7 +172,11 @@ COMPONENT = Component(
               "docs/configuration/configuration.md) and --storage.tsdb.retention.time/size are "
               "marked deprecated (cmd/prometheus/main.go); v3.7.0's config/config.go has no such "
               "block. operations/components/prometheus/server.py picks the form by prometheus_version "
-              "(RETENTION_IN_CONFIG_SINCE)."),
+              "(RETENTION_IN_CONFIG_SINCE). Backups: --web.enable-admin-api and POST "
+              "/api/v1/admin/tsdb/snapshot (snapshot in <data>/snapshots/<name>) and `promtool "
+              "tsdb list` checked in cmd/prometheus/main.go, web/api/v1/api.go, "
+              "docs/querying/api.md and cmd/promtool/main.go at v2.42.0 and v3.14.0 (the newest "
+              "tag the mirror read held; see snapshots.py)."),
     checksums={
         "prometheus-3.15.0.linux-amd64.tar.gz": "2a542df32eac02ee17b9d844fb2aa1de00dafa5476579ba8a3ba862e9d572ea0",  # x3: enajx/nanoHPC src/nanohpc/deploy.py; a 'himmel' install-grafana.sh (from sha256sums.txt); promtool pin tables in several Makefiles/Bazel files
         "prometheus-3.15.0.linux-arm64.tar.gz": "f1f90ec08e849d494ca66c611470afc50192f0355f1a61c33f2cbde02d067823",  # x3: same sources as amd64
