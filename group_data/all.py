@@ -29,6 +29,28 @@ secrets_file = 'secrets.yml'
 # address Prometheus uses to reach this host's exporters, an IP address or a host name (default: its inventory name)
 scrape_address = None
 
+# -- backups ------------------------------------------------------------------
+# a systemd timer per kind of data a host holds (Prometheus' TSDB, Alertmanager's silences and notification log, Grafana's database and dashboards, Loki's index and rules, the rendered configs) writes a verified backup to backup_dir (see "Backups and restore"). Off by default: it enables Prometheus' admin API (only on loopback or behind basic auth) and takes disk space, both for the operator to decide
+backup_enabled = False
+# host folder of the backups (root only, 0700), one folder per kind; best on another disk than the data (each Prometheus backup is a full copy of its TSDB)
+backup_dir = '/var/backups/monstack'
+# verified backups kept per kind; older ones are deleted after each new one
+backup_keep = 7
+# read by restore.py only: the kind of backup to restore on the --limit host (prometheus, alertmanager, grafana, loki); see "Backups and restore"
+restore_kind = None
+# read by restore.py only: the backup to restore, a folder name under backup_dir/<kind>/ (e.g. prometheus-20260101T020000Z) or `latest`
+restore_backup = 'latest'
+# when the backup of the rendered configs and rule files (/etc/<component> of every component the host runs) runs (systemd OnCalendar: `daily`, `weekly`, `Sun *-*-* 03:00`; checked on the controller, then by `systemd-analyze calendar` on the host); unset (None): no backup of this kind
+backup_configs_schedule = 'daily'
+# when the backup of alertmanager's data runs (systemd OnCalendar: `daily`, `weekly`, `Sun *-*-* 03:00`; checked on the controller, then by `systemd-analyze calendar` on the host); unset (None): no backup of this kind
+backup_alertmanager_schedule = 'daily'
+# when the backup of prometheus's data runs (systemd OnCalendar: `daily`, `weekly`, `Sun *-*-* 03:00`; checked on the controller, then by `systemd-analyze calendar` on the host); unset (None): no backup of this kind
+backup_prometheus_schedule = 'daily'
+# when the backup of loki's data runs (systemd OnCalendar: `daily`, `weekly`, `Sun *-*-* 03:00`; checked on the controller, then by `systemd-analyze calendar` on the host); unset (None): no backup of this kind
+backup_loki_schedule = 'daily'
+# when the backup of grafana's data runs (systemd OnCalendar: `daily`, `weekly`, `Sun *-*-* 03:00`; checked on the controller, then by `systemd-analyze calendar` on the host); unset (None): no backup of this kind
+backup_grafana_schedule = 'weekly'
+
 # -- tls_and_basic_auth -------------------------------------------------------
 # serve Prometheus, Alertmanager, Pushgateway and the node, postgres, redis and blackbox exporters over HTTPS; Prometheus, Grafana and the readiness checks verify them with tls_ca_file
 tls_enabled = False
@@ -493,7 +515,7 @@ prometheus_scrape_jobs = []
 # raw Prometheus scrape_config entries, passed through as given
 prometheus_extra_scrape_configs = []
 # shipped rule sets to install, alerting and recording (each component's templates/<component>/<set>.rules.yml; default: all of them; the hosts dashboard reads host_recording's series)
-prometheus_shipped_rules = ['apps', 'containers', 'haproxy', 'host', 'host_recording', 'loki', 'monitoring', 'mysql', 'nginx', 'postgres', 'processes', 'redis', 'snmp', 'systemd', 'targets', 'targets_recording', 'watchdog']
+prometheus_shipped_rules = ['apps', 'backup', 'containers', 'haproxy', 'host', 'host_recording', 'loki', 'monitoring', 'mysql', 'nginx', 'postgres', 'processes', 'redis', 'snmp', 'systemd', 'targets', 'targets_recording', 'watchdog']
 # your own rule files (controller paths), validated and installed
 prometheus_rule_files = []
 # where the shipped alerts' runbook_url points: this URL + #alert-<alert name lowercased> (default: this README, whose section "Runbooks" has those anchors; a copy of that section elsewhere keeps them)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pyinfra import host, state
 
-from operations.base import (catalogue, connections, fact_batch, inventory, operation_order,
-                             placement, progress, removal)
+from operations.base import (backups, catalogue, connections, fact_batch, inventory,
+                             operation_order, placement, progress, removal)
 from operations.base.files import remove_staged_leftovers
 from operations.base.install import plan_service_users
 from operations.base.schema import duration_seconds
@@ -106,5 +106,10 @@ def plan_host() -> None:
     # Grafana's data sources, folder and dashboards, over its API once its service is ready
     if "grafana" in running:
         grafana_provisioning.install()
+    # a backup timer per kind of data the host holds (after the services it backs up);
+    # its metrics go where node_exporter's textfile collector reads (its folder made by
+    # node_exporter where it runs)
+    backups.install(inventory.settings().node_exporter_textfile_dir,
+                    textfile_dir_made="node_exporter" in running)
     # last: every folder this run stages files in is known by now
     remove_staged_leftovers()

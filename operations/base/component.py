@@ -17,6 +17,39 @@ INSTALL_METHODS = ("package", "archive")
 STANDARD_SUFFIXES = ("_enabled", "_install_method", "_version", "_port", "_listen_address",
                      "_group", "_extra_flags", "_purge_data")
 MONITORING = "monitoring"
+# How a backup is taken, verified and restored (templates/backup/monstack-backup):
+# "tsdb-snapshot": a Prometheus TSDB snapshot over its admin API (verified by promtool);
+# "files": named files of the data folder (verified by their sha256);
+# "sqlite": a consistent SQLite copy (integrity check) and every dashboard as JSON;
+# "tar": named folders (relative to the data folder, or absolute), one tar archive
+BACKUP_METHODS = ("tsdb-snapshot", "files", "sqlite", "tar")
+
+
+@dataclass(frozen=True)
+class Backup:
+    """What a component backs up (operations/base/backups.py plans its timer, restore.py
+    restores it). The kind is the component's name."""
+
+    method: str
+    # what is taken: file names ("files"), the database file ("sqlite"), folders ("tar"),
+    # relative to the data folder
+    paths: tuple[str, ...] = ()
+    # OnCalendar of its timer by default (setting backup_<kind>_schedule)
+    schedule: str = "daily"
+    # the setting naming its data folder
+    data_dir_setting: str = ""
+    # Debian packages its backup script needs on the host
+    packages: tuple[str, ...] = ()
+    # the backup script reaches the service over the network (Prometheus' admin API)
+    network: bool = False
+    # the script writes in the data folder (the snapshot Prometheus made, SQLite's locks)
+    writes_data_dir: bool = False
+    # extra environment of the script: (host settings) -> {name: value}
+    environment: Callable[[Any], dict[str, str]] | None = None
+    # restore.py can put it back (stop, move the data aside, restore, start)
+    restorable: bool = True
+    # where restore.py asks whether the service is ready again
+    ready_path: str = "/-/ready"
 
 
 @dataclass(frozen=True)
@@ -117,6 +150,9 @@ class Component:
     # asked of a member before its restart (is the group whole, or is it alone?) and
     # after it (has it rejoined every member?)
     rejoined: tuple[str, str, str, str] | None = None
+    # what its backup timer takes (operations/base/backups.py); None: no data of its own
+    # (its config folder /etc/<name> is in the "configs" backup all the same)
+    backup: Backup | None = None
 
     @property
     def release_key(self) -> str:
@@ -149,11 +185,22 @@ class Component:
                     "service user too (its unit, programs and config always go)",
                     section=name),
         ]
+        if self.backup:
+            every.append(backup_schedule_setting(name, self.backup.schedule, f"{name}'s data"))
         if self.scrape_only:
             installs = {f"{name}_{s}" for s in ("install_method", "version", "extra_flags",
                                                  "purge_data")}
             return [s for s in every if s.name not in installs]
         return every
+
+
+def backup_schedule_setting(kind: str, default: str, what: str) -> Setting:
+    """backup_<kind>_schedule: when its backup timer runs."""
+    return Setting(f"backup_{kind}_schedule", "str", default, optional=True, section="backups",
+                   help=f"when the backup of {what} runs (systemd OnCalendar: `daily`, "
+                        "`weekly`, `Sun *-*-* 03:00`; checked on the controller, then by "
+                        "`systemd-analyze calendar` on the host); unset (None): no backup "
+                        "of this kind")
 
 
 def exporter(name: str, **fields: Any) -> Component:

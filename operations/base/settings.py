@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from operations.base.addresses import scrape_address_problem, url_problem
+from operations.base.component import backup_schedule_setting
 from operations.base.schema import Setting, secret_setting
 
 GENERAL: list[Setting] = [
@@ -57,6 +58,26 @@ GENERAL: list[Setting] = [
     Setting("scrape_address", "str", None, optional=True, help=(
         "address Prometheus uses to reach this host's exporters, an IP address or a host "
         "name (default: its inventory name)")),
+    # -- backups ------------------------------------------------------------------------------
+    Setting("backup_enabled", "bool", False, section="backups", help=(
+        "a systemd timer per kind of data a host holds (Prometheus' TSDB, Alertmanager's "
+        "silences and notification log, Grafana's database and dashboards, Loki's index and "
+        "rules, the rendered configs) writes a verified backup to backup_dir (see \"Backups "
+        "and restore\"). Off by default: it enables Prometheus' admin API (only on loopback "
+        "or behind basic auth) and takes disk space, both for the operator to decide")),
+    Setting("backup_dir", "str", "/var/backups/monstack", section="backups", help=(
+        "host folder of the backups (root only, 0700), one folder per kind; best on another "
+        "disk than the data (each Prometheus backup is a full copy of its TSDB)")),
+    Setting("backup_keep", "int", 7, minimum=1, maximum=1000, section="backups", help=(
+        "verified backups kept per kind; older ones are deleted after each new one")),
+    Setting("restore_kind", "str", None, optional=True, section="backups", help=(
+        "read by restore.py only: the kind of backup to restore on the --limit host "
+        "(prometheus, alertmanager, grafana, loki); see \"Backups and restore\"")),
+    Setting("restore_backup", "str", "latest", section="backups", help=(
+        "read by restore.py only: the backup to restore, a folder name under "
+        "backup_dir/<kind>/ (e.g. prometheus-20260101T020000Z) or `latest`")),
+    backup_schedule_setting("configs", "daily", "the rendered configs and rule files "
+                            "(/etc/<component> of every component the host runs)"),
     # -- tls and basic auth ---------------------------------------------------------------
     # Settings of the whole stack (every host the same): Prometheus reaches every target of
     # a job with one scheme and one login. Only the certificate and key are per host.
@@ -86,7 +107,7 @@ GENERAL: list[Setting] = [
 
 def general_problems(values: dict[str, Any]) -> list[str]:
     """Rules between the general settings."""
-    errors = address_problems(values)
+    errors = address_problems(values) + schedule_problems(values)
     for component, seconds in values["ready_timeouts"].items():
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
             errors.append(f"ready_timeouts: {component}: {seconds!r} is not a number of "
@@ -115,3 +136,48 @@ def address_problems(values: dict[str, Any]) -> list[str]:
                                  "http://mirror.lan/monstack (serve a folder with "
                                  "`python3 -m http.server`)"))
     return [problem for problem in found if problem]
+
+
+# systemd.time(7)'s shorthands; anything else must look like [weekday] [date] [time] [zone]
+CALENDAR_SHORTHANDS = {"hourly", "daily", "weekly", "monthly", "quarterly", "semiannually",
+                       "yearly", "annually"}
+_WEEKDAY = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*"
+_CALENDAR_TOKENS = [
+    re.compile(rf"{_WEEKDAY}(?:(?:\.\.|,){_WEEKDAY})*", re.I),           # weekdays
+    re.compile(r"[0-9*][0-9*./,~]*(?:-[0-9*][0-9*./,~]*){1,2}"),          # date
+    re.compile(r"[0-9*][0-9*/,]*:[0-9*][0-9*/,]*(?::[0-9*][0-9*./,]*)?"),  # time
+    re.compile(r"UTC|[A-Z][A-Za-z_]+/[A-Za-z_/+-]+"),                      # time zone
+]
+
+
+def calendar_problem(key: str, value: str) -> str | None:
+    """A conservative check of a systemd OnCalendar value on the controller (the host
+    checks it exactly with `systemd-analyze calendar` before the timer is written):
+    a shorthand, or up to four tokens in order: weekdays, date, time, time zone."""
+    if value.strip().lower() in CALENDAR_SHORTHANDS:
+        return None
+    tokens, rest = value.split(), list(_CALENDAR_TOKENS)
+    ok = 0 < len(tokens) <= 4
+    for token in tokens if ok else ():
+        while rest and not rest[0].fullmatch(token):
+            rest.pop(0)
+        if not rest:
+            ok = False
+            break
+        rest.pop(0)
+    if ok and not any(":" in t for t in tokens) and not any(
+            _CALENDAR_TOKENS[1].fullmatch(t) for t in tokens):
+        ok = False   # weekdays alone
+    if ok:
+        return None
+    return (f"{key} ({value!r}) is not a systemd calendar event this deploy takes: use one "
+            f"of {', '.join(sorted(CALENDAR_SHORTHANDS))}, or [weekdays] [date] time "
+            "[zone] such as `Sun *-*-* 03:00` or `*-*-* 02:30:00 UTC` (see `man "
+            "systemd.time`; check one with `systemd-analyze calendar '...'`)")
+
+
+def schedule_problems(values: dict[str, Any]) -> list[str]:
+    """Every backup_<kind>_schedule that is set must be a calendar event."""
+    return [problem for key, value in values.items()
+            if key.startswith("backup_") and key.endswith("_schedule") and value is not None
+            for problem in [calendar_problem(key, value)] if problem]

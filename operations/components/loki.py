@@ -13,7 +13,7 @@ is out of scope for this deploy.
 from pyinfra.api import deploy
 
 from operations.base import grafana_repository
-from operations.base.component import Component, Leaves
+from operations.base.component import Backup, Component, Leaves
 from operations.base.files import validated_file
 from operations.base.grafana_repository import VERSION_HELP
 from operations.base.install import directories, install_binaries, system_user
@@ -51,6 +51,12 @@ def leaves(s) -> Leaves:
 COMPONENT = Component(
     name=NAME,
     leaves=leaves,
+    # its rules and index (pkg/loki/config_wrapper.go and pkg/storage/config/
+    # schema_config.go at v3.6.8: under the common path_prefix, the TSDB index being built
+    # in tsdb-shipper-active, the shipped one under "index/" of the filesystem store, our
+    # chunks_directory); the chunks are left out (the bulk)
+    backup=Backup(method="tar", paths=("rules", "tsdb-shipper-active", "chunks/index"),
+                  data_dir_setting="loki_data_dir", ready_path="/ready"),
     help="stores the logs shipped by Alloy (no authentication of its own)",
     port=3100, group="monitoring",
     # gRPC between Loki's own components (loki.yaml.j2: loopback, Loki's default port)

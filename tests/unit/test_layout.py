@@ -96,10 +96,11 @@ def test_a_component_imported_on_its_own_finds_the_catalogue():
 
 def test_each_template_folder_is_a_component_room():
     """templates/<component>/ holds a component's config templates, alert rule sets and
-    dashboards (systemd/ is the shared unit template): a folder of another name is a
-    component's files that no component owns."""
+    dashboards (systemd/ is the shared unit template, backup/ the shared backup script,
+    its units and its rule set): a folder of another name is a component's files that no
+    component owns."""
     rooms = {p.name for p in (REPO / "templates").iterdir() if p.is_dir()}
-    assert rooms - {"systemd"} <= set(stack.COMPONENTS), rooms - set(stack.COMPONENTS)
+    assert rooms - {"systemd", "backup"} <= set(stack.COMPONENTS), rooms - set(stack.COMPONENTS)
 
 
 def test_rule_sets_and_dashboards_are_found_in_their_rooms():

@@ -14,7 +14,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.files import FileContents
 
-from operations.base.component import Component, Leaves
+from operations.base.component import Backup, Component, Leaves
 from operations.base.facts import PackageVersion
 from operations.base.files import validated_file, validated_files
 from operations.base.install import debian_package, directories, install_binaries, system_user
@@ -148,6 +148,10 @@ def leaves(s) -> Leaves:
 COMPONENT = Component(
     name=NAME,
     leaves=leaves,
+    # its state: silences and the notification log (cmd/alertmanager/main.go at v0.34.0: the
+    # files "silences" and "nflog" in --storage.path, written at each maintenance and exit)
+    backup=Backup(method="files", paths=("silences", "nflog"),
+                  data_dir_setting="alertmanager_data_dir"),
     help="routes alerts to receivers",
     port=9093, group="monitoring",
     # the gossip port counts on a lone Alertmanager too: a second one makes it listen
@@ -175,7 +179,9 @@ COMPONENT = Component(
         debian_package="prometheus-alertmanager",
         binaries={"alertmanager": "alertmanager", "amtool": "amtool"},
         notes="Same promu arch set as prometheus. Older releases had armv7 assets (0.26.0, 0.27.0 "
-              "pinned in boxcutter/oci). armv7/armv6 are not pinned for 0.34.1."),
+              "pinned in boxcutter/oci). armv7/armv6 are not pinned for 0.34.1. Backups: its "
+              "state files \"silences\" and \"nflog\" in --storage.path "
+              "(cmd/alertmanager/main.go at v0.34.0)."),
     checksums={
         "alertmanager-0.34.1.linux-amd64.tar.gz": "265b9d1e55ef0d5306a436018af6d2b686c2ce051f03d968f7464ecb1372a7e8",  # x3: enajx/nanoHPC src/nanohpc/deploy.py; a Homebrew tap formula; a 'dragontools' design doc (checked against sha256sums.txt)
         "alertmanager-0.34.1.linux-arm64.tar.gz": "d98d6cbaf52151c7e76e24355fec88b11cebcb9875d4cdd8b76ddce7a7e5535c",  # x3: same sources as amd64

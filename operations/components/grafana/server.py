@@ -15,7 +15,7 @@ from pyinfra.operations import files, python
 
 from operations.base import artifacts, grafana_repository
 from operations.base.addresses import url_problem
-from operations.base.component import Component, Leaves
+from operations.base.component import Backup, Component, Leaves
 from operations.base.files import stages_beside, unpacked_in_place, validated_file
 from operations.base.grafana_repository import VERSION_HELP
 from operations.base.install import (ARCHIVE_BIN_DIR, directories, install_package, machine,
@@ -76,6 +76,11 @@ def leaves(s) -> Leaves:
 COMPONENT = Component(
     name=NAME,
     leaves=leaves,
+    # weekly, as the design notes ask: its database through sqlite3's online backup (a
+    # consistent copy of the live file) and every dashboard as JSON from the copy
+    backup=Backup(method="sqlite", paths=("grafana.db",), schedule="weekly",
+                  data_dir_setting="grafana_data_dir", packages=("sqlite3",),
+                  writes_data_dir=True, ready_path="/api/health"),
     help="dashboards; data sources and dashboards provisioned over its API",
     port=3000, group="monitoring",
     install_help=("`archive`: upstream tarball (x86_64, aarch64; via artifact_mirror); "

@@ -32,7 +32,7 @@ from operations.base.tls_auth import (PROMETHEUS_PASSWORD_FILE, is_protected, pa
                                       protect, scrape_client)
 from operations.components import vmcluster
 from operations.components.grafana import server as grafana
-from operations.components.prometheus import federation, remote_write
+from operations.components.prometheus import federation, remote_write, snapshots
 from operations.components.prometheus.targets import inventory_jobs, jobs
 
 NAME = "prometheus"
@@ -139,7 +139,8 @@ def external_label_problems(values: dict) -> list[str]:
 
 
 def inventory_problems(hosts: list) -> list[str]:
-    return federation.inventory_problems(hosts, list(jobs()))
+    return (federation.inventory_problems(hosts, list(jobs()))
+            + snapshots.admin_api_problems(hosts))
 
 
 def also_runs_on(s, h) -> bool:
@@ -165,6 +166,7 @@ COMPONENT = Component(
     # the replicas of one site (and kind) are restarted one at a time, each answering
     # /-/ready (its TSDB loaded, rules evaluated) before the next goes down
     ha_group=lambda h: len(replicas(h)),
+    backup=snapshots.BACKUP,
     release=promu_release(
         "prometheus/prometheus", NAME, version="3.15.0", oldest="2.42.0",
         oldest_reason="the oldest build the suite runs, Debian 12's",
@@ -178,7 +180,11 @@ COMPONENT = Component(
               "docs/configuration/configuration.md) and --storage.tsdb.retention.time/size are "
               "marked deprecated (cmd/prometheus/main.go); v3.7.0's config/config.go has no such "
               "block. operations/components/prometheus/server.py picks the form by prometheus_version "
-              "(RETENTION_IN_CONFIG_SINCE)."),
+              "(RETENTION_IN_CONFIG_SINCE). Backups: --web.enable-admin-api and POST "
+              "/api/v1/admin/tsdb/snapshot (snapshot in <data>/snapshots/<name>) and `promtool "
+              "tsdb list` checked in cmd/prometheus/main.go, web/api/v1/api.go, "
+              "docs/querying/api.md and cmd/promtool/main.go at v2.42.0 and v3.14.0 (the newest "
+              "tag the mirror read held; see snapshots.py)."),
     checksums={
         "prometheus-3.15.0.linux-amd64.tar.gz": "2a542df32eac02ee17b9d844fb2aa1de00dafa5476579ba8a3ba862e9d572ea0",  # x3: enajx/nanoHPC src/nanohpc/deploy.py; a 'himmel' install-grafana.sh (from sha256sums.txt); promtool pin tables in several Makefiles/Bazel files
         "prometheus-3.15.0.linux-arm64.tar.gz": "f1f90ec08e849d494ca66c611470afc50192f0355f1a61c33f2cbde02d067823",  # x3: same sources as amd64
@@ -512,7 +518,8 @@ def flags(s, binary: str, web_flags: list[str] = ()) -> list[str]:
         out.append(f"--storage.tsdb.retention.size={flagged['size']}")
     if s.prometheus_web_external_url:
         out.append(f"--web.external-url={s.prometheus_web_external_url}")
-    return out + list(web_flags) + list(s.prometheus_extra_flags)
+    return (out + list(web_flags) + snapshots.admin_api_flags(s)
+            + list(s.prometheus_extra_flags))
 
 
 def remote_write_secrets(s) -> None:

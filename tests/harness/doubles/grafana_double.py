@@ -164,6 +164,35 @@ class GrafanaState:
                  "service_accounts", "tokens", "contact_points", "templates", "alert_rules",
                  "policy")
 
+    # Grafana's own `dashboard` table too, in its columns (pkg/services/sqlstore/migrations/
+    # dashboard_mig.go: folders are rows with is_folder = 1; `data` is the model's JSON), so
+    # what reads Grafana's database (the backups' dashboard export) reads the real layout.
+    # The double itself reads only double_state back.
+    DASHBOARD_TABLE = (
+        "CREATE TABLE IF NOT EXISTS dashboard (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "
+        "version INTEGER NOT NULL, slug TEXT NOT NULL, title TEXT NOT NULL, data TEXT NOT NULL, "
+        "org_id INTEGER NOT NULL, created DATETIME NOT NULL, updated DATETIME NOT NULL, "
+        "updated_by INTEGER NULL, created_by INTEGER NULL, gnet_id INTEGER NULL, "
+        "plugin_id TEXT NULL, folder_id INTEGER NOT NULL DEFAULT 0, "
+        "is_folder INTEGER NOT NULL DEFAULT 0, has_acl INTEGER NOT NULL DEFAULT 0, "
+        "uid TEXT NULL, is_public INTEGER NOT NULL DEFAULT 0, folder_uid TEXT NULL, "
+        "deleted DATETIME NULL, api_version TEXT NULL)")
+
+    def dashboard_rows(self) -> list[tuple]:
+        """Every folder and dashboard as a row of Grafana's `dashboard` table (org 1)."""
+        rows = []
+        for uid, f in self.folders.items():
+            rows.append((f["id"], 1, slug(f["title"]), f["title"],
+                         json.dumps({"title": f["title"], "uid": uid}), 1,
+                         f.get("created", ""), f.get("updated", ""), 1, uid,
+                         f.get("parentUid") or None, None))
+        for uid, d in self.dashboards.items():
+            model = d["model"]
+            rows.append((model["id"], model["version"], slug(model["title"]), model["title"],
+                         json.dumps(model), 1, d["created"], d["updated"], 0, uid,
+                         d["folderUid"] or None, d.get("apiVersion")))
+        return rows
+
     def save(self, path: str) -> None:
         with self.lock, sqlite3.connect(path) as db:
             db.execute("CREATE TABLE IF NOT EXISTS double_state "
@@ -171,6 +200,12 @@ class GrafanaState:
             db.executemany("INSERT OR REPLACE INTO double_state VALUES (?, ?)",
                            [(name, pickle.dumps(getattr(self, name)))
                             for name in self.PERSISTED])
+            db.execute(self.DASHBOARD_TABLE)
+            db.execute("DELETE FROM dashboard")
+            db.executemany(
+                "INSERT INTO dashboard (id, version, slug, title, data, org_id, created, "
+                "updated, is_folder, uid, folder_uid, api_version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.dashboard_rows())
 
     def load(self, path: str) -> bool:
         """The objects of an earlier start, if `path` holds them."""
