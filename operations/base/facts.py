@@ -445,8 +445,9 @@ class DeployedLeftovers(FactBase):
 
     def process(self, output):
         found = {kind: [] for kind in self.KINDS}
+        # each line names its kind in the singular; "started" and "masked" are both
         singular = {kind[:-1]: kind for kind in self.KINDS}
-        singular["started"] = "started"
+        singular.update(started="started", masked="masked")
         for line in output[1:]:
             kind, _, rest = line.partition(" ")
             if kind in singular and rest:

@@ -379,6 +379,22 @@ def test_the_fact_finds_paths_links_and_marked_trees(tmp_path):
     assert found["units"] == found["programs"] == found["stamps"] == []
 
 
+def test_every_word_the_fact_script_echoes_is_read_back_as_its_kind():
+    """Each line the script prints starts with a word naming its kind: every such word
+    of the script is read back, none dropped (a masked unit's "masked" once was)."""
+    fact = DeployedLeftovers()
+    command = fact.command(
+        removal.unit_header(), units=["u"], programs=["/p"], paths=["/x"],
+        links=[["/l", "/t-"]], trees=[["/t", "t-*", ".m"]], packages=["pkg"],
+        masked=["m"], diversions=["/d"], diverted_by="monstack", users=["s"])
+    words = set(re.findall(r"echo '(\w+) ", command)) | set(
+        re.findall(r'echo \\?"(\w+) ', command))
+    assert len(words) >= len(DeployedLeftovers.KINDS) - 1, words   # trees: echo "tree $d"
+    found = fact.process(["leftovers:", *(f"{word} x" for word in sorted(words))])
+    assert sorted(kind for kind, values in found.items() if values) == sorted(
+        DeployedLeftovers.KINDS), (words, found)
+
+
 def test_the_unit_header_is_the_templates_first_line():
     assert removal.unit_header().startswith("# Managed by monstack")
     assert Unit(name="x", description="x", exec_start=["/bin/true"], user="x").content(
