@@ -401,43 +401,50 @@ class DeployedLeftovers(FactBase):
     def command(self, header: str, units=(), programs=(), paths=(), links=(), trees=(),
                 packages=(), masked=(), diversions=(), diverted_by: str = "",
                 users=()) -> str:
+        # Loops over the names, not a line per name: the script goes to every host on
+        # every run (it was 20 KB), and one dpkg-query asks for every package at once.
         q = shlex.quote
+        words = lambda items: " ".join(q(str(i)) for i in items)   # noqa: E731
+        say = "printf '%s\\n'"
         lines = ["echo leftovers:"]
-        for unit in units:
-            f = q(f"/etc/systemd/system/{unit}.service")
-            lines.append(f"if [ -f {f} ] && [ ! -L {f} ] && head -n 1 {f} | grep -qF "
-                         f"{q(header)}; then echo {q('unit ' + unit)}; fi")
-            lines.append(f"if [ -e {q(f'{STARTED_DIR}/{unit}.service')} ]; then "
-                         f"echo {q('started ' + unit)}; fi")
-        for path in programs:
-            stamp = q(program_stamp(path))
-            lines.append(f"if [ -f {stamp} ]; then echo {q('stamp ' + path)}; "
-                         f"if [ -e {q(path)} ]; then echo {q('program ' + path)}; fi; fi")
-        for path in paths:
-            lines.append(f"if [ -e {q(path)} ] || [ -L {q(path)} ]; then "
-                         f"echo {q('path ' + path)}; fi")
-        for link, prefix in links:
-            lines.append(f"if [ -L {q(link)} ]; then case \"$(readlink {q(link)})\" in "
-                         f"{q(prefix)}*) echo {q('link ' + link)};; esac; fi")
+        if units:
+            lines.append(
+                f"H={q(header)}; for n in {words(units)}; do f=/etc/systemd/system/$n.service; "
+                f"if [ -f \"$f\" ] && [ ! -L \"$f\" ] && head -n 1 \"$f\" | grep -qF \"$H\"; "
+                f"then {say} \"unit $n\"; fi; if [ -e {q(STARTED_DIR)}/\"$n\".service ]; then "
+                f"{say} \"started $n\"; fi; done")
+        if programs:   # (program, its stamp) pairs
+            pairs = words(x for path in programs for x in (path, program_stamp(path)))
+            lines.append(f"( set -- {pairs}; while [ $# -gt 1 ]; do if [ -f \"$2\" ]; then "
+                         f"{say} \"stamp $1\"; if [ -e \"$1\" ]; then {say} \"program $1\"; fi; "
+                         f"fi; shift 2; done )")
+        if paths:
+            lines.append(f"for p in {words(paths)}; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then "
+                         f"{say} \"path $p\"; fi; done")
+        if links:      # (link, target prefix) pairs
+            lines.append(f"( set -- {words(x for pair in links for x in pair)}; "
+                         f"while [ $# -gt 1 ]; do if [ -L \"$1\" ]; then case \"$(readlink "
+                         f"\"$1\")\" in \"$2\"*) {say} \"link $1\";; esac; fi; shift 2; done )")
         for folder, glob, marker in trees:
             lines.append(f"if [ -d {q(folder)} ]; then find {q(folder)} -mindepth 1 "
                          f"-maxdepth 1 -type d -name {q(glob)} | while read -r d; do "
                          f"if [ -f \"$d\"/{q(marker)} ]; then echo \"tree $d\"; fi; done; fi")
-        for package in packages:
-            lines.append(f"if dpkg-query -W -f='${{Status}}' {q(package)} 2>/dev/null "
-                         f"| grep -q ' installed$'; then echo {q('package ' + package)}; fi")
-        for unit in masked:
-            f = q(f"/etc/systemd/system/{unit}.service")
-            lines.append(f"if [ \"$(readlink {f})\" = /dev/null ]; then "
-                         f"echo {q('masked ' + unit)}; fi")
-        for path in diversions:
-            lines.append(f"if [ \"$(dpkg-divert --listpackage {q(path)} 2>/dev/null)\" = "
-                         f"{q(diverted_by)} ]; then echo {q('diversion ' + path)}; fi")
-        for user in users:
-            lines.append(f"if getent passwd {q(user)} >/dev/null; then "
-                         f"echo {q('user ' + user)}; fi")
-            lines.append(f"if getent group {q(user)} >/dev/null; then "
-                         f"echo {q('group ' + user)}; fi")
+        if packages:   # "<name> install ok installed" for each installed one
+            lines.append(f"dpkg-query -W -f='${{Package}} ${{Status}}\\n' {words(packages)} "
+                         f"2>/dev/null | while read -r n want ok status; do "
+                         f"if [ \"$status\" = installed ]; then {say} \"package $n\"; fi; done")
+        if masked:
+            lines.append(f"for u in {words(masked)}; do f=/etc/systemd/system/$u.service; "
+                         f"if [ -L \"$f\" ] && [ \"$(readlink \"$f\")\" = /dev/null ]; then "
+                         f"{say} \"masked $u\"; fi; done")
+        if diversions:
+            lines.append(f"for p in {words(diversions)}; do if [ \"$(dpkg-divert --listpackage "
+                         f"\"$p\" 2>/dev/null)\" = {q(diverted_by)} ]; then "
+                         f"{say} \"diversion $p\"; fi; done")
+        if users:
+            lines.append(f"for u in {words(users)}; do if getent passwd \"$u\" >/dev/null; then "
+                         f"{say} \"user $u\"; fi; if getent group \"$u\" >/dev/null; then "
+                         f"{say} \"group $u\"; fi; done")
         return "; ".join(lines) + "; true"
 
     KINDS = ("units", "started", "programs", "stamps", "paths", "links", "trees",

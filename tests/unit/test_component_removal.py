@@ -368,7 +368,8 @@ def test_the_fact_finds_paths_links_and_marked_trees(tmp_path):
         links=[[str(tmp_path / "link"), str(tmp_path / "share/grafana-")],
                [str(tmp_path / "other-link"), str(tmp_path / "share/grafana-")]],
         trees=[[str(tmp_path / "share"), "grafana-*", ".marker"]],
-        users=["root", "monstack-test-no-such-user"])
+        users=["root", "monstack-test-no-such-user"],
+        packages=["bash", "monstack-test-no-such-package", "dpkg"])
     res = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
     assert res.returncode == 0
     found = fact.process(res.stdout.splitlines())
@@ -376,6 +377,7 @@ def test_the_fact_finds_paths_links_and_marked_trees(tmp_path):
     assert found["links"] == [str(tmp_path / "link")]
     assert found["trees"] == [str(tree)]
     assert found["users"] == ["root"] and found["groups"] == ["root"]
+    assert found["packages"] == ["bash", "dpkg"]   # one dpkg-query for all
     assert found["units"] == found["programs"] == found["stamps"] == []
 
 
@@ -387,9 +389,8 @@ def test_every_word_the_fact_script_echoes_is_read_back_as_its_kind():
         removal.unit_header(), units=["u"], programs=["/p"], paths=["/x"],
         links=[["/l", "/t-"]], trees=[["/t", "t-*", ".m"]], packages=["pkg"],
         masked=["m"], diversions=["/d"], diverted_by="monstack", users=["s"])
-    words = set(re.findall(r"echo '(\w+) ", command)) | set(
-        re.findall(r'echo \\?"(\w+) ', command))
-    assert len(words) >= len(DeployedLeftovers.KINDS) - 1, words   # trees: echo "tree $d"
+    words = set(re.findall(r'"(\w+) \$\w', command))   # printf ... "unit $n"
+    assert len(words) == len(DeployedLeftovers.KINDS), words
     found = fact.process(["leftovers:", *(f"{word} x" for word in sorted(words))])
     assert sorted(kind for kind, values in found.items() if values) == sorted(
         DeployedLeftovers.KINDS), (words, found)
