@@ -160,7 +160,8 @@ def test_the_backup_metrics_are_scraped(stack, backed_up):
         return found if set(found) == set(KINDS) else None
 
     found = wait_for("every kind's backup metrics in Prometheus", last_successes, timeout=60)
-    assert all(ts >= backed_up["sample_time"] for ts in found.values())
+    # whole seconds (the script's `date +%s`); the sample's time is Prometheus' query time
+    assert all(ts >= int(backed_up["sample_time"]) for ts in found.values()), (found, backed_up)
     sizes = {r["metric"]["kind"]: float(r["value"][1])
              for r in query(mon, "monstack_backup_size_bytes")}
     assert all(sizes[kind] > 0 for kind in KINDS), sizes
