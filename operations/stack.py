@@ -11,7 +11,7 @@ from __future__ import annotations
 from pyinfra import host, state
 
 from operations.base import (backups, catalogue, connections, fact_batch, inventory,
-                             operation_order, placement, progress, removal)
+                             placement, planning_speed, progress, removal)
 from operations.base.files import remove_staged_leftovers
 from operations.base.install import plan_service_users
 from operations.base.schema import duration_seconds
@@ -74,7 +74,7 @@ validate = catalogue.validate
 def plan_host() -> None:
     """Validate the whole inventory once, then plan what the current host runs."""
     inventory.validate_inventory()
-    operation_order.install()   # before the first operation: see its module
+    planning_speed.install()   # before the first operation: see its module
     # Facts in one round trip per host (see operations/base/fact_batch.py).
     fact_dir = inventory.settings().fact_batch_dir
     if fact_dir:
