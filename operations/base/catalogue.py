@@ -137,17 +137,18 @@ def validate(host_name: str, data: dict[str, Any],
     for key, value in data.items():
         if is_pyinfra_key(key):
             continue
-        where = f" (from {source(key)})" if source else ""
+        # where it came from, asked only for an error (every host's every key otherwise)
+        where = lambda: f" (from {source(key)})" if source else ""   # noqa: E731
         found = _by_name.get(key)
         if found is None and not strict:
             continue
         if found is None:
-            errors.append(f"unknown setting {key!r}{where}{suggestion(key)}")
+            errors.append(f"unknown setting {key!r}{where()}{suggestion(key)}")
             continue
         try:
             values[key] = coerce(found, value)
         except ValueError as exc:
-            errors.append(f"{key}{where}: {exc}")
+            errors.append(f"{key}{where()}: {exc}")
     if not errors:
         errors += cross_checks(values)
     if errors:
