@@ -70,8 +70,9 @@ def proven(release: tuple[int, ...]) -> bool:
     return PROVEN_ON[0] <= release[:2] <= PROVEN_ON[1]
 
 
-# Only facts of these modules are re-created from a remembered name.
-FACT_MODULES = ("pyinfra.facts.", "operations.base.facts")
+# Only facts of these modules are re-created from a remembered name: pyinfra's and ours
+# (a component's own fact lives in its module: Grafana's ldap.toml, the backup timers).
+FACT_MODULES = ("pyinfra.facts.", "operations.")
 # Connector arguments that may hold secrets (a sudo password in host data): never
 # written down; a batch takes them from the host's data of the current run.
 SENSITIVE_ARGUMENTS = ("_sudo_password", "_su_password", "_doas_password", "_env", "_stdin")

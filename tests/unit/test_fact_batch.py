@@ -13,8 +13,10 @@ from pyinfra.facts.files import Directory, File, FindFiles, Sha1File
 from pyinfra.facts.server import Arch, Users
 
 from operations.base import fact_batch
+from operations.base.backups import BackupTimers
 from operations.base.facts import (DeployedLeftovers, DirectoriesState, FilesState,
                               LocalAddressOf, MarkedFolders, MaskedFileContents)
+from operations.components.grafana.login import LdapConfigOwner
 
 pytestmark = pytest.mark.skipif(not fact_batch.SUPPORTED, reason="pyinfra internals differ")
 
@@ -89,6 +91,9 @@ def asked(tree) -> list[tuple]:
                              "trees": [[str(tree), "con*", "a.yml"]],
                              "packages": ["monstack-test-no-such-package"],
                              "masked": ["monstack-test-none"], "users": ["root"]}),
+        (BackupTimers, {}),
+        (LdapConfigOwner, {"path": str(tree / "conf/a.yml")}),
+        (LdapConfigOwner, {"path": str(tree / "missing")}),
         (Arch, {}),
         (Users, {}),
     ]
@@ -140,6 +145,22 @@ def test_a_fact_that_fails_in_the_batch_is_left_to_the_normal_path(tmp_path, fre
     answers = fact_batch._answers[host.name]
     assert answers[fact_batch._fact_key(LocalAddressOf, {"address": "127.0.0.1"}, {})] == "127.0.0.1"
     assert len(answers) == 1
+
+
+def test_every_fact_of_ours_is_one_the_batch_recreates():
+    """A fact class outside FACT_MODULES would be asked on its own, a second round trip
+    to every host on every run (the backup timers' fact once was)."""
+    import importlib
+    import pkgutil
+    import operations
+    from pyinfra.api import FactBase
+    ours = []
+    for info in pkgutil.walk_packages(operations.__path__, "operations."):
+        module = importlib.import_module(info.name)
+        ours += [cls for cls in vars(module).values() if isinstance(cls, type)
+                 and issubclass(cls, FactBase) and cls.__module__ == info.name]
+    assert len(ours) > 10
+    assert [c for c in ours if not c.__module__.startswith(fact_batch.FACT_MODULES)] == []
 
 
 def test_only_facts_of_known_modules_are_recreated(tmp_path, fresh):
