@@ -332,6 +332,10 @@ MUST_SHOW_DATA = {"monstack-hosts", "monstack-redis", "monstack-postgres", "mons
 QUIET_ON_A_HEALTHY_STACK = {
     # no rule fails
     ("monstack-stack", "panel 9 'Rule evaluation failures' ref A"),
+    # backups are off (backup_enabled's default): no backup metrics
+    ("monstack-stack", "panel 22 'Backup age' ref A"),
+    ("monstack-stack", "panel 23 'Backup size and failures' ref A"),
+    ("monstack-stack", "panel 23 'Backup size and failures' ref B"),
     # an idle Redis: no key lookups yet (hit rate of nothing), and no maxmemory set
     ("monstack-redis", "panel 3 'Hit rate' ref A"),
     ("monstack-redis", "panel 6 'Hit rate' ref A"),
