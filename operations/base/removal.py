@@ -172,12 +172,19 @@ def look(candidates: list[Candidate], kept: list[str], kept_programs: list[str]
         f.trees = [t for t in found.get("trees", ())
                    if any(under(t, folder) for folder, _, _ in c.leaves.trees)
                    and removable(t, kept)]
-        f.masked = [u for u in c.packaged_units if u in found.get("masked", ())]
-        f.diversions = [d for d in c.leaves.diversions if d in found.get("diversions", ())]
+        # Only what the deploy ran here (its unit, or its started stamp, kept until the
+        # last step so a run cut short still knows) is the deploy's: a packaged unit
+        # masked or diverted by someone else, for a package of their own, is not (a test
+        # host masks Debian's victoria-metrics unit to run the package's binary itself).
+        ran_here = f.unit or f.started
+        f.masked = [u for u in c.packaged_units
+                    if ran_here and u in found.get("masked", ())]
+        f.diversions = [d for d in c.leaves.diversions
+                        if ran_here and d in found.get("diversions", ())]
         installed = [p for p in c.packages if p in found.get("packages", ())]
         # the deploy installed it: its method says so, or it masked or diverted the
-        # package's unit; and the deploy ran it here (its unit, its started stamp)
-        if (c.package_method and (f.unit or f.started)) or f.masked or f.diversions:
+        # package's unit
+        if ran_here and (c.package_method or f.masked or f.diversions):
             f.packages = installed
         f.config = [p for p in c.leaves.config if p in present]
         if c.purge:

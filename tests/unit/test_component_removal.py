@@ -282,6 +282,14 @@ def test_a_package_the_deploy_did_not_install_is_left(plan):
     assert planned == []
 
 
+def test_a_package_someone_else_masked_is_left(plan):
+    """Installed and its unit masked, but the deploy never ran it here (no unit of ours,
+    no started stamp): someone else's (a host running victoria-metrics' binary itself)."""
+    planned, _ = plan({"packages": ["victoria-metrics"], "masked": ["victoria-metrics"]},
+                      {}, running=())
+    assert planned == []
+
+
 def test_lokis_package_and_diversion(plan):
     present = {"units": ["loki"], "started": ["loki"], "packages": ["loki"],
                "diversions": ["/etc/systemd/system/loki.service"]}
