@@ -27,7 +27,7 @@ from conftest import hosts_fixture, write_inventory
 from harness.dashboards import uid_of
 from harness.doubles import grafana_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
-from harness.stack import (assert_rerun_changes_nothing, mirror_settings, service_pids,
+from harness.stack import (assert_rerun_changes_nothing, service_pids,
                            wait_for)
 from operations.base.backups import SCRIPT
 from operations.base.templates import shipped_dashboards
@@ -52,12 +52,7 @@ DASHBOARDS = sorted(uid_of(p) for p in shipped_dashboards() if uid_of(p) != "mon
 @pytest.fixture(scope="module")
 def stack(hosts, fleet, mirror, tmp_path_factory):
     (mon,) = hosts
-    settings = mirror_settings(mirror, ["prometheus", "alertmanager", "node_exporter"])
-    grafana = grafana_archive.publish(mirror, tmp_path_factory.mktemp("grafana-archive"))
-    settings["artifact_checksums"].update(grafana.pop("artifact_checksums"))
-    settings.update(grafana)
-    settings["artifact_cache_dir"] = str(tmp_path_factory.mktemp("artifact-cache"))
-    settings["grafana_token_dir"] = str(tmp_path_factory.mktemp("grafana-tokens"))
+    settings = grafana_archive.monitoring_host_settings(mirror, tmp_path_factory)
     settings.update({f"{c}_enabled": False for c in COMPONENTS if c not in RUNS})
     settings.update({"backup_enabled": True, "prometheus_listen_address": "127.0.0.1",
                      "prometheus_scrape_interval": "5s", "prometheus_scrape_timeout": "5s"})

@@ -23,7 +23,7 @@ from conftest import hosts_fixture, write_inventory
 from harness.dashboards import uid_of
 from harness.doubles import community_dashboard, grafana_archive, grafana_test_plugin
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
-from harness.stack import mirror_settings, service_pids
+from harness.stack import service_pids
 from operations.base.templates import shipped_dashboards
 from operations.components.grafana import community
 from operations.stack import COMPONENTS, RELEASES
@@ -43,14 +43,9 @@ PROVISION_ALL = f"Provision Grafana: {1 + 2 + len(DASHBOARDS) + 1} objects to cr
 @pytest.fixture(scope="module")
 def stack(hosts, fleet, mirror, tmp_path_factory):
     (mon,) = hosts
-    settings = mirror_settings(mirror, ["prometheus", "alertmanager", "node_exporter"])
-    grafana = grafana_archive.publish(mirror, tmp_path_factory.mktemp("grafana-archive"))
-    settings["artifact_checksums"].update(grafana.pop("artifact_checksums"))
+    settings = grafana_archive.monitoring_host_settings(mirror, tmp_path_factory)
     # the synthetic grafana.com-shaped recording, pinned (used only where a test names it)
     settings["artifact_checksums"].update(community_dashboard.publish(mirror))
-    settings.update(grafana)
-    settings["artifact_cache_dir"] = str(tmp_path_factory.mktemp("artifact-cache"))
-    settings["grafana_token_dir"] = str(tmp_path_factory.mktemp("grafana-tokens"))
     settings.update({f"{c}_enabled": False for c in COMPONENTS if c not in RUNS})
     inventory = write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
                                 {"monitoring": [mon]}, group_data={"all": settings})

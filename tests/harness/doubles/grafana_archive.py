@@ -87,3 +87,17 @@ def publish(mirror: Mirror, work: Path, version: str | None = None) -> dict:
     name = mirror.add(build(work, version))
     return {"grafana_install_method": "archive", "grafana_version": version,
             "artifact_checksums": {name: sha256(mirror.root / name)}}
+
+
+def monitoring_host_settings(mirror: Mirror, tmp_path_factory) -> dict:
+    """group_data of a monitoring host running Prometheus, Alertmanager and node_exporter
+    (Debian's newest builds, repacked as upstream's archives) and this double as Grafana,
+    all from the test mirror, with a fresh artifact cache and token folder."""
+    from harness.stack import mirror_settings
+    settings = mirror_settings(mirror, ["prometheus", "alertmanager", "node_exporter"])
+    grafana = publish(mirror, tmp_path_factory.mktemp("grafana-archive"))
+    settings["artifact_checksums"].update(grafana.pop("artifact_checksums"))
+    settings.update(grafana)
+    settings["artifact_cache_dir"] = str(tmp_path_factory.mktemp("artifact-cache"))
+    settings["grafana_token_dir"] = str(tmp_path_factory.mktemp("grafana-tokens"))
+    return settings
