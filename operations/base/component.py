@@ -136,9 +136,10 @@ class Component:
     # release, service user or unit), so it has no _install_method, _version or
     # _extra_flags settings; Prometheus scrapes it on every host that runs it
     scrape_only: bool = False
-    # what it leaves on a host beyond what the base derives: (settings) -> Leaves; every
-    # installed component declares it (tests/unit/test_component_removal.py)
-    leaves: Callable[[Any], Leaves] | None = None
+    # what it leaves on a host beyond what the base derives: a Leaves, or (settings) ->
+    # Leaves where settings move it; every installed component declares it
+    # (tests/unit/test_component_removal.py)
+    leaves: Leaves | Callable[[Any], Leaves] | None = None
     # its hosts do the same work as one HA group (an Alertmanager cluster, the Prometheus
     # replicas of one site): host -> how many hosts its group has (1: alone). A running
     # member of a group of 2+ is restarted one host at a time, each ready before the next

@@ -79,7 +79,7 @@ def candidate(name: str, home: str | None, s) -> Candidate:
     """Everything component `name` may have left here, from its catalogue row, its
     declared Leaves and its service user's `home` (None: it runs as no user of its own)."""
     c = catalogue.component(name)
-    leaves = c.leaves(s) if c.leaves else Leaves()
+    leaves = (c.leaves(s) if callable(c.leaves) else c.leaves) or Leaves()
     package = catalogue.releases()[c.release_key].get("debian_package")
     packages = list(leaves.packages if leaves.packages is not None
                     else ([package] if package else []))
@@ -257,22 +257,16 @@ def purge_commands(f: Found) -> list[str]:
 def remove(f: Found) -> None:
     """Plan the removal of what is there of one component (names: no per-host detail)."""
     name = f.candidate.name
-    steps = unit_and_programs_commands(f)
-    if steps:
-        server.shell(name=f"Remove {name} (disabled here): stop, disable, unit, programs",
-                     commands=[" && ".join(steps)])
-    steps = package_commands(f)
-    if steps:
-        server.shell(name=f"Remove {name}'s package (disabled here)",
-                     commands=[" && ".join(steps)])
-    steps = config_commands(f)
-    if steps:
-        server.shell(name=f"Remove {name}'s config and started stamp (disabled here)",
-                     commands=[" && ".join(steps)])
-    steps = purge_commands(f)
-    if steps:
-        server.shell(name=f"Remove {name}'s data and service user (disabled here, "
-                          f"{name}_purge_data)", commands=[" && ".join(steps)])
+    for what, commands in (
+            (f"Remove {name} (disabled here): stop, disable, unit, programs",
+             unit_and_programs_commands),
+            (f"Remove {name}'s package (disabled here)", package_commands),
+            (f"Remove {name}'s config and started stamp (disabled here)", config_commands),
+            (f"Remove {name}'s data and service user (disabled here, {name}_purge_data)",
+             purge_commands)):
+        steps = commands(f)
+        if steps:   # one step per kind, all of its commands in one remote shell
+            server.shell(name=what, commands=[" && ".join(steps)])
 
 
 def plan(homes: dict[str, Callable], running: list[str]) -> dict[str, Found]:

@@ -13,13 +13,9 @@ NAME = "blackbox_exporter"
 CONFIG_DIR = "/etc/blackbox_exporter"
 CONFIG = f"{CONFIG_DIR}/blackbox.yml"
 
-def leaves(s) -> Leaves:
-    """What it leaves on a host besides its unit and programs (removed when disabled)."""
-    return Leaves(config=(CONFIG_DIR,))
-
 
 COMPONENT = exporter(
-    NAME, leaves=leaves,
+    NAME, leaves=Leaves(config=(CONFIG_DIR,)),
     help="HTTP/TCP/ICMP probes of endpoints",
     port=9115, group="monitoring", enabled=False,
     scrape_job=("blackbox_exporter", "the blackbox exporter's own metrics"),

@@ -47,14 +47,10 @@ def settings_problems(values: dict) -> list[str]:
                       "ms, s, m and h")
     return errors
 
-def leaves(s) -> Leaves:
-    """What it leaves on a host besides its unit and programs (removed when disabled)."""
-    return Leaves()   # no config or data folder: its unit and program
-
 
 COMPONENT = Component(
     name=NAME,
-    leaves=leaves,
+    leaves=Leaves(),   # no config or data folder: its unit and program
     help="container metrics (CPU, memory, restarts), on hosts of the docker group",
     port=8080, group="docker", listen_address="auto",
     scrape_job=("cadvisor", "container metrics (cAdvisor)"),

@@ -49,13 +49,9 @@ MAX_USER_CONNECTIONS = 3
 # MONITOR) to SLAVE MONITOR: without it the replication rules have no metrics.
 SLAVE_MONITOR_SINCE = (10, 5, 9)
 
-def leaves(s) -> Leaves:
-    """What it leaves on a host besides its unit and programs (removed when disabled)."""
-    return Leaves(config=(CONFIG_DIR,))
-
 
 COMPONENT = exporter(
-    NAME, leaves=leaves,
+    NAME, leaves=Leaves(config=(CONFIG_DIR,)),
     help="MySQL or MariaDB metrics, on hosts of the mysql group",
     port=9104, group="mysql",
     scrape_job=("mysql", "MySQL/MariaDB"),

@@ -48,15 +48,12 @@ NGINX_CHECK = (
     ' && {{ nginx -t -q -c "$t/nginx.conf"; rc=$?; rm -rf "$t"; exit $rc; }}'
 )
 
-def leaves(s) -> Leaves:
-    """What it leaves on a host besides its unit and programs (removed when disabled)."""
-    return Leaves(config=(CONFIG_DIR, STATUS_CONF),
-                  # as its install: nginx checks its whole config, then reloads
-                  after_removing=((STATUS_CONF, "nginx -t -q && systemctl try-reload-or-restart nginx"),))
-
 
 COMPONENT = exporter(
-    NAME, leaves=leaves,
+    NAME, leaves=Leaves(
+        config=(CONFIG_DIR, STATUS_CONF),
+        # as its install: nginx checks its whole config, then reloads
+        after_removing=((STATUS_CONF, "nginx -t -q && systemctl try-reload-or-restart nginx"),)),
     help="nginx connection and request counters (stub_status), on hosts of the nginx group",
     port=9113, group="nginx",
     scrape_job=("nginx", "nginx"),

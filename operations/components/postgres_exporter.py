@@ -15,13 +15,9 @@ NAME = "postgres_exporter"
 CONFIG_DIR = "/etc/postgres_exporter"
 ENV_FILE = f"{CONFIG_DIR}/postgres_exporter.env"
 
-def leaves(s) -> Leaves:
-    """What it leaves on a host besides its unit and programs (removed when disabled)."""
-    return Leaves(config=(CONFIG_DIR,))
-
 
 COMPONENT = exporter(
-    NAME, leaves=leaves,
+    NAME, leaves=Leaves(config=(CONFIG_DIR,)),
     help="PostgreSQL metrics, on hosts of the postgres group",
     port=9187, group="postgres",
     scrape_job=("postgres", "PostgreSQL"),

@@ -87,13 +87,9 @@ def settings_problems(values: dict) -> list[str]:
                         "[{'name': 'sshd', 'comm': ['sshd']}]")
     return problems
 
-def leaves(s) -> Leaves:
-    """What it leaves on a host besides its unit and programs (removed when disabled)."""
-    return Leaves(config=(CONFIG_DIR,))
-
 
 COMPONENT = exporter(
-    NAME, leaves=leaves,
+    NAME, leaves=Leaves(config=(CONFIG_DIR,)),
     help="named groups of processes: count, CPU, memory, restarts",
     port=9256, group="all", enabled=False,
     scrape_job=("process", "named process groups"),

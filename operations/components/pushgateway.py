@@ -11,14 +11,10 @@ NAME = "pushgateway"
 DATA_DIR = "/var/lib/pushgateway"
 CONFIG_DIR = "/etc/pushgateway"   # only for web.yml (TLS, login)
 
-def leaves(s) -> Leaves:
-    """What it leaves on a host besides its unit and programs (removed when disabled)."""
-    return Leaves(config=(CONFIG_DIR,), data=(DATA_DIR,))
-
 
 COMPONENT = Component(
     name=NAME,
-    leaves=leaves,
+    leaves=Leaves(config=(CONFIG_DIR,), data=(DATA_DIR,)),
     help="push endpoint for batch jobs",
     port=9091, group="monitoring", enabled=False,
     scrape_job=("pushgateway", "pushed batch-job metrics"),

@@ -12,13 +12,9 @@ NAME = "redis_exporter"
 CONFIG_DIR = "/etc/redis_exporter"
 ENV_FILE = f"{CONFIG_DIR}/redis_exporter.env"
 
-def leaves(s) -> Leaves:
-    """What it leaves on a host besides its unit and programs (removed when disabled)."""
-    return Leaves(config=(CONFIG_DIR,))
-
 
 COMPONENT = exporter(
-    NAME, leaves=leaves,
+    NAME, leaves=Leaves(config=(CONFIG_DIR,)),
     help="Redis metrics, on hosts of the redis group",
     port=9121, group="redis",
     scrape_job=("redis", "Redis"),

@@ -194,13 +194,9 @@ def probe_jobs(s, exporter: str) -> list[dict]:
         ],
     }]
 
-def leaves(s) -> Leaves:
-    """What it leaves on a host besides its unit and programs (removed when disabled)."""
-    return Leaves(config=(CONFIG_DIR,))
-
 
 COMPONENT = exporter(
-    NAME, leaves=leaves,
+    NAME, leaves=Leaves(config=(CONFIG_DIR,)),
     help="SNMP probes of network devices (snmp_exporter_devices)",
     port=9116, group="monitoring", enabled=False,
     scrape_job=("snmp_exporter", "the SNMP exporter's own metrics"),

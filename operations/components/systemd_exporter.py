@@ -40,13 +40,9 @@ def settings_problems(values: dict) -> list[str]:
             for key in ("systemd_exporter_unit_include", "systemd_exporter_unit_exclude")
             for problem in re2_problems(key, values[key])]
 
-def leaves(s) -> Leaves:
-    """What it leaves on a host besides its unit and programs (removed when disabled)."""
-    return Leaves(config=(CONFIG_DIR,))
-
 
 COMPONENT = exporter(
-    NAME, leaves=leaves,
+    NAME, leaves=Leaves(config=(CONFIG_DIR,)),
     help="state and restarts of every systemd unit",
     port=9558, group="all", enabled=False,
     scrape_job=("systemd", "systemd units"),
