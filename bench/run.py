@@ -26,6 +26,7 @@ import argparse
 import csv
 import fcntl
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -40,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from conftest import write_inventory  # noqa: E402
 from harness.fleet import BRIDGE, CACHE, CONTROLLER_IP, Fleet  # noqa: E402
 from harness.mirror import Mirror  # noqa: E402
-from harness.pyinfra_cli import PYINFRA, run_pyinfra  # noqa: E402
+from harness.pyinfra_cli import run_pyinfra  # noqa: E402
 from harness.stack import CORE_ONLY, CORE_COMPONENTS, mirror_settings  # noqa: E402
 
 TIMED_PYINFRA = [sys.executable, str(REPO / "bench" / "timed_pyinfra.py")]
@@ -110,11 +111,13 @@ def shares(timings: dict) -> dict[str, float]:
     return {k: round(v / timings["total_s"], 3) for k, v in out.items()}
 
 
-def floor_time(inventory: Path) -> float:
+def floor_run(inventory: Path, timings_file: Path) -> tuple[float, dict]:
+    """`pyinfra INV exec -- true`: one connection and one command per host."""
     t0 = time.monotonic()
-    subprocess.run([*PYINFRA, "-y", str(inventory), "exec", "--", "true"], cwd=REPO,
-                   check=True, capture_output=True, stdin=subprocess.DEVNULL)
-    return time.monotonic() - t0
+    subprocess.run([*TIMED_PYINFRA, "-y", str(inventory), "exec", "--", "true"], cwd=REPO,
+                   check=True, capture_output=True, stdin=subprocess.DEVNULL,
+                   env={**os.environ, "BENCH_TIMINGS": str(timings_file)})
+    return time.monotonic() - t0, json.loads(timings_file.read_text())
 
 
 def one_repetition(count: int, fleet: Fleet, settings: dict, workdir: Path,
@@ -125,14 +128,15 @@ def one_repetition(count: int, fleet: Fleet, settings: dict, workdir: Path,
         inventory = write_inventory(workdir / f"inv{count}" / "inventory.py", fleet,
                                     {"monitoring": hosts[:1], "nodes": hosts[1:]},
                                     group_data={"all": settings})
-        sample = {"floor": floor_time(inventory)}
+        sample = {}
+        sample["floor"], floor = floor_run(inventory, workdir / f"timings-{count}-floor.json")
         timings_file = workdir / f"timings-{count}.json"
         sample["first"], first, timings = timed_run(inventory, timings_file)
         sample["install_share"] = install_share(timings)
         sample["shares"] = shares(timings)
         sample["planning_share_first"] = timings["stages"].get("Execute", 0) / timings["total_s"]
         sample["first_ops"] = len(first.changed_ops())
-        record = {"first": timings}
+        record = {"floor": floor, "first": timings}
         # the first re-run after a converge also asks what the converge had no reason to
         # (checksums of files that did not exist yet); from the next one on, a no-op run
         # asks everything in one command per host
@@ -143,7 +147,9 @@ def one_repetition(count: int, fleet: Fleet, settings: dict, workdir: Path,
                 assert run.changed_ops() == {}, run.changed_ops()
         for key, t in record.items():
             sample[f"{key}_sent_kib"] = sent_kib(t)
-            sample[f"{key}_wire_kib"] = t["wire_bytes"] / 1024
+            sample[f"{key}_wire_kib"] = t.get("wire_bytes", 0) / 1024
+            sample[f"{key}_cpu_s"] = t["cpu_s"]
+            sample[f"{key}_peak_rss_mib"] = t["peak_rss_mib"]
         if count_commands:
             verbose = run_pyinfra(inventory, extra=["-vv"]).check()
             sample["commands_per_host"] = remote_commands(verbose.output) / count
@@ -170,7 +176,9 @@ def scenario_rows(count: int, repeat: int, fleet: Fleet, settings: dict,
                "runs": len(times),
                "ratio_to_floor": round(statistics.median(times) / base, 2),
                "commands_per_host": "", "install_share": "", "changed_ops": "",
-               "sent_kib": "", "wire_kib": ""}
+               "sent_kib": "", "wire_kib": "",
+               "cpu_s": round(statistics.median(s[f"{key}_cpu_s"] for s in samples), 2),
+               "peak_rss_mib": max(s[f"{key}_peak_rss_mib"] for s in samples)}
         if key == "noop":
             row["commands_per_host"] = round(samples[0]["commands_per_host"], 1)
         if key == "first":
@@ -185,7 +193,30 @@ def scenario_rows(count: int, repeat: int, fleet: Fleet, settings: dict,
     return rows
 
 
-def plot(rows: list[dict], path: Path) -> bool:
+def slopes(rows: list[dict]) -> list[dict]:
+    """The marginal cost of one more host per scenario: the slope of a least-squares line
+    through the medians against the host count (seconds and controller CPU seconds per
+    host), beside the floor's."""
+    out = []
+    for name in dict.fromkeys(r["scenario"] for r in rows):
+        points = sorted((r["hosts"], r["median_s"], r["cpu_s"]) for r in rows
+                        if r["scenario"] == name)
+        if len({h for h, _, _ in points}) < 2:
+            continue
+        hosts = [h for h, _, _ in points]
+        out.append({"scenario": name,
+                    "s_per_host": round(statistics.linear_regression(
+                        hosts, [s for _, s, _ in points]).slope, 4),
+                    "cpu_s_per_host": round(statistics.linear_regression(
+                        hosts, [c for _, _, c in points]).slope, 4)})
+    floor = next((s for s in out if s["scenario"].startswith("floor")), None)
+    for s in out:
+        s["x_floor"] = (round(s["s_per_host"] / floor["s_per_host"], 2)
+                        if floor and floor["s_per_host"] > 0 else "")
+    return out
+
+
+def plot(rows: list[dict], path: Path, title: str) -> bool:
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -198,7 +229,7 @@ def plot(rows: list[dict], path: Path) -> bool:
         ax.plot(*zip(*points), marker="o", label=name)
     ax.set_xlabel("hosts")
     ax.set_ylabel("seconds (median)")
-    ax.set_title("monstack deploy time vs host count")
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)
@@ -210,6 +241,8 @@ def main() -> int:
     parser.add_argument("--hosts", default="1,3,6")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
+    parser.add_argument("--work", default="/var/tmp/monstack-bench",
+                        help="mirror, caches and logs (not committed)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -219,19 +252,22 @@ def main() -> int:
     fleet = Fleet()
     fleet.down()
     fleet.net_up()
-    mirror = Mirror(out / "mirror", host=CONTROLLER_IP).start()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    mirror = Mirror(work / "mirror", host=CONTROLLER_IP).start()
     rows = []
     try:
         settings = {**mirror_settings(mirror, CORE_COMPONENTS),
-                    "artifact_cache_dir": str(out / "artifact-cache")}
+                    "artifact_cache_dir": str(work / "artifact-cache")}
         settings.update(BENCH_SETTINGS)
         for count in (int(n) for n in args.hosts.split(",")):
-            rows += scenario_rows(count, args.repeat, fleet, settings, out)
+            rows += scenario_rows(count, args.repeat, fleet, settings, work)
     finally:
         mirror.stop()
         fleet.down()
     header = ["scenario", "hosts", "median_s", "min_s", "max_s", "runs", "ratio_to_floor",
-              "commands_per_host", "install_share", "changed_ops", "sent_kib", "wire_kib"]
+              "commands_per_host", "install_share", "changed_ops", "sent_kib", "wire_kib",
+              "cpu_s", "peak_rss_mib"]
     print(" | ".join(header))
     for r in rows:
         print(" | ".join(str(r[h]) for h in header))
@@ -239,14 +275,31 @@ def main() -> int:
         if "shares" in r:
             print(f"first converge, {r['hosts']} host(s), share of its time (medians): "
                   + ", ".join(f"{k} {v:.0%}" for k, v in r["shares"].items()))
-    with open(out / "results.csv", "w", newline="") as fh:
+    marginal = slopes(rows)
+    for s in marginal:
+        print(f"marginal cost per added host, {s['scenario']}: {s['s_per_host']} s "
+              f"({s['x_floor']}x the floor's), {s['cpu_s_per_host']} controller CPU s")
+    # named by date and commit, so results of different versions sit side by side
+    stem = f"results-{time.strftime('%Y-%m-%d')}-{commit()}"
+    with open(out / f"{stem}.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    (out / "results.json").write_text(json.dumps(rows, indent=2))
-    if plot(rows, out / "results.png"):
-        print(f"plot: {out / 'results.png'}")
+    (out / f"{stem}.json").write_text(json.dumps(
+        {"commit": commit(), "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+         "rows": rows, "marginal": marginal}, indent=2))
+    if plot(rows, out / f"{stem}.png", f"monstack {commit()}: deploy time vs host count"):
+        print(f"plot: {out / f'{stem}.png'}")
     return 0
+
+
+def commit() -> str:
+    """The commit measured (with + when the tree has uncommitted changes)."""
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
+                         capture_output=True).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                           cwd=REPO, text=True, capture_output=True).stdout.strip()
+    return rev + ("+" if dirty else "")
 
 
 # The benchmark measures the core stack (components with real binaries here).

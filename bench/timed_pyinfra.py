@@ -5,7 +5,7 @@ Written to the file: total wall time; the planning stage (connecting, facts, our
 and, for every operation, its wall time across the hosts (pyinfra runs one operation on
 all hosts at a time, so an operation costs its slowest host) and the remote commands it
 sent. The benchmark splits a first converge into package/archive installs and the rest.
-Also the bytes pyinfra sent to the hosts: file uploads (their sizes) and command text
+Also the controller's CPU seconds and peak resident memory, and the bytes pyinfra sent to the hosts: file uploads (their sizes) and command text
 (SSH's own framing and encryption not counted; bench/run.py also reads the fleet bridge's
 counters for what really went over the wire).
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import resource
 import time
 
 from pyinfra.api import operations
@@ -73,6 +74,13 @@ def _run_host_op(state, host, op_hash):
 @atexit.register
 def _write() -> None:
     timings["total_s"] = round(time.monotonic() - T0, 3)
+    # the controller's share: CPU seconds of this process (and of any it waited for) and
+    # its peak resident memory (Linux: KiB)
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    timings["cpu_s"] = round(me.ru_utime + me.ru_stime + children.ru_utime
+                             + children.ru_stime, 3)
+    timings["peak_rss_mib"] = round(max(me.ru_maxrss, children.ru_maxrss) / 1024, 1)
     path = os.environ.get("BENCH_TIMINGS")
     if path:
         with open(path, "w") as fh:
