@@ -15,15 +15,15 @@ change nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
-from contextlib import contextmanager
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable
 
-from pyinfra.api import Config, Inventory, State
-from pyinfra.context import ctx_state
-from pyinfra_cli.inventory import make_inventory
 
 from harness.pyinfra_cli import REPO, assert_preview_was_exact, preview_then_run, run_pyinfra
 from operations.base.component import Leaves
@@ -36,6 +36,29 @@ UNIT_DIR = "/etc/systemd/system"
 BIN_DIR = "/usr/local/bin"
 
 
+def inventory_with(inventory: Path, folder: Path) -> Callable[[dict], Path]:
+    """A `write_inventory_with` for the module's inventory file as it is: `extra` is added
+    to every host's data (over its group data and its own), written in `folder` with a
+    copy of the inventory's group_data/."""
+    def write(extra: dict) -> Path:
+        source = Path(inventory)
+        groups = {}
+        exec(compile(source.read_text(), str(source), "exec"), {}, groups)
+        lines = ["# the module's inventory, every host's data with the settings of a test"]
+        for group, entries in groups.items():
+            rows = [f"    ({name!r}, {{**{data!r}, **{extra!r}}}),"
+                    for name, data in entries]
+            lines.append(f"{group} = [\n" + "\n".join(rows) + "\n]")
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / source.name
+        target.write_text("\n".join(lines) + "\n")
+        if (source.parent / "group_data").is_dir():
+            shutil.copytree(source.parent / "group_data", folder / "group_data",
+                            dirs_exist_ok=True)
+        return target
+    return write
+
+
 def switch_off_settings(components) -> dict:
     """Every one of `components` off, its data purged."""
     extra = {}
@@ -46,26 +69,29 @@ def switch_off_settings(components) -> dict:
     return extra
 
 
-@contextmanager
-def environment(env: dict | None):
-    saved = {k: os.environ.get(k) for k in (env or {})}
-    os.environ.update(env or {})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+# Loaded as the pyinfra CLI loads it (its inventory reader, from the repository's top
+# folder), in a process of its own: importing pyinfra_cli patches ssl with gevent for
+# everything after it (as tests/unit/test_placement_checks.py does).
+HOST_DATA_AS_THE_CLI_READS_IT = """
+import json, sys
+from pyinfra.api import Config, State
+from pyinfra.context import ctx_state
+from pyinfra_cli.inventory import make_inventory
+state = State(check_for_changes=False)
+with ctx_state.use(state):
+    inventory = make_inventory(sys.argv[1], cwd=".")
+print(json.dumps({h.name: h.data.dict() for h in inventory}, default=str))
+"""
 
 
 def host_settings(inventory: Path, env: dict | None = None) -> dict:
-    """Each inventory host's settings (by its inventory name), from the inventory loaded
-    as the CLI loads it (the project's group_data, then the inventory's own)."""
-    with environment(env), ctx_state.use(State(Inventory(([], {})), Config())):
-        inv = make_inventory(str(inventory), cwd=str(REPO))
-        return {h.name: validate(h.name, h.data.dict()) for h in inv}
+    """Each inventory host's validated settings (by its inventory name), from its data as
+    the CLI reads it: the project's group_data, then the inventory's own, then the host's."""
+    res = subprocess.run([sys.executable, "-c", HOST_DATA_AS_THE_CLI_READS_IT, str(inventory)],
+                         cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, **(env or {})})
+    assert res.returncode == 0, res.stderr[-2000:]
+    return {name: validate(name, data) for name, data in json.loads(res.stdout).items()}
 
 
 def leaves_of(c: str, s) -> Leaves:
