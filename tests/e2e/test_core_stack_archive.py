@@ -20,6 +20,7 @@ from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, exposure_lev
                            install_databases, mirror_settings, prom_query, service_pids,
                            wait_for, wait_targets_up)
 from harness.webhook import webhook_fixture
+from harness.removal import inventory_with, switch_off_and_purge
 from operations.base.templates import shipped_rule_sets
 
 pytestmark = pytest.mark.fleet
@@ -373,3 +374,12 @@ def test_every_hosts_dashboard_query_returns_data_for_each_host(stack, first_run
     assert missing == []
     # the exceptions stay few (test_dashboards checks each names a panel that says so)
     assert len(MAY_BE_EMPTY["monstack-hosts"]) <= 6
+
+
+def test_switching_everything_off_removes_it_cleanly(stack, first_runs, tmp_path):
+    """Last: every component this module ran is switched off with its data purged; --dry
+    lists each removal, the run does exactly that, nothing of them is left on the hosts
+    and the next --dry and run change nothing (tests/harness/removal.py)."""
+    switch_off_and_purge(inventory_with(stack["inventory"], tmp_path),
+                         [(stack[role], UNITS[role])
+                          for role in ("monitoring", "node", "db")], env=stack["env"])

@@ -24,6 +24,7 @@ from harness.dashboards import uid_of
 from harness.doubles import community_dashboard, grafana_archive, grafana_test_plugin
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import service_pids
+from harness.removal import inventory_with, switch_off_and_purge
 from operations.base.templates import shipped_dashboards
 from operations.components.grafana import community
 from operations.stack import COMPONENTS, RELEASES
@@ -446,3 +447,11 @@ def test_switching_ldap_off_removes_ldap_toml(stack, login_runs):
     ini = mon.ssh("cat /etc/grafana/grafana.ini").stdout
     assert "config_file = /etc/grafana/ldap.toml" not in ini
     assert_no_secret(dry, real)
+
+
+def test_switching_everything_off_removes_it_cleanly(stack, first_runs, tmp_path):
+    """Last: every component this module ran is switched off with its data purged; --dry
+    lists each removal, the run does exactly that, nothing of them is left on the hosts
+    and the next --dry and run change nothing (tests/harness/removal.py)."""
+    switch_off_and_purge(inventory_with(stack["inventory"], tmp_path),
+                         [(stack["mon"], sorted(RUNS))], env=ENV)

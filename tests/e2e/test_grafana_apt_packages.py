@@ -32,6 +32,7 @@ from harness.fleet import CONTROLLER_IP
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import (assert_rerun_changes_nothing, mirror_settings, prom_query,
                            wait_targets_up)
+from harness.removal import inventory_with, switch_off_and_purge
 from operations.base.grafana_repository import deb_version
 from operations.stack import COMPONENTS, RELEASES
 
@@ -170,3 +171,13 @@ def test_a_rerun_changes_and_restarts_nothing(stack, pinned_runs):
     assert dry.changed_ops() == {}, dry.changes
     assert_rerun_changes_nothing(lambda: run_pyinfra(stack["inventory"]),
                                  [(mon, UNITS["mon"]), (web, UNITS["web"])])
+
+
+def test_switching_everything_off_removes_it_cleanly(stack, pinned_runs, tmp_path):
+    """Last: every component this module ran is switched off with its data purged; --dry
+    lists each removal, the run does exactly that, nothing of them is left on the hosts
+    and the next --dry and run change nothing (tests/harness/removal.py)."""
+    # Loki and Alloy by the package method: their packages go, Loki's unit diversion too
+    switch_off_and_purge(inventory_with(stack["inventory"], tmp_path),
+                         [(stack["mon"], sorted(RUNS)),
+                          (stack["web"], ["node_exporter", "alloy"])])

@@ -4,8 +4,10 @@ Each host of the `monitoring` group runs Prometheus, Alertmanager and node_expor
 three Prometheus scrape the same targets (each with its own `replica` label) and send
 every alert to all three Alertmanagers, which gossip with each other so that a
 notification goes out once, not once per Alertmanager, and a silence made on one holds
-on all. The cluster is upgraded to a newer Alertmanager one host at a time while alerts keep
-arriving once each. Then one host is powered off: the alerts still arrive.
+on all. The cluster is upgraded to a newer Alertmanager, and the replicas from Debian 12's
+Prometheus 2.42 to sid's 3.5, in one run, one host at a time, while alerts keep arriving
+once each and never two Prometheus are down together. Then one host is powered off: the
+alerts still arrive.
 """
 
 import json
@@ -43,6 +45,8 @@ WINDOW = 90   # seconds of deliveries counted: three or four repeats
 # before it checks the gossiped log and sends.
 LONGEST_GAP = REPEAT_INTERVAL + GROUP_INTERVAL + 2 * PEER_TIMEOUT + JITTER
 OLD_ALERTMANAGER = "bookworm"   # upgraded to the newest real build (debian.NEWEST)
+OLD_PROMETHEUS = "bookworm"     # 2.42, upgraded to sid's 3.5 in the same run
+PROMETHEUS_ROLLING = "Prometheus | Restart prometheus one host at a time and wait until ready"
 
 
 webhook = webhook_fixture("/hook/ha")
@@ -51,9 +55,11 @@ webhook = webhook_fixture("/hook/ha")
 @pytest.fixture(scope="module")
 def trio(hosts, fleet, mirror, webhook, tmp_path_factory):
     settings = {
-        # Debian 12's Alertmanager at first: the rolling upgrade below brings the newest
+        # Debian 12's Alertmanager and Prometheus at first: the rolling upgrade below
+        # brings the newest
         **mirror_settings(mirror, ["prometheus", "alertmanager", "node_exporter"],
-                          suites={"alertmanager": OLD_ALERTMANAGER}),
+                          suites={"alertmanager": OLD_ALERTMANAGER,
+                                  "prometheus": OLD_PROMETHEUS}),
         **CORE_ONLY,
         "artifact_cache_dir": str(tmp_path_factory.mktemp("artifact-cache")),
         "alertmanager_group_wait": "1s",
@@ -178,12 +184,21 @@ def alertmanager_version(host) -> str | None:
         return None
 
 
-def down_window(host) -> tuple[int, int]:
-    """When Alertmanager last left the active state (its stop began) and last entered it
+def prometheus_version(host) -> str | None:
+    """Its upstream version (Debian's builds say 3.5.3+ds1)."""
+    try:
+        return http_json(f"http://{host.ip}:9090/api/v1/status/buildinfo",
+                         timeout=2)["data"]["version"].split("+")[0]
+    except OSError:   # down, restarting
+        return None
+
+
+def down_window(host, unit: str = "alertmanager") -> tuple[int, int]:
+    """When `unit` last left the active state (its stop began) and last entered it
     (its new process started), in microseconds of the kernel's monotonic clock, which the
     fleet's hosts (containers of one machine) share."""
     out = host.ssh("systemctl show -p ActiveExitTimestampMonotonic "
-                   "-p ActiveEnterTimestampMonotonic alertmanager").stdout
+                   f"-p ActiveEnterTimestampMonotonic {unit}").stdout
     values = dict(line.split("=", 1) for line in out.split())
     return int(values["ActiveExitTimestampMonotonic"]), int(values["ActiveEnterTimestampMonotonic"])
 
@@ -203,6 +218,65 @@ def fire(hosts, alert: dict) -> None:
             pass    # this one is restarting: the others have it
 
 
+class ReadinessPoller:
+    """Asks each Prometheus' /-/ready every POLL seconds (a thread per host) until
+    stopped; `samples[name]`: (monotonic time, ready) of each answer or failure."""
+
+    POLL = 0.2
+
+    def __init__(self, hosts):
+        self.hosts, self.stop = hosts, threading.Event()
+        self.samples: dict[str, list[tuple[float, bool]]] = {h.name: [] for h in hosts}
+        self.threads = [threading.Thread(target=self.poll, args=(h,), daemon=True)
+                        for h in hosts]
+
+    def poll(self, host) -> None:
+        while not self.stop.is_set():
+            asked = time.monotonic()
+            try:
+                with urllib.request.urlopen(f"http://{host.ip}:9090/-/ready",
+                                            timeout=1) as resp:
+                    ready = resp.status == 200
+            except OSError:   # refused, 503 while starting, timed out
+                ready = False
+            self.samples[host.name].append((asked, ready))
+            self.stop.wait(max(0.0, self.POLL - (time.monotonic() - asked)))
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+    def down_spans(self) -> dict[str, list[tuple[float, float]]]:
+        """Each host's spans of answers that were not ready: (first, last) of each run
+        of them (a host down between two polls that both found it ready is not seen)."""
+        spans = {}
+        for name, samples in self.samples.items():
+            spans[name], start, last = [], None, None
+            for asked, ready in samples:
+                if not ready:
+                    start = asked if start is None else start
+                    last = asked
+                elif start is not None:
+                    spans[name].append((start, last))
+                    start = None
+            if start is not None:
+                spans[name].append((start, last))
+        return spans
+
+
+def overlapping(spans: dict[str, list[tuple[float, float]]]) -> list:
+    """Pairs of spans of two hosts that overlap in time: both not ready at once."""
+    flat = sorted((a, b, name) for name, each in spans.items() for a, b in each)
+    return [(x, y) for i, x in enumerate(flat) for y in flat[i + 1:]
+            if x[2] != y[2] and y[0] <= x[1]]
+
+
 def deliveries_of(webhook, name: str, since: float, until: float) -> list[float]:
     return [t for t, p in webhook.received if since <= t <= until
             and p.get("status") == "firing"
@@ -211,17 +285,26 @@ def deliveries_of(webhook, name: str, since: float, until: float) -> list[float]
 
 def test_a_rolling_upgrade_keeps_every_alert_coming_once(trio, deployed, webhook, mirror,
                                                          tmp_path):
-    """The cluster is upgraded from Debian 12's Alertmanager to the newest build: one
-    Alertmanager at a time goes down and is back in the cluster of three before the next
-    goes, and meanwhile the Watchdog keeps arriving once per repeat interval, and an alert
-    that starts firing halfway is delivered once."""
+    """The cluster is upgraded from Debian 12's Alertmanager to the newest build, and the
+    Prometheus replicas from Debian 12's 2.42 to sid's 3.5, in one run: one Alertmanager
+    at a time goes down and is back in the cluster of three before the next goes, one
+    Prometheus at a time goes down and is ready before the next goes (seen by a poller
+    of their /-/ready), and meanwhile the Watchdog keeps arriving once per repeat
+    interval, and an alert that starts firing halfway is delivered once."""
     everyone = trio["hosts"]
     wait_for_one_cluster(everyone)
     old = {h.name: (alertmanager_version(h), down_window(h)) for h in everyone}
-    upgrade = mirror_settings(mirror, ["alertmanager"])
+    old_prometheus = {h.name: (prometheus_version(h), down_window(h, "prometheus"))
+                      for h in everyone}
+    upgrade = mirror_settings(mirror, ["alertmanager", "prometheus"])
     new_version = upgrade["alertmanager_version"]
+    new_prometheus = upgrade["prometheus_version"]
     assert all(version != new_version for version, _ in old.values()), (old, new_version)
+    assert all(version.startswith("2.42.") for version, _ in old_prometheus.values()), \
+        old_prometheus
+    assert new_prometheus.startswith("3."), new_prometheus
     settings = {**trio["settings"], "alertmanager_version": new_version,
+                "prometheus_version": new_prometheus,
                 "artifact_checksums": {**trio["settings"]["artifact_checksums"],
                                        **upgrade["artifact_checksums"]}}
     inventory = write_inventory(tmp_path / "inventory.py", trio["fleet"],
@@ -231,28 +314,39 @@ def test_a_rolling_upgrade_keeps_every_alert_coming_once(trio, deployed, webhook
     assert dry.changed_ops().get(
         "Alertmanager | Restart alertmanager one host at a time and wait until ready") == 3, \
         dry.changed_ops()
-    started = time.monotonic()
-    done: dict = {}
-    run = threading.Thread(target=lambda: done.update(
-        run=run_pyinfra(inventory, env=trio["env"])))
-    run.start()
-    # halfway: the first Alertmanager runs the new build, the others the old one
-    wait_for("the first Alertmanager upgraded",
-             lambda: any(alertmanager_version(h) == new_version for h in everyone),
-             timeout=600, interval=0.5)
-    probe_fired = time.monotonic()
-    now = datetime.now(timezone.utc)
-    probe = {"labels": {"alertname": "RollingUpgradeProbe", "severity": "none",
-                        "job": "test_ha_alerting"},
-             "annotations": {"summary": "fired while the cluster is being upgraded"},
-             "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=10)).isoformat()}
-    fire(everyone, probe)
-    assert run.is_alive(), "the upgrade was over before the probe alert fired"
-    while run.is_alive():   # as Prometheus re-sends: a restarted one gets it too
-        run.join(timeout=5)
+    assert dry.changed_ops().get(PROMETHEUS_ROLLING) == 3, dry.changed_ops()
+    poller = ReadinessPoller(everyone).__enter__()
+    try:
+        wait_for("every Prometheus polled ready", lambda: all(
+            s and s[-1][1] for s in poller.samples.values()), timeout=30, interval=0.5)
+        started = time.monotonic()
+        done: dict = {}
+        run = threading.Thread(target=lambda: done.update(
+            run=run_pyinfra(inventory, env=trio["env"])))
+        run.start()
+        # halfway: the first Alertmanager runs the new build, the others the old one
+        wait_for("the first Alertmanager upgraded",
+                 lambda: any(alertmanager_version(h) == new_version for h in everyone),
+                 timeout=600, interval=0.5)
+        probe_fired = time.monotonic()
+        now = datetime.now(timezone.utc)
+        probe = {"labels": {"alertname": "RollingUpgradeProbe", "severity": "none",
+                            "job": "test_ha_alerting"},
+                 "annotations": {"summary": "fired while the cluster is being upgraded"},
+                 "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=10)).isoformat()}
         fire(everyone, probe)
-    real = done["run"].check()
-    finished = time.monotonic()
+        assert run.is_alive(), "the upgrade was over before the probe alert fired"
+        while run.is_alive():   # as Prometheus re-sends: a restarted one gets it too
+            run.join(timeout=5)
+            fire(everyone, probe)
+        real = done["run"].check()
+        finished = time.monotonic()
+        # each Prometheus back and ready after the run, polled a few times more
+        wait_for("every Prometheus ready again", lambda: all(
+            s[-1][0] > finished and s[-1][1] for s in poller.samples.values()),
+            timeout=60, interval=0.5)
+    finally:
+        poller.__exit__(None, None, None)
     assert_preview_was_exact(dry, real)
 
     # every Alertmanager runs the new build, in one cluster of three again
@@ -267,6 +361,22 @@ def test_a_rolling_upgrade_keeps_every_alert_coming_once(trio, deployed, webhook
         assert window[1] > old[name][1][1], f"{name} was not restarted"
     for (earlier, a), (later, b) in zip(windows, windows[1:]):
         assert later[0] > earlier[1], f"{a} and {b} were down together: {windows}"
+
+    # every Prometheus runs 3.5, restarted one at a time: each stop began after the one
+    # before had started again, and never were two found not ready at once
+    assert {h.name: prometheus_version(h) for h in everyone} == {
+        h.name: new_prometheus for h in everyone}
+    windows = sorted((down_window(h, "prometheus"), h.name) for h in everyone)
+    spans = poller.down_spans()
+    print("Prometheus down windows (us, monotonic):", windows, "; not ready (s into the "
+          "run):", {n: [(round(a - started, 1), round(b - started, 1)) for a, b in each]
+                    for n, each in spans.items()})
+    for (window, name) in windows:
+        assert window[1] > old_prometheus[name][1][1], f"Prometheus on {name} was not restarted"
+    for (earlier, a), (later, b) in zip(windows, windows[1:]):
+        assert later[0] > earlier[1], f"Prometheus on {a} and {b} were down together: {windows}"
+    assert overlapping(spans) == [], f"two Prometheus not ready at once: {spans}"
+    assert all(samples and samples[-1][1] for samples in poller.samples.values())
 
     # deliveries through the upgrade, and one repeat after it
     counted_until = finished + REPEAT_INTERVAL + GROUP_INTERVAL

@@ -26,6 +26,7 @@ from harness.first_runs import first_runs  # noqa: F401
 from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
 from harness.stack import (assert_rerun_changes_nothing, exposure_level, http_json,
                            mirror_settings, prom_query, wait_for, wait_targets_up)
+from harness.removal import inventory_with, switch_off_and_purge
 from operations.stack import COMPONENTS
 
 pytestmark = pytest.mark.fleet
@@ -228,3 +229,11 @@ def test_a_second_run_changes_nothing_and_restarts_nothing(stack, first_runs):
     h = stack["hosts"]
     assert_rerun_changes_nothing(lambda: run_pyinfra(stack["inventory"]),
                                  [(h[role], units) for role, units in UNITS.items()])
+
+
+def test_switching_everything_off_removes_it_cleanly(stack, first_runs, tmp_path):
+    """Last: every component this module ran is switched off with its data purged; --dry
+    lists each removal, the run does exactly that, nothing of them is left on the hosts
+    and the next --dry and run change nothing (tests/harness/removal.py)."""
+    switch_off_and_purge(inventory_with(stack["inventory"], tmp_path),
+                         [(stack["hosts"][role], names) for role, names in UNITS.items()])

@@ -43,6 +43,7 @@ from harness.first_runs import first_runs  # noqa: F401
 from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
 from harness.stack import (http_json, mirror_settings, prom_query, service_pids, wait_for,
                            wait_targets_up)
+from harness.removal import inventory_with, switch_off_and_purge
 from operations.stack import COMPONENTS, RELEASES
 
 pytestmark = pytest.mark.fleet
@@ -291,3 +292,11 @@ def test_the_container_alert_rules_fire_on_the_real_containers(stack, first_runs
     usage = prom_query(mon, f'container_memory_working_set_bytes{{name="{hog}"}}'
                             f' / container_spec_memory_limit_bytes{{name="{hog}"}}')
     assert 0.9 < float(usage[0]["value"][1]) <= 1, usage
+
+
+def test_switching_everything_off_removes_it_cleanly(stack, first_runs, tmp_path):
+    """Last: every component this module ran is switched off with its data purged; --dry
+    lists each removal, the run does exactly that, nothing of them is left on the hosts
+    and the next --dry and run change nothing (tests/harness/removal.py)."""
+    switch_off_and_purge(inventory_with(stack["inventory"], tmp_path),
+                         [(stack["hosts"][role], names) for role, names in UNITS.items()])

@@ -20,6 +20,7 @@ from conftest import hosts_fixture, write_inventory
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, http_json,
                            mirror_settings, wait_for, wait_targets_up)
+from harness.removal import inventory_with, switch_off_and_purge
 
 pytestmark = pytest.mark.fleet
 
@@ -235,3 +236,13 @@ def test_a_minute_without_the_store_leaves_no_gap(stack, first_runs):
     for series, times in samples.items():
         assert max(b - a for a, b in zip(times, times[1:])) <= 1.5 * SCRAPE_SECONDS, series
         assert times[0] <= start - SCRAPE_SECONDS and times[-1] >= end - SCRAPE_SECONDS, series
+
+
+def test_switching_everything_off_removes_it_cleanly(stack, first_runs, tmp_path):
+    """Last: every component this module ran is switched off with its data purged; --dry
+    lists each removal, the run does exactly that, nothing of them is left on the hosts
+    and the next --dry and run change nothing (tests/harness/removal.py)."""
+    switch_off_and_purge(inventory_with(stack["inventory"], tmp_path),
+                         [*[(mon, ["prometheus", "node_exporter"]) for mon in stack["replicas"]],
+                          *[(stack[store], ["victoriametrics", "node_exporter"])
+                            for store in ("packaged", "archived")]], env=stack["env"])

@@ -19,6 +19,7 @@ from harness.dashboards import queries, substitute
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import (CORE_ONLY, mirror_settings, prom_query, service_pids, wait_for,
                            wait_targets_up)
+from harness.removal import inventory_with, switch_off_and_purge
 
 pytestmark = pytest.mark.fleet
 
@@ -147,3 +148,12 @@ def test_a_changed_config_is_reloaded_not_restarted(stack):
     assert "ip_mib:" in mon.ssh("cat /etc/snmp_exporter/snmp.yml").stdout
     assert run_pyinfra(stack["inventory"], env=SECRET_ENV, data=data).check(
         ).changed_ops() == {}
+
+
+def test_switching_everything_off_removes_it_cleanly(stack, tmp_path):
+    """Last: every component this module ran is switched off with its data purged; --dry
+    lists each removal, the run does exactly that, nothing of them is left on the hosts
+    and the next --dry and run change nothing (tests/harness/removal.py)."""
+    switch_off_and_purge(inventory_with(stack["inventory"], tmp_path),
+                         [(stack["monitoring"], ["prometheus", "snmp_exporter"]),
+                          (stack["device"], [])], env=SECRET_ENV)

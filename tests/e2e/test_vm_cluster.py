@@ -29,6 +29,7 @@ from harness.doubles import grafana_archive, vm_cluster_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, exposure_level,
                            http_json, mirror_settings, wait_for, wait_targets_up)
+from harness.removal import inventory_with, switch_off_and_purge
 
 pytestmark = pytest.mark.fleet
 
@@ -175,3 +176,13 @@ def test_each_unit_runs_as_its_own_user_hardened(stack, first_runs):
 def test_a_second_run_changes_nothing_and_restarts_nothing(stack, first_runs):
     assert_rerun_changes_nothing(lambda: deploy(stack),
                                  [*units(stack), (stack["mon"], ["prometheus"])])
+
+
+def test_switching_everything_off_removes_it_cleanly(stack, first_runs, tmp_path):
+    """Last: every component this module ran is switched off with its data purged; --dry
+    lists each removal, the run does exactly that, nothing of them is left on the hosts
+    and the next --dry and run change nothing (tests/harness/removal.py)."""
+    switch_off_and_purge(inventory_with(stack["inventory"], tmp_path),
+                         [(stack["mon"], ["prometheus", "node_exporter", "grafana"]),
+                          *[(st, ["vmstorage", "node_exporter"]) for st in stack["storage"]],
+                          (stack["front"], ["vminsert", "vmselect", "node_exporter"])], env=ENV)

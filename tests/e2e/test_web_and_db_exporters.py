@@ -16,6 +16,7 @@ from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_
 from harness.dashboards import queries, substitute
 from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, http_json,
                            mirror_settings, prom_query, wait_for, wait_targets_up)
+from harness.removal import inventory_with, switch_off_and_purge
 
 pytestmark = pytest.mark.fleet
 
@@ -149,3 +150,16 @@ def test_a_second_run_changes_nothing(stack):
         lambda: run_pyinfra(stack["inventory"]),
         [(stack["web"], ["mysqld_exporter", "nginx_exporter", "nginx", "haproxy", "mariadb"]),
          (stack["monitoring"], ["prometheus", "alertmanager"])])
+
+
+def test_switching_everything_off_removes_it_cleanly(stack, tmp_path):
+    """Last: every component this module ran is switched off with its data purged; --dry
+    lists each removal, the run does exactly that, nothing of them is left on the hosts
+    and the next --dry and run change nothing (tests/harness/removal.py)."""
+    # haproxy is scrape-only: the deploy put nothing there, so nothing is removed; the
+    # operator's own services run on
+    switch_off_and_purge(inventory_with(stack["inventory"], tmp_path),
+                         [(stack["monitoring"], ["prometheus", "alertmanager", "node_exporter"]),
+                          (stack["web"], ["node_exporter", "mysqld_exporter", "nginx_exporter",
+                                          "haproxy"])])
+    assert stack["web"].ssh("systemctl is-active mariadb nginx haproxy").returncode == 0

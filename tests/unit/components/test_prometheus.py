@@ -311,6 +311,33 @@ def test_each_replica_names_itself_and_drops_that_name_from_its_alerts(inventory
     debian.promtool_accepts(prometheus.config_content(s, JOBS), tmp_path)
 
 
+def test_a_replica_upgraded_from_2_42_to_3_5_needs_nothing_the_deploy_does_not_write(
+        inventory, tmp_path):
+    """tests/e2e/test_ha_alerting.py upgrades HA replicas from Debian 12's Prometheus to
+    sid's in one run: the config is rendered for each version and taken by that version's
+    promtool (the run checks the new one with the new promtool before any restart), and
+    the unit's flags, the same for both, are each binary's own (its --help)."""
+    a, b = Host("mon1"), Host("mon2")
+    versions = {suite: debian.upstream_version("prometheus", suite=suite)
+                for suite in ("bookworm", "sid")}
+    assert versions["bookworm"].startswith("2.42.") and versions["sid"].startswith("3.5."), \
+        versions
+    argv = {}
+    for suite, version in versions.items():
+        s = inventory(b, [a, b], data={"prometheus_version": version})
+        debian.promtool_accepts(prometheus.config_content(s, JOBS), tmp_path, suite)
+        argv[suite] = prometheus.flags(s, "/usr/local/bin/prometheus")
+        # both are below 3.8: retention stays in the flags, the config has no storage block
+        assert "storage" not in rendered(s)
+    assert argv["bookworm"] == argv["sid"]
+    for suite in versions:
+        binary = debian.binaries("prometheus", suite=suite)["prometheus"]
+        known = run([binary, "--help"])
+        text = known.stdout + known.stderr
+        for flag in argv[suite][1:]:
+            assert flag.split("=")[0] in text, (suite, flag)
+
+
 def test_the_replica_label_name_is_a_setting_and_a_value_given_per_host_wins(inventory):
     a, b = Host("mon1"), Host("mon2")
     s = inventory(a, [a, b], data={"prometheus_replica_label": "prometheus_replica"},
