@@ -56,16 +56,31 @@ def bridge_bytes() -> int:
         return 0
 
 
-def timed_run(inventory, timings_file: Path, **kw):
+def hosts_cpu_seconds(fleet: Fleet) -> float:
+    """CPU seconds used so far by every fleet host together (each host's cgroup, unified
+    hierarchy: cpu.stat usage_usec). Here all hosts share the controller's cores, so their
+    own work (the fact script each runs) adds to the wall time of a run as it would not on
+    a real fleet, where every host has its own CPU."""
+    top = fleet.profile.cgroup_tops()[1]
+    total = 0
+    for stat in top.glob("*/cpu.stat"):
+        for line in stat.read_text().splitlines():
+            if line.startswith("usage_usec "):
+                total += int(line.split()[1])
+    return total / 1e6
+
+
+def timed_run(inventory, timings_file: Path, fleet: Fleet, **kw):
     """One pyinfra run through bench/timed_pyinfra.py; its wall time, its timings (with
     `wire_bytes` added: the bridge's counters over the run)."""
     env = {"BENCH_TIMINGS": str(timings_file)}
-    wire0 = bridge_bytes()
+    wire0, hosts0 = bridge_bytes(), hosts_cpu_seconds(fleet)
     t0 = time.monotonic()
     run = run_pyinfra(inventory, env=env, pyinfra=TIMED_PYINFRA, **kw).check()
     seconds = time.monotonic() - t0
     timings = json.loads(timings_file.read_text())
     timings["wire_bytes"] = bridge_bytes() - wire0
+    timings["hosts_cpu_s"] = round(hosts_cpu_seconds(fleet) - hosts0, 3)
     return seconds, run, timings
 
 
@@ -111,13 +126,16 @@ def shares(timings: dict) -> dict[str, float]:
     return {k: round(v / timings["total_s"], 3) for k, v in out.items()}
 
 
-def floor_run(inventory: Path, timings_file: Path) -> tuple[float, dict]:
+def floor_run(inventory: Path, timings_file: Path, fleet: Fleet) -> tuple[float, dict]:
     """`pyinfra INV exec -- true`: one connection and one command per host."""
-    t0 = time.monotonic()
+    hosts0, t0 = hosts_cpu_seconds(fleet), time.monotonic()
     subprocess.run([*TIMED_PYINFRA, "-y", str(inventory), "exec", "--", "true"], cwd=REPO,
                    check=True, capture_output=True, stdin=subprocess.DEVNULL,
                    env={**os.environ, "BENCH_TIMINGS": str(timings_file)})
-    return time.monotonic() - t0, json.loads(timings_file.read_text())
+    seconds = time.monotonic() - t0
+    timings = json.loads(timings_file.read_text())
+    timings["hosts_cpu_s"] = round(hosts_cpu_seconds(fleet) - hosts0, 3)
+    return seconds, timings
 
 
 def one_repetition(count: int, fleet: Fleet, settings: dict, workdir: Path,
@@ -129,9 +147,10 @@ def one_repetition(count: int, fleet: Fleet, settings: dict, workdir: Path,
                                     {"monitoring": hosts[:1], "nodes": hosts[1:]},
                                     group_data={"all": settings})
         sample = {}
-        sample["floor"], floor = floor_run(inventory, workdir / f"timings-{count}-floor.json")
+        sample["floor"], floor = floor_run(inventory, workdir / f"timings-{count}-floor.json",
+                                           fleet)
         timings_file = workdir / f"timings-{count}.json"
-        sample["first"], first, timings = timed_run(inventory, timings_file)
+        sample["first"], first, timings = timed_run(inventory, timings_file, fleet)
         sample["install_share"] = install_share(timings)
         sample["shares"] = shares(timings)
         sample["planning_share_first"] = timings["stages"].get("Execute", 0) / timings["total_s"]
@@ -142,7 +161,7 @@ def one_repetition(count: int, fleet: Fleet, settings: dict, workdir: Path,
         # asks everything in one command per host
         for key, kw in (("rerun", {}), ("noop", {}), ("dry", {"dry": True})):
             other = workdir / f"timings-{count}-{key}.json"
-            sample[key], run, record[key] = timed_run(inventory, other, **kw)
+            sample[key], run, record[key] = timed_run(inventory, other, fleet, **kw)
             if key != "dry":
                 assert run.changed_ops() == {}, run.changed_ops()
         for key, t in record.items():
@@ -150,6 +169,7 @@ def one_repetition(count: int, fleet: Fleet, settings: dict, workdir: Path,
             sample[f"{key}_wire_kib"] = t.get("wire_bytes", 0) / 1024
             sample[f"{key}_cpu_s"] = t["cpu_s"]
             sample[f"{key}_peak_rss_mib"] = t["peak_rss_mib"]
+            sample[f"{key}_hosts_cpu_s"] = t["hosts_cpu_s"]
         if count_commands:
             verbose = run_pyinfra(inventory, extra=["-vv"]).check()
             sample["commands_per_host"] = remote_commands(verbose.output) / count
@@ -178,7 +198,9 @@ def scenario_rows(count: int, repeat: int, fleet: Fleet, settings: dict,
                "commands_per_host": "", "install_share": "", "changed_ops": "",
                "sent_kib": "", "wire_kib": "",
                "cpu_s": round(statistics.median(s[f"{key}_cpu_s"] for s in samples), 2),
-               "peak_rss_mib": max(s[f"{key}_peak_rss_mib"] for s in samples)}
+               "peak_rss_mib": max(s[f"{key}_peak_rss_mib"] for s in samples),
+               "hosts_cpu_s": round(statistics.median(
+                   s[f"{key}_hosts_cpu_s"] for s in samples), 2)}
         if key == "noop":
             row["commands_per_host"] = round(samples[0]["commands_per_host"], 1)
         if key == "first":
@@ -199,16 +221,16 @@ def slopes(rows: list[dict]) -> list[dict]:
     host), beside the floor's."""
     out = []
     for name in dict.fromkeys(r["scenario"] for r in rows):
-        points = sorted((r["hosts"], r["median_s"], r["cpu_s"]) for r in rows
-                        if r["scenario"] == name)
-        if len({h for h, _, _ in points}) < 2:
+        mine = sorted((r for r in rows if r["scenario"] == name), key=lambda r: r["hosts"])
+        hosts = [r["hosts"] for r in mine]
+        if len(set(hosts)) < 2:
             continue
-        hosts = [h for h, _, _ in points]
-        out.append({"scenario": name,
-                    "s_per_host": round(statistics.linear_regression(
-                        hosts, [s for _, s, _ in points]).slope, 4),
-                    "cpu_s_per_host": round(statistics.linear_regression(
-                        hosts, [c for _, _, c in points]).slope, 4)})
+        slope = {column: round(statistics.linear_regression(
+            hosts, [r[column] for r in mine]).slope, 4)
+            for column in ("median_s", "cpu_s", "hosts_cpu_s")}
+        out.append({"scenario": name, "s_per_host": slope["median_s"],
+                    "cpu_s_per_host": slope["cpu_s"],
+                    "hosts_cpu_s_per_host": slope["hosts_cpu_s"]})
     floor = next((s for s in out if s["scenario"].startswith("floor")), None)
     for s in out:
         s["x_floor"] = (round(s["s_per_host"] / floor["s_per_host"], 2)
@@ -267,7 +289,7 @@ def main() -> int:
         fleet.down()
     header = ["scenario", "hosts", "median_s", "min_s", "max_s", "runs", "ratio_to_floor",
               "commands_per_host", "install_share", "changed_ops", "sent_kib", "wire_kib",
-              "cpu_s", "peak_rss_mib"]
+              "cpu_s", "peak_rss_mib", "hosts_cpu_s"]
     print(" | ".join(header))
     for r in rows:
         print(" | ".join(str(r[h]) for h in header))
@@ -278,7 +300,8 @@ def main() -> int:
     marginal = slopes(rows)
     for s in marginal:
         print(f"marginal cost per added host, {s['scenario']}: {s['s_per_host']} s "
-              f"({s['x_floor']}x the floor's), {s['cpu_s_per_host']} controller CPU s")
+              f"({s['x_floor']}x the floor's), {s['cpu_s_per_host']} controller CPU s, "
+              f"{s['hosts_cpu_s_per_host']} CPU s on the hosts")
     # named by date and commit, so results of different versions sit side by side
     stem = f"results-{time.strftime('%Y-%m-%d')}-{commit()}"
     with open(out / f"{stem}.csv", "w", newline="") as fh:
