@@ -67,8 +67,8 @@ def leaves(s) -> Leaves:
 COMPONENT = Component(
     name=NAME,
     leaves=leaves,
-    help="distributed tracing: stores the traces Alloy forwards, query API and UI "
-         "(no authentication of its own)",
+    help="distributed tracing: stores the traces Alloy forwards, query API and UI; no "
+         "authentication of its own",
     port=16686, group="monitoring", enabled=False,
     # no authentication: only the address other hosts reach this host at
     listen_address="auto",
