@@ -363,3 +363,26 @@ def test_the_double_does_not_start_where_it_may_not_write(current, tmp_path):
         f"127.0.0.1:{jaeger.HEALTH_PORT}", f"127.0.0.1:{free_port()}"))
     done = run_double(f"--config={config}")
     assert done.returncode == 1 and "cannot start" in done.stderr, done.stderr
+
+
+def test_the_published_archive_is_shaped_as_upstreams(current, tmp_path):
+    """What the mirror serves the fleet: jaeger-<version>-linux-amd64.tar.gz holding
+    jaeger-<version>-linux-amd64/jaeger, the double behind its launcher, which checks the
+    deploy's config as `jaeger validate` does."""
+    import tarfile
+    from harness.doubles import build
+    archive = build("jaeger", tmp_path / "work")
+    assert archive.name == "jaeger-2.20.0-linux-amd64.tar.gz"
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        assert "jaeger-2.20.0-linux-amd64/jaeger" in names
+        tar.extractall(tmp_path / "out", filter="tar")
+    program = tmp_path / "out" / "jaeger-2.20.0-linux-amd64" / "jaeger"
+    done = subprocess.run([str(program), "--version"], capture_output=True, text=True,
+                          timeout=30)
+    assert "TEST DOUBLE" in done.stdout and "2.20.0" in done.stdout
+    config = tmp_path / "config.yaml"
+    config.write_text(jaeger.config_content(current()))
+    done = subprocess.run(jaeger.validator(str(program)).format(path=config).split(),
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
