@@ -21,7 +21,7 @@ from pyinfra.api import deploy
 from operations.base.component import Component, Leaves
 from operations.base.files import validated_file
 from operations.base.install import directories, install_binaries, system_user
-from operations.base.inventory import bind_address, bracketed, settings
+from operations.base.inventory import bind_address, bracketed, reach_address, settings
 from operations.base.schema import Setting, duration_seconds
 from operations.base.services import Unit, service
 from operations.base.templates import render
@@ -164,6 +164,11 @@ def config_content(s) -> str:
         query_grpc_endpoint=f"127.0.0.1:{QUERY_GRPC_PORT}",
         store=STORE, keys_dir=f"{data_dir}/keys", values_dir=f"{data_dir}/values",
         retention=retention_go(s.jaeger_retention))
+
+
+def otlp_traces_url(h) -> str:
+    """Where other hosts send OTLP/HTTP traces to Jaeger on `h` (Alloy's forward)."""
+    return f"http://{reach_address(NAME, h)}:{settings(h).jaeger_otlp_port}/v1/traces"
 
 
 def validator(binary: str) -> str:

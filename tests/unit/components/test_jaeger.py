@@ -386,3 +386,12 @@ def test_the_published_archive_is_shaped_as_upstreams(current, tmp_path):
     done = subprocess.run(jaeger.validator(str(program)).format(path=config).split(),
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
+
+
+def test_where_alloy_sends_traces(inventory):
+    use = inventory({"monitoring": ["mon1"]}, {"jaeger_enabled": True,
+                                               "jaeger_otlp_port": 24318})
+    use("mon1")
+    from operations.base.inventory import hosts_running
+    (h,) = hosts_running("jaeger")
+    assert jaeger.otlp_traces_url(h) == "http://mon1:24318/v1/traces"
