@@ -515,7 +515,7 @@ prometheus_scrape_jobs = []
 # raw Prometheus scrape_config entries, passed through as given
 prometheus_extra_scrape_configs = []
 # shipped rule sets to install, alerting and recording (each component's templates/<component>/<set>.rules.yml; default: all of them; the hosts dashboard reads host_recording's series)
-prometheus_shipped_rules = ['apps', 'backup', 'containers', 'haproxy', 'host', 'host_recording', 'loki', 'monitoring', 'mysql', 'nginx', 'postgres', 'processes', 'redis', 'snmp', 'systemd', 'targets', 'targets_recording', 'watchdog']
+prometheus_shipped_rules = ['apps', 'backup', 'containers', 'haproxy', 'host', 'host_recording', 'jaeger', 'loki', 'monitoring', 'mysql', 'nginx', 'postgres', 'processes', 'redis', 'snmp', 'systemd', 'targets', 'targets_recording', 'watchdog']
 # your own rule files (controller paths), validated and installed
 prometheus_rule_files = []
 # where the shipped alerts' runbook_url points: this URL + #alert-<alert name lowercased> (default: this README, whose section "Runbooks" has those anchors; a copy of that section elsewhere keeps them)
@@ -556,6 +556,32 @@ loki_ingestion_rate_mb = 4
 loki_ingestion_burst_size_mb = 6
 # most active streams (label sets) Loki accepts
 loki_max_global_streams_per_user = 10000
+
+# -- jaeger -------------------------------------------------------------------
+# install jaeger (distributed tracing: stores the traces Alloy forwards, query API and UI; no authentication of its own)
+jaeger_enabled = False
+# `archive`: upstream's release archive (via artifact_mirror; the amd64 sha256 of the pinned version is pinned); `package`: refused, Debian has no Jaeger package
+jaeger_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+jaeger_version = '2.20.0'
+# TCP port it listens on
+jaeger_port = 16686
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
+jaeger_listen_address = 'auto'
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
+jaeger_group = 'monitoring'
+# extra command-line flags, appended as given
+jaeger_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+jaeger_purge_data = False
+# TCP port of its OTLP/HTTP receiver (POST /v1/traces), at its listen address; not 4318, which Alloy holds on loopback
+jaeger_otlp_port = 14318
+# TCP port of its own metrics (the collector's telemetry), at its listen address: Prometheus scrapes it there
+jaeger_metrics_port = 8888
+# its Badger trace store (keys/ and values/)
+jaeger_data_dir = '/var/lib/jaeger'
+# how long spans are kept (Badger's ttl.spans): whole hours, at least 1h; d and w are written as hours
+jaeger_retention = '7d'
 
 # -- alloy --------------------------------------------------------------------
 # install alloy (log shipper: journal, log files and Docker containers to Loki)

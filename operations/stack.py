@@ -17,7 +17,7 @@ from operations.base.install import plan_service_users
 from operations.base.schema import duration_seconds
 from operations.base.services import wait_ready_helper
 from operations.base.settings import GENERAL, general_problems
-from operations.components import (alloy, blackbox_exporter, cadvisor, haproxy, loki,
+from operations.components import (alloy, blackbox_exporter, cadvisor, haproxy, jaeger, loki,
                                    mysqld_exporter, nginx_exporter, node_exporter,
                                    postgres_exporter, process_exporter, pushgateway,
                                    redis_exporter, snmp_exporter, systemd_exporter,
@@ -52,6 +52,7 @@ ORDER = [
     (vmcluster.VMSELECT, vmcluster.INSTALLERS["vmselect"]),
     (prometheus.COMPONENT, prometheus),
     (loki.COMPONENT, loki),
+    (jaeger.COMPONENT, jaeger),
     (alloy.COMPONENT, alloy),
     (grafana.COMPONENT, grafana),
 ]

@@ -124,6 +124,9 @@ class Component:
     marks_monitoring_hosts: bool = False
     # Prometheus' job scraping it on every host that runs it: (job name, what it measures)
     scrape_job: tuple[str, str] | None = None
+    # the int setting naming the port Prometheus scrapes it at, when its metrics are not
+    # on <name>_port (Jaeger: the collector's telemetry port, not its query API)
+    scrape_port: str | None = None
     # Prometheus' jobs probing other targets through it (network devices through the SNMP
     # exporter): (the Prometheus host's settings, host:port of the exporter it uses, the
     # first by name of its site) -> scrape configs; Prometheus adds its scrape client

@@ -14,7 +14,8 @@ from operations.components.grafana import provisioning as gp
 
 PASSWORD = "s3cret-Grafana-admin"
 # the port of each component the fake inventory may run
-PORTS = {"prometheus": 9090, "alertmanager": 9093, "loki": 3100, "grafana": 3000}
+PORTS = {"prometheus": 9090, "alertmanager": 9093, "loki": 3100, "grafana": 3000,
+         "jaeger": 16686}
 
 
 class FakePython:

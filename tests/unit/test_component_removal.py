@@ -52,6 +52,7 @@ LEFTOVERS = {
     "vmselect": ([], []),
     "prometheus": (["/etc/prometheus"], ["/var/lib/prometheus"]),
     "loki": (["/etc/loki"], ["/var/lib/loki"]),
+    "jaeger": (["/etc/jaeger"], ["/var/lib/jaeger"]),
     "alloy": (["/etc/alloy"], ["/var/lib/alloy"]),
     "grafana": (["/etc/grafana"], ["/var/lib/grafana", "/var/lib/grafana/plugins"]),
 }

@@ -526,6 +526,10 @@ UPSTREAM_NAMES = {
     "haproxy_server_status": "haproxy",
     "haproxy_backend_http_requests_total": "haproxy",
     "haproxy_backend_http_responses_total": "haproxy",
+    # jaegertracing/jaeger v2.20.0, monitoring/jaeger-mixin/generate/main.go: the
+    # OpenTelemetry Collector's own counters (otelcol v0.155.0) that Jaeger's mixin charts
+    "otelcol_receiver_refused_spans_total": "jaeger",
+    "otelcol_exporter_send_failed_spans_total": "jaeger",
 }
 
 # Names snmp_exporter takes from the modules of its snmp.yml (upstream's generated ones,
@@ -771,7 +775,8 @@ def test_upstream_allow_list_is_used_and_small():
     """Every name of UPSTREAM_NAMES is used by a dashboard or a shipped alert rule."""
     used = set(dashboard_metric_names()) | shipped_rule_metric_names()
     assert set(UPSTREAM_NAMES) <= used, set(UPSTREAM_NAMES) - used
-    assert len(UPSTREAM_NAMES) <= 12
+    # 12, and 2 for Jaeger's (issue 21: traces; no Debian build of Jaeger)
+    assert len(UPSTREAM_NAMES) <= 14
     assert set(SNMP_MODULE_NAMES) <= used, set(SNMP_MODULE_NAMES) - used
     assert len(SNMP_MODULE_NAMES) <= 10
 

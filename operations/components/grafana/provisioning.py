@@ -123,8 +123,8 @@ def own_site_first(prometheus: list) -> list:
 
 
 def datasources(s) -> list[dict]:
-    """Prometheus (the default), Alertmanager, Loki and VictoriaMetrics of this inventory,
-    then the extras."""
+    """Prometheus (the default), Alertmanager, Loki, Jaeger and VictoriaMetrics of this
+    inventory, then the extras."""
     out = []
     replicas = own_site_first(sorted(hosts_running("prometheus"), key=lambda h: h.name))
     if replicas:   # the dashboards' data source: the first replica
@@ -143,6 +143,8 @@ def datasources(s) -> list[dict]:
         out.append({"uid": "loki", "name": "Loki", "type": "loki",
                     "url": f"http://{endpoint('loki', loki)}", "access": "proxy",
                     "isDefault": False})
+    if jaeger := _first("jaeger"):
+        out.append(_jaeger(jaeger, loki))
     if vm := _first("victoriametrics"):
         # its query API is Prometheus': Grafana's Prometheus data source type reads it
         out.append({"uid": "victoriametrics", "name": "VictoriaMetrics", "type": "prometheus",
@@ -157,9 +159,24 @@ def datasources(s) -> list[dict]:
     uids = [d["uid"] for d in out]
     if len(set(uids)) != len(uids):
         raise SettingsError(f"grafana_extra_datasources: data source uids must be unique "
-                            f"(also against prometheus, alertmanager, loki, "
+                            f"(also against prometheus, alertmanager, loki, jaeger, "
                             f"victoriametrics, vmcluster): {uids}")
     return out
+
+
+def _jaeger(h, loki) -> dict:
+    """Jaeger's query API; with a Loki, trace to logs: a span's logs in Loki, the stream of
+    its service (Loki's OTLP endpoint makes service.name the label service_name), lines
+    holding its trace id, from a minute before the span to a minute after it."""
+    datasource = {"uid": "jaeger", "name": "Jaeger", "type": "jaeger",
+                  "url": f"http://{endpoint('jaeger', h)}", "access": "proxy",
+                  "isDefault": False}
+    if loki:
+        datasource["jsonData"] = {"tracesToLogsV2": {
+            "datasourceUid": "loki", "tags": [{"key": "service.name", "value": "service_name"}],
+            "filterByTraceID": True, "filterBySpanID": False,
+            "spanStartTimeShift": "-1m", "spanEndTimeShift": "1m"}}
+    return datasource
 
 
 def _prometheus(h, uid: str, name: str, default: bool = False) -> dict:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from operations.base import catalogue
-from operations.base.inventory import endpoint, host_label, hosts_running
+from operations.base.inventory import (endpoint, host_label, hosts_running, reach_address,
+                                       settings)
 from operations.components.prometheus.federation import scraped_here
 
 def jobs() -> dict[str, tuple[str, str]]:
@@ -19,8 +20,18 @@ def file_sd_groups(component: str) -> list[dict]:
     for h in sorted(hosts_running(component), key=lambda h: h.name):
         if not scraped_here(h):
             continue   # another site's Prometheus scrapes it
-        groups.append({"targets": [endpoint(component, h)], "labels": {"host": host_label(h)}})
+        groups.append({"targets": [scrape_endpoint(component, h)],
+                       "labels": {"host": host_label(h)}})
     return groups
+
+
+def scrape_endpoint(component: str, h) -> str:
+    """host:port Prometheus scrapes `component` on `h` at: its port, or the one its
+    `Component.scrape_port` setting names."""
+    port_setting = catalogue.components()[component].scrape_port
+    if not port_setting:
+        return endpoint(component, h)
+    return f"{reach_address(component, h)}:{getattr(settings(h), port_setting)}"
 
 
 def inventory_jobs() -> list[dict]:

@@ -25,6 +25,9 @@ from ..mirror import DEB_ARCH_TO_MACHINE, Mirror, build_archive, releases
 HERE = Path(__file__).resolve().parent
 DOUBLE = HERE / "http_readiness_double.py"
 COMPONENTS = ("loki", "alloy", "cadvisor")
+# component -> its double, where it is not http_readiness_double.py; `publish` serves
+# these too when asked (components=("jaeger",)): they are opt-in components
+DOUBLES = {"jaeger": HERE / "jaeger_double.py"}
 PUBLISHED_AS = "TEST_DOUBLE_PUBLISHED_AS"
 
 
@@ -39,11 +42,12 @@ def launcher(program: str, version: str | None = None) -> str:
     version = version or pinned_version(program)
     if not re.fullmatch(r"[0-9A-Za-z.~+-]+", version):
         raise ValueError(f"not a version: {version!r}")   # it goes into a shell line
+    double = DOUBLES.get(program, DOUBLE)
     return ("#!/bin/sh\n"
-            f"# {program.upper()} TEST DOUBLE (tests/harness/doubles/http_readiness_double.py):"
+            f"# {program.upper()} TEST DOUBLE (tests/harness/doubles/{double.name}):"
             f" this is not {program}, it stands in for {program} {version}.\n"
             f"''''exec env {PUBLISHED_AS}={version} python3 -B \"$0\" \"$@\" # '''\n"
-            + DOUBLE.read_text())
+            + double.read_text())
 
 
 def build(component: str, work: Path, version: str | None = None,
