@@ -51,6 +51,7 @@ LEFTOVERS = {
     "vmselect": ([], []),
     "prometheus": (["/etc/prometheus"], ["/var/lib/prometheus"]),
     "loki": (["/etc/loki"], ["/var/lib/loki"]),
+    "pyroscope": (["/etc/pyroscope"], ["/var/lib/pyroscope"]),
     "alloy": (["/etc/alloy"], ["/var/lib/alloy"]),
     "grafana": (["/etc/grafana"], ["/var/lib/grafana", "/var/lib/grafana/plugins"]),
 }

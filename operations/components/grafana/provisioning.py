@@ -123,8 +123,8 @@ def own_site_first(prometheus: list) -> list:
 
 
 def datasources(s) -> list[dict]:
-    """Prometheus (the default), Alertmanager, Loki and VictoriaMetrics of this inventory,
-    then the extras."""
+    """Prometheus (the default), Alertmanager, Loki, Pyroscope and VictoriaMetrics of this
+    inventory, then the extras."""
     out = []
     replicas = own_site_first(sorted(hosts_running("prometheus"), key=lambda h: h.name))
     if replicas:   # the dashboards' data source: the first replica
@@ -143,6 +143,11 @@ def datasources(s) -> list[dict]:
         out.append({"uid": "loki", "name": "Loki", "type": "loki",
                     "url": f"http://{endpoint('loki', loki)}", "access": "proxy",
                     "isDefault": False})
+    if pyroscope := _first("pyroscope"):
+        out.append({"uid": "pyroscope", "name": "Pyroscope",
+                    "type": "grafana-pyroscope-datasource",
+                    "url": f"http://{endpoint('pyroscope', pyroscope)}", "access": "proxy",
+                    "isDefault": False})
     if vm := _first("victoriametrics"):
         # its query API is Prometheus': Grafana's Prometheus data source type reads it
         out.append({"uid": "victoriametrics", "name": "VictoriaMetrics", "type": "prometheus",
@@ -158,7 +163,7 @@ def datasources(s) -> list[dict]:
     if len(set(uids)) != len(uids):
         raise SettingsError(f"grafana_extra_datasources: data source uids must be unique "
                             f"(also against prometheus, alertmanager, loki, "
-                            f"victoriametrics, vmcluster): {uids}")
+                            f"pyroscope, victoriametrics, vmcluster): {uids}")
     return out
 
 
