@@ -1,4 +1,6 @@
 """Release files of Loki, Alloy and cAdvisor whose executables are TEST DOUBLES.
+(Pyroscope's too, with publish(..., components=("pyroscope",)): its double is
+pyroscope_double.py, in pyroscope_<version>_linux_<arch>.tar.gz as upstream's.)
 
 Upstream's downloads are not reachable from the test fleet and Debian builds none of the
 three, so the mirror serves files named and shaped exactly as upstream publishes them
@@ -24,6 +26,8 @@ from ..mirror import DEB_ARCH_TO_MACHINE, Mirror, build_archive, releases
 
 HERE = Path(__file__).resolve().parent
 DOUBLE = HERE / "http_readiness_double.py"
+# components whose double is a file of its own (not the HTTP readiness double above)
+DOUBLE_FILES = {"pyroscope": HERE / "pyroscope_double.py"}
 COMPONENTS = ("loki", "alloy", "cadvisor")
 PUBLISHED_AS = "TEST_DOUBLE_PUBLISHED_AS"
 
@@ -39,11 +43,12 @@ def launcher(program: str, version: str | None = None) -> str:
     version = version or pinned_version(program)
     if not re.fullmatch(r"[0-9A-Za-z.~+-]+", version):
         raise ValueError(f"not a version: {version!r}")   # it goes into a shell line
+    double = DOUBLE_FILES.get(program, DOUBLE)
     return ("#!/bin/sh\n"
-            f"# {program.upper()} TEST DOUBLE (tests/harness/doubles/http_readiness_double.py):"
+            f"# {program.upper()} TEST DOUBLE (tests/harness/doubles/{double.name}):"
             f" this is not {program}, it stands in for {program} {version}.\n"
             f"''''exec env {PUBLISHED_AS}={version} python3 -B \"$0\" \"$@\" # '''\n"
-            + DOUBLE.read_text())
+            + double.read_text())
 
 
 def build(component: str, work: Path, version: str | None = None,
