@@ -17,8 +17,10 @@ point taken from upstream's sources at v1.21.1:
   exits 0: the deploy's config check;
 * running, it creates its folders (pyroscopedb.data_path, storage.filesystem.dir,
   compactor.data_dir, store_gateway.bucket_store.sync_dir) and fails as the real one
-  does where its sandbox forbids that; it listens on server.http_listen_address and
-  http_listen_port and answers
+  does where its sandbox forbids that; it binds (and never answers) the gRPC port
+  (server.grpc_listen_address/port) and memberlist's (bind_addr/bind_port), failing as
+  the real one does where another program holds one; it listens on
+  server.http_listen_address and http_listen_port and answers
   - GET /ready ("ready") and /metrics (pyroscope_distributor_received_compressed_bytes,
     pyroscope_discarded_samples_total, monstack_test_double_info);
   - POST /ingest and /pyroscope/ingest (the SDKs' API: name=<app>[.<type>]{labels},
@@ -633,6 +635,15 @@ def handler(store: Store):
     return Handler
 
 
+def listen(address: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((address or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port))
+    sock.listen()
+    return sock
+
+
 def serve(config: dict, flags: dict[str, str]) -> int:
     address = flags.get("server.http-listen-address",
                         lookup(config, "server.http_listen_address") or "")
@@ -651,6 +662,20 @@ def serve(config: dict, flags: dict[str, str]) -> int:
         print(f"failed running pyroscope: mkdir {exc.filename}: {exc.strerror.lower()}",
               file=sys.stderr)
         return 1
+    # the ports it binds besides HTTP: dskit's gRPC server (default every address, 9095)
+    # and memberlist's gossip (default every address, 7946); held, never answered
+    held = []
+    grpc = (lookup(config, "server.grpc_listen_address") or "",
+            int(lookup(config, "server.grpc_listen_port") or 9095))
+    bind = lookup(config, "memberlist.bind_addr") or [""]
+    gossip = [(a, int(lookup(config, "memberlist.bind_port") or 7946)) for a in bind]
+    for where in (grpc, *gossip):
+        try:
+            held.append(listen(*where))
+        except OSError as exc:
+            print(f"failed running pyroscope: listen tcp {where[0]}:{where[1]}: "
+                  f"{exc.strerror}", file=sys.stderr)
+            return 1
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
 
     class Server(ThreadingHTTPServer):

@@ -29,7 +29,7 @@ from harness.doubles import pyroscope_double as double
 from harness.fake_host import FakeHost
 from harness.mirror import Mirror
 from harness.net import free_port
-from harness.one_address import current  # noqa: F401
+from harness.one_address import current  # noqa: F401,F811
 from harness.units import directives, exec_start_argv
 from operations.base import artifacts, inventory as context, placement
 from operations.base.schema import SettingsError
@@ -58,7 +58,7 @@ def test_release_entry():
         f"pyroscope_{PINNED}_linux_amd64.tar.gz"
     assert r["top_dir"] is None and r["binaries"] == {"pyroscope": "pyroscope"}
     assert r["arch"] == {"x86_64": "amd64", "aarch64": "arm64"}   # no 32-bit ARM build
-    assert r["checksums"].endswith(f"v{{version}}/checksums.txt")
+    assert r["checksums"].endswith("v{version}/checksums.txt")
     assert COMPONENTS["pyroscope"].checksums == {}   # one public source only: none pinned
     assert "v1.21.1" in r["notes"] and "NO sha256" in r["notes"]
 
@@ -224,9 +224,17 @@ def test_unknown_flags_and_modes_are_refused(tmp_path):
     assert run([binary, "-modules", "connect"]).returncode == 1
 
 
-def write_config(tmp_path: Path, s) -> Path:
+def write_config(tmp_path: Path, s, grpc_port: int | None = None) -> Path:
+    """The rendered config; run here, on free ports for gRPC and memberlist (the fixed
+    ones may be taken on this machine)."""
+    text = pyroscope.config_content(s)
+    if grpc_port is not None:
+        text = text.replace(f"grpc_listen_port: {pyroscope.GRPC_PORT}\n",
+                            f"grpc_listen_port: {grpc_port}\n")
+        text = text.replace(f"bind_port: {pyroscope.MEMBERLIST_PORT}\n",
+                            f"bind_port: {free_port()}\n")
     path = tmp_path / "pyroscope.yaml"
-    path.write_text(pyroscope.config_content(s))
+    path.write_text(text)
     return path
 
 
@@ -312,7 +320,7 @@ def running(tmp_path, current):
     port = free_port()
     s = current({"pyroscope_enabled": True, "pyroscope_listen_address": "127.0.0.1",
                  "pyroscope_port": port, "pyroscope_data_dir": str(tmp_path / "data")})
-    cfg = write_config(tmp_path, s)
+    cfg = write_config(tmp_path, s, grpc_port=free_port())
     argv = [a.replace(pyroscope.CONFIG, str(cfg))
             for a in pyroscope.unit(s, str(install(tmp_path))).exec_start]
 
@@ -394,9 +402,22 @@ def test_a_data_folder_it_cannot_create_fails_the_start(tmp_path, current):
     blocker.write_text("")
     s = current({"pyroscope_enabled": True, "pyroscope_listen_address": "127.0.0.1",
                  "pyroscope_port": free_port(), "pyroscope_data_dir": str(blocker / "data")})
-    cfg = write_config(tmp_path, s)
+    cfg = write_config(tmp_path, s, grpc_port=free_port())
     res = run([install(tmp_path), f"-config.file={cfg}"])
     assert res.returncode == 1 and "failed running pyroscope: mkdir" in res.stderr
+
+
+def test_a_grpc_port_another_program_holds_fails_the_start(tmp_path, current):
+    """As Loki's 127.0.0.1:9095 would, had pyroscope.yaml left dskit's default."""
+    s = current({"pyroscope_enabled": True, "pyroscope_listen_address": "127.0.0.1",
+                 "pyroscope_port": free_port(), "pyroscope_data_dir": str(tmp_path / "d")})
+    taken = double.listen("127.0.0.1", 0)
+    try:
+        cfg = write_config(tmp_path, s, grpc_port=taken.getsockname()[1])
+        res = run([install(tmp_path), f"-config.file={cfg}"])
+    finally:
+        taken.close()
+    assert res.returncode == 1 and "failed running pyroscope: listen tcp 127.0.0.1:" in res.stderr
 
 
 # -- the REAL Pyroscope SDK against the double ------------------------------------------------------
