@@ -51,6 +51,7 @@ EXPECTED_ARCH = {
     "redis_exporter": AMD64_ARM64,
     "grafana": AMD64_ARM64,
     "loki": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv8l": "arm"},
+    "pyroscope": {"x86_64": "amd64", "aarch64": "arm64"},   # no 32-bit ARM build
     "alloy": AMD64_ARM64,
     "cadvisor": AMD64_ARM64,
     # one 32-bit ARM build (GOARM=5) for every 32-bit ARM host
@@ -73,6 +74,7 @@ EXPECTED_FILE = {  # (version, arch token) -> upstream file name
     "redis_exporter": lambda v, a: f"redis_exporter-v{v}.linux-{a}.tar.gz",
     "grafana": lambda v, a: f"grafana-{v}.linux-{a}.tar.gz",
     "loki": lambda v, a: f"loki-linux-{a}.zip",
+    "pyroscope": lambda v, a: f"pyroscope_{v}_linux_{a}.tar.gz",
     "alloy": lambda v, a: f"alloy-linux-{a}.zip",
     "cadvisor": lambda v, a: f"cadvisor-v{v}-linux-{a}",
     "victoriametrics": lambda v, a: f"victoria-metrics-linux-{a}-v{v}.tar.gz",
@@ -90,6 +92,7 @@ GITHUB_REPO = {
     "systemd_exporter": "prometheus-community/systemd_exporter",
     "redis_exporter": "oliver006/redis_exporter", "loki": "grafana/loki",
     "alloy": "grafana/alloy", "cadvisor": "google/cadvisor",
+    "pyroscope": "grafana/pyroscope",
     "victoriametrics": "VictoriaMetrics/VictoriaMetrics",
     "victoriametrics_cluster": "VictoriaMetrics/VictoriaMetrics",
 }
@@ -206,7 +209,8 @@ def test_every_pinned_checksum_belongs_to_a_resolvable_file():
 # their release notes say so (an operator passes artifact_checksums or uses the package)
 UNPINNED_64_BIT = {("mysqld_exporter", "x86_64"), ("mysqld_exporter", "aarch64"),
                    ("nginx_exporter", "aarch64"), ("snmp_exporter", "aarch64"),
-                   ("systemd_exporter", "x86_64"), ("systemd_exporter", "aarch64")}
+                   ("systemd_exporter", "x86_64"), ("systemd_exporter", "aarch64"),
+                   ("pyroscope", "x86_64"), ("pyroscope", "aarch64")}
 
 
 @pytest.mark.parametrize("component", [c for c in RELEASES
