@@ -515,7 +515,7 @@ prometheus_scrape_jobs = []
 # raw Prometheus scrape_config entries, passed through as given
 prometheus_extra_scrape_configs = []
 # shipped rule sets to install, alerting and recording (each component's templates/<component>/<set>.rules.yml; default: all of them; the hosts dashboard reads host_recording's series)
-prometheus_shipped_rules = ['apps', 'backup', 'containers', 'haproxy', 'host', 'host_recording', 'jaeger', 'loki', 'monitoring', 'mysql', 'nginx', 'postgres', 'processes', 'redis', 'snmp', 'systemd', 'targets', 'targets_recording', 'watchdog']
+prometheus_shipped_rules = ['apps', 'backup', 'containers', 'haproxy', 'host', 'host_recording', 'jaeger', 'loki', 'monitoring', 'mysql', 'nginx', 'postgres', 'processes', 'pyroscope', 'redis', 'snmp', 'systemd', 'targets', 'targets_recording', 'watchdog']
 # your own rule files (controller paths), validated and installed
 prometheus_rule_files = []
 # where the shipped alerts' runbook_url points: this URL + #alert-<alert name lowercased> (default: this README, whose section "Runbooks" has those anchors; a copy of that section elsewhere keeps them)
@@ -582,6 +582,28 @@ jaeger_metrics_port = 8888
 jaeger_data_dir = '/var/lib/jaeger'
 # how long spans are kept (Badger's ttl.spans): whole hours, at least 1h; d and w are written as hours
 jaeger_retention = '7d'
+
+# -- pyroscope ----------------------------------------------------------------
+# install pyroscope (stores profiles (continuous profiling) pushed by Alloy and the SDKs; no authentication of its own)
+pyroscope_enabled = False
+# `archive` only: upstream's tar.gz (via artifact_mirror); there is no package in Debian or Grafana's APT repository
+pyroscope_install_method = 'archive'
+# upstream version for the archive method (pinned, never 'latest')
+pyroscope_version = '1.21.1'
+# TCP port it listens on
+pyroscope_port = 4040
+# IP address it binds to (not a name): `auto` = only the address other hosts reach this host at (see "Listen addresses"); `0.0.0.0` or `::` = every interface
+pyroscope_listen_address = '0.0.0.0'
+# inventory group whose hosts run it ('all': every host); a group no host is in is refused, unless it is the default
+pyroscope_group = 'monitoring'
+# extra command-line flags, appended as given
+pyroscope_extra_flags = []
+# when it is disabled on a host that ran it: remove its data folders and service user too (its unit, programs and config always go)
+pyroscope_purge_data = False
+# its blocks (data/), the filesystem bucket they are uploaded to (shared/), the store-gateway's and compactor's working folders
+pyroscope_data_dir = '/var/lib/pyroscope'
+# how long profiles are kept (limits.compactor_blocks_retention_period: the compactor deletes older blocks; at least 24h, or 0s to keep them forever; Pyroscope also deletes the oldest blocks when less than 10 GiB and 5% of the disk is free)
+pyroscope_retention_period = '30d'
 
 # -- alloy --------------------------------------------------------------------
 # install alloy (log shipper: journal, log files and Docker containers to Loki)

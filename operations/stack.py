@@ -20,7 +20,7 @@ from operations.base.settings import GENERAL, general_problems
 from operations.components import (alloy, blackbox_exporter, cadvisor, haproxy, jaeger, loki,
                                    mysqld_exporter, nginx_exporter, node_exporter,
                                    postgres_exporter, process_exporter, pushgateway,
-                                   redis_exporter, snmp_exporter, systemd_exporter,
+                                   pyroscope, redis_exporter, snmp_exporter, systemd_exporter,
                                    victoriametrics, vmcluster)
 from operations.components.alertmanager import server as alertmanager
 from operations.components.grafana import (provisioning as grafana_provisioning,
@@ -53,6 +53,7 @@ ORDER = [
     (prometheus.COMPONENT, prometheus),
     (loki.COMPONENT, loki),
     (jaeger.COMPONENT, jaeger),
+    (pyroscope.COMPONENT, pyroscope),
     (alloy.COMPONENT, alloy),
     (grafana.COMPONENT, grafana),
 ]

@@ -52,6 +52,7 @@ EXPECTED_ARCH = {
     "grafana": AMD64_ARM64,
     "loki": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv8l": "arm"},
     "jaeger": {"x86_64": "amd64", "aarch64": "arm64"},
+    "pyroscope": {"x86_64": "amd64", "aarch64": "arm64"},   # no 32-bit ARM build
     "alloy": AMD64_ARM64,
     "cadvisor": AMD64_ARM64,
     # one 32-bit ARM build (GOARM=5) for every 32-bit ARM host
@@ -75,6 +76,7 @@ EXPECTED_FILE = {  # (version, arch token) -> upstream file name
     "grafana": lambda v, a: f"grafana-{v}.linux-{a}.tar.gz",
     "loki": lambda v, a: f"loki-linux-{a}.zip",
     "jaeger": lambda v, a: f"jaeger-{v}-linux-{a}.tar.gz",
+    "pyroscope": lambda v, a: f"pyroscope_{v}_linux_{a}.tar.gz",
     "alloy": lambda v, a: f"alloy-linux-{a}.zip",
     "cadvisor": lambda v, a: f"cadvisor-v{v}-linux-{a}",
     "victoriametrics": lambda v, a: f"victoria-metrics-linux-{a}-v{v}.tar.gz",
@@ -93,6 +95,7 @@ GITHUB_REPO = {
     "redis_exporter": "oliver006/redis_exporter", "loki": "grafana/loki",
     "jaeger": "jaegertracing/jaeger",
     "alloy": "grafana/alloy", "cadvisor": "google/cadvisor",
+    "pyroscope": "grafana/pyroscope",
     "victoriametrics": "VictoriaMetrics/VictoriaMetrics",
     "victoriametrics_cluster": "VictoriaMetrics/VictoriaMetrics",
 }
@@ -210,7 +213,8 @@ def test_every_pinned_checksum_belongs_to_a_resolvable_file():
 UNPINNED_64_BIT = {("mysqld_exporter", "x86_64"), ("mysqld_exporter", "aarch64"),
                    ("nginx_exporter", "aarch64"), ("snmp_exporter", "aarch64"),
                    ("systemd_exporter", "x86_64"), ("systemd_exporter", "aarch64"),
-                   ("jaeger", "aarch64")}
+                   ("jaeger", "aarch64"),
+                   ("pyroscope", "x86_64"), ("pyroscope", "aarch64")}
 
 
 @pytest.mark.parametrize("component", [c for c in RELEASES

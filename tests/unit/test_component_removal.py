@@ -53,6 +53,7 @@ LEFTOVERS = {
     "prometheus": (["/etc/prometheus"], ["/var/lib/prometheus"]),
     "loki": (["/etc/loki"], ["/var/lib/loki"]),
     "jaeger": (["/etc/jaeger"], ["/var/lib/jaeger"]),
+    "pyroscope": (["/etc/pyroscope"], ["/var/lib/pyroscope"]),
     "alloy": (["/etc/alloy"], ["/var/lib/alloy"]),
     "grafana": (["/etc/grafana"], ["/var/lib/grafana", "/var/lib/grafana/plugins"]),
 }

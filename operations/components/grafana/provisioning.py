@@ -123,8 +123,8 @@ def own_site_first(prometheus: list) -> list:
 
 
 def datasources(s) -> list[dict]:
-    """Prometheus (the default), Alertmanager, Loki, Jaeger and VictoriaMetrics of this
-    inventory, then the extras."""
+    """Prometheus (the default), Alertmanager, Loki, Jaeger, Pyroscope and VictoriaMetrics
+    of this inventory, then the extras."""
     out = []
     replicas = own_site_first(sorted(hosts_running("prometheus"), key=lambda h: h.name))
     if replicas:   # the dashboards' data source: the first replica
@@ -145,6 +145,11 @@ def datasources(s) -> list[dict]:
                     "isDefault": False})
     if jaeger := _first("jaeger"):
         out.append(_jaeger(jaeger, loki))
+    if pyroscope := _first("pyroscope"):
+        out.append({"uid": "pyroscope", "name": "Pyroscope",
+                    "type": "grafana-pyroscope-datasource",
+                    "url": f"http://{endpoint('pyroscope', pyroscope)}", "access": "proxy",
+                    "isDefault": False})
     if vm := _first("victoriametrics"):
         # its query API is Prometheus': Grafana's Prometheus data source type reads it
         out.append({"uid": "victoriametrics", "name": "VictoriaMetrics", "type": "prometheus",
@@ -159,7 +164,7 @@ def datasources(s) -> list[dict]:
     uids = [d["uid"] for d in out]
     if len(set(uids)) != len(uids):
         raise SettingsError(f"grafana_extra_datasources: data source uids must be unique "
-                            f"(also against prometheus, alertmanager, loki, jaeger, "
+                            f"(also against prometheus, alertmanager, loki, jaeger, pyroscope, "
                             f"victoriametrics, vmcluster): {uids}")
     return out
 

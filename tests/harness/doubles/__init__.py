@@ -1,4 +1,6 @@
 """Release files of Loki, Alloy and cAdvisor whose executables are TEST DOUBLES.
+(Pyroscope's too, with publish(..., components=("pyroscope",)): its double is
+pyroscope_double.py, in pyroscope_<version>_linux_<arch>.tar.gz as upstream's.)
 
 Upstream's downloads are not reachable from the test fleet and Debian builds none of the
 three, so the mirror serves files named and shaped exactly as upstream publishes them
@@ -24,10 +26,11 @@ from ..mirror import DEB_ARCH_TO_MACHINE, Mirror, build_archive, releases
 
 HERE = Path(__file__).resolve().parent
 DOUBLE = HERE / "http_readiness_double.py"
+# components whose double is a file of its own (not the HTTP readiness double above)
 COMPONENTS = ("loki", "alloy", "cadvisor")
 # component -> its double, where it is not http_readiness_double.py; `publish` serves
 # these too when asked (components=("jaeger",)): they are opt-in components
-DOUBLES = {"jaeger": HERE / "jaeger_double.py"}
+DOUBLES = {"jaeger": HERE / "jaeger_double.py", "pyroscope": HERE / "pyroscope_double.py"}
 PUBLISHED_AS = "TEST_DOUBLE_PUBLISHED_AS"
 
 
