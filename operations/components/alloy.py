@@ -491,7 +491,11 @@ def install():
         # the stack's CA (/etc/monstack/ca.crt) and Prometheus' login, read by local.file
         tls_auth.client_files(tls_auth.protection())
         if otlp.login:
-            reload_on.append(tls_auth.password_file(PROMETHEUS_PASSWORD, NAME))
+            # local.file's content is the file verbatim: no line break after the password
+            reload_on.append(validated_file(
+                name=f"Write {PROMETHEUS_PASSWORD} (basic auth password)",
+                dest=PROMETHEUS_PASSWORD, content=tls_auth.protection().password,
+                user="root", group=NAME, mode="0640", hidden=True))
     check = config_check(s.alloy_version)
     config_op = validated_file(
         name=f"Write config.alloy (checked by alloy {check})", dest=CONFIG, content=content,
