@@ -18,7 +18,7 @@ from operations.base import alert_rules, catalogue
 from operations.base.addresses import url_problem
 from operations.base.component import Component, Leaves
 from operations.base.downgrades import DataFormatLine, downgrade_refusal
-from operations.base.facts import FreeSpace, PackageVersion, ProgramVersion
+from operations.base.facts import FreeSpace, ProgramVersion
 from operations.base.files import validated_file, validated_files
 from operations.base.install import (ARCHIVE_BIN_DIR, debian_package, directories, directory,
                                      install_binaries,
@@ -541,9 +541,14 @@ def otlp_flags(s) -> list[str]:
     if not alloy.receives_otlp(host):
         return []
     if s.prometheus_install_method == "package":
-        package = debian_package(NAME)
-        version = host.get_fact(PackageVersion, package=package)
-        return otlp_receiver_flags(version, f"host {host.name}: Debian's {package} {version}")
+        raise SettingsError(
+            f"host {host.name}: the Alloys with alloy_otlp forward applications' metrics to "
+            f"this Prometheus' OTLP receiver, which Debian's {debian_package(NAME)} package "
+            "is built without (disabled since 2.53.1+ds-1 until the OpenTelemetry Collector "
+            "libraries are in Debian, Debian bug #1080354; 3.5.3+ds1 in sid refuses "
+            "--web.enable-otlp-receiver): use prometheus_install_method = 'archive', set "
+            "alloy_metrics_url on those hosts to another OTLP receiver, or set alloy_otlp = "
+            "False")
     return otlp_receiver_flags(s.prometheus_version,
                                f"host {host.name}: prometheus_version {s.prometheus_version}")
 

@@ -20,7 +20,6 @@ from operations.components import alloy
 from operations.components.prometheus import server as prometheus
 from operations.stack import validate
 from harness import debian
-from test_alloy import alloy_structure
 
 URLS = {"alloy_metrics_url": "http://127.0.0.1:9090/api/v1/otlp/v1/metrics",
         "alloy_traces_url": "http://127.0.0.1:14318/v1/traces",
@@ -30,6 +29,14 @@ URLS = {"alloy_metrics_url": "http://127.0.0.1:9090/api/v1/otlp/v1/metrics",
 
 def otlp_config(s) -> str:
     return alloy.config_content(s, "web1", alloy.loki_push_url(s), False, alloy.otlp_routes(s))
+
+
+def alloy_structure(text: str) -> list[tuple[str, str]]:
+    """Components declared at the top level as `name.path "label" {` (labels: Alloy
+    identifiers); brackets balanced."""
+    bare = re.sub(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*', '""', text)
+    assert bare.count("{") == bare.count("}") and bare.count("[") == bare.count("]")
+    return re.findall(r'^([a-z_]+(?:\.[a-z_]+)+) "([A-Za-z_][A-Za-z0-9_]*)" \{$', text, re.M)
 
 
 def wiring(text: str) -> dict[str, list[str]]:
@@ -143,12 +150,14 @@ def test_every_replica_of_an_ha_group_receives(inventory):
         "http://mon1:9090/api/v1/otlp/v1/metrics", "http://mon2:9091/api/v1/otlp/v1/metrics"]
     mon1, mon2 = (prometheus_host(use, n) for n in ("mon1", "mon2"))
     assert alloy.receives_otlp(mon1) and alloy.receives_otlp(mon2)
+    # web2 ships nothing: alone, it would turn no receiver on
+    assert alloy.otlp_routes(use("web2")) is None
 
 
 def prometheus_host(use, name):
-    from pyinfra import host
+    from operations.base.inventory import hosts_running
     use(name)
-    return host._get_current_host() if hasattr(host, "_get_current_host") else host
+    return next(h for h in hosts_running("prometheus") if h.name == name)
 
 
 def test_no_alloy_with_otlp_no_receiver(inventory):
@@ -240,18 +249,27 @@ def test_an_older_prometheus_is_refused_naming_the_versions(version):
     assert "alloy_otlp = False" in str(exc.value)
 
 
-@pytest.mark.parametrize("suite", ["bookworm", "trixie", "sid"])
-def test_the_flag_given_is_one_the_real_prometheus_has(suite):
+def test_the_package_method_is_refused_for_a_receiving_prometheus(inventory):
+    use = inventory({"monitoring": ["mon1"], "web": ["web1"]},
+                    group_data={"web": {"alloy_otlp": True}},
+                    host_data={"mon1": {"prometheus_install_method": "package"}})
+    s = use("mon1")
+    with pytest.raises(SettingsError) as exc:
+        prometheus.otlp_flags(s)
+    assert "1080354" in str(exc.value) and "archive" in str(exc.value)
+
+
+@pytest.mark.parametrize("suite", ["trixie", "sid"])
+def test_debians_prometheus_is_built_without_the_otlp_receiver(suite, tmp_path):
+    """Why the package method is refused: Debian disabled the OTLP endpoint (changelog of
+    2.53.1+ds-1, bug #1080354). sid's 3.x refuses the flag; trixie's 2.53 lists no
+    otlp-write-receiver feature (an unknown feature name is only warned about)."""
+    binary = str(debian.program("prometheus", suite))
+    helptext = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=60)
+    assert "otlp" not in (helptext.stdout + helptext.stderr).lower()
     version = debian.upstream_version("prometheus", suite=suite)
-    helptext = subprocess.run([str(debian.program("prometheus", suite)), "--help"],
-                              capture_output=True, text=True, timeout=60)
-    helptext = helptext.stdout + helptext.stderr
-    try:
-        flag, = prometheus.otlp_receiver_flags(version, "x")
-    except SettingsError:   # bookworm's 2.42: it has no OTLP receiver at all
-        assert "otlp" not in helptext.lower()
-        return
-    name, _, feature = flag.partition("=")
-    assert name.lstrip("-") in helptext
-    if feature:
-        assert feature in helptext
+    flag, = prometheus.otlp_receiver_flags(version, "x")
+    res = subprocess.run([binary, flag, f"--config.file={tmp_path}/none.yml", "--help"],
+                         capture_output=True, text=True, timeout=60)
+    if flag == "--web.enable-otlp-receiver":
+        assert res.returncode != 0 and "unknown long flag" in res.stderr
