@@ -515,7 +515,7 @@ prometheus_scrape_jobs = []
 # raw Prometheus scrape_config entries, passed through as given
 prometheus_extra_scrape_configs = []
 # shipped rule sets to install, alerting and recording (each component's templates/<component>/<set>.rules.yml; default: all of them; the hosts dashboard reads host_recording's series)
-prometheus_shipped_rules = ['apps', 'backup', 'containers', 'haproxy', 'host', 'host_recording', 'loki', 'monitoring', 'mysql', 'nginx', 'postgres', 'processes', 'redis', 'snmp', 'systemd', 'targets', 'targets_recording', 'watchdog']
+prometheus_shipped_rules = ['apps', 'backup', 'containers', 'haproxy', 'host', 'host_recording', 'loki', 'monitoring', 'mysql', 'nginx', 'pipelines', 'postgres', 'processes', 'redis', 'snmp', 'systemd', 'targets', 'targets_recording', 'watchdog']
 # your own rule files (controller paths), validated and installed
 prometheus_rule_files = []
 # where the shipped alerts' runbook_url points: this URL + #alert-<alert name lowercased> (default: this README, whose section "Runbooks" has those anchors; a copy of that section elsewhere keeps them)
