@@ -36,7 +36,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from operations.components import alloy
-from operations.components.prometheus import server as prometheus
+from operations.components.prometheus import otlp
 from operations.stack import validate
 from harness.net import free_port
 
@@ -286,7 +286,7 @@ def test_a_real_prometheus_answers_the_dashboards_queries(tmp_path):
                              timeout=30).stdout.split()[2]
     port = free_port()
     (tmp_path / "prometheus.yml").write_text("global: {scrape_interval: 15s}\n")
-    flags = prometheus.otlp_receiver_flags(version, "test")
+    flags = otlp.otlp_receiver_flags(version, "test")
     proc = subprocess.Popen([binary, f"--config.file={tmp_path / 'prometheus.yml'}",
                              f"--storage.tsdb.path={tmp_path / 'data'}",
                              f"--web.listen-address=127.0.0.1:{port}", *flags],

@@ -4,7 +4,6 @@ shipped and the user's alert rules, sends alerts to every Alertmanager."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import yaml
@@ -20,8 +19,7 @@ from operations.base.component import Component, Leaves
 from operations.base.downgrades import DataFormatLine, downgrade_refusal
 from operations.base.facts import FreeSpace, ProgramVersion
 from operations.base.files import validated_file, validated_files
-from operations.base.install import (ARCHIVE_BIN_DIR, debian_package, directories, directory,
-                                     install_binaries,
+from operations.base.install import (ARCHIVE_BIN_DIR, directories, directory, install_binaries,
                                      system_user)
 from operations.base.inventory import (endpoint, hosts_running, listen_address, local_url,
                                        secret, settings)
@@ -32,9 +30,9 @@ from operations.base.services import Unit, service
 from operations.base.templates import render, shipped_rule_sets
 from operations.base.tls_auth import (PROMETHEUS_PASSWORD_FILE, is_protected, password_file,
                                       protect, scrape_client)
-from operations.components import alloy, vmcluster
+from operations.components import vmcluster
 from operations.components.grafana import server as grafana
-from operations.components.prometheus import federation, remote_write, snapshots
+from operations.components.prometheus import federation, otlp, remote_write, snapshots
 from operations.components.prometheus.targets import inventory_jobs, jobs
 
 NAME = "prometheus"
@@ -509,50 +507,6 @@ def config_content(s, jobs: list[dict]) -> str:
         user_jobs=user_scrape_configs(s))
 
 
-# Prometheus' OTLP receiver (POST /api/v1/otlp/v1/metrics), for the applications' metrics
-# the Alloys of the inventory forward (alloy_otlp): --web.enable-otlp-receiver from 3.0.0
-# (cmd/prometheus/main.go at v3.0.0 and v3.5.0); before, the feature flag
-# otlp-write-receiver, from 2.47.0 to 2.55.x (cmd/prometheus/main.go at v2.47.0, v2.53.0,
-# v2.55.0; absent at v2.46.0).
-OTLP_RECEIVER_SINCE = (3, 0, 0)
-OTLP_FEATURE_SINCE = (2, 47, 0)
-
-
-def otlp_receiver_flags(version: str | None, where: str) -> list[str]:
-    """The flag that turns the OTLP receiver on in Prometheus `version`; a SettingsError
-    naming the versions for an older one (`where`: which Prometheus, for the message)."""
-    numbers = version_tuple(re.sub(r"^\d+:", "", version or ""))
-    if numbers >= OTLP_RECEIVER_SINCE:
-        return ["--web.enable-otlp-receiver"]
-    if numbers >= OTLP_FEATURE_SINCE:
-        return ["--enable-feature=otlp-write-receiver"]
-    raise SettingsError(
-        f"{where}: the Alloys with alloy_otlp forward applications' metrics to this "
-        "Prometheus' OTLP receiver, which Prometheus has from 2.47.0 (feature flag "
-        f"otlp-write-receiver) and 3.0.0 (--web.enable-otlp-receiver); {version or 'an unknown version'} "
-        "has none: use a newer prometheus_version (archive method), set alloy_metrics_url "
-        "on those hosts to another OTLP receiver, or set alloy_otlp = False")
-
-
-def otlp_flags(s) -> list[str]:
-    """This Prometheus' OTLP receiver flag when an Alloy of the inventory ships OTLP
-    metrics to it: every replica of the HA group an Alloy ships to receives, so the
-    replicas hold the same series."""
-    if not alloy.receives_otlp(host):
-        return []
-    if s.prometheus_install_method == "package":
-        raise SettingsError(
-            f"host {host.name}: the Alloys with alloy_otlp forward applications' metrics to "
-            f"this Prometheus' OTLP receiver, which Debian's {debian_package(NAME)} package "
-            "is built without (disabled since 2.53.1+ds-1 until the OpenTelemetry Collector "
-            "libraries are in Debian, Debian bug #1080354; 3.5.3+ds1 in sid refuses "
-            "--web.enable-otlp-receiver): use prometheus_install_method = 'archive', set "
-            "alloy_metrics_url on those hosts to another OTLP receiver, or set alloy_otlp = "
-            "False")
-    return otlp_receiver_flags(s.prometheus_version,
-                               f"host {host.name}: prometheus_version {s.prometheus_version}")
-
-
 def flags(s, binary: str, web_flags: list[str] = (), otlp: list[str] = ()) -> list[str]:
     # in the flags' long-standing order, so a unit written before 3.8 stays as it was
     flagged = {} if retention_in_config(s.values) else retention(s)
@@ -663,7 +617,7 @@ def install():
         description="Prometheus monitoring server",
         documentation="https://prometheus.io/docs/",
         write_paths=[s.prometheus_data_dir],
-        exec_start=flags(s, binaries.path(NAME), web.flags, otlp_flags(s)),
+        exec_start=flags(s, binaries.path(NAME), web.flags, otlp.receiver_flags(s)),
     )
     service(unit, local_url(NAME, "/-/ready"), restart_on=[*binaries.ops, *web.restart_on],
             reload_on=reload_on)

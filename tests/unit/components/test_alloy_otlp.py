@@ -17,7 +17,7 @@ import pytest
 from operations.base import tls_auth
 from operations.base.schema import SettingsError
 from operations.components import alloy
-from operations.components.prometheus import server as prometheus
+from operations.components.prometheus import otlp, server as prometheus
 from operations.stack import validate
 from harness import debian
 
@@ -164,7 +164,7 @@ def test_no_alloy_with_otlp_no_receiver(inventory):
     use = inventory({"monitoring": ["mon1"], "web": ["web1"]})
     use("mon1")
     s = use("mon1")
-    assert prometheus.otlp_flags(s) == []
+    assert otlp.receiver_flags(s) == []
 
 
 def test_an_explicit_metrics_url_turns_no_receiver_on(inventory):
@@ -172,7 +172,7 @@ def test_an_explicit_metrics_url_turns_no_receiver_on(inventory):
                     host_data={"web1": {"alloy_otlp": True,
                                         "alloy_metrics_url": URLS["alloy_metrics_url"]}})
     s = use("mon1")
-    assert prometheus.otlp_flags(s) == []
+    assert otlp.receiver_flags(s) == []
 
 
 def test_the_receiving_prometheus_gets_its_flag(inventory):
@@ -180,8 +180,8 @@ def test_the_receiving_prometheus_gets_its_flag(inventory):
                     group_data={"web": {"alloy_otlp": True}},
                     host_data={"mon1": {"prometheus_version": "3.5.0"}})
     s = use("mon1")
-    assert prometheus.otlp_flags(s) == ["--web.enable-otlp-receiver"]
-    assert prometheus.flags(s, "/p", [], prometheus.otlp_flags(s))[-1] == \
+    assert otlp.receiver_flags(s) == ["--web.enable-otlp-receiver"]
+    assert prometheus.flags(s, "/p", [], otlp.receiver_flags(s))[-1] == \
         "--web.enable-otlp-receiver"
 
 
@@ -238,13 +238,13 @@ def test_the_otlp_ports_are_free_while_alloy_otlp_is_off(inventory):
     ("2.53.3+ds1-1", "--enable-feature=otlp-write-receiver"),
     ("2.47.0", "--enable-feature=otlp-write-receiver")])
 def test_the_otlp_receiver_flag_per_version(version, flag):
-    assert prometheus.otlp_receiver_flags(version, "x") == [flag]
+    assert otlp.otlp_receiver_flags(version, "x") == [flag]
 
 
 @pytest.mark.parametrize("version", ["2.46.0", "2.42.0+ds-5+deb12u1", None])
 def test_an_older_prometheus_is_refused_naming_the_versions(version):
     with pytest.raises(SettingsError) as exc:
-        prometheus.otlp_receiver_flags(version, "host mon1")
+        otlp.otlp_receiver_flags(version, "host mon1")
     assert "2.47.0" in str(exc.value) and "3.0.0" in str(exc.value)
     assert "alloy_otlp = False" in str(exc.value)
 
@@ -255,7 +255,7 @@ def test_the_package_method_is_refused_for_a_receiving_prometheus(inventory):
                     host_data={"mon1": {"prometheus_install_method": "package"}})
     s = use("mon1")
     with pytest.raises(SettingsError) as exc:
-        prometheus.otlp_flags(s)
+        otlp.receiver_flags(s)
     assert "1080354" in str(exc.value) and "archive" in str(exc.value)
 
 
@@ -268,7 +268,7 @@ def test_debians_prometheus_is_built_without_the_otlp_receiver(suite, tmp_path):
     helptext = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=60)
     assert "otlp" not in (helptext.stdout + helptext.stderr).lower()
     version = debian.upstream_version("prometheus", suite=suite)
-    flag, = prometheus.otlp_receiver_flags(version, "x")
+    flag, = otlp.otlp_receiver_flags(version, "x")
     res = subprocess.run([binary, flag, f"--config.file={tmp_path}/none.yml", "--help"],
                          capture_output=True, text=True, timeout=60)
     if flag == "--web.enable-otlp-receiver":
