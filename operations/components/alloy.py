@@ -2,6 +2,12 @@
 files of alloy_log_paths and, where Docker runs, the containers' logs, and pushes them to
 Loki with the labels host, job, unit / container / filename and level.
 
+With alloy_otlp it also receives the host's applications' OTLP (gRPC and HTTP) and
+profiles on alloy_otlp_address, batches them and forwards each signal over OTLP/HTTP to
+its backend: metrics to Prometheus' OTLP receiver (every replica of the group that
+scrapes the host), logs to Loki's OTLP endpoint, traces to Jaeger, profiles to Pyroscope
+(pyroscope.write); see README "Traces and profiles".
+
 Alloy runs as its own user alloy, in the groups that may read logs: systemd-journal (the
 journal), adm (/var/log) and docker (the Docker socket) where those groups exist and their
 source is shipped. The groups are given by the unit (SupplementaryGroups), not added to
