@@ -515,7 +515,7 @@ prometheus_scrape_jobs = []
 # raw Prometheus scrape_config entries, passed through as given
 prometheus_extra_scrape_configs = []
 # shipped rule sets to install, alerting and recording (each component's templates/<component>/<set>.rules.yml; default: all of them; the hosts dashboard reads host_recording's series)
-prometheus_shipped_rules = ['apps', 'backup', 'containers', 'haproxy', 'host', 'host_recording', 'jaeger', 'loki', 'monitoring', 'mysql', 'nginx', 'postgres', 'processes', 'pyroscope', 'redis', 'snmp', 'systemd', 'targets', 'targets_recording', 'watchdog']
+prometheus_shipped_rules = ['apps', 'backup', 'containers', 'haproxy', 'host', 'host_recording', 'jaeger', 'loki', 'monitoring', 'mysql', 'nginx', 'pipelines', 'postgres', 'processes', 'pyroscope', 'redis', 'snmp', 'systemd', 'targets', 'targets_recording', 'watchdog']
 # your own rule files (controller paths), validated and installed
 prometheus_rule_files = []
 # where the shipped alerts' runbook_url points: this URL + #alert-<alert name lowercased> (default: this README, whose section "Runbooks" has those anchors; a copy of that section elsewhere keeps them)
@@ -630,6 +630,22 @@ alloy_journal = True
 alloy_docker_logs = 'auto'
 # push URL of the Loki to ship to (default: the first Loki host of the inventory, http://<host>:<loki_port>/loki/api/v1/push)
 alloy_loki_url = None
+# also receive applications' OTLP (gRPC and HTTP) and profiles, batch them and forward: metrics to Prometheus' OTLP receiver, logs to Loki, traces to Jaeger, profiles to Pyroscope (each where the inventory has one or a URL setting names one; Alloy 1.10.0 or later)
+alloy_otlp = False
+# address the OTLP and profile receivers listen on (127.0.0.1: this host's applications only; 0.0.0.0 to take other hosts' too)
+alloy_otlp_address = '127.0.0.1'
+# OTLP over gRPC (otelcol.receiver.otlp)
+alloy_otlp_grpc_port = 4317
+# OTLP over HTTP: POST /v1/traces, /v1/metrics, /v1/logs
+alloy_otlp_http_port = 4318
+# profiles (pyroscope.receive_http: POST /ingest and the push API), forwarded to Pyroscope
+alloy_profiles_port = 4041
+# OTLP metrics URL to forward applications' metrics to (default: every replica of the first Prometheus of the inventory, http://<host>:<prometheus_port>/api/v1/otlp/v1/metrics, with the stack's TLS and login)
+alloy_metrics_url = None
+# OTLP/HTTP traces URL to forward spans to (default: the first Jaeger host, http://<host>:<jaeger_otlp_port>/v1/traces)
+alloy_traces_url = None
+# Pyroscope URL to forward profiles to (default: the first Pyroscope host, http://<host>:<pyroscope_port>)
+alloy_profiles_url = None
 
 # -- grafana ------------------------------------------------------------------
 # install grafana (dashboards; data sources and dashboards provisioned over its API)

@@ -97,6 +97,9 @@ class Component:
     # its int settings naming further TCP ports it listens on, at its listen address
     # (no two programs of a host may share a port: operations/base/placement.py)
     extra_ports: tuple[str, ...] = ()
+    # ports it takes only under some of its settings, at an address of their own:
+    # (settings) -> [(int setting naming the port, listen address)]
+    extra_listeners: Callable[[Any], list[tuple[str, str]]] | None = None
     # ports its config fixes, not a setting: (what it is, address, port)
     fixed_listeners: tuple[tuple[str, str, int], ...] = ()
     install_method: str = "archive"

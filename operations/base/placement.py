@@ -47,6 +47,9 @@ def listeners(h) -> list[Listener]:
                            s.values[key] != catalogue.setting(key).default)
                   for key in (f"{c.name}_port", *c.extra_ports)]
         found += [Listener(*fixed) for fixed in c.fixed_listeners]
+        found += [Listener(key, address, s.values[key],
+                           s.values[key] != catalogue.setting(key).default)
+                  for key, address in (c.extra_listeners(s) if c.extra_listeners else ())]
     return found
 
 

@@ -64,7 +64,7 @@ EXPECTED_UIDS = {"monstack-hosts", "monstack-stack", "monstack-redis", "monstack
                  "monstack-apps", "monstack-alerts", "monstack-logs", "monstack-containers",
                  "monstack-network",
                  "monstack-mysql", "monstack-nginx", "monstack-haproxy",
-                 "monstack-processes", "monstack-systemd"}
+                 "monstack-processes", "monstack-systemd", "monstack-pipelines"}
 
 def _ids(paths):
     return [p.name for p in paths]
@@ -535,6 +535,25 @@ UPSTREAM_NAMES = {
     "otelcol_exporter_send_failed_spans_total": "jaeger",
 }
 
+# Alloy's pipeline metrics (alloy_otlp) as grafana/alloy v1.17.1 exposes them:
+# operations/alloy-mixin/rendered/alerts/alloy_otelcol.yaml and
+# rendered/dashboards/alloy-opentelemetry.json (the OpenTelemetry Collector's receiver and
+# exporter metrics: accepted/refused, sent/send_failed/enqueue_failed per signal, queue
+# size and capacity), docs/sources/reference/components/pyroscope/pyroscope.write.md
+# (sent and dropped profiles). No Alloy binary to read: the exact names, by hand.
+ALLOY_PIPELINE_NAMES = {
+    **{f"otelcol_receiver_{what}_{item}_total": "otelcol.receiver.otlp"
+       for what in ("accepted", "refused")
+       for item in ("spans", "metric_points", "log_records")},
+    **{f"otelcol_exporter_{what}_{item}_total": "otelcol.exporter.otlphttp"
+       for what in ("sent", "send_failed", "enqueue_failed")
+       for item in ("spans", "metric_points", "log_records")},
+    "otelcol_exporter_queue_size": "otelcol.exporter.otlphttp",
+    "otelcol_exporter_queue_capacity": "otelcol.exporter.otlphttp",
+    "pyroscope_write_sent_profiles_total": "pyroscope.write",
+    "pyroscope_write_dropped_profiles_total": "pyroscope.write",
+}
+
 # Names snmp_exporter takes from the modules of its snmp.yml (upstream's generated ones,
 # written by the deploy from the release archive), not from its binary: checked by hand in
 # prometheus/snmp_exporter v0.30.1, snmp.yml, module if_mib (the IF-MIB objects' names).
@@ -713,6 +732,8 @@ def verify_metric_name(name: str, suite: str = debian.OLDEST) -> tuple[bool, str
         return True, f"{UPSTREAM_NAMES[name]} metric, checked in its source (UPSTREAM_NAMES)"
     if name in SNMP_MODULE_NAMES:
         return True, f"snmp_exporter module {SNMP_MODULE_NAMES[name]} (SNMP_MODULE_NAMES)"
+    if name in ALLOY_PIPELINE_NAMES:
+        return True, f"Alloy's {ALLOY_PIPELINE_NAMES[name]} (ALLOY_PIPELINE_NAMES)"
     ns = name.split("_", 1)[0]
     if ns not in NAMESPACES or "_" not in name:
         return False, f"no deployed component exposes names starting with {ns!r}"
@@ -782,6 +803,7 @@ def test_upstream_allow_list_is_used_and_small():
     assert len(UPSTREAM_NAMES) <= 15
     assert set(SNMP_MODULE_NAMES) <= used, set(SNMP_MODULE_NAMES) - used
     assert len(SNMP_MODULE_NAMES) <= 10
+    assert set(ALLOY_PIPELINE_NAMES) <= used, set(ALLOY_PIPELINE_NAMES) - used
 
 
 @pytest.mark.parametrize("suite", BINARY_SUITES)

@@ -278,3 +278,72 @@ def test_release_files_install_through_the_artifact_code(tmp_path):
             assert path.read_text().startswith(f"#!/bin/sh\n# {component.upper()} TEST DOUBLE")
     finally:
         mirror.stop()
+
+
+# -- Alloy's application pipeline (alloy_otlp) ---------------------------------------------------
+OTLP_CONFIG = '''
+otelcol.receiver.otlp "apps" {
+	http {
+		endpoint = "127.0.0.1:4318"
+	}
+	output {
+		traces = [otelcol.processor.batch.apps.input]
+	}
+}
+
+otelcol.processor.batch "apps" {
+	output {
+		traces = [otelcol.exporter.otlphttp.jaeger.input]
+	}
+}
+
+otelcol.exporter.otlphttp "jaeger" {
+	client {
+		endpoint = "http://10.0.0.1:14318"
+	}
+}
+'''
+
+
+def test_alloy_validate_refuses_an_undeclared_reference_and_a_missing_endpoint(tmp_path):
+    good = tmp_path / "good.alloy"
+    good.write_text(OTLP_CONFIG)
+    assert double.main(["alloy", "validate", str(good)]) == 0
+    for name, text in (("ref", OTLP_CONFIG.replace("otlphttp.jaeger.input", "otlphttp.tempo.input")),
+                       ("endpoint", OTLP_CONFIG.replace('endpoint = "http://10.0.0.1:14318"', "")),
+                       ("output", OTLP_CONFIG.replace("output {\n\t\ttraces = [otelcol.processor"
+                                                      ".batch.apps.input]\n\t}", ""))):
+        bad = tmp_path / f"{name}.alloy"
+        bad.write_text(text)
+        assert double.main(["alloy", "validate", str(bad)]) == 1, name
+
+
+def test_the_pipeline_follows_the_batch_to_the_exporters_default_path():
+    pipeline = double.Pipeline(double.validate_alloy(OTLP_CONFIG))
+    (target,) = pipeline.targets["traces"]
+    assert (target.cid, target.url) == ("otelcol.exporter.otlphttp.jaeger",
+                                        "http://10.0.0.1:14318/v1/traces")
+    assert pipeline.targets["metrics"] == [] and pipeline.targets["logs"] == []
+    assert pipeline.listeners() == [("otlp-http", "127.0.0.1", 4318,
+                                     "otelcol.receiver.otlp.apps")]
+
+
+def test_items_are_counted_in_protobuf_and_json():
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+    req = metrics_service_pb2.ExportMetricsServiceRequest()
+    metrics = req.resource_metrics.add().scope_metrics.add().metrics
+    counter = metrics.add(name="c")
+    for value in (1, 2, 3):
+        counter.sum.data_points.add(as_int=value)
+    metrics.add(name="h").histogram.data_points.add(count=4)
+    assert double.count_items("metrics", req.SerializeToString(), "application/x-protobuf") == 4
+    logs = logs_service_pb2.ExportLogsServiceRequest()
+    records = logs.resource_logs.add().scope_logs.add().log_records
+    for _ in range(5):
+        records.add()
+    assert double.count_items("logs", logs.SerializeToString(), "application/x-protobuf") == 5
+    body = b'{"resourceSpans":[{"scopeSpans":[{"spans":[{},{}]},{"spans":[{}]}]}]}'
+    assert double.count_items("traces", body, "application/json") == 3
+    with pytest.raises(ValueError):
+        double.count_items("traces", b"\x0a\xff", "application/x-protobuf")

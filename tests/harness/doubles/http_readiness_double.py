@@ -20,7 +20,28 @@ does is what the deploy relies on:
   and /metrics with one trivial metric, monstack_test_double_info;
 * where the real program writes (Loki: its path_prefix; Alloy: --storage.path) it writes
   a marker file, so a unit whose sandbox forbids that write fails here too; Alloy
-  re-reads its config on SIGHUP, as the real one does.
+  re-reads its config on SIGHUP, as the real one does;
+* Loki accepts OTLP logs (POST /otlp/v1/logs: 204) and stores nothing;
+* Alloy's application pipeline (alloy_otlp), from the components of its config: with an
+  otelcol.receiver.otlp block it listens on the block's http endpoint and forwards each
+  POST /v1/traces, /v1/metrics, /v1/logs body verbatim (same Content-Type and
+  Content-Encoding) to the URL of every otelcol.exporter.otlphttp its output reaches
+  (through otelcol.processor.batch, which does not batch here: each request is forwarded
+  as it comes), with the exporter's otelcol.auth.basic login and tls ca_file; it answers
+  the application 200 once the body decodes, as the real receiver does once the data is
+  in the pipeline, whether the export then succeeds or not. On the grpc endpoint it
+  ONLY ACCEPTS CONNECTIONS (no gRPC is spoken: a gRPC exporter gets no answer). With a
+  pyroscope.receive_http block it listens on its http listen_address:listen_port and
+  forwards POST /ingest and /push.v1.PusherService/Push (path, query and body) to every
+  pyroscope.write endpoint url its forward_to names, answering the backend's status.
+  It counts spans, metric points and log records received (refused: a body that does
+  not decode), sent and failed per exporter, and profiles sent and dropped, and shows
+  them on /metrics under Alloy's own names (otelcol_receiver_accepted_spans_total,
+  otelcol_exporter_sent_spans_total, otelcol_exporter_send_failed_spans_total, ...;
+  grafana/alloy v1.17.1 operations/alloy-mixin/rendered/alerts/alloy_otelcol.yaml) with
+  the label component_id. `alloy validate` also parses the config's blocks and checks
+  that every component a reference names is declared and that the arguments the deploy
+  relies on are there.
 
 Standard library only (fleet hosts have python3, not PyYAML). It is installed as a
 single file named like the real binary: a /bin/sh launcher line that execs python3 on
@@ -29,8 +50,14 @@ the file itself (see tests/harness/doubles/__init__.py, `launcher`). Run directl
     python3 http_readiness_double.py loki -config.file=/etc/loki/loki.yaml
 """
 
+import base64
+import gzip
 import json
 import os
+import ssl
+import urllib.error
+import urllib.request
+import zlib
 import re
 import signal
 import socket
@@ -256,18 +283,563 @@ def check_alloy(text: str) -> None:
         raise ValueError(f"{stack[-1][1]}: {stack[-1][0]} is never closed")
 
 
+# -- Alloy's blocks, parsed ------------------------------------------------------------------------
+class Ref(str):
+    """A reference to another component's export (otelcol.processor.batch.apps.input)."""
+
+
+_ALLOY_LEX = re.compile(r"""
+    (?P<space>\s+|//[^\n]*|/\*.*?\*/)
+  | (?P<string>"(?:[^"\\\n]|\\.)*")
+  | (?P<raw>`[^`]*`)
+  | (?P<number>-?\d+(?:\.\d+)?)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+  | (?P<punct>[{}\[\](),=])
+""", re.S | re.X)
+
+
+def _alloy_tokens(text: str) -> list[tuple[str, str, int]]:
+    out, i = [], 0
+    while i < len(text):
+        m = _ALLOY_LEX.match(text, i)
+        if not m:
+            raise ValueError(f"{text.count(chr(10), 0, i) + 1}: unexpected {text[i]!r}")
+        if m.lastgroup != "space":
+            out.append((m.lastgroup, m.group(), text.count("\n", 0, i) + 1))
+        i = m.end()
+    return out
+
+
+class _AlloyParser:
+    def __init__(self, text: str):
+        self.toks = _alloy_tokens(text)
+        self.i = 0
+
+    def peek(self):
+        return self.toks[self.i] if self.i < len(self.toks) else ("eof", "", -1)
+
+    def take(self, value=None):
+        tok = self.peek()
+        if value is not None and tok[1] != value:
+            raise ValueError(f"{tok[2]}: expected {value!r}, got {tok[1]!r}")
+        self.i += 1
+        return tok
+
+    def body(self, closing=None) -> dict:
+        """Attributes (name -> value) and blocks (name -> [(label, body), ...])."""
+        out = {}
+        while self.peek()[1] != (closing or "") and self.peek()[0] != "eof":
+            kind, name, line = self.take()
+            if kind != "ident":
+                raise ValueError(f"{line}: expected an attribute or block name, got {name!r}")
+            if self.peek()[1] == "=":
+                self.take("=")
+                if name in out:
+                    raise ValueError(f"{line}: attribute {name!r} set twice")
+                out[name] = self.expr()
+                continue
+            label = None
+            if self.peek()[0] == "string":
+                label = json.loads(self.take()[1])
+            self.take("{")
+            inner = self.body("}")
+            self.take("}")
+            out.setdefault(name, Blocks()).append((label, inner))
+        if closing is None and self.peek()[0] != "eof":
+            raise ValueError(f"{self.peek()[2]}: unexpected {self.peek()[1]!r}")
+        return out
+
+    def expr(self):
+        kind, value, line = self.take()
+        if kind == "string":
+            return json.loads(value)
+        if kind == "raw":
+            return value[1:-1]
+        if kind == "number":
+            return float(value) if "." in value else int(value)
+        if kind == "ident":
+            if value in ("true", "false"):
+                return value == "true"
+            if value == "null":
+                return None
+            if self.peek()[1] == "(":   # a function call: its value is not known here
+                self.take("(")
+                while self.peek()[1] != ")":
+                    self.expr()
+                    if self.peek()[1] == ",":
+                        self.take(",")
+                self.take(")")
+                return None
+            return Ref(value)
+        if value == "[":
+            items = []
+            while self.peek()[1] != "]":
+                items.append(self.expr())
+                if self.peek()[1] == ",":
+                    self.take(",")
+            self.take("]")
+            return items
+        if value == "{":
+            obj = {}
+            while self.peek()[1] != "}":
+                key = self.take()
+                obj[json.loads(key[1]) if key[0] == "string" else key[1]] = (
+                    self.take("=") and self.expr())
+                if self.peek()[1] == ",":
+                    self.take(",")
+            self.take("}")
+            return obj
+        raise ValueError(f"{line}: unexpected {value!r}")
+
+
+class Blocks(list):
+    """The blocks of one name in a body: [(label, body), ...]."""
+
+
+def parse_alloy(text: str) -> dict[str, dict]:
+    """The components of a config: id (name.label) -> body."""
+    check_alloy(text)
+    components = {}
+    for name, blocks in _AlloyParser(text).body().items():
+        if not isinstance(blocks, Blocks):
+            raise ValueError(f"top-level attribute {name!r}: only components belong there")
+        for label, body in blocks:
+            cid = f"{name}.{label}" if label is not None else name
+            if cid in components:
+                raise ValueError(f"component {cid} declared twice")
+            components[cid] = body
+    return components
+
+
+def _refs(value):
+    if isinstance(value, Ref):
+        yield value
+    elif isinstance(value, Blocks):
+        for _, body in value:
+            yield from _refs(body)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _refs(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _refs(v)
+
+
+COMPONENT_NAMESPACES = ("otelcol", "pyroscope", "local", "loki", "discovery", "prometheus")
+# what `alloy validate` refuses missing (grafana/alloy v1.17.1 docs: Required "yes")
+REQUIRED = {"otelcol.receiver.otlp": ("block", "output"),
+            "otelcol.processor.batch": ("block", "output"),
+            "otelcol.exporter.otlphttp": ("block", "client"),
+            "pyroscope.receive_http": ("attribute", "forward_to"),
+            "local.file": ("attribute", "filename")}
+
+
+def validate_alloy(text: str) -> dict[str, dict]:
+    """Parse the config; every reference names a declared component; the arguments the
+    deploy relies on are there. Returns the components."""
+    components = parse_alloy(text)
+    for cid, body in components.items():
+        for ref in _refs(body):
+            if ref.split(".")[0] in COMPONENT_NAMESPACES and not any(
+                    ref.startswith(other + ".") for other in components):
+                raise ValueError(f"{cid}: {ref} names no declared component")
+        kind = cid.rsplit(".", 1)[0]
+        need = REQUIRED.get(kind)
+        if need and need[1] not in body:
+            raise ValueError(f"{cid}: missing required {need[0]} {need[1]!r}")
+        if kind == "otelcol.exporter.otlphttp" and "endpoint" not in _first_block(body, "client"):
+            raise ValueError(f"{cid}: client: missing required attribute 'endpoint'")
+        if kind == "pyroscope.write":
+            for _, endpoint in body.get("endpoint", []):
+                if "url" not in endpoint:
+                    raise ValueError(f"{cid}: endpoint: missing required attribute 'url'")
+    return components
+
+
+def _first_block(body: dict, name: str) -> dict:
+    blocks = body.get(name) or []
+    return blocks[0][1] if blocks else {}
+
+
+def _component_of(ref: str, components: dict) -> str:
+    return next((c for c in components if ref.startswith(c + ".")), ref)
+
+
+SIGNALS = {"traces": "spans", "metrics": "metric_points", "logs": "log_records"}
+
+
+class Target:
+    """Where one exporter sends one signal."""
+
+    def __init__(self, cid: str, url: str, login=None, ca_file=None):
+        self.cid, self.url, self.login, self.ca_file = cid, url, login, ca_file
+
+    def context(self):
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+
+
+def _login(auth_ref, components) -> tuple[str, str] | None:
+    if not auth_ref:
+        return None
+    body = components.get(_component_of(auth_ref, components), {})
+    client = _first_block(body, "client_auth")
+    username = body.get("username", client.get("username", ""))
+    password = body.get("password", client.get("password", ""))
+    if isinstance(password, Ref):   # local.file.<label>.content: the file, verbatim
+        source = components.get(_component_of(password, components), {})
+        with open(source["filename"]) as fh:
+            password = fh.read()
+    return username, password
+
+
+def otlp_targets(components: dict) -> dict[str, list[Target]]:
+    """signal -> the exporters its data reaches from the receivers (through processors)."""
+    receivers = [c for c in components if c.startswith("otelcol.receiver.otlp.")]
+    out = {sig: [] for sig in SIGNALS}
+    for sig in SIGNALS:
+        todo = [r for rc in receivers for r in _first_block(components[rc], "output").get(sig, [])]
+        seen = set()
+        while todo:
+            cid = _component_of(todo.pop(0), components)
+            if cid in seen:
+                continue
+            seen.add(cid)
+            body = components.get(cid, {})
+            if cid.startswith("otelcol.exporter.otlphttp."):
+                client = _first_block(body, "client")
+                url = body.get(f"{sig}_endpoint") or (
+                    client["endpoint"].rstrip("/") + f"/v1/{sig}")
+                out[sig].append(Target(cid, url, _login(client.get("auth"), components),
+                                          _first_block(client, "tls").get("ca_file")))
+            else:
+                todo += _first_block(body, "output").get(sig, [])
+    return out
+
+
+# OTLP protobuf: the repeated field holding each level, down to the items counted
+# (opentelemetry-proto: collector/*/v1/*_service.proto, trace, metrics and logs .proto)
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        if i >= len(buf):
+            raise ValueError("truncated varint")
+        b = buf[i]
+        value |= (b & 0x7F) << shift
+        i += 1
+        if not b & 0x80:
+            return value, i
+        shift += 7
+
+
+def _fields(buf: bytes):
+    i = 0
+    while i < len(buf):
+        key, i = _varint(buf, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, i = _varint(buf, i)
+            yield number, None
+        elif wire in (1, 5):
+            i += 8 if wire == 1 else 4
+            yield number, None
+        elif wire == 2:
+            n, i = _varint(buf, i)
+            if i + n > len(buf):
+                raise ValueError("truncated field")
+            yield number, buf[i:i + n]
+            i += n
+        else:
+            raise ValueError(f"wire type {wire}")
+    if i != len(buf):
+        raise ValueError("truncated message")
+
+
+def _sub(buf: bytes, number: int) -> list[bytes]:
+    return [data for n, data in _fields(buf) if n == number and data is not None]
+
+
+METRIC_DATA = (5, 7, 9, 10, 11)   # gauge, sum, histogram, exponential_histogram, summary
+JSON_LEVELS = {"traces": ("resourceSpans", "scopeSpans", "spans"),
+               "metrics": ("resourceMetrics", "scopeMetrics", "metrics"),
+               "logs": ("resourceLogs", "scopeLogs", "logRecords")}
+
+
+def count_items(sig: str, body: bytes, content_type: str) -> int:
+    """Spans, metric data points or log records in an OTLP/HTTP request body."""
+    if "json" in content_type:
+        outer, inner, leaf = JSON_LEVELS[sig]
+        items = [x for r in json.loads(body).get(outer, [])
+                 for s in r.get(inner, []) for x in s.get(leaf, [])]
+        if sig != "metrics":
+            return len(items)
+        return sum(len(m[k].get("dataPoints", [])) for m in items for k in
+                   ("gauge", "sum", "histogram", "exponentialHistogram", "summary") if k in m)
+    total = 0
+    for resource in _sub(body, 1):
+        for scope in _sub(resource, 2):
+            for item in _sub(scope, 2):
+                if sig != "metrics":
+                    total += 1
+                    continue
+                total += sum(len(_sub(data, 1)) for number, data in _fields(item)
+                             if number in METRIC_DATA and data is not None)
+    return total
+
+
+class Counters:
+    """Alloy's metrics of the pipeline: (name, component_id) -> value."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.values: dict[tuple[str, str], float] = {}
+
+    def add(self, name: str, cid: str, value: float = 1) -> None:
+        with self.lock:
+            self.values[(name, cid)] = self.values.get((name, cid), 0) + value
+
+    def get(self, name: str, cid: str) -> float:
+        with self.lock:
+            return self.values.get((name, cid), 0)
+
+    def text(self) -> str:
+        with self.lock:
+            items = sorted(self.values.items())
+        out, typed = [], set()
+        for (name, cid), value in items:
+            if name not in typed:
+                kind = "gauge" if name.startswith("otelcol_exporter_queue_") else "counter"
+                out.append(f"# TYPE {name} {kind}")
+                typed.add(name)
+            out.append(f'{name}{{component_id="{cid}",component_path="/"}} {value:g}')
+        return "".join(line + "\n" for line in out)
+
+
+def _forward(url: str, data: bytes, headers: dict, login=None, context=None) -> int:
+    headers = dict(headers)
+    if login:
+        token = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as resp:
+            resp.read()
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (OSError, ValueError):
+        return 0
+
+
+def _decoded(body: bytes, encoding: str) -> bytes:
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    if encoding in ("deflate", "zlib"):
+        return zlib.decompress(body)
+    if encoding:
+        raise ValueError(f"content encoding {encoding!r} is not one the double decodes")
+    return body
+
+
+class Pipeline:
+    """Alloy's application pipeline from its components (see the module docstring)."""
+
+    def __init__(self, components: dict):
+        self.components = components
+        self.counters = Counters()
+        self.receivers = [c for c in components if c.startswith("otelcol.receiver.otlp.")]
+        self.targets = otlp_targets(components)
+        exporters = {t.cid for targets in self.targets.values() for t in targets}
+        for cid in exporters:   # nothing is ever queued here
+            self.counters.add("otelcol_exporter_queue_size", cid, 0)
+            self.counters.add("otelcol_exporter_queue_capacity", cid, 1000)
+        for sig, item in SIGNALS.items():
+            for r in self.receivers:
+                for what in ("accepted", "refused"):
+                    self.counters.add(f"otelcol_receiver_{what}_{item}_total", r, 0)
+            for t in self.targets[sig]:
+                for what in ("sent", "send_failed", "enqueue_failed"):
+                    self.counters.add(f"otelcol_exporter_{what}_{item}_total", t.cid, 0)
+        self.profile_writers = {}
+        for cid, body in components.items():
+            if cid.startswith("pyroscope.receive_http."):
+                writers = [_component_of(r, components) for r in body.get("forward_to", [])]
+                self.profile_writers[cid] = [
+                    (w, [e.get("url") for _, e in components.get(w, {}).get("endpoint", [])])
+                    for w in writers]
+                for w, _ in self.profile_writers[cid]:
+                    self.counters.add("pyroscope_write_sent_profiles_total", w, 0)
+                    self.counters.add("pyroscope_write_dropped_profiles_total", w, 0)
+
+    def listeners(self) -> list[tuple[str, str, int, str]]:
+        """(kind, address, port, component) of every listener the components open."""
+        out = []
+        for r in self.receivers:
+            for kind, default in (("http", "0.0.0.0:4318"), ("grpc", "0.0.0.0:4317")):
+                if kind in self.components[r]:
+                    address, port = host_port(_first_block(self.components[r], kind)
+                                              .get("endpoint", default))
+                    out.append((f"otlp-{kind}", address, port, r))
+        for cid in self.profile_writers:
+            block = _first_block(self.components[cid], "http")
+            out.append(("profiles", block.get("listen_address") or "0.0.0.0",
+                        int(block.get("listen_port", 8080)), cid))
+        return out
+
+    def otlp(self, receiver: str, sig: str, body: bytes, headers) -> tuple:
+        kind = headers.get("Content-Type") or "application/x-protobuf"
+        item = SIGNALS[sig]
+        try:
+            count = count_items(sig, _decoded(body, headers.get("Content-Encoding") or ""),
+                                kind)
+        except (ValueError, OSError, KeyError, TypeError, AttributeError) as exc:
+            self.counters.add(f"otelcol_receiver_refused_{item}_total", receiver, 0)
+            return 400, f"cannot decode the {sig} request: {exc}\n".encode(), "text/plain"
+        self.counters.add(f"otelcol_receiver_accepted_{item}_total", receiver, count)
+        sent = {"Content-Type": kind}
+        if headers.get("Content-Encoding"):
+            sent["Content-Encoding"] = headers["Content-Encoding"]
+        for t in self.targets[sig]:
+            status = _forward(t.url, body, sent, t.login, t.context())
+            what = "sent" if 200 <= status < 300 else "send_failed"
+            self.counters.add(f"otelcol_exporter_{what}_{item}_total", t.cid, count)
+            if what == "send_failed":
+                print(f"alloy TEST DOUBLE: {t.cid}: POST {t.url}: status {status or 'none'}",
+                      flush=True)
+        if "json" in kind:
+            return 200, b"{}", "application/json"
+        return 200, b"", "application/x-protobuf"
+
+    def profiles(self, cid: str, path: str, body: bytes, headers) -> int:
+        worst = 200
+        sent = {k: headers[k] for k in ("Content-Type", "Content-Encoding") if headers.get(k)}
+        for writer, urls in self.profile_writers.get(cid, []):
+            for url in urls:
+                status = _forward(url.rstrip("/") + path, body, sent)
+                ok = 200 <= status < 300
+                self.counters.add("pyroscope_write_sent_profiles_total" if ok else
+                                  "pyroscope_write_dropped_profiles_total", writer)
+                if not ok:
+                    worst = status or 502
+        return worst
+
+
+def serve_pipeline(pipeline: Pipeline) -> list:
+    """Start the listeners of the application pipeline, each in a thread; their servers."""
+    servers = []
+    for kind, address, port, cid in pipeline.listeners():
+        if kind == "otlp-grpc":
+            sock = _listening_socket(address, port)
+            threading.Thread(target=_accept_only, args=(sock,), daemon=True).start()
+            servers.append(sock)
+        else:
+            handler = (_otlp_handler(pipeline, cid) if kind == "otlp-http"
+                       else _profiles_handler(pipeline, cid))
+            server = _server_class(address)((address.strip("[]"), port), handler)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            servers.append(server)
+        print(f"alloy TEST DOUBLE: {kind} listening on {address}:{port}", flush=True)
+    return servers
+
+
+def _listening_socket(address: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((address.strip("[]"), port))
+    sock.listen(16)
+    return sock
+
+
+def _accept_only(sock: socket.socket) -> None:
+    """gRPC's port: connections are accepted and read until closed; no gRPC is spoken."""
+    def drain(conn):
+        with conn:
+            while conn.recv(65536):
+                pass
+
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        threading.Thread(target=drain, args=(conn,), daemon=True).start()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _answer(self, status, data=b"", kind="text/plain"):
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def _otlp_handler(pipeline: Pipeline, receiver: str):
+    paths = {f"/v1/{sig}": sig for sig in SIGNALS}
+
+    class Handler(_Handler):
+        def do_POST(self):  # noqa: N802
+            body = self._body()
+            sig = paths.get(self.path.split("?")[0])
+            if sig is None:
+                self._answer(404, b"404 page not found\n")
+            else:
+                self._answer(*pipeline.otlp(receiver, sig, body, self.headers))
+
+    return Handler
+
+
+def _profiles_handler(pipeline: Pipeline, cid: str):
+    class Handler(_Handler):
+        def do_POST(self):  # noqa: N802
+            body = self._body()
+            if self.path.split("?")[0] in ("/ingest", "/push.v1.PusherService/Push"):
+                self._answer(pipeline.profiles(cid, self.path, body, self.headers))
+            else:
+                self._answer(404, b"404 page not found\n")
+
+    return Handler
+
+
+def _server_class(address: str):
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+        address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    return Server
+
+
 # -- serving -----------------------------------------------------------------------------------
-def serve(program: str, address: str, port: int) -> None:
+# POST paths a double accepts and answers with a status, storing nothing
+ACCEPTED_POSTS = {"loki": {"/otlp/v1/logs": 204}}
+
+
+def serve(program: str, address: str, port: int, metrics=lambda: "") -> None:
+    """Serve readiness and /metrics (one trivial metric, and what `metrics()` gives)."""
     ready = READY_PATHS[program]
     body = (f"# HELP monstack_test_double_info A test double of {program} answers here.\n"
             "# TYPE monstack_test_double_info gauge\n"
-            f'monstack_test_double_info{{program="{program}"}} 1\n').encode()
+            f'monstack_test_double_info{{program="{program}"}} 1\n')
+    posts = ACCEPTED_POSTS.get(program, {})
 
     class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status = posts.get(self.path.split("?")[0])
+            if status:
+                self._answer(status, b"")
+            else:
+                self._answer(404, b"not found\n")
+
         def do_GET(self):  # noqa: N802
             path = self.path.split("?")[0]
             if path == "/metrics":
-                self._answer(200, body, "text/plain; version=0.0.4")
+                self._answer(200, (body + metrics()).encode(), "text/plain; version=0.0.4")
             elif path in (ready, "/-/healthy"):
                 self._answer(200, f"{program} test double is ready\n".encode())
             else:
@@ -378,7 +950,12 @@ def alloy(args: list[str]) -> int:
         _, rest = cobra_flags(args, ALLOY_VALIDATE_FLAGS)
         if len(rest) != 1:
             raise UsageError(f"Error: accepts 1 arg(s), received {len(rest)}", 1)
-        checked_alloy_file(rest[0], "Error: ", "validation failed")
+        text = checked_alloy_file(rest[0], "Error: ", "validation failed")
+        try:
+            validate_alloy(text)
+        except ValueError as exc:
+            print(f"Error: {rest[0]}:{exc}", file=sys.stderr)
+            raise UsageError("Error: validation failed", 1) from None
         return 0
     if command != "run":
         raise UsageError(f"Error: unknown command {command!r} for \"alloy\"", 1)
@@ -387,9 +964,18 @@ def alloy(args: list[str]) -> int:
         raise UsageError("Error: accepts 1 arg(s)", 1)
     config = rest[0]
 
+    running = {"pipeline": None, "servers": []}
+
     def load():
         with open(config) as fh:
-            check_alloy(fh.read())
+            pipeline = Pipeline(validate_alloy(fh.read()))
+        for server in running["servers"]:   # the application pipeline anew
+            if isinstance(server, socket.socket):
+                server.close()
+            else:
+                server.shutdown()
+                server.server_close()
+        running.update(pipeline=pipeline, servers=serve_pipeline(pipeline))
 
     load()
     mark(flags.get("storage.path", "data-alloy"), "alloy")
@@ -401,8 +987,9 @@ def alloy(args: list[str]) -> int:
         except (OSError, ValueError) as exc:
             print(f"msg=\"failed to reload config\" err={exc}", flush=True)
 
-    signal.signal(signal.SIGHUP, reload)
-    serve("alloy", *host_port(flags.get("server.http.listen-addr", "127.0.0.1:12345")))
+    signal.signal(signal.SIGHUP, lambda *a: threading.Thread(target=reload).start())
+    serve("alloy", *host_port(flags.get("server.http.listen-addr", "127.0.0.1:12345")),
+          metrics=lambda: running["pipeline"].counters.text())
     return 0
 
 
