@@ -257,16 +257,25 @@ def purge_commands(f: Found) -> list[str]:
 def remove(f: Found) -> None:
     """Plan the removal of what is there of one component (names: no per-host detail)."""
     name = f.candidate.name
-    for what, commands in (
-            (f"Remove {name} (disabled here): stop, disable, unit, programs",
-             unit_and_programs_commands),
-            (f"Remove {name}'s package (disabled here)", package_commands),
-            (f"Remove {name}'s config and started stamp (disabled here)", config_commands),
-            (f"Remove {name}'s data and service user (disabled here, {name}_purge_data)",
-             purge_commands)):
-        steps = commands(f)
-        if steps:   # one step per kind, all of its commands in one remote shell
-            server.shell(name=what, commands=[" && ".join(steps)])
+    # One call site per kind of step, not a loop: pyinfra tells operations apart by the
+    # line they are called from, so one line serving four kinds would merge different
+    # kinds of step of different hosts into one operation.
+    steps = unit_and_programs_commands(f)
+    if steps:
+        server.shell(name=f"Remove {name} (disabled here): stop, disable, unit, programs",
+                     commands=[" && ".join(steps)])
+    steps = package_commands(f)
+    if steps:
+        server.shell(name=f"Remove {name}'s package (disabled here)",
+                     commands=[" && ".join(steps)])
+    steps = config_commands(f)
+    if steps:
+        server.shell(name=f"Remove {name}'s config and started stamp (disabled here)",
+                     commands=[" && ".join(steps)])
+    steps = purge_commands(f)
+    if steps:
+        server.shell(name=f"Remove {name}'s data and service user (disabled here, "
+                          f"{name}_purge_data)", commands=[" && ".join(steps)])
 
 
 def plan(homes: dict[str, Callable], running: list[str]) -> dict[str, Found]:
