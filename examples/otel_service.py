@@ -5,10 +5,12 @@ packages of examples/requirements.txt for telemetry.
 
 It sends, to the Alloy of its own host (alloy_otlp = True):
 * traces: a span per request, OTLP/HTTP to http://127.0.0.1:4318/v1/traces (Jaeger);
-* metrics: OTLP/HTTP to http://127.0.0.1:4318/v1/metrics (Prometheus' OTLP receiver):
-  the counter `http_requests` (attribute `status`) and the histogram
-  `http_request_duration` in seconds (unit "s"), which Prometheus' OTLP translation names
-  http_requests_total{status} and http_request_duration_seconds_bucket/_sum/_count; job is
+* metrics: OTLP/HTTP to http://127.0.0.1:4318/v1/metrics (Alloy writes them to
+  Prometheus by remote_write): the counter `http_requests` (attribute `status`) and the
+  histogram `http_request_duration` in seconds (unit "s"), which Alloy's
+  otelcol.exporter.prometheus names http_requests_total{status} and
+  http_request_duration_seconds_bucket/_sum/_count (cumulative temporality, the SDK's
+  default: Alloy drops delta metrics); job is
   the service name (resource attribute service.name): the series the shipped
   Applications dashboard draws;
 * profiles: Pyroscope's Python agent (pyroscope-io) to Alloy's pyroscope.receive_http,

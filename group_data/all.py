@@ -630,7 +630,7 @@ alloy_journal = True
 alloy_docker_logs = 'auto'
 # push URL of the Loki to ship to (default: the first Loki host of the inventory, http://<host>:<loki_port>/loki/api/v1/push)
 alloy_loki_url = None
-# also receive applications' OTLP (gRPC and HTTP) and profiles, batch them and forward: metrics to Prometheus' OTLP receiver, logs to Loki, traces to Jaeger, profiles to Pyroscope (each where the inventory has one or a URL setting names one; Alloy 1.10.0 or later)
+# also receive applications' OTLP (gRPC and HTTP) and profiles, batch them and forward: metrics to Prometheus' remote-write receiver (translated by otelcol.exporter.prometheus), logs to Loki, traces to Jaeger, profiles to Pyroscope (each where the inventory has one or a URL setting names one; Alloy 1.10.0 or later)
 alloy_otlp = False
 # address the OTLP and profile receivers listen on (127.0.0.1: this host's applications only; 0.0.0.0 to take other hosts' too)
 alloy_otlp_address = '127.0.0.1'
@@ -640,7 +640,7 @@ alloy_otlp_grpc_port = 4317
 alloy_otlp_http_port = 4318
 # profiles (pyroscope.receive_http: POST /ingest and the push API), forwarded to Pyroscope
 alloy_profiles_port = 4041
-# OTLP metrics URL to forward applications' metrics to (default: every replica of the first Prometheus of the inventory, http://<host>:<prometheus_port>/api/v1/otlp/v1/metrics, with the stack's TLS and login)
+# remote-write URL to write applications' metrics to (default: every replica of the first Prometheus of the inventory, http://<host>:<prometheus_port>/api/v1/write, with the stack's TLS and login)
 alloy_metrics_url = None
 # OTLP/HTTP traces URL to forward spans to (default: the first Jaeger host, http://<host>:<jaeger_otlp_port>/v1/traces)
 alloy_traces_url = None

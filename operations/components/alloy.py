@@ -3,9 +3,11 @@ files of alloy_log_paths and, where Docker runs, the containers' logs, and pushe
 Loki with the labels host, job, unit / container / filename and level.
 
 With alloy_otlp it also receives the host's applications' OTLP (gRPC and HTTP) and
-profiles on alloy_otlp_address, batches them and forwards each signal over OTLP/HTTP to
-its backend: metrics to Prometheus' OTLP receiver (every replica of the group that
-scrapes the host), logs to Loki's OTLP endpoint, traces to Jaeger, profiles to Pyroscope
+profiles on alloy_otlp_address, batches them and forwards each signal to its backend:
+metrics translated to Prometheus samples (otelcol.exporter.prometheus) and written with
+prometheus.remote_write to every replica of the Prometheus group that scrapes the host
+(its remote-write receiver: Debian's Prometheus builds have no OTLP endpoint), logs and
+traces over OTLP/HTTP to Loki's OTLP endpoint and Jaeger, profiles to Pyroscope
 (pyroscope.write); see README "Traces and profiles".
 
 Alloy runs as its own user alloy, in the groups that may read logs: systemd-journal (the
@@ -62,7 +64,7 @@ LEVEL_ALIASES = (("err", "error"), ("warning", "warn"), ("crit", "critical"),
 
 
 # OTLP in (alloy_otlp): where each signal goes on the backend's host
-PROMETHEUS_OTLP_PATH = "/api/v1/otlp/v1/metrics"   # Prometheus' OTLP receiver
+PROMETHEUS_WRITE_PATH = "/api/v1/write"           # Prometheus' remote-write receiver
 LOKI_OTLP_PATH = "/otlp/v1/logs"                   # Loki 3's OTLP endpoint
 TRACES_PATH = "/v1/traces"                         # Jaeger's OTLP/HTTP receiver
 PROMETHEUS_PASSWORD = f"{CONFIG_DIR}/prometheus_password"   # Prometheus' login (basic auth)
@@ -71,7 +73,7 @@ PROMETHEUS_PASSWORD = f"{CONFIG_DIR}/prometheus_password"   # Prometheus' login 
 # level; absent before v1.5.0). The otelcol components used are there from v1.0.0.
 OTLP_SINCE = (1, 10, 0)
 OTLP_URLS = {
-    "alloy_metrics_url": f"http://prometheus.lan:9090{PROMETHEUS_OTLP_PATH}",
+    "alloy_metrics_url": f"http://prometheus.lan:9090{PROMETHEUS_WRITE_PATH}",
     "alloy_traces_url": f"http://jaeger.lan:14318{TRACES_PATH}",
     "alloy_profiles_url": "http://pyroscope.lan:4040",
 }
@@ -180,17 +182,29 @@ COMPONENT = Component(
                  "metrics_endpoint, logs_endpoint, traces_endpoint arguments; client > tls "
                  "ca_file and auth from docs/sources/shared/reference/components/"
                  "otelcol-http-client-block.md and otelcol-tls-client-block.md), "
-                 "otelcol.auth.basic.md (username and password arguments: deprecated in "
-                 "favour of client_auth at v1.17.1 but accepted; client_auth is absent at "
-                 "v1.10.0, so the arguments serve every supported version), local/local.file.md "
-                 "(filename, is_secret; export content), pyroscope/pyroscope.receive_http.md "
+                 "otelcol.exporter.prometheus.md (forward_to required; defaults "
+                 "add_metric_suffixes true, include_target_info true, include_scope_labels "
+                 "true (otel_scope_name, otel_scope_version on every sample), "
+                 "include_scope_info false, resource_to_telemetry_conversion false; drops "
+                 "delta-temporality metrics; job is service.namespace/service.name or "
+                 "service.name, instance service.instance.id: internal/component/otelcol/"
+                 "exporter/prometheus/internal/convert/convert.go; names by "
+                 "opentelemetry-collector-contrib pkg/translator/prometheus "
+                 "BuildCompliantName), prometheus/prometheus.remote_write.md (endpoint block: "
+                 "url required, name; endpoint > basic_auth: username, password_file; "
+                 "endpoint > tls_config: ca_file; debug metrics "
+                 "prometheus_remote_storage_samples_total, "
+                 "prometheus_remote_storage_samples_failed_total, "
+                 "prometheus_remote_storage_samples_pending; it keeps a WAL under "
+                 "--storage.path), pyroscope/pyroscope.receive_http.md "
                  "(http block listen_address, listen_port; forward_to; POST /ingest and "
                  "/push.v1.PusherService/Push) and pyroscope.write.md (endpoint > url, "
                  "external_labels). pyroscope.receive_http is public preview at v1.6.0-v1.9.x "
                  "and general-availability from v1.10.0: alloy_otlp is refused below 1.10.0 "
                  "(the floor stays 1.0.0 for the log shipping). Metric names of the pipeline "
                  "(otelcol_receiver_accepted_spans_total, _metric_points_total, "
-                 "_log_records_total, otelcol_receiver_refused_*, otelcol_exporter_sent_*, "
+                 "_log_records_total, otelcol_receiver_refused_*, otelcol_exporter_sent_* (of the "
+                 "otlphttp exporters; otelcol.exporter.prometheus has none), "
                  "otelcol_exporter_send_failed_*, otelcol_exporter_enqueue_failed_*, "
                  "otelcol_exporter_queue_size, otelcol_exporter_queue_capacity) from "
                  "operations/alloy-mixin/rendered/alerts/alloy_otelcol.yaml and "
@@ -212,7 +226,8 @@ COMPONENT = Component(
             "http://<host>:<loki_port>/loki/api/v1/push)")),
         Setting("alloy_otlp", "bool", False, section="alloy", help=(
             "also receive applications' OTLP (gRPC and HTTP) and profiles, batch them and "
-            "forward: metrics to Prometheus' OTLP receiver, logs to Loki, traces to Jaeger, "
+            "forward: metrics to Prometheus' remote-write receiver (translated by "
+            "otelcol.exporter.prometheus), logs to Loki, traces to Jaeger, "
             "profiles to Pyroscope (each where the inventory has one or a URL setting names "
             "one; Alloy 1.10.0 or later)")),
         Setting("alloy_otlp_address", "str", "127.0.0.1", section="alloy", help=(
@@ -227,9 +242,9 @@ COMPONENT = Component(
                     "profiles (pyroscope.receive_http: POST /ingest and the push API), "
                     "forwarded to Pyroscope")),
         Setting("alloy_metrics_url", "str", None, optional=True, section="alloy", help=(
-            "OTLP metrics URL to forward applications' metrics to (default: every replica "
+            "remote-write URL to write applications' metrics to (default: every replica "
             "of the first Prometheus of the inventory, http://<host>:<prometheus_port>"
-            f"{PROMETHEUS_OTLP_PATH}, with the stack's TLS and login)")),
+            f"{PROMETHEUS_WRITE_PATH}, with the stack's TLS and login)")),
         Setting("alloy_traces_url", "str", None, optional=True, section="alloy", help=(
             "OTLP/HTTP traces URL to forward spans to (default: the first Jaeger host, "
             f"http://<host>:<jaeger_otlp_port>{TRACES_PATH})")),
@@ -266,7 +281,8 @@ def loki_push_url(s) -> str:
 # -- OTLP in: where each signal goes ------------------------------------------------------------
 @dataclass(frozen=True)
 class Exporter:
-    """One otelcol.exporter.otlphttp: a signal to one backend's URL."""
+    """One backend of a signal: an otelcol.exporter.otlphttp (logs, traces), or an
+    endpoint of prometheus.remote_write (metrics)."""
 
     label: str             # the Alloy component's label
     signal: str            # metrics, logs or traces
@@ -290,8 +306,14 @@ class Otlp:
         return [e for e in self.exporters if e.signal == signal]
 
     @property
-    def login(self) -> str | None:
-        return next((e.username for e in self.exporters if e.username), None)
+    def otlphttp(self) -> list[Exporter]:
+        """The otelcol.exporter.otlphttp components: logs and traces."""
+        return [e for e in self.exporters if e.signal != "metrics"]
+
+    @property
+    def writes(self) -> list[Exporter]:
+        """prometheus.remote_write's endpoints: one per receiving Prometheus."""
+        return self.to("metrics")
 
 
 def others_running(component: str) -> list:
@@ -303,7 +325,7 @@ def others_running(component: str) -> list:
 
 
 def otlp_prometheus(h=None) -> list:
-    """The Prometheus replicas host `h`'s Alloy ships OTLP metrics to (none with
+    """The Prometheus replicas host `h`'s Alloy writes applications' metrics to (none with
     alloy_metrics_url): every replica of the HA group that scrapes `h` (its site's, not
     a global one), so the replicas hold the same series; a host no Prometheus scrapes
     (a site without one) ships to the first site-less group, else to the first group."""
@@ -319,8 +341,8 @@ def otlp_prometheus(h=None) -> list:
 
 
 def receives_otlp(prometheus) -> bool:
-    """Does an Alloy of the inventory ship applications' OTLP metrics to the Prometheus
-    on host `prometheus`? Then its OTLP receiver is on."""
+    """Does an Alloy of the inventory write applications' metrics to the Prometheus on
+    host `prometheus`? Then its remote-write receiver is on."""
     return any(settings(a).alloy_otlp and prometheus in otlp_prometheus(a)
                for a in hosts_running(NAME))
 
@@ -343,7 +365,7 @@ def metrics_exporters(s) -> list[Exporter]:
         scheme = "https" if protection and protection.tls else "http"
         out.append(Exporter(
             f"prometheus_{alloy_label(p.name)}", "metrics",
-            f"{scheme}://{endpoint('prometheus', p)}{prefix}{PROMETHEUS_OTLP_PATH}",
+            f"{scheme}://{endpoint('prometheus', p)}{prefix}{PROMETHEUS_WRITE_PATH}",
             ca_file=tls_auth.CA_FILE if protection and protection.tls else None,
             username=protection.username if protection and protection.basic_auth else None))
     return out
@@ -494,10 +516,11 @@ def install():
     alloy = binaries.path(NAME)
     reload_on = []
     if otlp and any(e.ca_file or e.username for e in otlp.exporters):
-        # the stack's CA (/etc/monstack/ca.crt) and Prometheus' login, read by local.file
+        # the stack's CA (/etc/monstack/ca.crt) and Prometheus' password, read by
+        # prometheus.remote_write (tls_config ca_file, basic_auth password_file)
         tls_auth.client_files(tls_auth.protection())
-        if otlp.login:
-            # local.file's content is the file verbatim: no line break after the password
+        if any(e.username for e in otlp.writes):
+            # the password alone: no line break after it
             reload_on.append(validated_file(
                 name=f"Write {PROMETHEUS_PASSWORD} (basic auth password)",
                 dest=PROMETHEUS_PASSWORD, content=tls_auth.protection().password,

@@ -7,34 +7,31 @@ application host and sends to its Alloy.
 JAEGER, PYROSCOPE, LOKI, ALLOY AND GRAFANA ARE TEST DOUBLES IN THIS TEST, in
 upstream-shaped release files on the mirror (tests/harness/doubles/: jaeger_double.py,
 pyroscope_double.py, http_readiness_double.py, grafana_double.py). The Alloy double runs
-the config.alloy the deploy wrote: it forwards the example's OTLP bodies verbatim to the
-URLs of its otelcol.exporter.otlphttp blocks and its profiles to pyroscope.write's URL.
-Prometheus, Alertmanager and node_exporter are Debian's real builds, repacked.
+the config.alloy the deploy wrote: it forwards the example's OTLP traces and logs
+verbatim to the URLs of its otelcol.exporter.otlphttp blocks, its profiles to
+pyroscope.write's URL, and translates its metrics as it reproduces Alloy's
+otelcol.exporter.prometheus into remote-write requests to prometheus.remote_write's
+endpoints. Prometheus, Alertmanager and node_exporter are Debian's REAL builds, repacked.
 
-Prometheus and OTLP: Debian builds Prometheus without its OTLP receiver (Debian bug
-#1080354; sid's 3.5.3 refuses --web.enable-otlp-receiver), so with those builds the
-example's metrics cannot be stored in the real Prometheus. Where the repacked build has
-the receiver (a later Debian build), the app host ships to Prometheus and the test
-queries http_requests_total for the example's job there. Otherwise the app host's
-alloy_metrics_url names a recording endpoint on the monitoring host standing in for the
-receiver (OTLP_RECORDER: it stores each POST body in a folder), and the test checks that
-the example's metrics arrive there, verbatim OTLP with the dashboard's metric names.
+Metrics: the app host's Alloy writes them to the monitoring host's real Prometheus,
+whose unit the deploy gave --web.enable-remote-write-receiver (every Debian build has
+it; Debian's builds have no OTLP receiver, bug #1080354); the test queries the example's
+http_requests_total{job=...} there.
 
 Asserted: --dry exact, spans queryable in Jaeger's API, the example's name among
-Pyroscope's service_name label values, the metrics (above), Alloy's pipeline counters,
-the data sources jaeger and pyroscope and the monstack-pipelines dashboard in Grafana, a
-re-run that changes nothing.
+Pyroscope's service_name label values, the example's metrics in the real Prometheus,
+Alloy's pipeline counters, the data sources jaeger and pyroscope and the
+monstack-pipelines dashboard in Grafana, a re-run that changes nothing.
 """
 
 import base64
 import json
-import subprocess
 import urllib.request
 
 import pytest
 
 from conftest import hosts_fixture, write_inventory
-from harness import debian, doubles, otel_example
+from harness import doubles, otel_example
 from harness.doubles import grafana_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import (assert_rerun_changes_nothing, http_json, prom_query, wait_for)
@@ -48,27 +45,6 @@ ENV = {"GRAFANA_ADMIN_PASSWORD": PASSWORD}
 RUNS = {"prometheus", "alertmanager", "node_exporter", "grafana", "loki", "alloy", "jaeger",
         "pyroscope"}
 SERVICE = "e2e-otel-example"
-RECORDER_PORT = 19318
-RECORDER_DIR = "/var/tmp/otlp-recorder"
-OTLP_RECORDER = f"""
-import os, sys, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-class H(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        name = "%s-%d" % (self.headers.get("Content-Type", "").replace("/", "_"), time.time_ns())
-        open(os.path.join("{RECORDER_DIR}", name), "wb").write(body)
-        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
-os.makedirs("{RECORDER_DIR}", exist_ok=True)
-ThreadingHTTPServer(("0.0.0.0", {RECORDER_PORT}), H).serve_forever()
-"""
-
-
-def prometheus_has_otlp_receiver() -> bool:
-    """Does the Prometheus build the mirror repacks take --web.enable-otlp-receiver?"""
-    binary = debian.program("prometheus", debian.NEWEST["prometheus"])
-    out = subprocess.run([str(binary), "--help"], capture_output=True, text=True, timeout=60)
-    return "enable-otlp-receiver" in out.stdout + out.stderr
 
 
 @pytest.fixture(scope="module")
@@ -84,16 +60,10 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
     settings.update({"jaeger_enabled": True, "pyroscope_enabled": True,
                      "prometheus_scrape_interval": "5s", "prometheus_scrape_timeout": "4s"})
     app_data = {"alloy_otlp": True}
-    to_prometheus = prometheus_has_otlp_receiver()
-    if not to_prometheus:
-        app_data["alloy_metrics_url"] = (f"http://{mon.ip}:{RECORDER_PORT}"
-                                         "/api/v1/otlp/v1/metrics")
-        mon.ssh(f"cat > /root/otlp_recorder.py <<'EOF'\n{OTLP_RECORDER}\nEOF\n"
-                "systemd-run --unit=otlp-recorder python3 /root/otlp_recorder.py")
     inventory = write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
                                 {"monitoring": [mon], "apps": [app]},
                                 group_data={"all": settings}, host_data={app.ip: app_data})
-    return {"inventory": inventory, "mon": mon, "app": app, "to_prometheus": to_prometheus}
+    return {"inventory": inventory, "mon": mon, "app": app}
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +103,8 @@ def test_the_app_hosts_alloy_receives_on_loopback(stack, first_runs):
     assert f'traces_endpoint = "http://{mon.ip}:14318/v1/traces"' in config
     assert f'logs_endpoint = "http://{mon.ip}:3100/otlp/v1/logs"' in config
     assert f'url = "http://{mon.ip}:4040"' in config
+    assert f'url  = "http://{mon.ip}:9090/api/v1/write"' in config
+    assert "otelcol.exporter.prometheus" in config
     listening = app.ssh("ss -ltnH").stdout
     for port in (4317, 4318, 4041):
         assert f"127.0.0.1:{port} " in listening, (port, listening)
@@ -163,24 +135,21 @@ def test_profiles_reach_pyroscope(stack, example_ran):
              timeout=60)
 
 
-def test_metrics_reach_prometheus_or_its_stand_in(stack, example_ran):
-    mon = stack["mon"]
-    if stack["to_prometheus"]:
-        wait_for("the example's request counter in Prometheus", lambda: prom_query(
-            mon, f'http_requests_total{{job="{SERVICE}"}}'), timeout=90)
-        assert prom_query(mon, f'http_request_duration_seconds_bucket{{job="{SERVICE}"}}')
-        unit = mon.ssh("systemctl cat prometheus").stdout
-        assert "--web.enable-otlp-receiver" in unit
-        return
-    # Debian's Prometheus has no OTLP receiver: the recorder stands in for it
-    listing = mon.ssh(f"ls {RECORDER_DIR}").stdout.split()
-    assert listing and all(n.startswith("application_x-protobuf-") for n in listing), listing
-    bodies = mon.ssh(f"cat {RECORDER_DIR}/* | base64 -w0").stdout
-    data = base64.b64decode(bodies)
-    for name in (b"http_requests", b"http_request_duration", SERVICE.encode(), b"status"):
-        assert name in data, name
-    # and no Prometheus was given the receiver flag its build lacks
-    assert "otlp" not in mon.ssh("systemctl cat prometheus").stdout
+def test_metrics_reach_the_real_prometheus(stack, example_ran):
+    mon, app = stack["mon"], stack["app"]
+    unit = mon.ssh("systemctl cat prometheus").stdout
+    assert "--web.enable-remote-write-receiver" in unit
+    assert "otlp" not in unit
+    wait_for("the example's request counter in Prometheus", lambda: prom_query(
+        mon, f'http_requests_total{{job="{SERVICE}"}}'), timeout=90)
+    by_status = {r["metric"]["status"]: float(r["value"][1]) for r in prom_query(
+        mon, f'http_requests_total{{job="{SERVICE}"}}')}
+    assert sum(by_status.values()) == 40 and set(by_status) == {"200", "404", "500"}, by_status
+    assert prom_query(mon, f'http_request_duration_seconds_bucket{{job="{SERVICE}",le="+Inf"}}')
+    # instance: service.instance.id, the example's host name
+    instances = {r["metric"].get("instance") for r in prom_query(
+        mon, f'http_requests_total{{job="{SERVICE}"}}')}
+    assert instances == {app.ssh("hostname").stdout.strip()}, instances
 
 
 def test_alloys_pipeline_counters(stack, example_ran):
@@ -199,6 +168,10 @@ def test_alloys_pipeline_counters(stack, example_ran):
     assert value("otelcol_exporter_send_failed_spans_total", jaeger) == 0
     assert value("pyroscope_write_sent_profiles_total", "pyroscope.write.pyroscope") >= 1
     assert value("pyroscope_write_dropped_profiles_total", "pyroscope.write.pyroscope") == 0
+    writer = "prometheus.remote_write.apps"
+    assert value("prometheus_remote_storage_samples_total", writer) > 0
+    assert value("prometheus_remote_storage_samples_failed_total", writer) == 0
+    assert value("prometheus_remote_storage_samples_retries_total", writer) == 0
 
 
 def test_grafana_has_the_jaeger_and_pyroscope_data_sources(stack, first_runs):

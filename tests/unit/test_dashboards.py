@@ -540,14 +540,18 @@ UPSTREAM_NAMES = {
 # rendered/dashboards/alloy-opentelemetry.json (the OpenTelemetry Collector's receiver and
 # exporter metrics: accepted/refused, sent/send_failed/enqueue_failed per signal, queue
 # size and capacity), docs/sources/reference/components/pyroscope/pyroscope.write.md
-# (sent and dropped profiles). No Alloy binary to read: the exact names, by hand.
+# (sent and dropped profiles), prometheus/prometheus.remote_write.md (samples). No Alloy binary to read: the exact names, by hand.
 ALLOY_PIPELINE_NAMES = {
     **{f"otelcol_receiver_{what}_{item}_total": "otelcol.receiver.otlp"
        for what in ("accepted", "refused")
        for item in ("spans", "metric_points", "log_records")},
     **{f"otelcol_exporter_{what}_{item}_total": "otelcol.exporter.otlphttp"
        for what in ("sent", "send_failed", "enqueue_failed")
-       for item in ("spans", "metric_points", "log_records")},
+       for item in ("spans", "log_records")},
+    # the applications' metrics: otelcol.exporter.prometheus (no metrics of its own) ->
+    # prometheus.remote_write (docs prometheus/prometheus.remote_write.md, Debug metrics)
+    **{f"prometheus_remote_storage_{what}_total": "prometheus.remote_write"
+       for what in ("samples", "samples_failed", "samples_retries")},
     "otelcol_exporter_queue_size": "otelcol.exporter.otlphttp",
     "otelcol_exporter_queue_capacity": "otelcol.exporter.otlphttp",
     "pyroscope_write_sent_profiles_total": "pyroscope.write",

@@ -32,7 +32,8 @@ from operations.base.tls_auth import (PROMETHEUS_PASSWORD_FILE, is_protected, pa
                                       protect, scrape_client)
 from operations.components import vmcluster
 from operations.components.grafana import server as grafana
-from operations.components.prometheus import federation, otlp, remote_write, snapshots
+from operations.components.prometheus import (federation, remote_write,
+                                            remote_write_receiver, snapshots)
 from operations.components.prometheus.targets import inventory_jobs, jobs
 
 NAME = "prometheus"
@@ -507,7 +508,7 @@ def config_content(s, jobs: list[dict]) -> str:
         user_jobs=user_scrape_configs(s))
 
 
-def flags(s, binary: str, web_flags: list[str] = (), otlp: list[str] = ()) -> list[str]:
+def flags(s, binary: str, web_flags: list[str] = (), receivers: list[str] = ()) -> list[str]:
     # in the flags' long-standing order, so a unit written before 3.8 stays as it was
     flagged = {} if retention_in_config(s.values) else retention(s)
     out = [binary, f"--config.file={CONFIG}", f"--storage.tsdb.path={s.prometheus_data_dir}"]
@@ -518,7 +519,7 @@ def flags(s, binary: str, web_flags: list[str] = (), otlp: list[str] = ()) -> li
         out.append(f"--storage.tsdb.retention.size={flagged['size']}")
     if s.prometheus_web_external_url:
         out.append(f"--web.external-url={s.prometheus_web_external_url}")
-    return (out + list(web_flags) + snapshots.admin_api_flags(s) + list(otlp)
+    return (out + list(web_flags) + snapshots.admin_api_flags(s) + list(receivers)
             + list(s.prometheus_extra_flags))
 
 
@@ -617,7 +618,8 @@ def install():
         description="Prometheus monitoring server",
         documentation="https://prometheus.io/docs/",
         write_paths=[s.prometheus_data_dir],
-        exec_start=flags(s, binaries.path(NAME), web.flags, otlp.receiver_flags(s)),
+        exec_start=flags(s, binaries.path(NAME), web.flags,
+                         remote_write_receiver.receiver_flags(s)),
     )
     service(unit, local_url(NAME, "/-/ready"), restart_on=[*binaries.ops, *web.restart_on],
             reload_on=reload_on)

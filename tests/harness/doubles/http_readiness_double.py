@@ -27,7 +27,20 @@ does is what the deploy relies on:
   POST /v1/traces, /v1/metrics, /v1/logs body verbatim (same Content-Type and
   Content-Encoding) to the URL of every otelcol.exporter.otlphttp its output reaches
   (through otelcol.processor.batch, which does not batch here: each request is forwarded
-  as it comes), with the exporter's otelcol.auth.basic login and tls ca_file; it answers
+  as it comes), with the exporter's otelcol.auth.basic login and tls ca_file. Metrics
+  that reach an otelcol.exporter.prometheus are decoded (OTLP protobuf or JSON),
+  translated to Prometheus samples as the double reproduces Alloy's converter with its
+  defaults (http_request_duration in s -> http_request_duration_seconds_bucket{le},
+  _sum, _count; a monotonic cumulative sum -> _total; attribute dots -> underscores;
+  job = service.namespace/service.name, instance = service.instance.id, otel_scope_name
+  and otel_scope_version labels, target_info per resource; delta temporality dropped;
+  gauges, sums and explicit-bucket histograms only) and written as a Prometheus
+  remote-write 1.0 request (protobuf WriteRequest, snappy block format with literal
+  elements only, the real headers) to every endpoint of the prometheus.remote_write its
+  forward_to names, with basic_auth (password_file) and tls_config ca_file; counted as
+  prometheus_remote_storage_samples_total / _samples_failed_total (4xx) /
+  _samples_retries_total (5xx or no answer: the real one retries from its WAL, the
+  double drops) with component_id, remote_name and url. It answers
   the application 200 once the body decodes, as the real receiver does once the data is
   in the pipeline, whether the export then succeeds or not. On the grpc endpoint it
   ONLY ACCEPTS CONNECTIONS (no gRPC is spoken: a gRPC exporter gets no answer). With a
@@ -51,7 +64,9 @@ the file itself (see tests/harness/doubles/__init__.py, `launcher`). Run directl
 """
 
 import base64
+import decimal
 import gzip
+import hashlib
 import json
 import os
 import ssl
@@ -61,8 +76,10 @@ import zlib
 import re
 import signal
 import socket
+import struct
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PROGRAMS = ("loki", "alloy", "cadvisor")
@@ -430,6 +447,8 @@ COMPONENT_NAMESPACES = ("otelcol", "pyroscope", "local", "loki", "discovery", "p
 REQUIRED = {"otelcol.receiver.otlp": ("block", "output"),
             "otelcol.processor.batch": ("block", "output"),
             "otelcol.exporter.otlphttp": ("block", "client"),
+            "otelcol.exporter.prometheus": ("attribute", "forward_to"),
+            "prometheus.remote_write": ("block", "endpoint"),
             "pyroscope.receive_http": ("attribute", "forward_to"),
             "local.file": ("attribute", "filename")}
 
@@ -449,7 +468,7 @@ def validate_alloy(text: str) -> dict[str, dict]:
             raise ValueError(f"{cid}: missing required {need[0]} {need[1]!r}")
         if kind == "otelcol.exporter.otlphttp" and "endpoint" not in _first_block(body, "client"):
             raise ValueError(f"{cid}: client: missing required attribute 'endpoint'")
-        if kind == "pyroscope.write":
+        if kind in ("pyroscope.write", "prometheus.remote_write"):
             for _, endpoint in body.get("endpoint", []):
                 if "url" not in endpoint:
                     raise ValueError(f"{cid}: endpoint: missing required attribute 'url'")
@@ -505,7 +524,9 @@ def otlp_targets(components: dict) -> dict[str, list[Target]]:
                 continue
             seen.add(cid)
             body = components.get(cid, {})
-            if cid.startswith("otelcol.exporter.otlphttp."):
+            if cid.startswith("otelcol.exporter.prometheus.") and sig == "metrics":
+                out[sig].append(RemoteWrite(cid, components))
+            elif cid.startswith("otelcol.exporter.otlphttp."):
                 client = _first_block(body, "client")
                 url = body.get(f"{sig}_endpoint") or (
                     client["endpoint"].rstrip("/") + f"/v1/{sig}")
@@ -586,31 +607,456 @@ def count_items(sig: str, body: bytes, content_type: str) -> int:
     return total
 
 
+
+
+# -- otelcol.exporter.prometheus -> prometheus.remote_write ------------------------------------
+# The double's reproduction of what Alloy does with applications' OTLP metrics (grafana/alloy
+# v1.17.1 internal/component/otelcol/exporter/prometheus/internal/convert/convert.go with the
+# component's defaults: add_metric_suffixes, include_target_info and include_scope_labels
+# on, resource_to_telemetry_conversion off; names as opentelemetry-collector-contrib
+# pkg/translator/prometheus BuildCompliantName makes them), then a Prometheus remote-write
+# 1.0 request (prompb.WriteRequest, snappy) to every endpoint of prometheus.remote_write.
+# It covers gauges, sums and explicit-bucket histograms; exponential histograms, summaries
+# and exemplars are left out (the example service sends none).
+def _wire(buf: bytes):
+    """Every field of a protobuf message: (number, wire type, value): an int for a
+    varint, the raw bytes for fixed64/fixed32 and length-delimited fields."""
+    i = 0
+    while i < len(buf):
+        key, i = _varint(buf, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(buf, i)
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            value, i = buf[i:i + size], i + size
+            if len(value) != size:
+                raise ValueError("truncated fixed field")
+        elif wire == 2:
+            n, i = _varint(buf, i)
+            if i + n > len(buf):
+                raise ValueError("truncated field")
+            value, i = buf[i:i + n], i + n
+        else:
+            raise ValueError(f"wire type {wire}")
+        yield number, wire, value
+
+
+def _message(buf: bytes) -> dict:
+    """number -> [values] of a message's fields."""
+    out: dict[int, list] = {}
+    for number, _, value in _wire(buf):
+        out.setdefault(number, []).append(value)
+    return out
+
+
+def _one(fields: dict, number: int, default=None):
+    values = fields.get(number)
+    return values[-1] if values else default
+
+
+def _text(value) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value or "")
+
+
+def _double(raw: bytes) -> float:
+    return struct.unpack("<d", raw)[0]
+
+
+def _fixed64s(values: list) -> list[int]:
+    """A repeated fixed64: packed (one length-delimited run) or one field each."""
+    out = []
+    for v in values:
+        out += [struct.unpack_from("<Q", v, k)[0] for k in range(0, len(v), 8)]
+    return out
+
+
+def _doubles(values: list) -> list[float]:
+    out = []
+    for v in values:
+        out += [struct.unpack_from("<d", v, k)[0] for k in range(0, len(v), 8)]
+    return out
+
+
+def _any_value(buf: bytes) -> str:
+    """AnyValue as text (the converter's AsString): strings, bools, ints, doubles."""
+    f = _message(buf)
+    if 1 in f:
+        return _text(_one(f, 1))
+    if 2 in f:
+        return "true" if _one(f, 2) else "false"
+    if 3 in f:
+        v = _one(f, 3)
+        return str(v - (1 << 64) if v >= 1 << 63 else v)
+    if 4 in f:
+        return repr(_double(_one(f, 4)))
+    return ""
+
+
+def _attributes(values: list) -> dict[str, str]:
+    out = {}
+    for kv in values:
+        f = _message(kv)
+        out[_text(_one(f, 1, b""))] = _any_value(_one(f, 2, b""))
+    return out
+
+
+CUMULATIVE = 2   # AggregationTemporality: 1 delta, 2 cumulative
+
+
+def _number_point(buf: bytes) -> dict:
+    f = _message(buf)
+    if 4 in f:
+        value = _double(_one(f, 4))
+    else:
+        value = float(struct.unpack("<q", _one(f, 6, b"\0" * 8))[0])
+    return {"attributes": _attributes(f.get(7, [])),
+            "time_unix_nano": struct.unpack("<Q", _one(f, 3, b"\0" * 8))[0], "value": value}
+
+
+def _histogram_point(buf: bytes) -> dict:
+    f = _message(buf)
+    return {"attributes": _attributes(f.get(9, [])),
+            "time_unix_nano": struct.unpack("<Q", _one(f, 3, b"\0" * 8))[0],
+            "count": struct.unpack("<Q", _one(f, 4, b"\0" * 8))[0],
+            "sum": _double(_one(f, 5)) if 5 in f else None,
+            "bucket_counts": _fixed64s(f.get(6, [])),
+            "explicit_bounds": _doubles(f.get(7, []))}
+
+
+def decode_metrics(body: bytes) -> list[dict]:
+    """An OTLP ExportMetricsServiceRequest (protobuf) as resources -> scopes -> metrics
+    (opentelemetry-proto collector/metrics/v1/metrics_service.proto, metrics/v1/metrics.proto)."""
+    resources = []
+    for rm in _message(body).get(1, []):
+        rf = _message(rm)
+        resource = {"attributes": _attributes(_message(_one(rf, 1, b"")).get(1, [])),
+                    "scopes": []}
+        for sm in rf.get(2, []):
+            sf = _message(sm)
+            scope = _message(_one(sf, 1, b""))
+            metrics = []
+            for raw in sf.get(2, []):
+                mf = _message(raw)
+                metric = {"name": _text(_one(mf, 1, b"")), "unit": _text(_one(mf, 3, b""))}
+                if 5 in mf:
+                    data = _message(_one(mf, 5))
+                    metric.update(kind="gauge", points=[_number_point(p) for p in data.get(1, [])])
+                elif 7 in mf:
+                    data = _message(_one(mf, 7))
+                    metric.update(kind="sum", temporality=_one(data, 2, 0),
+                                  monotonic=bool(_one(data, 3, 0)),
+                                  points=[_number_point(p) for p in data.get(1, [])])
+                elif 9 in mf:
+                    data = _message(_one(mf, 9))
+                    metric.update(kind="histogram", temporality=_one(data, 2, 0),
+                                  points=[_histogram_point(p) for p in data.get(1, [])])
+                else:
+                    metric.update(kind="other", points=[])
+                metrics.append(metric)
+            resource["scopes"].append({"name": _text(_one(scope, 1, b"")),
+                                       "version": _text(_one(scope, 2, b"")),
+                                       "metrics": metrics})
+        resources.append(resource)
+    return resources
+
+
+def _json_attributes(items: list) -> dict[str, str]:
+    out = {}
+    for kv in items or []:
+        value = kv.get("value") or {}
+        for key in ("stringValue", "intValue", "doubleValue", "boolValue"):
+            if key in value:
+                v = value[key]
+                out[kv["key"]] = (("true" if v else "false") if key == "boolValue"
+                                  else str(v))
+                break
+        else:
+            out[kv["key"]] = ""
+    return out
+
+
+def decode_metrics_json(body: bytes) -> list[dict]:
+    """The same from OTLP/JSON (camelCase fields, 64-bit integers as strings)."""
+    def number(p):
+        value = float(p["asDouble"]) if "asDouble" in p else float(p.get("asInt", 0))
+        return {"attributes": _json_attributes(p.get("attributes")),
+                "time_unix_nano": int(p.get("timeUnixNano", 0)), "value": value}
+
+    def histogram(p):
+        return {"attributes": _json_attributes(p.get("attributes")),
+                "time_unix_nano": int(p.get("timeUnixNano", 0)), "count": int(p.get("count", 0)),
+                "sum": float(p["sum"]) if "sum" in p else None,
+                "bucket_counts": [int(c) for c in p.get("bucketCounts", [])],
+                "explicit_bounds": [float(b) for b in p.get("explicitBounds", [])]}
+
+    resources = []
+    for rm in json.loads(body).get("resourceMetrics", []):
+        resource = {"attributes": _json_attributes((rm.get("resource") or {}).get("attributes")),
+                    "scopes": []}
+        for sm in rm.get("scopeMetrics", []):
+            metrics = []
+            for m in sm.get("metrics", []):
+                metric = {"name": m.get("name", ""), "unit": m.get("unit", "")}
+                if "gauge" in m:
+                    metric.update(kind="gauge", points=[number(p) for p in m["gauge"].get("dataPoints", [])])
+                elif "sum" in m:
+                    metric.update(kind="sum", temporality=int(m["sum"].get("aggregationTemporality", 0)),
+                                  monotonic=bool(m["sum"].get("isMonotonic")),
+                                  points=[number(p) for p in m["sum"].get("dataPoints", [])])
+                elif "histogram" in m:
+                    metric.update(kind="histogram",
+                                  temporality=int(m["histogram"].get("aggregationTemporality", 0)),
+                                  points=[histogram(p) for p in m["histogram"].get("dataPoints", [])])
+                else:
+                    metric.update(kind="other", points=[])
+                metrics.append(metric)
+            scope = sm.get("scope") or {}
+            resource["scopes"].append({"name": scope.get("name", ""),
+                                       "version": scope.get("version", ""), "metrics": metrics})
+        resources.append(resource)
+    return resources
+
+
+# UCUM units -> the words of Prometheus names (pkg/translator/prometheus unitMap, perUnitMap)
+UNIT_WORDS = {"d": "days", "h": "hours", "min": "minutes", "s": "seconds", "ms": "milliseconds",
+              "us": "microseconds", "ns": "nanoseconds", "By": "bytes", "KiBy": "kibibytes",
+              "MiBy": "mebibytes", "GiBy": "gibibytes", "TiBy": "tibibytes", "KBy": "kilobytes",
+              "MBy": "megabytes", "GBy": "gigabytes", "TBy": "terabytes", "m": "meters",
+              "V": "volts", "A": "amperes", "J": "joules", "W": "watts", "g": "grams",
+              "Cel": "celsius", "Hz": "hertz", "%": "percent"}
+PER_UNIT_WORDS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week",
+                  "mo": "month", "y": "year"}
+
+
+def _unit_word(unit: str, table: dict) -> str:
+    unit = re.sub(r"\{[^}]*\}", "", unit).strip()   # annotations ({request}) name nothing
+    if not unit or unit == "1":
+        return ""
+    return table.get(unit, unit)
+
+
+def prometheus_name(metric: dict) -> str:
+    """BuildCompliantName with suffixes: the name's words, then the unit's (s: seconds,
+    a/b: a_per_b, {annotation}: nothing), _total for a monotonic sum, _ratio for a gauge
+    of unit 1."""
+    words = [w for w in re.split(r"[^a-zA-Z0-9:]+", metric["name"]) if w]
+    unit, _, per = metric["unit"].partition("/")
+    main = [w for w in re.split(r"[^a-zA-Z0-9:]+", _unit_word(unit, UNIT_WORDS)) if w]
+    per_word = [w for w in re.split(r"[^a-zA-Z0-9:]+", _unit_word(per, PER_UNIT_WORDS)) if w]
+    for w in main:
+        if w not in words:
+            words.append(w)
+    if per_word and "per" not in words:
+        words += ["per", *per_word]
+    if metric["kind"] == "sum" and metric.get("monotonic"):
+        words = [w for w in words if w != "total"] + ["total"]
+    if metric["kind"] == "gauge" and metric["unit"] == "1" and "ratio" not in words:
+        words.append("ratio")
+    name = "_".join(words)
+    return f"_{name}" if name[:1].isdigit() else name
+
+
+def prometheus_label(key: str) -> str:
+    """NormalizeLabel: invalid characters (the dots) become _; a leading digit or single
+    underscore gets key_ / key."""
+    label = re.sub(r"[^a-zA-Z0-9_]", "_", key)
+    if label[:1].isdigit():
+        return "key_" + label
+    if label.startswith("_") and not label.startswith("__"):
+        return "key" + label
+    return label
+
+
+IDENTIFYING = ("service.name", "service.namespace", "service.instance.id")
+
+
+def _format_float(value: float) -> str:
+    """strconv.FormatFloat(v, 'f', -1, 64): the shortest exact decimal, no exponent."""
+    text = repr(float(value))
+    if "e" in text or "E" in text:
+        text = format(decimal.Decimal(text), "f")
+    return text[:-2] if text.endswith(".0") else text
+
+
+def to_samples(resources: list[dict], now_ms: int) -> list[tuple[dict, float, int]]:
+    """(labels, value, timestamp ms) of every sample Alloy's converter writes."""
+    out = []
+    for resource in resources:
+        attrs = resource["attributes"]
+        job = attrs.get("service.name", "")
+        if job and attrs.get("service.namespace"):
+            job = f"{attrs['service.namespace']}/{job}"
+        base = {"job": job, "instance": attrs.get("service.instance.id", "")}
+        info = {"__name__": "target_info", **base}
+        for key, value in attrs.items():
+            if key not in IDENTIFYING:
+                info[prometheus_label(key)] = value
+        out.append((info, 1.0, now_ms))
+        for scope in resource["scopes"]:
+            scoped = {**base, "otel_scope_name": scope["name"],
+                      "otel_scope_version": scope["version"]}
+            for metric in scope["metrics"]:
+                out += _metric_samples(metric, scoped)
+    # labels.Builder.Set with an empty value removes the label
+    return [({k: v for k, v in labels.items() if v != ""}, value, ts)
+            for labels, value, ts in out]
+
+
+def _metric_samples(metric: dict, scoped: dict) -> list:
+    if metric["kind"] in ("sum", "histogram") and metric.get("temporality") != CUMULATIVE:
+        return []   # delta temporality: dropped (the converter handles cumulative only)
+    if metric["kind"] == "other":
+        return []
+    name = prometheus_name(metric)
+    out = []
+    for p in metric["points"]:
+        labels = {**scoped, **{prometheus_label(k): v for k, v in p["attributes"].items()}}
+        ts = p["time_unix_nano"] // 1_000_000
+        if metric["kind"] != "histogram":
+            out.append(({"__name__": name, **labels}, p["value"], ts))
+            continue
+        running = 0
+        for bound, count in zip(p["explicit_bounds"], p["bucket_counts"]):
+            running += count
+            out.append(({"__name__": f"{name}_bucket", **labels, "le": _format_float(bound)},
+                        float(running), ts))
+        out.append(({"__name__": f"{name}_bucket", **labels, "le": "+Inf"},
+                     float(p["count"]), ts))
+        if p["sum"] is not None:
+            out.append(({"__name__": f"{name}_sum", **labels}, p["sum"], ts))
+        out.append(({"__name__": f"{name}_count", **labels}, float(p["count"]), ts))
+    return out
+
+
+def _pb_varint(value: int) -> bytes:
+    out = bytearray()
+    value &= (1 << 64) - 1
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _pb_bytes(number: int, data: bytes) -> bytes:
+    return _pb_varint(number << 3 | 2) + _pb_varint(len(data)) + data
+
+
+def write_request(samples: list[tuple[dict, float, int]]) -> bytes:
+    """prompb.WriteRequest: timeseries (1) {labels (1) {name 1, value 2}, samples (2)
+    {value 1 double, timestamp 2 int64 ms}}, labels sorted by name, one series per label
+    set with its samples in time order."""
+    series: dict[tuple, list] = {}
+    for labels, value, ts in samples:
+        series.setdefault(tuple(sorted(labels.items())), []).append((ts, value))
+    out = bytearray()
+    for labels, points in series.items():
+        body = bytearray()
+        for name, value in labels:
+            body += _pb_bytes(1, _pb_bytes(1, name.encode()) + _pb_bytes(2, value.encode()))
+        for ts, value in sorted(points):
+            body += _pb_bytes(2, b"\x09" + struct.pack("<d", value) + b"\x10" + _pb_varint(ts))
+        out += _pb_bytes(1, bytes(body))
+    return bytes(out)
+
+
+def snappy_block(data: bytes) -> bytes:
+    """Snappy's block format with literal elements only (valid, not compressed): the
+    length as a varint, then literals of at most 65536 bytes (tag 61<<2: a two-byte
+    little-endian length-1 follows)."""
+    out = bytearray(_pb_varint(len(data)))
+    for start in range(0, len(data), 65536):
+        chunk = data[start:start + 65536]
+        if len(chunk) <= 60:
+            out.append((len(chunk) - 1) << 2)
+        else:
+            out.append(61 << 2)
+            out += struct.pack("<H", len(chunk) - 1)
+        out += chunk
+    return bytes(out)
+
+
+REMOTE_WRITE_HEADERS = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
+                        "X-Prometheus-Remote-Write-Version": "0.1.0",
+                        "User-Agent": "Alloy TEST DOUBLE"}
+
+
+class RemoteWrite:
+    """otelcol.exporter.prometheus `cid` and the prometheus.remote_write endpoints its
+    forward_to names: (component, name, url, login, ca_file)."""
+
+    def __init__(self, cid: str, components: dict):
+        self.cid = cid
+        self.endpoints = []
+        for ref in components[cid].get("forward_to", []):
+            writer = _component_of(ref, components)
+            for _, e in components.get(writer, {}).get("endpoint", []):
+                auth = _first_block(e, "basic_auth")
+                login = None
+                if auth:
+                    password = auth.get("password", "")
+                    if auth.get("password_file"):
+                        with open(auth["password_file"]) as fh:
+                            password = fh.read().strip()
+                    login = (auth.get("username", ""), password)
+                name = e.get("name") or hashlib.sha256(e["url"].encode()).hexdigest()[:6]
+                self.endpoints.append((writer, name, e["url"], login,
+                                       _first_block(e, "tls_config").get("ca_file")))
+
+    def send(self, resources: list[dict], counters) -> None:
+        samples = to_samples(resources, int(time.time() * 1000))
+        if not samples:
+            return
+        body = snappy_block(write_request(samples))
+        for writer, name, url, login, ca_file in self.endpoints:
+            labels = (("remote_name", name), ("url", url))
+            context = ssl.create_default_context(cafile=ca_file) if ca_file else None
+            status = _forward(url, body, REMOTE_WRITE_HEADERS, login, context)
+            # 2xx: sent; 4xx: not recoverable, failed; 5xx or no answer: the real one
+            # retries from its WAL (samples_retries_total); the double does not retry
+            if 200 <= status < 300:
+                what = "prometheus_remote_storage_samples_total"
+            elif 400 <= status < 500 and status != 429:
+                what = "prometheus_remote_storage_samples_failed_total"
+            else:
+                what = "prometheus_remote_storage_samples_retries_total"
+            counters.add(what, writer, len(samples), labels)
+            if what != "prometheus_remote_storage_samples_total":
+                print(f"alloy TEST DOUBLE: {writer}: POST {url}: status {status or 'none'}",
+                      flush=True)
+
+
 class Counters:
-    """Alloy's metrics of the pipeline: (name, component_id) -> value."""
+    """Alloy's metrics of the pipeline: (name, component_id, other labels) -> value."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.values: dict[tuple[str, str], float] = {}
 
-    def add(self, name: str, cid: str, value: float = 1) -> None:
+    def add(self, name: str, cid: str, value: float = 1, labels: tuple = ()) -> None:
         with self.lock:
-            self.values[(name, cid)] = self.values.get((name, cid), 0) + value
+            key = (name, cid, labels)
+            self.values[key] = self.values.get(key, 0) + value
 
     def get(self, name: str, cid: str) -> float:
         with self.lock:
-            return self.values.get((name, cid), 0)
+            return sum(v for (n, c, _), v in self.values.items() if (n, c) == (name, cid))
 
     def text(self) -> str:
         with self.lock:
             items = sorted(self.values.items())
         out, typed = [], set()
-        for (name, cid), value in items:
+        for (name, cid, labels), value in items:
             if name not in typed:
-                kind = "gauge" if name.startswith("otelcol_exporter_queue_") else "counter"
+                kind = "counter" if name.endswith("_total") else "gauge"
                 out.append(f"# TYPE {name} {kind}")
                 typed.add(name)
-            out.append(f'{name}{{component_id="{cid}",component_path="/"}} {value:g}')
+            extra = "".join(f',{k}="{v}"' for k, v in labels)
+            out.append(f'{name}{{component_id="{cid}",component_path="/"{extra}}} {value:g}')
         return "".join(line + "\n" for line in out)
 
 
@@ -648,7 +1094,8 @@ class Pipeline:
         self.counters = Counters()
         self.receivers = [c for c in components if c.startswith("otelcol.receiver.otlp.")]
         self.targets = otlp_targets(components)
-        exporters = {t.cid for targets in self.targets.values() for t in targets}
+        exporters = {t.cid for targets in self.targets.values() for t in targets
+                     if isinstance(t, Target)}   # otelcol.exporter.prometheus has no queue
         for cid in exporters:   # nothing is ever queued here
             self.counters.add("otelcol_exporter_queue_size", cid, 0)
             self.counters.add("otelcol_exporter_queue_capacity", cid, 1000)
@@ -657,6 +1104,14 @@ class Pipeline:
                 for what in ("accepted", "refused"):
                     self.counters.add(f"otelcol_receiver_{what}_{item}_total", r, 0)
             for t in self.targets[sig]:
+                if isinstance(t, RemoteWrite):
+                    for writer, name, url, _, _ in t.endpoints:
+                        for what in ("samples", "samples_failed", "samples_retries",
+                                     "samples_pending"):
+                            self.counters.add(f"prometheus_remote_storage_{what}"
+                                              f"{'' if what.endswith('pending') else '_total'}",
+                                              writer, 0, (("remote_name", name), ("url", url)))
+                    continue
                 for what in ("sent", "send_failed", "enqueue_failed"):
                     self.counters.add(f"otelcol_exporter_{what}_{item}_total", t.cid, 0)
         self.profile_writers = {}
@@ -689,9 +1144,13 @@ class Pipeline:
         kind = headers.get("Content-Type") or "application/x-protobuf"
         item = SIGNALS[sig]
         try:
-            count = count_items(sig, _decoded(body, headers.get("Content-Encoding") or ""),
-                                kind)
-        except (ValueError, OSError, KeyError, TypeError, AttributeError) as exc:
+            plain = _decoded(body, headers.get("Content-Encoding") or "")
+            count = count_items(sig, plain, kind)
+            resources = None
+            if any(isinstance(t, RemoteWrite) for t in self.targets[sig]):
+                resources = (decode_metrics_json(plain) if "json" in kind
+                             else decode_metrics(plain))
+        except (ValueError, OSError, KeyError, TypeError, AttributeError, struct.error) as exc:
             self.counters.add(f"otelcol_receiver_refused_{item}_total", receiver, 0)
             return 400, f"cannot decode the {sig} request: {exc}\n".encode(), "text/plain"
         self.counters.add(f"otelcol_receiver_accepted_{item}_total", receiver, count)
@@ -699,6 +1158,9 @@ class Pipeline:
         if headers.get("Content-Encoding"):
             sent["Content-Encoding"] = headers["Content-Encoding"]
         for t in self.targets[sig]:
+            if isinstance(t, RemoteWrite):
+                t.send(resources, self.counters)
+                continue
             status = _forward(t.url, body, sent, t.login, t.context())
             what = "sent" if 200 <= status < 300 else "send_failed"
             self.counters.add(f"otelcol_exporter_{what}_{item}_total", t.cid, count)

@@ -1,5 +1,6 @@
 """alloy_otlp: Alloy receives applications' OTLP and profiles and forwards each signal to
-its backend; Prometheus turns its OTLP receiver on where an Alloy ships to it.
+its backend; metrics go through otelcol.exporter.prometheus and prometheus.remote_write,
+and Prometheus turns its remote-write receiver on where an Alloy writes to it.
 
 config.alloy is checked structurally here (the real alloy cannot run here); the
 component and argument names come from Alloy's docs at the pinned tag (see the release
@@ -17,11 +18,11 @@ import pytest
 from operations.base import tls_auth
 from operations.base.schema import SettingsError
 from operations.components import alloy
-from operations.components.prometheus import otlp, server as prometheus
+from operations.components.prometheus import remote_write_receiver, server as prometheus
 from operations.stack import validate
 from harness import debian
 
-URLS = {"alloy_metrics_url": "http://127.0.0.1:9090/api/v1/otlp/v1/metrics",
+URLS = {"alloy_metrics_url": "http://127.0.0.1:9090/api/v1/write",
         "alloy_traces_url": "http://127.0.0.1:14318/v1/traces",
         "alloy_profiles_url": "http://127.0.0.1:4040",
         "alloy_loki_url": "http://127.0.0.1:3100/loki/api/v1/push"}
@@ -43,7 +44,7 @@ def wiring(text: str) -> dict[str, list[str]]:
     """Each `<component>.<label>.input|receiver|handler|content` reference must name a
     declared component; returns the output lists of the receiver and of the batch."""
     declared = {f"{kind}.{label}" for kind, label in alloy_structure(text)}
-    for ref in re.findall(r"((?:otelcol|pyroscope|local)\.[a-z_.0-9]+)\."
+    for ref in re.findall(r"((?:otelcol|pyroscope|local|prometheus)\.[a-z_.0-9]+)\."
                           r"(?:input|receiver|handler|content)\b", text):
         assert ref in declared, f"{ref} is used but not declared ({sorted(declared)})"
     outputs = {}
@@ -62,6 +63,12 @@ def exporter_urls(text: str) -> dict[str, tuple[str, str]]:
         r'"([^"]+)"', text, re.M)}
 
 
+def remote_write_endpoints(text: str) -> list[tuple[str, str]]:
+    """(name, url) of each endpoint block of prometheus.remote_write "apps"."""
+    block = re.search(r'^prometheus\.remote_write "apps" \{.*?^\}', text, re.S | re.M).group()
+    return re.findall(r'\tendpoint \{\n\t\tname = "([^"]+)"\n\t\turl  = "([^"]+)"', block)
+
+
 def test_without_alloy_otlp_nothing_is_received():
     s = validate("web1", URLS)
     text = alloy.config_content(s, "web1", alloy.loki_push_url(s), False, alloy.otlp_routes(s))
@@ -77,14 +84,17 @@ def test_every_signal_goes_to_its_backend():
     batch = "otelcol.processor.batch.apps"
     assert outputs["otelcol.receiver.otlp"] == {sig: [batch] for sig in ("metrics", "logs", "traces")}
     assert outputs["otelcol.processor.batch"] == {
-        "metrics": ["otelcol.exporter.otlphttp.prometheus"],
+        "metrics": ["otelcol.exporter.prometheus.apps"],
         "logs": ["otelcol.exporter.otlphttp.loki"],
         "traces": ["otelcol.exporter.otlphttp.jaeger"]}
     assert exporter_urls(text) == {
-        "prometheus": ("metrics", URLS["alloy_metrics_url"]),
         "loki": ("logs", "http://127.0.0.1:3100/otlp/v1/logs"),
         "jaeger": ("traces", URLS["alloy_traces_url"])}
     assert 'endpoint = "127.0.0.1:4317"' in text and 'endpoint = "127.0.0.1:4318"' in text
+    # metrics: translated with the defaults, written to the remote-write URL
+    assert re.search(r'^otelcol\.exporter\.prometheus "apps" \{\n'
+                     r'\tforward_to = \[prometheus\.remote_write\.apps\.receiver\]\n\}', text, re.M)
+    assert remote_write_endpoints(text) == [("prometheus", URLS["alloy_metrics_url"])]
     assert re.search(r'pyroscope\.receive_http "apps" \{\n\thttp \{\n\t\tlisten_address = '
                      r'"127\.0\.0\.1"\n\t\tlisten_port    = 4041\n', text)
     assert 'url = "http://127.0.0.1:4040"' in text
@@ -133,7 +143,7 @@ def test_inventory_backends_are_found(inventory):
     s = use("web1")
     routes = alloy.otlp_routes(s)
     assert [(e.label, e.signal, e.url) for e in routes.exporters] == [
-        ("prometheus_mon1", "metrics", "http://mon1:9090/api/v1/otlp/v1/metrics"),
+        ("prometheus_mon1", "metrics", "http://mon1:9090/api/v1/write"),
         ("loki", "logs", "http://mon1:3100/otlp/v1/logs")]
     # no Jaeger or Pyroscope in this deploy: no traces, no profiles forwarded
     assert routes.to("traces") == [] and routes.profiles_url is None
@@ -147,7 +157,10 @@ def test_every_replica_of_an_ha_group_receives(inventory):
                     host_data={"web1": {"alloy_otlp": True}, "mon2": {"prometheus_port": 9091}})
     s = use("web1")
     assert [e.url for e in alloy.otlp_routes(s).to("metrics")] == [
-        "http://mon1:9090/api/v1/otlp/v1/metrics", "http://mon2:9091/api/v1/otlp/v1/metrics"]
+        "http://mon1:9090/api/v1/write", "http://mon2:9091/api/v1/write"]
+    assert remote_write_endpoints(otlp_config(s)) == [
+        ("prometheus_mon1", "http://mon1:9090/api/v1/write"),
+        ("prometheus_mon2", "http://mon2:9091/api/v1/write")]
     mon1, mon2 = (prometheus_host(use, n) for n in ("mon1", "mon2"))
     assert alloy.receives_otlp(mon1) and alloy.receives_otlp(mon2)
     # web2 ships nothing: alone, it would turn no receiver on
@@ -164,7 +177,7 @@ def test_no_alloy_with_otlp_no_receiver(inventory):
     use = inventory({"monitoring": ["mon1"], "web": ["web1"]})
     use("mon1")
     s = use("mon1")
-    assert otlp.receiver_flags(s) == []
+    assert remote_write_receiver.receiver_flags(s) == []
 
 
 def test_an_explicit_metrics_url_turns_no_receiver_on(inventory):
@@ -172,17 +185,27 @@ def test_an_explicit_metrics_url_turns_no_receiver_on(inventory):
                     host_data={"web1": {"alloy_otlp": True,
                                         "alloy_metrics_url": URLS["alloy_metrics_url"]}})
     s = use("mon1")
-    assert otlp.receiver_flags(s) == []
+    assert remote_write_receiver.receiver_flags(s) == []
 
 
 def test_the_receiving_prometheus_gets_its_flag(inventory):
     use = inventory({"monitoring": ["mon1"], "web": ["web1"]},
                     group_data={"web": {"alloy_otlp": True}},
-                    host_data={"mon1": {"prometheus_version": "3.5.0"}})
+                    host_data={"mon1": {"prometheus_version": "2.42.0"}})
     s = use("mon1")
-    assert otlp.receiver_flags(s) == ["--web.enable-otlp-receiver"]
-    assert prometheus.flags(s, "/p", [], otlp.receiver_flags(s))[-1] == \
-        "--web.enable-otlp-receiver"
+    assert remote_write_receiver.receiver_flags(s) == ["--web.enable-remote-write-receiver"]
+    assert prometheus.flags(s, "/p", [], remote_write_receiver.receiver_flags(s))[-1] == \
+        "--web.enable-remote-write-receiver"
+
+
+def test_the_flag_is_not_given_twice(inventory):
+    use = inventory({"monitoring": ["mon1"], "web": ["web1"]},
+                    group_data={"web": {"alloy_otlp": True}}, host_data={"mon1": {
+                        "prometheus_extra_flags": ["--web.enable-remote-write-receiver"]}})
+    s = use("mon1")
+    assert remote_write_receiver.receiver_flags(s) == []
+    flags = prometheus.flags(s, "/p", [], remote_write_receiver.receiver_flags(s))
+    assert flags.count("--web.enable-remote-write-receiver") == 1
 
 
 def test_the_sites_prometheus_receives_its_hosts_metrics(inventory):
@@ -191,7 +214,7 @@ def test_the_sites_prometheus_receives_its_hosts_metrics(inventory):
                                "web1": {"site": "b", "alloy_otlp": True}})
     s = use("web1")
     assert [e.url for e in alloy.otlp_routes(s).to("metrics")] == [
-        "http://mon-b:9090/api/v1/otlp/v1/metrics"]
+        "http://mon-b:9090/api/v1/write"]
 
 
 def test_a_protected_prometheus_is_reached_with_the_stacks_ca_and_login(
@@ -209,13 +232,14 @@ def test_a_protected_prometheus_is_reached_with_the_stacks_ca_and_login(
         group_data={"web": {"alloy_otlp": True}})
     s = use("web1")
     text = otlp_config(s)
-    assert exporter_urls(text)["prometheus_mon1"] == (
-        "metrics", "https://mon1:9090/api/v1/otlp/v1/metrics")
-    assert re.search(r'auth     = otelcol\.auth\.basic\.prometheus\.handler\n\n\t\ttls \{\n'
-                     r'\t\t\tca_file = "/etc/monstack/ca\.crt"', text)
-    assert f'username = "{s.basic_auth_username}"' in text
-    assert 'filename  = "/etc/alloy/prometheus_password"' in text
+    assert remote_write_endpoints(text) == [("prometheus_mon1", "https://mon1:9090/api/v1/write")]
+    assert re.search(
+        r'\t\tbasic_auth \{\n\t\t\tusername      = "' + re.escape(s.basic_auth_username)
+        + r'"\n\t\t\tpassword_file = "/etc/alloy/prometheus_password"\n\t\t\}\n\n'
+        r'\t\ttls_config \{\n\t\t\tca_file = "/etc/monstack/ca\.crt"\n\t\t\}', text)
     assert "a-long-pass-word" not in text
+    # the other exporters go to unprotected backends: no login there
+    assert "otelcol.auth.basic" not in text and 'local.file "' not in text
     wiring(text)
 
 
@@ -231,45 +255,33 @@ def test_the_otlp_ports_are_free_while_alloy_otlp_is_off(inventory):
     inventory({"web": ["web1"]}, host_data={"web1": {"alloy_otlp_http_port": 9100}})
 
 
-# -- Prometheus' flag per version, against the real binaries' --help ----------------------------
-@pytest.mark.parametrize("version,flag", [
-    ("3.5.0", "--web.enable-otlp-receiver"), ("3.0.0", "--web.enable-otlp-receiver"),
-    ("2.55.1", "--enable-feature=otlp-write-receiver"),
-    ("2.53.3+ds1-1", "--enable-feature=otlp-write-receiver"),
-    ("2.47.0", "--enable-feature=otlp-write-receiver")])
-def test_the_otlp_receiver_flag_per_version(version, flag):
-    assert otlp.otlp_receiver_flags(version, "x") == [flag]
+# -- Prometheus' flag, against the real binaries -------------------------------------------------
+@pytest.mark.parametrize("suite", ["bookworm", "trixie", "sid"])
+def test_every_debian_prometheus_has_the_remote_write_receiver(suite):
+    """The flag is in every Debian build (bookworm 2.42 is the stack's floor; the flag
+    exists from 2.33), which is why metrics take this path: Debian's builds have the
+    OTLP endpoint disabled (2.53.1+ds-1 changelog, Debian bug #1080354)."""
+    binary = str(debian.program("prometheus", suite))
+    helptext = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=60)
+    # kingpin lists a bool flag as --[no-]name from Prometheus 3 on
+    assert re.search(r"--(\[no-\])?web\.enable-remote-write-receiver\b",
+                     helptext.stdout + helptext.stderr)
+    check = subprocess.run([binary, remote_write_receiver.FLAG, "--version"],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
 
 
-@pytest.mark.parametrize("version", ["2.46.0", "2.42.0+ds-5+deb12u1", None])
-def test_an_older_prometheus_is_refused_naming_the_versions(version):
-    with pytest.raises(SettingsError) as exc:
-        otlp.otlp_receiver_flags(version, "host mon1")
-    assert "2.47.0" in str(exc.value) and "3.0.0" in str(exc.value)
-    assert "alloy_otlp = False" in str(exc.value)
+def test_an_unknown_flag_is_refused_by_the_real_binary():
+    """The check above can fail: kingpin refuses a flag it does not know."""
+    binary = str(debian.program("prometheus", "bookworm"))
+    res = subprocess.run([binary, "--web.enable-remote-write-receivr", "--version"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0 and "unknown long flag" in res.stderr
 
 
-def test_the_package_method_is_refused_for_a_receiving_prometheus(inventory):
+def test_the_package_method_is_fine_for_a_receiving_prometheus(inventory):
     use = inventory({"monitoring": ["mon1"], "web": ["web1"]},
                     group_data={"web": {"alloy_otlp": True}},
                     host_data={"mon1": {"prometheus_install_method": "package"}})
     s = use("mon1")
-    with pytest.raises(SettingsError) as exc:
-        otlp.receiver_flags(s)
-    assert "1080354" in str(exc.value) and "archive" in str(exc.value)
-
-
-@pytest.mark.parametrize("suite", ["trixie", "sid"])
-def test_debians_prometheus_is_built_without_the_otlp_receiver(suite, tmp_path):
-    """Why the package method is refused: Debian disabled the OTLP endpoint (changelog of
-    2.53.1+ds-1, bug #1080354). sid's 3.x refuses the flag; trixie's 2.53 lists no
-    otlp-write-receiver feature (an unknown feature name is only warned about)."""
-    binary = str(debian.program("prometheus", suite))
-    helptext = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=60)
-    assert "otlp" not in (helptext.stdout + helptext.stderr).lower()
-    version = debian.upstream_version("prometheus", suite=suite)
-    flag, = otlp.otlp_receiver_flags(version, "x")
-    res = subprocess.run([binary, flag, f"--config.file={tmp_path}/none.yml", "--help"],
-                         capture_output=True, text=True, timeout=60)
-    if flag == "--web.enable-otlp-receiver":
-        assert res.returncode != 0 and "unknown long flag" in res.stderr
+    assert remote_write_receiver.receiver_flags(s) == ["--web.enable-remote-write-receiver"]
