@@ -34,6 +34,7 @@ from conftest import hosts_fixture, write_inventory
 from harness import doubles, otel_example
 from harness.doubles import grafana_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
+from harness.removal import inventory_with, switch_off_and_purge
 from harness.stack import (assert_rerun_changes_nothing, http_json, prom_query, wait_for)
 from operations.stack import COMPONENTS
 
@@ -188,3 +189,17 @@ def test_a_second_run_changes_nothing(stack, example_ran):
         lambda: run_pyinfra(stack["inventory"], env=ENV),
         [(stack["mon"], ["prometheus", "loki", "alloy", "jaeger", "pyroscope", "grafana"]),
          (stack["app"], ["alloy", "node_exporter"])])
+
+
+def test_switching_jaeger_and_pyroscope_off_removes_them_and_their_data_sources(
+        stack, example_ran, tmp_path):
+    """Last: the operator drops traces and profiles. --dry lists each removal, the run
+    does exactly that, nothing of them is left on the monitoring host, the next --dry and
+    run change nothing (tests/harness/removal.py); Grafana's data sources go with them."""
+    mon = stack["mon"]
+    switch_off_and_purge(inventory_with(stack["inventory"], tmp_path),
+                         [(mon, ["jaeger", "pyroscope"])], env=ENV)
+    uids = {d["uid"] for d in grafana(mon, "/api/datasources")}
+    assert not uids & {"jaeger", "pyroscope"}, uids
+    assert {"prometheus", "loki"} <= uids, uids
+
