@@ -8,8 +8,13 @@ GRAFANA API TEST DOUBLE, as in test_grafana.py: it keeps its objects in
 listens on loopback only: the deploy enables its admin API (snapshots) only there or
 behind basic auth, so the test asks it through SSH on the host.
 
+Loki is the TEST DOUBLE of tests/harness/doubles (no real build here): it writes no index,
+so the test puts files where Loki keeps its rules and index (rules/, tsdb-shipper-active/,
+chunks/index/ under loki_data_dir, the paths the Loki backup names) before the backups run,
+and the Loki backup must carry them.
+
 What is tested: --dry lists exactly what the first run does, a timer per kind (prometheus,
-alertmanager, grafana, configs) enabled and waiting, Grafana's weekly; each timer's
+alertmanager, grafana, loki, configs) enabled and waiting, Grafana's weekly; each timer's
 service started by hand writes a backup that the script's own check verifies (promtool
 tsdb list, SQLite's integrity check and one JSON file per dashboard, checksums, tar) and
 its metrics are scraped; a second run changes nothing and restarts nothing. Then the data
@@ -25,6 +30,7 @@ import pytest
 
 from conftest import hosts_fixture, write_inventory
 from harness.dashboards import uid_of
+from harness import doubles
 from harness.doubles import grafana_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import (assert_rerun_changes_nothing, service_pids,
@@ -38,13 +44,17 @@ pytestmark = pytest.mark.fleet
 hosts = hosts_fixture(1)
 PASSWORD = "e2e-Grafana-admin-pw#1"
 ENV = {"GRAFANA_ADMIN_PASSWORD": PASSWORD}
-RUNS = {"prometheus", "alertmanager", "node_exporter", "grafana"}
-SERVICES = ["prometheus", "alertmanager", "node_exporter", "grafana"]
+RUNS = {"prometheus", "alertmanager", "node_exporter", "grafana", "loki"}
+SERVICES = ["prometheus", "alertmanager", "node_exporter", "grafana", "loki"]
 KINDS = {"prometheus": "tsdb-snapshot", "alertmanager": "files", "grafana": "sqlite",
-         "configs": "tar"}
+         "loki": "tar", "configs": "tar"}
 # what the script's `verify` needs besides the method (the units' Environment=)
 VERIFY_ENV = {"prometheus": "PROMTOOL=/usr/local/bin/promtool", "grafana": "PATHS=grafana.db",
-              "alertmanager": "PATHS='silences nflog'", "configs": ""}
+              "alertmanager": "PATHS='silences nflog'", "loki": "", "configs": ""}
+# what Loki would have written (a rule file, an index table being built, a shipped one)
+LOKI_FILES = ["rules/fake/monstack.yml", "tsdb-shipper-active/uploader/index_20000",
+              "chunks/index/index_20000/1700000000-ingester.tsdb.gz"]
+LOKI_CHUNK = "chunks/fake/MTg4YjQ2ZDc6MTcwMDAwMDAwMA"   # a chunk: the bulk, left out
 BACKUP_DIR = "/var/backups/monstack"
 DASHBOARDS = sorted(uid_of(p) for p in shipped_dashboards() if uid_of(p) != "monstack-logs")
 
@@ -53,6 +63,10 @@ DASHBOARDS = sorted(uid_of(p) for p in shipped_dashboards() if uid_of(p) != "mon
 def stack(hosts, fleet, mirror, tmp_path_factory):
     (mon,) = hosts
     settings = grafana_archive.monitoring_host_settings(mirror, tmp_path_factory)
+    # Loki: the TEST DOUBLE in upstream's release zip
+    published = doubles.publish(mirror, tmp_path_factory.mktemp("doubles"), ("loki",))
+    settings["artifact_checksums"].update(published.pop("artifact_checksums"))
+    settings.update(published)
     settings.update({f"{c}_enabled": False for c in COMPONENTS if c not in RUNS})
     settings.update({"backup_enabled": True, "prometheus_listen_address": "127.0.0.1",
                      "prometheus_scrape_interval": "5s", "prometheus_scrape_timeout": "5s"})
@@ -89,8 +103,8 @@ def verify(mon, kind: str, name: str, check: bool = True):
 def test_dry_run_lists_exactly_what_the_first_run_does(first_runs):
     dry, real = first_runs
     assert_preview_was_exact(dry, real)
-    assert real.changes["Install a backup timer (its schedule checked by systemd-analyze)"] == 4
-    assert real.changes["Enable and start a backup timer"] == 4
+    assert real.changes["Install a backup timer (its schedule checked by systemd-analyze)"] == 5
+    assert real.changes["Enable and start a backup timer"] == 5
     assert real.changes["Install the backup script"] == 1
 
 
@@ -115,6 +129,9 @@ def backed_up(stack, first_runs):
                        lambda: query(mon, 'up{job="node"} == 1'), timeout=120)
     # still in the head block: the snapshot (skip_head unset) takes it along
     sample_time = float(scraped[0]["value"][0])
+    for path in [*LOKI_FILES, LOKI_CHUNK]:   # the double writes no index: Loki's files, as Loki has them
+        mon.ssh(f"install -D -o loki -g loki -m 0640 /dev/null /var/lib/loki/{path} && "
+                f"echo {shlex.quote(path)} > /var/lib/loki/{path}")
     for kind in KINDS:
         res = mon.ssh(f"systemctl start monstack-backup-{kind}.service", check=False,
                       timeout=600)
@@ -140,6 +157,11 @@ def test_each_backup_exists_and_verifies(stack, backed_up):
     (configs,) = backups_of(mon, "configs")
     listed = mon.ssh(f"tar -tzf {BACKUP_DIR}/configs/{configs}/data.tar.gz").stdout.split()
     assert "etc/prometheus/prometheus.yml" in listed and "etc/grafana/grafana.ini" in listed
+    assert "etc/loki/loki.yaml" in listed
+    (loki,) = backups_of(mon, "loki")
+    listed = mon.ssh(f"tar -tzf {BACKUP_DIR}/loki/{loki}/data.tar.gz").stdout.split()
+    assert set(LOKI_FILES) <= set(listed), listed
+    assert LOKI_CHUNK not in listed, listed
     # a backup missing a dashboard no longer verifies
     mon.ssh(f"cp -a {BACKUP_DIR}/grafana/{grafana} /tmp/grafana-copy && "
             "rm /tmp/grafana-copy/dashboards/org-1/monstack-stack.json")
