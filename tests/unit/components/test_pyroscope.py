@@ -411,7 +411,7 @@ def test_a_grpc_port_another_program_holds_fails_the_start(tmp_path, current):
     """As Loki's 127.0.0.1:9095 would, had pyroscope.yaml left dskit's default."""
     s = current({"pyroscope_enabled": True, "pyroscope_listen_address": "127.0.0.1",
                  "pyroscope_port": free_port(), "pyroscope_data_dir": str(tmp_path / "d")})
-    taken = double.listen("127.0.0.1", 0)
+    taken = double.listening_socket("127.0.0.1", 0)
     try:
         cfg = write_config(tmp_path, s, grpc_port=taken.getsockname()[1])
         res = run([install(tmp_path), f"-config.file={cfg}"])
