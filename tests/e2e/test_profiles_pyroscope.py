@@ -27,8 +27,8 @@ from conftest import hosts_fixture, write_inventory
 from harness import doubles
 from harness.doubles import grafana_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
-from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, exposure_level,
-                           mirror_settings, wait_for, wait_targets_up)
+from harness.stack import (assert_rerun_changes_nothing, exposure_level, wait_for,
+                           wait_targets_up)
 from operations.stack import RELEASES
 
 pytestmark = pytest.mark.fleet
@@ -45,24 +45,11 @@ APP = "monstack-e2e-shop"
 @pytest.fixture(scope="module")
 def stack(hosts, fleet, mirror, tmp_path_factory):
     mon, web = hosts
-    base = mirror_settings(mirror, ["prometheus", "node_exporter"])
     pyro = doubles.publish(mirror, tmp_path_factory.mktemp("pyroscope"),
                            components=("pyroscope",))
-    grafana = grafana_archive.publish(mirror, tmp_path_factory.mktemp("grafana-archive"))
-    settings = {
-        **base, **pyro, **grafana,
-        "artifact_checksums": {**base["artifact_checksums"], **pyro["artifact_checksums"],
-                               **grafana["artifact_checksums"]},
-        **CORE_ONLY,
-        "grafana_enabled": True,
-        "grafana_token_dir": str(tmp_path_factory.mktemp("grafana-tokens")),
-        "alertmanager_enabled": False,
-        "artifact_cache_dir": str(tmp_path_factory.mktemp("artifact-cache")),
-        "prometheus_scrape_interval": f"{SCRAPE_SECONDS}s",
-        "prometheus_scrape_timeout": "4s",
-        "pyroscope_enabled": True,
-        "pyroscope_retention_period": "7d",
-    }
+    settings = grafana_archive.prometheus_host_settings(mirror, tmp_path_factory, [pyro],
+                                                        SCRAPE_SECONDS)
+    settings.update({"pyroscope_enabled": True, "pyroscope_retention_period": "7d"})
     inventory = write_inventory(
         tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
         {"monitoring": [mon]}, group_data={"all": settings})

@@ -50,12 +50,11 @@ SERVICE = "e2e-otel-example"
 @pytest.fixture(scope="module")
 def stack(hosts, fleet, mirror, tmp_path_factory):
     mon, app = hosts
-    settings = grafana_archive.monitoring_host_settings(mirror, tmp_path_factory)
     # Loki, Alloy, Jaeger, Pyroscope: TEST DOUBLES in upstream-shaped release files
     published = doubles.publish(mirror, tmp_path_factory.mktemp("doubles"),
                                 ("loki", "alloy", "jaeger", "pyroscope"))
-    settings["artifact_checksums"].update(published.pop("artifact_checksums"))
-    settings.update(published)
+    settings = grafana_archive.monitoring_host_settings(mirror, tmp_path_factory,
+                                                        published=[published])
     settings.update({f"{c}_enabled": False for c in COMPONENTS if c not in RUNS})
     settings.update({"jaeger_enabled": True, "pyroscope_enabled": True,
                      "prometheus_scrape_interval": "5s", "prometheus_scrape_timeout": "4s"})

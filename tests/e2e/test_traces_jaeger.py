@@ -26,8 +26,8 @@ from conftest import hosts_fixture, write_inventory
 from harness import doubles
 from harness.doubles import grafana_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
-from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, exposure_level,
-                           http_json, mirror_settings, prom_query, wait_for, wait_targets_up)
+from harness.stack import (assert_rerun_changes_nothing, exposure_level, http_json,
+                           prom_query, wait_for, wait_targets_up)
 
 pytestmark = pytest.mark.fleet
 
@@ -41,23 +41,10 @@ ENV = {"GRAFANA_ADMIN_PASSWORD": PASSWORD}
 @pytest.fixture(scope="module")
 def stack(hosts, fleet, mirror, tmp_path_factory):
     (mon,) = hosts
-    base = mirror_settings(mirror, ["prometheus", "node_exporter"])
     jaeger = doubles.publish(mirror, tmp_path_factory.mktemp("jaeger"), ("jaeger",))
-    grafana = grafana_archive.publish(mirror, tmp_path_factory.mktemp("grafana-archive"))
-    settings = {
-        **base, **jaeger, **grafana,
-        "artifact_checksums": {**base["artifact_checksums"], **jaeger["artifact_checksums"],
-                               **grafana["artifact_checksums"]},
-        **CORE_ONLY,
-        "grafana_enabled": True,
-        "grafana_token_dir": str(tmp_path_factory.mktemp("grafana-tokens")),
-        "alertmanager_enabled": False,
-        "jaeger_enabled": True,
-        "jaeger_retention": "2d",
-        "artifact_cache_dir": str(tmp_path_factory.mktemp("artifact-cache")),
-        "prometheus_scrape_interval": f"{SCRAPE_SECONDS}s",
-        "prometheus_scrape_timeout": "4s",
-    }
+    settings = grafana_archive.prometheus_host_settings(mirror, tmp_path_factory, [jaeger],
+                                                        SCRAPE_SECONDS)
+    settings.update({"jaeger_enabled": True, "jaeger_retention": "2d"})
     inventory = write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
                                 {"monitoring": [mon]}, group_data={"all": settings})
     return {"inventory": inventory, "mon": mon}

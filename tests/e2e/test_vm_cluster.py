@@ -27,8 +27,8 @@ import pytest
 from conftest import hosts_fixture, write_inventory
 from harness.doubles import grafana_archive, vm_cluster_archive
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
-from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, exposure_level,
-                           http_json, mirror_settings, wait_for, wait_targets_up)
+from harness.stack import (assert_rerun_changes_nothing, exposure_level, http_json,
+                           wait_for, wait_targets_up)
 from harness.removal import inventory_with, switch_off_and_purge
 
 pytestmark = pytest.mark.fleet
@@ -46,24 +46,11 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
     mon, st1, st2, front = hosts
     for storage in (st1, st2):   # what the vmstorage double runs (not part of the deploy)
         vm_cluster_archive.install_storage_backend(storage)
-    base = mirror_settings(mirror, ["prometheus", "node_exporter"])
     cluster = vm_cluster_archive.publish(mirror, tmp_path_factory.mktemp("vm-cluster"))
     # Grafana: the API test double of tests/harness/doubles/grafana_double.py, for its data sources
-    grafana = grafana_archive.publish(mirror, tmp_path_factory.mktemp("grafana-archive"))
-    settings = {
-        **base, **cluster, **grafana,
-        "artifact_checksums": {**base["artifact_checksums"], **cluster["artifact_checksums"],
-                               **grafana["artifact_checksums"]},
-        **CORE_ONLY,
-        "grafana_enabled": True,
-        "grafana_token_dir": str(tmp_path_factory.mktemp("grafana-tokens")),
-        "alertmanager_enabled": False,
-        "artifact_cache_dir": str(tmp_path_factory.mktemp("artifact-cache")),
-        "prometheus_scrape_interval": f"{SCRAPE_SECONDS}s",
-        "prometheus_scrape_timeout": "4s",
-        "vmcluster_tenant": TENANT,
-        "vmcluster_retention_period": "90d",
-    }
+    settings = grafana_archive.prometheus_host_settings(mirror, tmp_path_factory, [cluster],
+                                                        SCRAPE_SECONDS)
+    settings.update({"vmcluster_tenant": TENANT, "vmcluster_retention_period": "90d"})
     inventory = write_inventory(
         tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
         {"monitoring": [mon], "vmstorage": [st1, st2], "vminsert": [front],
