@@ -26,7 +26,8 @@ import pytest
 from conftest import hosts_fixture, write_inventory
 from harness.dashboards import uid_of
 from harness.doubles import grafana_archive
-from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
+from harness.first_runs import first_runs  # noqa: F401
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
 from harness.stack import (assert_rerun_changes_nothing, service_pids,
                            wait_for)
 from operations.base.backups import SCRIPT
@@ -59,11 +60,6 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
     inventory = write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
                                 {"monitoring": [mon]}, group_data={"all": settings})
     return {"inventory": inventory, "mon": mon}
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    return preview_then_run(stack["inventory"], env=ENV)
 
 
 def query(mon, promql: str, at: float | None = None) -> list[dict]:

@@ -26,7 +26,8 @@ import pytest
 from conftest import hosts_fixture, write_inventory
 from harness import doubles
 from harness.doubles import grafana_archive
-from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
+from harness.first_runs import first_runs  # noqa: F401
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
 from harness.stack import (assert_rerun_changes_nothing, exposure_level, wait_for,
                            wait_targets_up)
 from operations.stack import RELEASES
@@ -58,11 +59,6 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
 
 def deploy(stack, **kw):
     return run_pyinfra(stack["inventory"], env=ENV, **kw)
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    return preview_then_run(stack["inventory"], env=ENV)
 
 
 def label_values(mon, name: str = "service_name") -> list[str]:

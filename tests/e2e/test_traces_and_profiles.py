@@ -33,7 +33,8 @@ import pytest
 from conftest import hosts_fixture, write_inventory
 from harness import doubles, otel_example
 from harness.doubles import grafana_archive
-from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
+from harness.first_runs import first_runs  # noqa: F401
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
 from harness.stack import (assert_rerun_changes_nothing, http_json, prom_query, wait_for)
 from operations.stack import COMPONENTS
 
@@ -63,11 +64,6 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
                                 {"monitoring": [mon], "apps": [app]},
                                 group_data={"all": settings}, host_data={app.ip: app_data})
     return {"inventory": inventory, "mon": mon, "app": app}
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    return preview_then_run(stack["inventory"], env=ENV)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,8 @@ import pytest
 from conftest import hosts_fixture, write_inventory
 from harness import doubles
 from harness.doubles import grafana_archive
-from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
+from harness.first_runs import first_runs  # noqa: F401
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
 from harness.stack import (assert_rerun_changes_nothing, exposure_level, http_json,
                            prom_query, wait_for, wait_targets_up)
 
@@ -48,11 +49,6 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
     inventory = write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
                                 {"monitoring": [mon]}, group_data={"all": settings})
     return {"inventory": inventory, "mon": mon}
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    return preview_then_run(stack["inventory"], env=ENV)
 
 
 def send_spans(mon, service: str) -> str:
