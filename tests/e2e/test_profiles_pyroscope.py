@@ -14,7 +14,6 @@ LabelValues query Grafana uses. Grafana is the API double (grafana_double.py).
 Hosts: one monitoring host (Prometheus, Grafana double, Pyroscope double) and one other.
 """
 
-import base64
 import json
 import subprocess
 import sys
@@ -103,11 +102,7 @@ def test_it_runs_hardened_as_its_own_user_with_its_config(stack, first_runs):
 def test_prometheus_scrapes_it_and_grafana_has_its_data_source(stack, first_runs):
     mon = stack["mon"]
     wait_targets_up(mon, {("pyroscope", f"{mon.ip}:4040"), ("node", f"{mon.ip}:9100")})
-    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-    req = urllib.request.Request(f"http://{mon.ip}:3000/api/datasources/uid/pyroscope",
-                                 headers={"Authorization": f"Basic {token}"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        source = json.loads(resp.read())
+    source = grafana_archive.data_source(mon, "pyroscope", PASSWORD)
     assert (source["name"], source["type"], source["url"]) == (
         "Pyroscope", "grafana-pyroscope-datasource", f"http://{mon.ip}:4040")
 

@@ -16,9 +16,6 @@ OTLP forwarding (another part of issue 21) is not exercised here: spans go strai
 Jaeger's OTLP port.
 """
 
-import base64
-import json
-import urllib.request
 
 import pytest
 
@@ -105,11 +102,7 @@ def test_sdk_spans_are_stored_and_queryable(stack, first_runs):
 
 def test_grafana_has_the_jaeger_data_source(stack, first_runs):
     mon = stack["mon"]
-    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-    req = urllib.request.Request(f"http://{mon.ip}:3000/api/datasources/uid/jaeger",
-                                 headers={"Authorization": f"Basic {token}"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        source = json.loads(resp.read())
+    source = grafana_archive.data_source(mon, "jaeger", PASSWORD)
     assert (source["name"], source["type"], source["url"]) == (
         "Jaeger", "jaeger", f"http://{mon.ip}:16686")
     assert "tracesToLogsV2" not in (source.get("jsonData") or {})   # no Loki here

@@ -17,8 +17,6 @@ tests/harness/doubles/grafana_double.py, there to receive the data source), two 
 one host running both vminsert and vmselect.
 """
 
-import base64
-import json
 import urllib.parse
 import urllib.request
 
@@ -114,11 +112,7 @@ def test_prometheus_samples_are_queryable_through_vmselect(stack, first_runs):
 
 def test_grafana_reads_the_cluster_at_vmselect(stack, first_runs):
     mon, front = stack["mon"], stack["front"]
-    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-    req = urllib.request.Request(f"http://{mon.ip}:3000/api/datasources/uid/vmcluster",
-                                 headers={"Authorization": f"Basic {token}"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        source = json.loads(resp.read())
+    source = grafana_archive.data_source(mon, "vmcluster", PASSWORD)
     assert (source["name"], source["type"], source["url"], source["isDefault"]) == (
         "VictoriaMetrics cluster", "prometheus",
         f"http://{front.ip}:8481/select/{TENANT}/prometheus", False)

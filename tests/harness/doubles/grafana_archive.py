@@ -12,6 +12,9 @@ version; its files, `bin/grafana --version` and /api/health say it is a test dou
 
 from __future__ import annotations
 
+import base64
+import json
+import urllib.request
 from pathlib import Path
 
 from ..mirror import Mirror, build_archive, releases, sha256
@@ -27,6 +30,9 @@ Serves the double on [server] http_addr:http_port of the --config file, with the
 import configparser
 import os
 import sys
+import base64
+import json
+import urllib.request
 from pathlib import Path
 
 sys.dont_write_bytecode = True
@@ -122,3 +128,13 @@ def prometheus_host_settings(mirror: Mirror, tmp_path_factory, published=(),
                      "prometheus_scrape_interval": f"{scrape_seconds}s",
                      "prometheus_scrape_timeout": "4s"})
     return settings
+
+
+def data_source(host, uid: str, password: str) -> dict:
+    """The data source `uid` as the Grafana double on `host` (port 3000) answers the
+    admin with `password`."""
+    token = base64.b64encode(f"admin:{password}".encode()).decode()
+    req = urllib.request.Request(f"http://{host.ip}:3000/api/datasources/uid/{uid}",
+                                 headers={"Authorization": f"Basic {token}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
