@@ -721,9 +721,11 @@ def write_request(samples: list[tuple[dict, float, int]]) -> bytes:
     for labels, points in series.items():
         body = bytearray()
         for name, value in labels:
-            body += encode_bytes(1, encode_bytes(1, name.encode()) + encode_bytes(2, value.encode()))
+            pair = encode_bytes(1, name.encode()) + encode_bytes(2, value.encode())
+            body += encode_bytes(1, pair)
         for ts, value in sorted(points):
-            body += encode_bytes(2, b"\x09" + struct.pack("<d", value) + b"\x10" + encode_varint(ts))
+            sample = b"\x09" + struct.pack("<d", value) + b"\x10" + encode_varint(ts)
+            body += encode_bytes(2, sample)
         out += encode_bytes(1, bytes(body))
     return bytes(out)
 
