@@ -32,7 +32,8 @@ from conftest import hosts_fixture, write_inventory
 from harness.dashboards import uid_of
 from harness import doubles
 from harness.doubles import grafana_archive
-from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
+from harness.first_runs import first_runs  # noqa: F401
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
 from harness.stack import (assert_rerun_changes_nothing, service_pids,
                            wait_for)
 from operations.base.backups import SCRIPT
@@ -62,22 +63,16 @@ DASHBOARDS = sorted(uid_of(p) for p in shipped_dashboards())   # Loki runs: its 
 @pytest.fixture(scope="module")
 def stack(hosts, fleet, mirror, tmp_path_factory):
     (mon,) = hosts
-    settings = grafana_archive.monitoring_host_settings(mirror, tmp_path_factory)
     # Loki: the TEST DOUBLE in upstream's release zip
-    published = doubles.publish(mirror, tmp_path_factory.mktemp("doubles"), ("loki",))
-    settings["artifact_checksums"].update(published.pop("artifact_checksums"))
-    settings.update(published)
+    loki = doubles.publish(mirror, tmp_path_factory.mktemp("doubles"), ("loki",))
+    settings = grafana_archive.monitoring_host_settings(mirror, tmp_path_factory,
+                                                        published=[loki])
     settings.update({f"{c}_enabled": False for c in COMPONENTS if c not in RUNS})
     settings.update({"backup_enabled": True, "prometheus_listen_address": "127.0.0.1",
                      "prometheus_scrape_interval": "5s", "prometheus_scrape_timeout": "5s"})
     inventory = write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
                                 {"monitoring": [mon]}, group_data={"all": settings})
     return {"inventory": inventory, "mon": mon}
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    return preview_then_run(stack["inventory"], env=ENV)
 
 
 def query(mon, promql: str, at: float | None = None) -> list[dict]:

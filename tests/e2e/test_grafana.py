@@ -22,6 +22,7 @@ import pytest
 from conftest import hosts_fixture, write_inventory
 from harness.dashboards import uid_of
 from harness.doubles import community_dashboard, grafana_archive, grafana_test_plugin
+from harness.first_runs import first_runs  # noqa: F401
 from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
 from harness.stack import service_pids
 from harness.removal import inventory_with, switch_off_and_purge
@@ -57,11 +58,6 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
 
 def deploy(stack, **kw):
     return run_pyinfra(stack["inventory"], env=ENV, **kw)
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    return preview_then_run(stack["inventory"], env=ENV)
 
 
 def api(mon, path: str, body=None, method: str | None = None):

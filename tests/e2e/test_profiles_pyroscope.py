@@ -14,7 +14,6 @@ LabelValues query Grafana uses. Grafana is the API double (grafana_double.py).
 Hosts: one monitoring host (Prometheus, Grafana double, Pyroscope double) and one other.
 """
 
-import base64
 import json
 import subprocess
 import sys
@@ -26,9 +25,10 @@ import pytest
 from conftest import hosts_fixture, write_inventory
 from harness import doubles
 from harness.doubles import grafana_archive
-from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
-from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, exposure_level,
-                           mirror_settings, wait_for, wait_targets_up)
+from harness.first_runs import first_runs  # noqa: F401
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
+from harness.stack import (assert_rerun_changes_nothing, exposure_level, wait_for,
+                           wait_targets_up)
 from operations.stack import RELEASES
 
 pytestmark = pytest.mark.fleet
@@ -45,24 +45,11 @@ APP = "monstack-e2e-shop"
 @pytest.fixture(scope="module")
 def stack(hosts, fleet, mirror, tmp_path_factory):
     mon, web = hosts
-    base = mirror_settings(mirror, ["prometheus", "node_exporter"])
     pyro = doubles.publish(mirror, tmp_path_factory.mktemp("pyroscope"),
                            components=("pyroscope",))
-    grafana = grafana_archive.publish(mirror, tmp_path_factory.mktemp("grafana-archive"))
-    settings = {
-        **base, **pyro, **grafana,
-        "artifact_checksums": {**base["artifact_checksums"], **pyro["artifact_checksums"],
-                               **grafana["artifact_checksums"]},
-        **CORE_ONLY,
-        "grafana_enabled": True,
-        "grafana_token_dir": str(tmp_path_factory.mktemp("grafana-tokens")),
-        "alertmanager_enabled": False,
-        "artifact_cache_dir": str(tmp_path_factory.mktemp("artifact-cache")),
-        "prometheus_scrape_interval": f"{SCRAPE_SECONDS}s",
-        "prometheus_scrape_timeout": "4s",
-        "pyroscope_enabled": True,
-        "pyroscope_retention_period": "7d",
-    }
+    settings = grafana_archive.prometheus_host_settings(mirror, tmp_path_factory, [pyro],
+                                                        SCRAPE_SECONDS)
+    settings.update({"pyroscope_enabled": True, "pyroscope_retention_period": "7d"})
     inventory = write_inventory(
         tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
         {"monitoring": [mon]}, group_data={"all": settings})
@@ -71,11 +58,6 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
 
 def deploy(stack, **kw):
     return run_pyinfra(stack["inventory"], env=ENV, **kw)
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    return preview_then_run(stack["inventory"], env=ENV)
 
 
 def label_values(mon, name: str = "service_name") -> list[str]:
@@ -120,11 +102,7 @@ def test_it_runs_hardened_as_its_own_user_with_its_config(stack, first_runs):
 def test_prometheus_scrapes_it_and_grafana_has_its_data_source(stack, first_runs):
     mon = stack["mon"]
     wait_targets_up(mon, {("pyroscope", f"{mon.ip}:4040"), ("node", f"{mon.ip}:9100")})
-    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-    req = urllib.request.Request(f"http://{mon.ip}:3000/api/datasources/uid/pyroscope",
-                                 headers={"Authorization": f"Basic {token}"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        source = json.loads(resp.read())
+    source = grafana_archive.data_source(mon, "pyroscope", PASSWORD)
     assert (source["name"], source["type"], source["url"]) == (
         "Pyroscope", "grafana-pyroscope-datasource", f"http://{mon.ip}:4040")
 

@@ -33,7 +33,8 @@ import pytest
 from conftest import hosts_fixture, write_inventory
 from harness import doubles, otel_example
 from harness.doubles import grafana_archive
-from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
+from harness.first_runs import first_runs  # noqa: F401
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
 from harness.removal import inventory_with, switch_off_and_purge
 from harness.stack import (assert_rerun_changes_nothing, http_json, prom_query, wait_for)
 from operations.stack import COMPONENTS
@@ -51,12 +52,11 @@ SERVICE = "e2e-otel-example"
 @pytest.fixture(scope="module")
 def stack(hosts, fleet, mirror, tmp_path_factory):
     mon, app = hosts
-    settings = grafana_archive.monitoring_host_settings(mirror, tmp_path_factory)
     # Loki, Alloy, Jaeger, Pyroscope: TEST DOUBLES in upstream-shaped release files
     published = doubles.publish(mirror, tmp_path_factory.mktemp("doubles"),
                                 ("loki", "alloy", "jaeger", "pyroscope"))
-    settings["artifact_checksums"].update(published.pop("artifact_checksums"))
-    settings.update(published)
+    settings = grafana_archive.monitoring_host_settings(mirror, tmp_path_factory,
+                                                        published=[published])
     settings.update({f"{c}_enabled": False for c in COMPONENTS if c not in RUNS})
     settings.update({"jaeger_enabled": True, "pyroscope_enabled": True,
                      "prometheus_scrape_interval": "5s", "prometheus_scrape_timeout": "4s"})
@@ -65,11 +65,6 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
                                 {"monitoring": [mon], "apps": [app]},
                                 group_data={"all": settings}, host_data={app.ip: app_data})
     return {"inventory": inventory, "mon": mon, "app": app}
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    return preview_then_run(stack["inventory"], env=ENV)
 
 
 @pytest.fixture(scope="module")

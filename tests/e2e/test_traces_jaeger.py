@@ -16,18 +16,16 @@ OTLP forwarding (another part of issue 21) is not exercised here: spans go strai
 Jaeger's OTLP port.
 """
 
-import base64
-import json
-import urllib.request
 
 import pytest
 
 from conftest import hosts_fixture, write_inventory
 from harness import doubles
 from harness.doubles import grafana_archive
-from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
-from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, exposure_level,
-                           http_json, mirror_settings, prom_query, wait_for, wait_targets_up)
+from harness.first_runs import first_runs  # noqa: F401
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
+from harness.stack import (assert_rerun_changes_nothing, exposure_level, http_json,
+                           prom_query, wait_for, wait_targets_up)
 
 pytestmark = pytest.mark.fleet
 
@@ -41,31 +39,13 @@ ENV = {"GRAFANA_ADMIN_PASSWORD": PASSWORD}
 @pytest.fixture(scope="module")
 def stack(hosts, fleet, mirror, tmp_path_factory):
     (mon,) = hosts
-    base = mirror_settings(mirror, ["prometheus", "node_exporter"])
     jaeger = doubles.publish(mirror, tmp_path_factory.mktemp("jaeger"), ("jaeger",))
-    grafana = grafana_archive.publish(mirror, tmp_path_factory.mktemp("grafana-archive"))
-    settings = {
-        **base, **jaeger, **grafana,
-        "artifact_checksums": {**base["artifact_checksums"], **jaeger["artifact_checksums"],
-                               **grafana["artifact_checksums"]},
-        **CORE_ONLY,
-        "grafana_enabled": True,
-        "grafana_token_dir": str(tmp_path_factory.mktemp("grafana-tokens")),
-        "alertmanager_enabled": False,
-        "jaeger_enabled": True,
-        "jaeger_retention": "2d",
-        "artifact_cache_dir": str(tmp_path_factory.mktemp("artifact-cache")),
-        "prometheus_scrape_interval": f"{SCRAPE_SECONDS}s",
-        "prometheus_scrape_timeout": "4s",
-    }
+    settings = grafana_archive.prometheus_host_settings(mirror, tmp_path_factory, [jaeger],
+                                                        SCRAPE_SECONDS)
+    settings.update({"jaeger_enabled": True, "jaeger_retention": "2d"})
     inventory = write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
                                 {"monitoring": [mon]}, group_data={"all": settings})
     return {"inventory": inventory, "mon": mon}
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    return preview_then_run(stack["inventory"], env=ENV)
 
 
 def send_spans(mon, service: str) -> str:
@@ -122,11 +102,7 @@ def test_sdk_spans_are_stored_and_queryable(stack, first_runs):
 
 def test_grafana_has_the_jaeger_data_source(stack, first_runs):
     mon = stack["mon"]
-    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-    req = urllib.request.Request(f"http://{mon.ip}:3000/api/datasources/uid/jaeger",
-                                 headers={"Authorization": f"Basic {token}"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        source = json.loads(resp.read())
+    source = grafana_archive.data_source(mon, "jaeger", PASSWORD)
     assert (source["name"], source["type"], source["url"]) == (
         "Jaeger", "jaeger", f"http://{mon.ip}:16686")
     assert "tracesToLogsV2" not in (source.get("jsonData") or {})   # no Loki here

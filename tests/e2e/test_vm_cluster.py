@@ -17,8 +17,6 @@ tests/harness/doubles/grafana_double.py, there to receive the data source), two 
 one host running both vminsert and vmselect.
 """
 
-import base64
-import json
 import urllib.parse
 import urllib.request
 
@@ -26,9 +24,10 @@ import pytest
 
 from conftest import hosts_fixture, write_inventory
 from harness.doubles import grafana_archive, vm_cluster_archive
-from harness.pyinfra_cli import assert_preview_was_exact, preview_then_run, run_pyinfra
-from harness.stack import (CORE_ONLY, assert_rerun_changes_nothing, exposure_level,
-                           http_json, mirror_settings, wait_for, wait_targets_up)
+from harness.first_runs import first_runs  # noqa: F401
+from harness.pyinfra_cli import assert_preview_was_exact, run_pyinfra
+from harness.stack import (assert_rerun_changes_nothing, exposure_level, http_json,
+                           wait_for, wait_targets_up)
 from harness.removal import inventory_with, switch_off_and_purge
 
 pytestmark = pytest.mark.fleet
@@ -46,24 +45,11 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
     mon, st1, st2, front = hosts
     for storage in (st1, st2):   # what the vmstorage double runs (not part of the deploy)
         vm_cluster_archive.install_storage_backend(storage)
-    base = mirror_settings(mirror, ["prometheus", "node_exporter"])
     cluster = vm_cluster_archive.publish(mirror, tmp_path_factory.mktemp("vm-cluster"))
     # Grafana: the API test double of tests/harness/doubles/grafana_double.py, for its data sources
-    grafana = grafana_archive.publish(mirror, tmp_path_factory.mktemp("grafana-archive"))
-    settings = {
-        **base, **cluster, **grafana,
-        "artifact_checksums": {**base["artifact_checksums"], **cluster["artifact_checksums"],
-                               **grafana["artifact_checksums"]},
-        **CORE_ONLY,
-        "grafana_enabled": True,
-        "grafana_token_dir": str(tmp_path_factory.mktemp("grafana-tokens")),
-        "alertmanager_enabled": False,
-        "artifact_cache_dir": str(tmp_path_factory.mktemp("artifact-cache")),
-        "prometheus_scrape_interval": f"{SCRAPE_SECONDS}s",
-        "prometheus_scrape_timeout": "4s",
-        "vmcluster_tenant": TENANT,
-        "vmcluster_retention_period": "90d",
-    }
+    settings = grafana_archive.prometheus_host_settings(mirror, tmp_path_factory, [cluster],
+                                                        SCRAPE_SECONDS)
+    settings.update({"vmcluster_tenant": TENANT, "vmcluster_retention_period": "90d"})
     inventory = write_inventory(
         tmp_path_factory.mktemp("inventory") / "inventory.py", fleet,
         {"monitoring": [mon], "vmstorage": [st1, st2], "vminsert": [front],
@@ -75,11 +61,6 @@ def stack(hosts, fleet, mirror, tmp_path_factory):
 
 def deploy(stack, **kw):
     return run_pyinfra(stack["inventory"], env=ENV, **kw)
-
-
-@pytest.fixture(scope="module")
-def first_runs(stack):
-    return preview_then_run(stack["inventory"], env=ENV)
 
 
 def select_query(front, query: str) -> list[dict]:
@@ -131,11 +112,7 @@ def test_prometheus_samples_are_queryable_through_vmselect(stack, first_runs):
 
 def test_grafana_reads_the_cluster_at_vmselect(stack, first_runs):
     mon, front = stack["mon"], stack["front"]
-    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-    req = urllib.request.Request(f"http://{mon.ip}:3000/api/datasources/uid/vmcluster",
-                                 headers={"Authorization": f"Basic {token}"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        source = json.loads(resp.read())
+    source = grafana_archive.data_source(mon, "vmcluster", PASSWORD)
     assert (source["name"], source["type"], source["url"], source["isDefault"]) == (
         "VictoriaMetrics cluster", "prometheus",
         f"http://{front.ip}:8481/select/{TENANT}/prometheus", False)

@@ -1,9 +1,12 @@
-"""A free TCP (or UDP) port on 127.0.0.1 for a program a test starts, and its metrics."""
+"""A free TCP (or UDP) port on 127.0.0.1 for a program a test starts, its metrics, the
+program running for a with block, and HTTP requests to it."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
+import urllib.error
 import urllib.request
 
 
@@ -25,3 +28,41 @@ def metrics(port: int, proc, seconds: float = 20) -> str:
         except OSError:
             time.sleep(0.2)
     raise AssertionError("no /metrics")
+
+
+def http_request(url: str, body: bytes | None = None, kind: str | None = None,
+                 timeout: float = 15) -> tuple[int, bytes, str]:
+    """(status, body, Content-Type) of a GET (or, with `body`, a POST of Content-Type
+    `kind`) to `url`, asked again until the program there answers (within `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        req = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET")
+        if kind:
+            req.add_header("Content-Type", kind)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status, resp.read(), resp.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read(), exc.headers.get("Content-Type", "")
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+class Running:
+    """`argv` started (its output in .proc.stdout), terminated when the with block ends."""
+
+    def __init__(self, argv):
+        self.proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()

@@ -142,6 +142,20 @@ class AlloyDouble:
         self.proc.wait(timeout=20)
 
 
+def through_the_double(tmp_path: Path, urls: dict, run) -> tuple:
+    """The Alloy double started with the config rendered for the backends at `urls`,
+    `run(ports)` (the example) sending through it: (what `run` returned, the double's
+    counters half a second later)."""
+    ports = free_ports()
+    double = AlloyDouble(tmp_path, rendered_config(tmp_path, urls, ports))
+    try:
+        out = run(ports)
+        time.sleep(0.5)
+        return out, double.metrics()
+    finally:
+        double.stop()
+
+
 def run_example(ports: dict, requests: int = 20, profiles: bool = True) -> str:
     res = subprocess.run(
         [sys.executable, str(EXAMPLE), "--port", str(free_port()), "--requests", str(requests),
@@ -271,16 +285,9 @@ def spans_in(requests) -> list:
 
 
 def test_the_example_reaches_every_backend_through_the_rendered_config(tmp_path, backends):
-    ports = free_ports()
-    config = rendered_config(tmp_path, backend_urls(backends), ports)
-    double = AlloyDouble(tmp_path, config)
-    try:
-        out = run_example(ports, requests=20)
-        assert "statuses {200: 16, 404: 2, 500: 2}" in out, out
-        time.sleep(0.5)
-        counters = double.metrics()
-    finally:
-        double.stop()
+    out, counters = through_the_double(tmp_path, backend_urls(backends),
+                                       lambda ports: run_example(ports, requests=20))
+    assert "statuses {200: 16, 404: 2, 500: 2}" in out, out
 
     # metrics: a Prometheus remote-write request at /api/v1/write, with its headers
     sent = backends["prometheus"].requests
@@ -340,15 +347,8 @@ def test_the_example_reaches_every_backend_through_the_rendered_config(tmp_path,
 def test_a_backend_that_refuses_is_counted_as_failed(tmp_path, backends):
     backends["jaeger"].close()
     backends["jaeger"] = Recorder(status=503)
-    ports = free_ports()
-    config = rendered_config(tmp_path, backend_urls(backends), ports)
-    double = AlloyDouble(tmp_path, config)
-    try:
-        run_example(ports, requests=5, profiles=False)
-        time.sleep(0.5)
-        counters = double.metrics()
-    finally:
-        double.stop()
+    _, counters = through_the_double(
+        tmp_path, backend_urls(backends), lambda ports: run_example(ports, 5, profiles=False))
     jaeger = "otelcol.exporter.otlphttp.jaeger"
     assert counters[("otelcol_exporter_send_failed_spans_total", jaeger)] == 5
     assert counters[("otelcol_exporter_sent_spans_total", jaeger)] == 0
@@ -358,15 +358,8 @@ def test_a_backend_that_refuses_is_counted_as_failed(tmp_path, backends):
 def test_a_prometheus_that_refuses_is_counted_as_failed_samples(tmp_path, backends):
     backends["prometheus"].close()
     backends["prometheus"] = Recorder(status=400)   # what a refused write gets
-    ports = free_ports()
-    config = rendered_config(tmp_path, backend_urls(backends), ports)
-    double = AlloyDouble(tmp_path, config)
-    try:
-        run_example(ports, requests=5, profiles=False)
-        time.sleep(0.5)
-        counters = double.metrics()
-    finally:
-        double.stop()
+    _, counters = through_the_double(
+        tmp_path, backend_urls(backends), lambda ports: run_example(ports, 5, profiles=False))
     writer = "prometheus.remote_write.apps"
     assert counters[("prometheus_remote_storage_samples_failed_total", writer)] > 0
     assert counters[("prometheus_remote_storage_samples_total", writer)] == 0
@@ -453,6 +446,13 @@ NOWHERE = {"alloy_loki_url": "http://127.0.0.1:9/loki/api/v1/push",
            "alloy_profiles_url": "http://127.0.0.1:9"}
 
 
+def metrics_to(port: int) -> dict:
+    """The backends' URLs: metrics to the remote-write receiver on 127.0.0.1:`port`,
+    the other signals nowhere."""
+    return {"alloy_metrics_url": f"http://127.0.0.1:{port}{alloy.PROMETHEUS_WRITE_PATH}",
+            **NOWHERE}
+
+
 def apps_dashboard_queries(job: str) -> list[str]:
     """Every Prometheus query of the Applications dashboard, for `job`."""
     out = []
@@ -474,17 +474,7 @@ def test_a_real_prometheus_answers_the_dashboards_queries(tmp_path, suite):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         wait_http(f"http://127.0.0.1:{port}/-/ready", 60)
-        ports = free_ports()
-        config = rendered_config(tmp_path, {
-            "alloy_metrics_url": f"http://127.0.0.1:{port}{alloy.PROMETHEUS_WRITE_PATH}",
-            **NOWHERE}, ports)
-        double = AlloyDouble(tmp_path, config)
-        try:
-            seen = run_example_in_phases(ports)
-            time.sleep(0.5)
-            counters = double.metrics()
-        finally:
-            double.stop()
+        seen, counters = through_the_double(tmp_path, metrics_to(port), run_example_in_phases)
         writer = "prometheus.remote_write.apps"
         assert counters[("prometheus_remote_storage_samples_total", writer)] > 0
         assert counters[("prometheus_remote_storage_samples_failed_total", writer)] == 0
@@ -522,17 +512,8 @@ def test_a_real_prometheus_without_the_flag_refuses_the_write(tmp_path, suite):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/-/ready", 60)
-        ports = free_ports()
-        config = rendered_config(tmp_path, {
-            "alloy_metrics_url": f"http://127.0.0.1:{port}{alloy.PROMETHEUS_WRITE_PATH}",
-            **NOWHERE}, ports)
-        double = AlloyDouble(tmp_path, config)
-        try:
-            run_example(ports, requests=3, profiles=False)
-            time.sleep(0.5)
-            counters = double.metrics()
-        finally:
-            double.stop()
+        _, counters = through_the_double(
+            tmp_path, metrics_to(port), lambda ports: run_example(ports, 3, profiles=False))
         writer = "prometheus.remote_write.apps"
         assert counters[("prometheus_remote_storage_samples_failed_total", writer)] > 0
         assert counters[("prometheus_remote_storage_samples_total", writer)] == 0

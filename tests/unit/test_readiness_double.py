@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -26,7 +25,7 @@ REPO = TESTS.parent
 from harness import doubles
 from harness.doubles import http_readiness_double as double
 from harness.mirror import Mirror
-from harness.net import free_port
+from harness.net import Running, free_port, http_request
 from operations.components import alloy, cadvisor, loki
 from operations.base import artifacts, inventory as context
 from operations.stack import RELEASES, validate
@@ -47,33 +46,8 @@ def run(argv, **kw) -> subprocess.CompletedProcess:
 
 
 def get(url: str, timeout: float = 10) -> tuple[int, str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                return resp.status, resp.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, ""
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-class Running:
-    def __init__(self, argv):
-        self.proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+    status, body, _ = http_request(url, timeout=timeout)
+    return status, body.decode()
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,9 @@ versions (`alloy validate`, for one); the launcher's header and the double's -ve
 --version answer still say TEST DOUBLE, and name the version it stands in for.
 
 An artifact installs one file, so the launcher and the double are one file: line 3 is a
-shell `exec python3 "$0"` and, to Python, a string statement; the double follows it.
+shell `exec python3 "$0"` and, to Python, a string statement; the text of
+double_common.py (what the doubles share) follows it, then the double's own text, whose
+import of double_common is skipped there (its names are already defined).
 The launcher tells the double the version it is published as (TEST_DOUBLE_PUBLISHED_AS).
 """
 
@@ -26,6 +28,7 @@ from ..mirror import DEB_ARCH_TO_MACHINE, Mirror, build_archive, releases
 
 HERE = Path(__file__).resolve().parent
 DOUBLE = HERE / "http_readiness_double.py"
+COMMON = HERE / "double_common.py"   # put in front of each double's text by `launcher`
 # components whose double is a file of its own (not the HTTP readiness double above)
 COMPONENTS = ("loki", "alloy", "cadvisor")
 # component -> its double, where it is not http_readiness_double.py; `publish` serves
@@ -40,8 +43,9 @@ def pinned_version(component: str) -> str:
 
 
 def launcher(program: str, version: str | None = None) -> str:
-    """The executable: a shell launcher that execs python3 on the double it carries,
-    telling it the `version` (default: the pinned one) it is published as."""
+    """The executable: a shell launcher that execs python3 on the double it carries
+    (double_common.py's text, then the double's), telling it the `version` (default: the
+    pinned one) it is published as."""
     version = version or pinned_version(program)
     if not re.fullmatch(r"[0-9A-Za-z.~+-]+", version):
         raise ValueError(f"not a version: {version!r}")   # it goes into a shell line
@@ -50,7 +54,7 @@ def launcher(program: str, version: str | None = None) -> str:
             f"# {program.upper()} TEST DOUBLE (tests/harness/doubles/{double.name}):"
             f" this is not {program}, it stands in for {program} {version}.\n"
             f"''''exec env {PUBLISHED_AS}={version} python3 -B \"$0\" \"$@\" # '''\n"
-            + double.read_text())
+            + COMMON.read_text() + double.read_text())
 
 
 def build(component: str, work: Path, version: str | None = None,

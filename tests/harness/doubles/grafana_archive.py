@@ -12,6 +12,9 @@ version; its files, `bin/grafana --version` and /api/health say it is a test dou
 
 from __future__ import annotations
 
+import base64
+import json
+import urllib.request
 from pathlib import Path
 
 from ..mirror import Mirror, build_archive, releases, sha256
@@ -27,6 +30,9 @@ Serves the double on [server] http_addr:http_port of the --config file, with the
 import configparser
 import os
 import sys
+import base64
+import json
+import urllib.request
 from pathlib import Path
 
 sys.dont_write_bytecode = True
@@ -89,15 +95,46 @@ def publish(mirror: Mirror, work: Path, version: str | None = None) -> dict:
             "artifact_checksums": {name: sha256(mirror.root / name)}}
 
 
-def monitoring_host_settings(mirror: Mirror, tmp_path_factory) -> dict:
-    """group_data of a monitoring host running Prometheus, Alertmanager and node_exporter
-    (Debian's newest builds, repacked as upstream's archives) and this double as Grafana,
-    all from the test mirror, with a fresh artifact cache and token folder."""
+def monitoring_host_settings(mirror: Mirror, tmp_path_factory,
+                             components=("prometheus", "alertmanager", "node_exporter"),
+                             published=()) -> dict:
+    """group_data of a monitoring host running `components` (default Prometheus,
+    Alertmanager and node_exporter: Debian's newest builds, repacked as upstream's
+    archives) and this double as Grafana, all from the test mirror, with a fresh artifact
+    cache and token folder; and the release files `published` (each the group_data a
+    `publish` returned) with their sha256s."""
     from harness.stack import mirror_settings
-    settings = mirror_settings(mirror, ["prometheus", "alertmanager", "node_exporter"])
+    settings = mirror_settings(mirror, list(components))
     grafana = publish(mirror, tmp_path_factory.mktemp("grafana-archive"))
-    settings["artifact_checksums"].update(grafana.pop("artifact_checksums"))
-    settings.update(grafana)
+    for data in (grafana, *published):
+        data = dict(data)
+        settings["artifact_checksums"].update(data.pop("artifact_checksums"))
+        settings.update(data)
     settings["artifact_cache_dir"] = str(tmp_path_factory.mktemp("artifact-cache"))
     settings["grafana_token_dir"] = str(tmp_path_factory.mktemp("grafana-tokens"))
     return settings
+
+
+def prometheus_host_settings(mirror: Mirror, tmp_path_factory, published=(),
+                             scrape_seconds: int = 5) -> dict:
+    """monitoring_host_settings with Prometheus, node_exporter and this double as Grafana
+    only (no Alertmanager, Loki, Alloy or cAdvisor), Prometheus scraping every
+    `scrape_seconds` seconds (4 s timeout): the host of a test of an opt-in component,
+    whose release files are `published`."""
+    from harness.stack import CORE_ONLY
+    settings = monitoring_host_settings(mirror, tmp_path_factory,
+                                        ("prometheus", "node_exporter"), published)
+    settings.update({**CORE_ONLY, "grafana_enabled": True, "alertmanager_enabled": False,
+                     "prometheus_scrape_interval": f"{scrape_seconds}s",
+                     "prometheus_scrape_timeout": "4s"})
+    return settings
+
+
+def data_source(host, uid: str, password: str) -> dict:
+    """The data source `uid` as the Grafana double on `host` (port 3000) answers the
+    admin with `password`."""
+    token = base64.b64encode(f"admin:{password}".encode()).decode()
+    req = urllib.request.Request(f"http://{host.ip}:3000/api/datasources/uid/{uid}",
+                                 headers={"Authorization": f"Basic {token}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())

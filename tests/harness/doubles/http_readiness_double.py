@@ -58,7 +58,8 @@ does is what the deploy relies on:
 
 Standard library only (fleet hosts have python3, not PyYAML). It is installed as a
 single file named like the real binary: a /bin/sh launcher line that execs python3 on
-the file itself (see tests/harness/doubles/__init__.py, `launcher`). Run directly:
+the file itself, double_common.py's text (the YAML subset, Go's and cobra's command
+lines, protobuf, HTTP), then this (see tests/harness/doubles/__init__.py, `launcher`). Run directly:
 
     python3 http_readiness_double.py loki -config.file=/etc/loki/loki.yaml
 """
@@ -80,7 +81,12 @@ import struct
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+if "DOUBLE_COMMON" not in globals():   # imported, or run directly: not the launcher's one file
+    sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+    from double_common import (QuietHandler, UsageError, cobra_flags, encode_bytes,
+                               encode_varint, go_flags, http_server, listening_socket,
+                               parse_yaml, proto_wire)
 
 PROGRAMS = ("loki", "alloy", "cadvisor")
 
@@ -110,171 +116,6 @@ ALLOY_VALIDATE_FLAGS = {"config.format": True, "config.bypass-conversion-errors"
 REAL_NAMES = {"loki": "Loki", "alloy": "Alloy", "cadvisor": "cAdvisor"}
 READY_PATHS = {"loki": "/ready", "alloy": "/-/ready", "cadvisor": "/healthz"}
 GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
-
-
-class UsageError(Exception):
-    def __init__(self, message: str, code: int):
-        super().__init__(message)
-        self.code = code
-
-
-# -- command lines ---------------------------------------------------------------------------
-def go_flags(args: list[str], known: dict[str, bool]) -> tuple[dict[str, str], list[str]]:
-    """Go's flag package: -name, --name, -name=value, -name value (not for booleans);
-    parsing stops at the first non-flag argument. Unknown flag: exit 2."""
-    values, i = {}, 0
-    while i < len(args):
-        arg = args[i]
-        if not arg.startswith("-") or arg in ("-", "--"):
-            break
-        name, eq, value = arg.lstrip("-").partition("=")
-        if name not in known:
-            raise UsageError(f"flag provided but not defined: -{name}", 2)
-        if not eq:
-            if known[name]:
-                if i + 1 >= len(args):
-                    raise UsageError(f"flag needs an argument: -{name}", 2)
-                i += 1
-                value = args[i]
-            else:
-                value = "true"
-        values[name] = value
-        i += 1
-    return values, args[i:]
-
-
-def cobra_flags(args: list[str], known: dict[str, bool]) -> tuple[dict[str, str], list[str]]:
-    """Alloy's cobra command line: --name=value or --name value, flags and positional
-    arguments mixed. Unknown flag: exit 1."""
-    values, rest, i = {}, [], 0
-    while i < len(args):
-        arg = args[i]
-        if arg.startswith("--"):
-            name, eq, value = arg[2:].partition("=")
-            if name not in known:
-                raise UsageError(f"Error: unknown flag: --{name}", 1)
-            if not eq:
-                if known[name]:
-                    i += 1
-                    if i >= len(args):
-                        raise UsageError(f"Error: flag needs an argument: --{name}", 1)
-                    value = args[i]
-                else:
-                    value = "true"
-            values[name] = value
-        else:
-            rest.append(arg)
-        i += 1
-    return values, rest
-
-
-# -- a YAML subset -----------------------------------------------------------------------------
-def _strip_comment(line: str) -> str:
-    quote, i = None, 0
-    while i < len(line):
-        c = line[i]
-        if quote:
-            if c == "\\" and quote == '"':
-                i += 1   # the escaped character
-            elif c == quote:
-                quote = None
-        elif c in "\"'":
-            quote = c
-        elif c == "#" and (i == 0 or line[i - 1] in " \t"):
-            return line[:i].rstrip()
-        i += 1
-    if quote:
-        raise ValueError(f"unterminated string in {line.strip()!r}")
-    return line.rstrip()
-
-
-def _scalar(text: str):
-    if text.startswith('"'):
-        return json.loads(text)
-    if text.startswith("'"):
-        if not text.endswith("'") or len(text) < 2:
-            raise ValueError(f"unterminated string {text!r}")
-        return text[1:-1].replace("''", "'")
-    if text.startswith(("[", "{")):
-        return json.loads(text)
-    if text in ("true", "false"):
-        return text == "true"
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    if re.fullmatch(r"-?\d+\.\d+", text):
-        return float(text)
-    return None if text in ("null", "~") else text
-
-
-_KEY = re.compile(r'^("(?:[^"\\]|\\.)*"|[^\s:#"\'\-][^:]*?):(?:\s+(.*))?$')
-
-
-def parse_yaml(text: str):
-    """Block mappings and lists of scalars or mappings: what a Loki config is made of."""
-    lines = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        if raw.lstrip().startswith("#") or not raw.strip():
-            continue
-        line = _strip_comment(raw)
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip(" "))
-        if line[indent] == "\t":
-            raise ValueError(f"line {number}: tab in indentation")
-        lines.append((indent, line.strip(), number))
-    if not lines:
-        return None
-    value, i = _block(lines, 0, lines[0][0])
-    if i != len(lines):
-        raise ValueError(f"line {lines[i][2]}: unexpected indentation")
-    return value
-
-
-def _block(lines, i, indent):
-    if lines[i][1].startswith("- ") or lines[i][1] == "-":
-        return _list(lines, i, indent)
-    return _mapping(lines, i, indent)
-
-
-def _mapping(lines, i, indent):
-    out = {}
-    while i < len(lines) and lines[i][0] == indent and not lines[i][1].startswith("-"):
-        _, text, number = lines[i]
-        m = _KEY.match(text)
-        if not m:
-            raise ValueError(f"line {number}: expected `key: value`, got {text!r}")
-        key = json.loads(m.group(1)) if m.group(1).startswith('"') else m.group(1).strip()
-        if key in out:
-            raise ValueError(f"line {number}: key {key!r} given twice")
-        i += 1
-        if m.group(2):
-            out[key] = _scalar(m.group(2))
-        elif i < len(lines) and (lines[i][0] > indent or (
-                lines[i][0] == indent and lines[i][1].startswith("-"))):
-            out[key], i = _block(lines, i, lines[i][0])
-        else:
-            out[key] = None
-    if i < len(lines) and lines[i][0] > indent:
-        raise ValueError(f"line {lines[i][2]}: unexpected indentation")
-    return out, i
-
-
-def _list(lines, i, indent):
-    out = []
-    while i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("-"):
-        _, text, number = lines[i]
-        rest = text[1:].strip()
-        if not rest:
-            item, i = _block(lines, i + 1, lines[i + 1][0]) if i + 1 < len(lines) else (None, i + 1)
-        elif _KEY.match(rest):
-            # "- key: value" starts a mapping whose keys sit two columns in
-            sub = [(indent + 2, rest, number)] + [l for l in lines[i + 1:]]
-            item, used = _mapping(sub, 0, indent + 2)
-            i += used
-        else:
-            item, i = _scalar(rest), i + 1
-        out.append(item)
-    return out, i
 
 
 # -- Alloy's syntax, roughly ---------------------------------------------------------------------
@@ -539,44 +380,8 @@ def otlp_targets(components: dict) -> dict[str, list[Target]]:
 
 # OTLP protobuf: the repeated field holding each level, down to the items counted
 # (opentelemetry-proto: collector/*/v1/*_service.proto, trace, metrics and logs .proto)
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        if i >= len(buf):
-            raise ValueError("truncated varint")
-        b = buf[i]
-        value |= (b & 0x7F) << shift
-        i += 1
-        if not b & 0x80:
-            return value, i
-        shift += 7
-
-
-def _fields(buf: bytes):
-    i = 0
-    while i < len(buf):
-        key, i = _varint(buf, i)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            _, i = _varint(buf, i)
-            yield number, None
-        elif wire in (1, 5):
-            i += 8 if wire == 1 else 4
-            yield number, None
-        elif wire == 2:
-            n, i = _varint(buf, i)
-            if i + n > len(buf):
-                raise ValueError("truncated field")
-            yield number, buf[i:i + n]
-            i += n
-        else:
-            raise ValueError(f"wire type {wire}")
-    if i != len(buf):
-        raise ValueError("truncated message")
-
-
 def _sub(buf: bytes, number: int) -> list[bytes]:
-    return [data for n, data in _fields(buf) if n == number and data is not None]
+    return [data for n, wire, data in proto_wire(buf) if n == number and wire == 2]
 
 
 METRIC_DATA = (5, 7, 9, 10, 11)   # gauge, sum, histogram, exponential_histogram, summary
@@ -602,8 +407,8 @@ def count_items(sig: str, body: bytes, content_type: str) -> int:
                 if sig != "metrics":
                     total += 1
                     continue
-                total += sum(len(_sub(data, 1)) for number, data in _fields(item)
-                             if number in METRIC_DATA and data is not None)
+                total += sum(len(_sub(data, 1)) for number, wire, data in proto_wire(item)
+                             if number in METRIC_DATA and wire == 2)
     return total
 
 
@@ -618,34 +423,10 @@ def count_items(sig: str, body: bytes, content_type: str) -> int:
 # 1.0 request (prompb.WriteRequest, snappy) to every endpoint of prometheus.remote_write.
 # It covers gauges, sums and explicit-bucket histograms; exponential histograms, summaries
 # and exemplars are left out (the example service sends none).
-def _wire(buf: bytes):
-    """Every field of a protobuf message: (number, wire type, value): an int for a
-    varint, the raw bytes for fixed64/fixed32 and length-delimited fields."""
-    i = 0
-    while i < len(buf):
-        key, i = _varint(buf, i)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = _varint(buf, i)
-        elif wire in (1, 5):
-            size = 8 if wire == 1 else 4
-            value, i = buf[i:i + size], i + size
-            if len(value) != size:
-                raise ValueError("truncated fixed field")
-        elif wire == 2:
-            n, i = _varint(buf, i)
-            if i + n > len(buf):
-                raise ValueError("truncated field")
-            value, i = buf[i:i + n], i + n
-        else:
-            raise ValueError(f"wire type {wire}")
-        yield number, wire, value
-
-
 def _message(buf: bytes) -> dict:
     """number -> [values] of a message's fields."""
     out: dict[int, list] = {}
-    for number, _, value in _wire(buf):
+    for number, _, value in proto_wire(buf):
         out.setdefault(number, []).append(value)
     return out
 
@@ -929,23 +710,6 @@ def _metric_samples(metric: dict, scoped: dict) -> list:
     return out
 
 
-def _pb_varint(value: int) -> bytes:
-    out = bytearray()
-    value &= (1 << 64) - 1
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _pb_bytes(number: int, data: bytes) -> bytes:
-    return _pb_varint(number << 3 | 2) + _pb_varint(len(data)) + data
-
-
 def write_request(samples: list[tuple[dict, float, int]]) -> bytes:
     """prompb.WriteRequest: timeseries (1) {labels (1) {name 1, value 2}, samples (2)
     {value 1 double, timestamp 2 int64 ms}}, labels sorted by name, one series per label
@@ -957,10 +721,12 @@ def write_request(samples: list[tuple[dict, float, int]]) -> bytes:
     for labels, points in series.items():
         body = bytearray()
         for name, value in labels:
-            body += _pb_bytes(1, _pb_bytes(1, name.encode()) + _pb_bytes(2, value.encode()))
+            pair = encode_bytes(1, name.encode()) + encode_bytes(2, value.encode())
+            body += encode_bytes(1, pair)
         for ts, value in sorted(points):
-            body += _pb_bytes(2, b"\x09" + struct.pack("<d", value) + b"\x10" + _pb_varint(ts))
-        out += _pb_bytes(1, bytes(body))
+            sample = b"\x09" + struct.pack("<d", value) + b"\x10" + encode_varint(ts)
+            body += encode_bytes(2, sample)
+        out += encode_bytes(1, bytes(body))
     return bytes(out)
 
 
@@ -968,7 +734,7 @@ def snappy_block(data: bytes) -> bytes:
     """Snappy's block format with literal elements only (valid, not compressed): the
     length as a varint, then literals of at most 65536 bytes (tag 61<<2: a two-byte
     little-endian length-1 follows)."""
-    out = bytearray(_pb_varint(len(data)))
+    out = bytearray(encode_varint(len(data)))
     for start in range(0, len(data), 65536):
         chunk = data[start:start + 65536]
         if len(chunk) <= 60:
@@ -1190,25 +956,17 @@ def serve_pipeline(pipeline: Pipeline) -> list:
     servers = []
     for kind, address, port, cid in pipeline.listeners():
         if kind == "otlp-grpc":
-            sock = _listening_socket(address, port)
+            sock = listening_socket(address, port)
             threading.Thread(target=_accept_only, args=(sock,), daemon=True).start()
             servers.append(sock)
         else:
             handler = (_otlp_handler(pipeline, cid) if kind == "otlp-http"
                        else _profiles_handler(pipeline, cid))
-            server = _server_class(address)((address.strip("[]"), port), handler)
+            server = http_server(address, port, handler)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             servers.append(server)
         print(f"alloy TEST DOUBLE: {kind} listening on {address}:{port}", flush=True)
     return servers
-
-
-def _listening_socket(address: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((address.strip("[]"), port))
-    sock.listen(16)
-    return sock
 
 
 def _accept_only(sock: socket.socket) -> None:
@@ -1226,25 +984,10 @@ def _accept_only(sock: socket.socket) -> None:
         threading.Thread(target=drain, args=(conn,), daemon=True).start()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def _body(self) -> bytes:
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def _answer(self, status, data=b"", kind="text/plain"):
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 def _otlp_handler(pipeline: Pipeline, receiver: str):
     paths = {f"/v1/{sig}": sig for sig in SIGNALS}
 
-    class Handler(_Handler):
+    class Handler(QuietHandler):
         def do_POST(self):  # noqa: N802
             body = self._body()
             sig = paths.get(self.path.split("?")[0])
@@ -1257,7 +1000,7 @@ def _otlp_handler(pipeline: Pipeline, receiver: str):
 
 
 def _profiles_handler(pipeline: Pipeline, cid: str):
-    class Handler(_Handler):
+    class Handler(QuietHandler):
         def do_POST(self):  # noqa: N802
             body = self._body()
             if self.path.split("?")[0] in ("/ingest", "/push.v1.PusherService/Push"):
@@ -1266,14 +1009,6 @@ def _profiles_handler(pipeline: Pipeline, cid: str):
                 self._answer(404, b"404 page not found\n")
 
     return Handler
-
-
-def _server_class(address: str):
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        allow_reuse_address = True
-        address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    return Server
 
 
 # -- serving -----------------------------------------------------------------------------------
@@ -1289,9 +1024,9 @@ def serve(program: str, address: str, port: int, metrics=lambda: "") -> None:
             f'monstack_test_double_info{{program="{program}"}} 1\n')
     posts = ACCEPTED_POSTS.get(program, {})
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._body()
             status = posts.get(self.path.split("?")[0])
             if status:
                 self._answer(status, b"")
@@ -1307,21 +1042,7 @@ def serve(program: str, address: str, port: int, metrics=lambda: "") -> None:
             else:
                 self._answer(404, b"not found\n")
 
-        def _answer(self, status, data, kind="text/plain"):
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
-
-    httpd = Server((address.strip("[]"), port), Handler)
+    httpd = http_server(address, port, Handler)
     signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=httpd.shutdown).start())
     print(f"{program} TEST DOUBLE listening on {address}:{port}", flush=True)
     httpd.serve_forever()
@@ -1403,7 +1124,7 @@ def alloy(args: list[str]) -> int:
         print(version_line("alloy"))
         return 0
     if command == "fmt":
-        _, rest = cobra_flags(args, {"write": False, "test": False, "w": False, "t": False})
+        _, rest = cobra_flags(args, {"write": False, "test": False}, {"w": "write", "t": "test"})
         if len(rest) != 1:
             raise UsageError("Error: fmt takes one file", 1)
         sys.stdout.write(checked_alloy_file(rest[0], "", "encountered errors during formatting"))
@@ -1422,6 +1143,7 @@ def alloy(args: list[str]) -> int:
     if command != "run":
         raise UsageError(f"Error: unknown command {command!r} for \"alloy\"", 1)
     flags, rest = cobra_flags(args, ALLOY_RUN_FLAGS)
+    flags = {name: values[-1] for name, values in flags.items()}   # the last one counts
     if len(rest) != 1:
         raise UsageError("Error: accepts 1 arg(s)", 1)
     config = rest[0]

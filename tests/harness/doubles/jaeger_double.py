@@ -30,7 +30,8 @@ and the tests rely on:
 
 Standard library only (fleet hosts have python3, not PyYAML). Installed as one file named
 `jaeger` in upstream's archive layout: a /bin/sh launcher line that execs python3 on the
-file itself (tests/harness/doubles/__init__.py, `launcher`). Run directly:
+file itself, double_common.py's text (the YAML subset, cobra's command line, protobuf,
+HTTP), then this (tests/harness/doubles/__init__.py, `launcher`). Run directly:
 
     python3 jaeger_double.py --config=/etc/jaeger/config.yaml
 """
@@ -40,11 +41,14 @@ import json
 import os
 import re
 import signal
-import socket
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+if "DOUBLE_COMMON" not in globals():   # imported, or run directly: not the launcher's one file
+    sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+    from double_common import (QuietHandler, UsageError, cobra_flags, http_server, parse_yaml,
+                               proto_wire)
 
 PUBLISHED_AS = os.environ.get("TEST_DOUBLE_PUBLISHED_AS", "unknown")
 GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
@@ -55,6 +59,8 @@ BADGER_KEYS = {"ttl", "directories", "ephemeral", "consistency", "maintenance_in
                "metrics_update_interval", "read_only"}
 ROOT_FLAGS = {"config": True, "set": True, "feature-gates": True, "help": False,
               "version": False}
+SHORT_FLAGS = {"h": "help", "v": "version"}
+COMMANDS = ("validate", "version", "components")
 EXTENSIONS = {"jaeger_storage", "jaeger_query", "healthcheckv2", "remote_sampling",
               "expvar", "zpages", "pprof"}
 RECEIVERS = {"otlp", "jaeger", "zipkin", "kafka"}
@@ -63,35 +69,15 @@ PROCESSORS = {"batch", "memory_limiter", "adaptive_sampling", "tail_sampling", "
 EXPORTERS = {"jaeger_storage_exporter", "debug", "otlp", "otlphttp", "kafka", "nop"}
 
 
-class UsageError(Exception):
-    pass
-
-
 # -- command line (cobra) -------------------------------------------------------------------------
 def parse_args(args):
     """(command, {flag: [values]}): cobra's --name=value / --name value, one subcommand."""
-    command, flags, i = None, {}, 0
-    while i < len(args):
-        arg = args[i]
-        if arg.startswith("--") or (arg.startswith("-") and len(arg) == 2):
-            name, eq, value = arg.lstrip("-").partition("=")
-            name = {"h": "help", "v": "version"}.get(name, name)
-            if name not in ROOT_FLAGS:
-                raise UsageError(f"Error: unknown flag: {arg.split('=')[0]}")
-            if ROOT_FLAGS[name] and not eq:
-                i += 1
-                if i >= len(args):
-                    raise UsageError(f"Error: flag needs an argument: --{name}")
-                value = args[i]
-            flags.setdefault(name, []).append(value if ROOT_FLAGS[name] else "true")
-        elif command is None:
-            if arg not in ("validate", "version", "components"):
-                raise UsageError(f'Error: unknown command "{arg}" for "jaeger"')
-            command = arg
-        else:
-            raise UsageError(f'Error: unknown command "{arg}" for "jaeger {command}"')
-        i += 1
-    return command, flags
+    flags, rest = cobra_flags(args, ROOT_FLAGS, SHORT_FLAGS)
+    if rest and rest[0] not in COMMANDS:
+        raise UsageError(f'Error: unknown command "{rest[0]}" for "jaeger"')
+    if len(rest) > 1:
+        raise UsageError(f'Error: unknown command "{rest[1]}" for "jaeger {rest[0]}"')
+    return (rest or [None])[0], flags
 
 
 def config_path(flags) -> str:
@@ -101,124 +87,6 @@ def config_path(flags) -> str:
                          "one merges several, or runs its all-in-one config without one)")
     path = paths[0]
     return path[len("file:"):] if path.startswith("file:") else path
-
-
-# -- a YAML subset --------------------------------------------------------------------------------
-def _strip_comment(line: str) -> str:
-    quote = None
-    for i, c in enumerate(line):
-        if quote:
-            if c == quote:
-                quote = None
-        elif c in "\"'":
-            quote = c
-        elif c == "#" and (i == 0 or line[i - 1] in " \t"):
-            return line[:i].rstrip()
-    if quote:
-        raise ValueError(f"unterminated string in {line.strip()!r}")
-    return line.rstrip()
-
-
-def _scalar(text: str):
-    if text.startswith('"'):
-        return json.loads(text)
-    if text.startswith("'"):
-        if len(text) < 2 or not text.endswith("'"):
-            raise ValueError(f"unterminated string {text!r}")
-        return text[1:-1].replace("''", "'")
-    if text == "{}":
-        return {}
-    if text.startswith("["):
-        if not text.endswith("]"):
-            raise ValueError(f"unterminated list {text!r}")
-        inner = text[1:-1].strip()
-        return [_scalar(x.strip()) for x in inner.split(",")] if inner else []
-    if text.startswith("{"):
-        raise ValueError(f"flow mappings are not in the TEST DOUBLE's YAML subset: {text!r}")
-    if text in ("true", "false"):
-        return text == "true"
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    return None if text in ("null", "~", "") else text
-
-
-_KEY = re.compile(r'^("(?:[^"\\]|\\.)*"|[^\s:#"\'\-\[{][^:]*?):(?:\s+(.*))?$')
-
-
-def parse_yaml(text: str):
-    lines = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip() or raw.lstrip().startswith("#"):
-            continue
-        line = _strip_comment(raw)
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip(" "))
-        if line[indent] == "\t":
-            raise ValueError(f"line {number}: tab in indentation")
-        lines.append((indent, line.strip(), number))
-    if not lines:
-        return None
-    value, i = _block(lines, 0, lines[0][0])
-    if i != len(lines):
-        raise ValueError(f"line {lines[i][2]}: unexpected indentation")
-    return value
-
-
-def _block(lines, i, indent):
-    if lines[i][1] == "-" or lines[i][1].startswith("- "):
-        return _list(lines, i, indent)
-    return _mapping(lines, i, indent)
-
-
-def _mapping(lines, i, indent):
-    out = {}
-    while i < len(lines) and lines[i][0] == indent and not lines[i][1].startswith("- "):
-        _, text, number = lines[i]
-        m = _KEY.match(text)
-        if not m:
-            raise ValueError(f"line {number}: expected `key: value`, got {text!r}")
-        key = json.loads(m.group(1)) if m.group(1).startswith('"') else m.group(1).strip()
-        if key in out:
-            raise ValueError(f"line {number}: key {key!r} given twice")
-        i += 1
-        if m.group(2) is not None:
-            out[key] = _scalar(m.group(2).strip())
-        elif i < len(lines) and lines[i][0] > indent:
-            out[key], i = _block(lines, i, lines[i][0])
-        elif i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
-            out[key], i = _list(lines, i, indent)
-        else:
-            out[key] = None
-    return out, i
-
-
-def _list(lines, i, indent):
-    out = []
-    while i < len(lines) and lines[i][0] == indent and (lines[i][1] == "-"
-                                                        or lines[i][1].startswith("- ")):
-        _, text, number = lines[i]
-        rest = text[1:].strip()
-        if not rest:
-            i += 1
-            item, i = _block(lines, i, lines[i][0])
-            out.append(item)
-        elif _KEY.match(rest):
-            # "- key: value" then the item's other keys, two columns further in
-            sub = [(indent + 2, rest, number)]
-            j = i + 1
-            while j < len(lines) and lines[j][0] > indent:
-                sub.append(lines[j])
-                j += 1
-            item, k = _block(sub, 0, indent + 2)
-            if k != len(sub):
-                raise ValueError(f"line {sub[k][2]}: unexpected indentation")
-            out.append(item)
-            i = j
-        else:
-            out.append(_scalar(rest))
-            i += 1
-    return out, i
 
 
 # -- the config's checks --------------------------------------------------------------------------
@@ -330,51 +198,16 @@ def load_config(path: str) -> dict:
 
 
 # -- OTLP protobuf, the few fields read -------------------------------------------------------------
-def _fields(data: bytes):
-    """(field number, wire type, value) of one protobuf message."""
-    i = 0
-    while i < len(data):
-        key, i = _varint(data, i)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = _varint(data, i)
-        elif wire == 1:
-            value, i = data[i:i + 8], i + 8
-        elif wire == 2:
-            size, i = _varint(data, i)
-            value, i = data[i:i + size], i + size
-        elif wire == 5:
-            value, i = data[i:i + 4], i + 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-        if i > len(data):
-            raise ValueError("truncated message")
-        yield number, wire, value
-
-
-def _varint(data: bytes, i: int):
-    shift = result = 0
-    while True:
-        if i >= len(data):
-            raise ValueError("truncated varint")
-        b = data[i]
-        result |= (b & 0x7F) << shift
-        i += 1
-        if not b & 0x80:
-            return result, i
-        shift += 7
-
-
 def _service_name(resource: bytes) -> str:
-    for number, _, kv in _fields(resource):
+    for number, _, kv in proto_wire(resource):
         if number != 1:
             continue
         key = value = None
-        for n, _, v in _fields(kv):
+        for n, _, v in proto_wire(kv):
             if n == 1:
                 key = v.decode()
             elif n == 2:
-                for an, aw, av in _fields(v):
+                for an, aw, av in proto_wire(v):
                     if an == 1 and aw == 2:
                         value = av.decode()
         if key == "service.name" and value:
@@ -384,21 +217,21 @@ def _service_name(resource: bytes) -> str:
 
 def spans_from_protobuf(body: bytes) -> list[dict]:
     spans = []
-    for number, _, resource_spans in _fields(body):
+    for number, _, resource_spans in proto_wire(body):
         if number != 1:
             continue
         service, scope_spans = "unknown_service", []
-        for n, _, v in _fields(resource_spans):
+        for n, _, v in proto_wire(resource_spans):
             if n == 1:
                 service = _service_name(v)
             elif n == 2:
                 scope_spans.append(v)
         for scope in scope_spans:
-            for n, _, span in _fields(scope):
+            for n, _, span in proto_wire(scope):
                 if n != 2:
                     continue
                 fields = {}
-                for sn, _, sv in _fields(span):
+                for sn, _, sv in proto_wire(span):
                     fields.setdefault(sn, sv)
                 start = int.from_bytes(fields.get(7, b"\0" * 8), "little")
                 end = int.from_bytes(fields.get(8, b"\0" * 8), "little")
@@ -513,20 +346,13 @@ def metrics_text(store) -> str:
 
 
 def handler(role, store):
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         server_version = "jaeger-TEST-DOUBLE"
-
-        def log_message(self, *args):
-            pass
 
         def send(self, code, body, ctype="application/json"):
             data = body if isinstance(body, bytes) else (
                 body.encode() if isinstance(body, str) else json.dumps(body).encode())
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self._answer(code, data, ctype)
 
         def do_GET(self):
             url = urlparse(self.path)
@@ -574,7 +400,7 @@ def handler(role, store):
         def do_POST(self):
             if role != "otlp" or urlparse(self.path).path != "/v1/traces":
                 return self.send(404, "404 page not found\n", "text/plain")
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self._body()
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             try:
                 if self.headers.get("Content-Encoding") == "gzip":
@@ -599,18 +425,10 @@ def handler(role, store):
     return Handler
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def serve(conf) -> None:
     store = Store(conf)
-    servers = []
-    for role in ("otlp", "query", "health", "metrics"):
-        host, port = conf[role]
-        Server.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        servers.append(Server((host, port), handler(role, store)))
+    servers = [http_server(*conf[role], handler(role, store))
+               for role in ("otlp", "query", "health", "metrics")]
     for srv in servers:
         threading.Thread(target=srv.serve_forever, daemon=True).start()
     print(f"jaeger TEST DOUBLE (stands in for Jaeger {PUBLISHED_AS}) is up: "

@@ -34,8 +34,9 @@ point taken from upstream's sources at v1.21.1:
     and labels of what was received, also after a restart (read back from the folders).
 
 Standard library only (fleet hosts have python3, not PyYAML). Installed as one file
-named pyroscope: a /bin/sh launcher line that execs python3 on the file itself (see
-tests/harness/doubles/__init__.py, `launcher`). Run directly:
+named pyroscope: a /bin/sh launcher line that execs python3 on the file itself,
+double_common.py's text (the YAML subset, Go's flag package, protobuf, HTTP), then this
+(see tests/harness/doubles/__init__.py, `launcher`). Run directly:
 
     python3 pyroscope_double.py -config.file=/etc/pyroscope/pyroscope.yaml
 """
@@ -46,12 +47,15 @@ import json
 import os
 import re
 import signal
-import socket
 import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+if "DOUBLE_COMMON" not in globals():   # imported, or run directly: not the launcher's one file
+    sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+    from double_common import (QuietHandler, UsageError, encode_bytes, go_flags, http_server,
+                               listening_socket, parse_yaml, proto_fields)
 
 # Flags of the real binary (v1.21.1 cmd/pyroscope/help-all.txt.tmpl), a subset: name ->
 # takes a value (False: a boolean flag)
@@ -114,170 +118,7 @@ IN_ALL = {"compactor", "distributor", "ingester", "querier", "query-frontend",
 # prometheus/common model.Duration (the retention) and Go's time.Duration
 MODEL_DURATION = re.compile(r"^(0|(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?)$")
 TENANT = "anonymous"   # multitenancy off: every profile's tenant
-
-
-class Exit(Exception):
-    def __init__(self, code: int, message: str = ""):
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
-# -- the command line --------------------------------------------------------------------
-def go_flags(args: list[str]) -> tuple[dict[str, str], list[str]]:
-    """Go's flag package: -name, --name, -name=value, -name value (not for booleans);
-    parsing stops at the first non-flag argument or after "--"."""
-    values, i = {}, 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            return values, args[i + 1:]
-        if not arg.startswith("-") or arg == "-":
-            break
-        name = arg.lstrip("-")
-        value = None
-        if "=" in name:
-            name, value = name.split("=", 1)
-        if name not in FLAGS:
-            raise Exit(2, f"flag provided but not defined: -{name}\n"
-                          "Run with -help to get a list of available parameters")
-        if FLAGS[name] and value is None:
-            if i + 1 >= len(args):
-                raise Exit(2, f"flag needs an argument: -{name}")
-            i += 1
-            value = args[i]
-        if not FLAGS[name]:
-            value = "true" if value is None else value
-            if value.lower() not in ("1", "0", "t", "f", "true", "false"):
-                raise Exit(2, f'invalid boolean value "{value}" for -{name}')
-        values[name] = value
-        i += 1
-    return values, args[i:]
-
-
-# -- YAML (the subset a config is written in) ----------------------------------------------
-def _strip_comment(line: str) -> str:
-    out, quote = [], None
-    for i, ch in enumerate(line):
-        if quote:
-            if ch == quote and (quote == "'" or line[i - 1] != "\\"):
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
-            break
-        out.append(ch)
-    return "".join(out).rstrip()
-
-
-def _scalar(text: str):
-    text = text.strip()
-    if text.startswith('"'):
-        return json.loads(text)
-    if text.startswith("'"):
-        return text[1:-1].replace("''", "'")
-    if text.startswith("["):
-        inner = text[1:-1].strip()
-        return [_scalar(p) for p in _split_flow(inner)] if inner else []
-    if text in ("true", "True"):
-        return True
-    if text in ("false", "False"):
-        return False
-    if text in ("", "~", "null"):
-        return None
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    if re.fullmatch(r"-?\d+\.\d*", text):
-        return float(text)
-    return text
-
-
-def _split_flow(inner: str) -> list[str]:
-    parts, depth, quote, cur = [], 0, None, ""
-    for ch in inner:
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-            continue
-        cur += ch
-    return parts + [cur]
-
-
-def parse_yaml(text: str):
-    lines = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        if "\t" in raw[:len(raw) - len(raw.lstrip())]:
-            raise ValueError(f"yaml: line {number}: found character that cannot start any token")
-        line = _strip_comment(raw)
-        if line.strip() and line.strip() != "---":
-            lines.append((number, len(line) - len(line.lstrip()), line.strip()))
-    if not lines:
-        return None
-    value, end = _block(lines, 0, lines[0][1])
-    if end != len(lines):
-        raise ValueError(f"yaml: line {lines[end][0]}: did not find expected key")
-    return value
-
-
-def _block(lines, i, indent):
-    return (_list if lines[i][2].startswith("- ") or lines[i][2] == "-" else _mapping)(
-        lines, i, indent)
-
-
-KEY = re.compile(r'^("(?:[^"\\]|\\.)*"|[^\s:#"\'\-\[][^:]*?):(?:\s+(.*))?$')
-
-
-def _mapping(lines, i, indent):
-    out = {}
-    while i < len(lines) and lines[i][1] == indent:
-        number, _, text = lines[i]
-        m = KEY.match(text)
-        if not m:
-            raise ValueError(f"yaml: line {number}: could not find expected ':'")
-        key = _scalar(m.group(1))
-        if key in out:
-            raise ValueError(f'yaml: line {number}: mapping key "{key}" already defined')
-        if m.group(2) is not None:
-            out[key] = _scalar(m.group(2))
-            i += 1
-        elif i + 1 < len(lines) and lines[i + 1][1] > indent:
-            out[key], i = _block(lines, i + 1, lines[i + 1][1])
-        elif i + 1 < len(lines) and lines[i + 1][1] == indent and lines[i + 1][2][:2] == "- ":
-            out[key], i = _list(lines, i + 1, indent)
-        else:
-            out[key] = None
-            i += 1
-    if i < len(lines) and lines[i][1] > indent:
-        raise ValueError(f"yaml: line {lines[i][0]}: mapping values are not allowed here")
-    return out, i
-
-
-def _list(lines, i, indent):
-    out = []
-    while i < len(lines) and lines[i][1] == indent and (lines[i][2][:2] == "- "
-                                                        or lines[i][2] == "-"):
-        number, _, text = lines[i]
-        item = text[2:].strip()
-        if KEY.match(item):   # "- key: value" starts a mapping one level in
-            inner = [(number, indent + 2, item)]
-            j = i + 1
-            while j < len(lines) and lines[j][1] > indent:
-                inner.append(lines[j])
-                j += 1
-            value, _ = _mapping(inner, 0, indent + 2)
-            out.append(value)
-            i = j
-        else:
-            out.append(_scalar(item))
-            i += 1
-    return out, i
+HELP_HINT = "\nRun with -help to get a list of available parameters"   # after an unknown flag
 
 
 # -- the config ----------------------------------------------------------------------------
@@ -310,15 +151,16 @@ def load_config(path: str | None) -> dict:
         with open(path, encoding="utf-8") as fh:
             config = parse_yaml(fh.read()) or {}
     except OSError as exc:
-        raise Exit(1, f"failed parsing config: open {path}: {exc.strerror.lower()}")
+        raise UsageError(f"failed parsing config: open {path}: {exc.strerror.lower()}", 1)
     except ValueError as exc:
-        raise Exit(1, f"failed parsing config: {path}: {exc}")
+        raise UsageError(f"failed parsing config: {path}: {exc}", 1)
     if not isinstance(config, dict):
-        raise Exit(1, f"failed parsing config: {path}: yaml: unmarshal errors: not a mapping")
+        raise UsageError(f"failed parsing config: {path}: yaml: unmarshal errors: not a "
+                         "mapping", 1)
     problems = unknown_keys(config, CONFIG_KEYS)
     if problems:
-        raise Exit(1, f"failed parsing config: {path}: yaml: unmarshal errors:\n  "
-                      + "\n  ".join(problems))
+        raise UsageError(f"failed parsing config: {path}: yaml: unmarshal errors:\n  "
+                      + "\n  ".join(problems), 1)
     return config
 
 
@@ -326,7 +168,7 @@ def validate(config: dict, flags: dict[str, str], from_file: bool) -> None:
     """pyroscope.New's Config.Validate, as far as the deploy's keys go, and (a file
     being given) the keys the deploy relies on."""
     def fail(message):
-        raise Exit(1, f"failed creating pyroscope: {message}")
+        raise UsageError(f"failed creating pyroscope: {message}", 1)
     target = flags.get("target") or lookup(config, "target") or "all"
     for module in str(target).split(","):
         if module.strip() not in MODULES:
@@ -417,59 +259,8 @@ class Store:
 
 
 # -- protobuf (the connect protocol's binary form) ------------------------------------------
-def _varint(data: bytes, i: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        if i >= len(data):
-            raise ValueError("truncated varint")
-        b = data[i]
-        value |= (b & 0x7F) << shift
-        i += 1
-        if not b & 0x80:
-            return value, i
-        shift += 7
-
-
-def proto_fields(data: bytes) -> list[tuple[int, object]]:
-    """(field number, value) of a message: ints for varints, bytes for the rest."""
-    out, i = [], 0
-    while i < len(data):
-        key, i = _varint(data, i)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = _varint(data, i)
-        elif wire == 2:
-            size, i = _varint(data, i)
-            value, i = data[i:i + size], i + size
-            if i > len(data):
-                raise ValueError("truncated field")
-        elif wire == 1:
-            value, i = data[i:i + 8], i + 8
-        elif wire == 5:
-            value, i = data[i:i + 4], i + 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-        out.append((number, value))
-    return out
-
-
 def proto_strings(number: int, values) -> bytes:
-    out = b""
-    for value in values:
-        raw = value.encode()
-        out += bytes([number << 3 | 2]) + _encode_varint(len(raw)) + raw
-    return out
-
-
-def _encode_varint(n: int) -> bytes:
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
+    return b"".join(encode_bytes(number, value.encode()) for value in values)
 
 
 def push_series(body: bytes, kind: str) -> list[tuple[dict[str, str], list[bytes]]]:
@@ -529,19 +320,9 @@ def metrics(store: Store) -> str:
 
 
 def handler(store: Store):
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
-
-        def _answer(self, status: int, data: bytes, kind: str = "text/plain; charset=utf-8"):
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
+        text_type = "text/plain; charset=utf-8"
 
         def do_GET(self):  # noqa: N802
             path = urllib.parse.urlsplit(self.path).path
@@ -629,19 +410,7 @@ def handler(store: Store):
                 return self._answer(500, f"{exc}\n".encode())
             self._answer(200, b"")
 
-        def log_message(self, *args):
-            pass
-
     return Handler
-
-
-def listen(address: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((address or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port))
-    sock.listen()
-    return sock
 
 
 def serve(config: dict, flags: dict[str, str]) -> int:
@@ -671,20 +440,13 @@ def serve(config: dict, flags: dict[str, str]) -> int:
     gossip = [(a, int(lookup(config, "memberlist.bind_port") or 7946)) for a in bind]
     for where in (grpc, *gossip):
         try:
-            held.append(listen(*where))
+            held.append(listening_socket(*where))
         except OSError as exc:
             print(f"failed running pyroscope: listen tcp {where[0]}:{where[1]}: "
                   f"{exc.strerror}", file=sys.stderr)
             return 1
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-
-    class Server(ThreadingHTTPServer):
-        address_family = family
-        daemon_threads = True
-
     try:
-        server = Server((address or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port),
-                        handler(store))
+        server = http_server(address, port, handler(store))
     except OSError as exc:
         print(f"failed running pyroscope: listen tcp {address}:{port}: {exc.strerror}",
               file=sys.stderr)
@@ -697,7 +459,7 @@ def serve(config: dict, flags: dict[str, str]) -> int:
 
 
 def main(args: list[str]) -> int:
-    flags, rest = go_flags(args)
+    flags, rest = go_flags(args, FLAGS, HELP_HINT)
     config = load_config(flags.get("config.file"))
     if rest:
         if rest[0] in ("agent", "ebpf"):
@@ -728,7 +490,7 @@ def main(args: list[str]) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1:]))
-    except Exit as exc:
+    except UsageError as exc:
         if exc.message:
             print(exc.message, file=sys.stderr)
         sys.exit(exc.code)

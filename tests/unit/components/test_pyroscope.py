@@ -17,8 +17,6 @@ import sys
 import tarfile
 import textwrap
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,7 +26,7 @@ from harness import doubles
 from harness.doubles import pyroscope_double as double
 from harness.fake_host import FakeHost
 from harness.mirror import Mirror
-from harness.net import free_port
+from harness.net import Running, free_port, http_request as request
 from harness.one_address import current  # noqa: F401,F811
 from harness.units import directives, exec_start_argv
 from operations.base import artifacts, inventory as context, placement
@@ -280,40 +278,6 @@ def test_the_check_refuses_what_the_real_one_would_and_what_the_deploy_needs(tmp
 
 
 # -- the double running ----------------------------------------------------------------------------
-def request(url: str, body: bytes | None = None, kind: str | None = None,
-            timeout: float = 15) -> tuple[int, bytes, str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        req = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET")
-        if kind:
-            req.add_header("Content-Type", kind)
-        try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
-                return resp.status, resp.read(), resp.headers.get("Content-Type", "")
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read(), exc.headers.get("Content-Type", "")
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-class Running:
-    def __init__(self, argv):
-        self.proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 @pytest.fixture
 def running(tmp_path, current):
     """The double started with the unit's command line and the rendered config."""
@@ -411,7 +375,7 @@ def test_a_grpc_port_another_program_holds_fails_the_start(tmp_path, current):
     """As Loki's 127.0.0.1:9095 would, had pyroscope.yaml left dskit's default."""
     s = current({"pyroscope_enabled": True, "pyroscope_listen_address": "127.0.0.1",
                  "pyroscope_port": free_port(), "pyroscope_data_dir": str(tmp_path / "d")})
-    taken = double.listen("127.0.0.1", 0)
+    taken = double.listening_socket("127.0.0.1", 0)
     try:
         cfg = write_config(tmp_path, s, grpc_port=taken.getsockname()[1])
         res = run([install(tmp_path), f"-config.file={cfg}"])
