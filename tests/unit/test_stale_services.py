@@ -72,9 +72,9 @@ def test_the_fact_reads_systemd_and_the_files():
 FAKE_SYSTEMCTL = """#!/bin/sh
 # systemctl as the fact asks it, for a unit {name} running as PID $FAKE_PID
 case "$*" in
-  *"-p MainPID --value"*) echo "$FAKE_PID" ;;
   *ExecMainStartTimestamp*) echo "ExecMainStartTimestamp=@$FAKE_START" ;;
-  *) printf 'UnitFileState=enabled\\nSubState=running\\nNeedDaemonReload=no\\n' ;;
+  *"-p MainPID"*) printf 'MainPID=%s\\nUnitFileState=enabled\\nSubState=running\\nNeedDaemonReload=no\\n' "$FAKE_PID" ;;
+  *) exit 1 ;;
 esac
 """
 
