@@ -48,7 +48,8 @@ def define(general: list[Setting], components: list[Component],
     assert not duplicates, f"settings declared twice: {duplicates}"
     _settings.extend(settings)
     _by_name.update({s.name: s for s in settings})
-    _checks.extend([version_problems, listen_address_problems, general_checks,
+    _checks.extend([version_problems, package_problems, listen_address_problems,
+                    general_checks,
                     *(c.checks for c in components if c.checks)])
     _inventory_checks.extend([*general_inventory_checks,
                               *(c.inventory_checks for c in components if c.inventory_checks)])
@@ -216,6 +217,13 @@ def version_problems(values: dict[str, Any]) -> list[str]:
             errors.append(f"{key} {version} is older than {oldest}, the oldest {name} "
                           f"monstack can configure (reason: {why}); use {oldest} or newer")
     return errors
+
+
+def package_problems(values: dict[str, Any]) -> list[str]:
+    """Each <component>_install_method = 'package' of a component that has no package."""
+    return [f"{name}_install_method = 'package': {c.no_package}"
+            for name, c in installed_components().items()
+            if c.no_package and values[f"{name}_install_method"] == "package"]
 
 
 # -- listen addresses -------------------------------------------------------------------

@@ -103,6 +103,9 @@ class Component:
     # ports its config fixes, not a setting: (what it is, address, port)
     fixed_listeners: tuple[tuple[str, str, int], ...] = ()
     install_method: str = "archive"
+    # why the package method is refused, when no package of it exists anywhere (the
+    # catalogue's check says so before anything changes)
+    no_package: str | None = None
     install_help: str = ("`archive`: upstream release archive (via artifact_mirror); "
                          "`package`: the distribution's package")
     version_help: str = "upstream version for the archive method (pinned, never 'latest')"

@@ -36,10 +36,6 @@ METRIC_KIND_SINCE = {"cpuset": (0, 39, 0), "oom_event": (0, 40, 0)}
 def settings_problems(values: dict) -> list[str]:
     """cAdvisor's rules between settings."""
     errors = []
-    if values["cadvisor_install_method"] == "package":
-        errors.append("cadvisor_install_method = 'package': cAdvisor has no Debian package "
-                      "(nor one in Grafana's repository); use 'archive' (upstream's binary, "
-                      "via artifact_mirror)")
     # cAdvisor reads its flag with Go's time.ParseDuration, which has no d, w or y.
     if re.search(r"\d(d|w|y)", values["cadvisor_housekeeping_interval"]):
         errors.append(f"cadvisor_housekeeping_interval "
@@ -56,6 +52,8 @@ COMPONENT = Component(
     scrape_job=("cadvisor", "container metrics (cAdvisor)"),
     install_help=("`archive` only: upstream's raw binary (via artifact_mirror); there is no "
                   "package"),
+    no_package=("cAdvisor has no Debian package (nor one in Grafana's repository); use "
+                "'archive' (upstream's binary, via artifact_mirror)"),
     checks=settings_problems,
     release={
         "version": "0.57.0",

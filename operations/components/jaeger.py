@@ -51,14 +51,6 @@ def retention_problems(values: dict) -> list[str]:
     return []
 
 
-def settings_problems(values: dict) -> list[str]:
-    errors = []
-    if values["jaeger_install_method"] == "package":
-        errors.append("jaeger_install_method = 'package': Jaeger has no Debian package; use "
-                      "'archive' (upstream's release archive, via artifact_mirror)")
-    return errors + retention_problems(values)
-
-
 def leaves(s) -> Leaves:
     """What it leaves on a host besides its unit and programs (removed when disabled)."""
     return Leaves(config=(CONFIG_DIR,), data=(s.jaeger_data_dir,))
@@ -81,7 +73,9 @@ COMPONENT = Component(
     install_help=("`archive`: upstream's release archive (via artifact_mirror; the amd64 "
                   "sha256 of the pinned version is pinned); `package`: refused, Debian has "
                   "no Jaeger package"),
-    checks=settings_problems,
+    no_package=("Jaeger has no Debian package; use 'archive' (upstream's release archive, "
+                "via artifact_mirror)"),
+    checks=retention_problems,
     release={
         "version": "2.20.0",
         "oldest": "2.20.0",

@@ -43,10 +43,6 @@ SUBDIRS = {"data": "data", "bucket": "shared", "sync": "sync", "compactor": "com
 
 def settings_problems(values: dict) -> list[str]:
     errors = []
-    if values["pyroscope_install_method"] == "package":
-        errors.append("pyroscope_install_method = 'package': Pyroscope has no package in "
-                      "Debian nor in Grafana's APT repository; use 'archive' (upstream's "
-                      "tar.gz, via artifact_mirror)")
     retention = duration_seconds(values["pyroscope_retention_period"])
     if 0 < retention < 86400:
         errors.append(f"pyroscope_retention_period ({values['pyroscope_retention_period']}) "
@@ -71,6 +67,8 @@ COMPONENT = Component(
     scrape_job=("pyroscope", "Pyroscope"),
     install_help=("`archive` only: upstream's tar.gz (via artifact_mirror); there is no "
                   "package in Debian or Grafana's APT repository"),
+    no_package=("Pyroscope has no package in Debian nor in Grafana's APT repository; use "
+                "'archive' (upstream's tar.gz, via artifact_mirror)"),
     checks=settings_problems,
     release={
         "version": "1.21.1",

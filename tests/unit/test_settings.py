@@ -394,3 +394,18 @@ def test_no_test_module_name_is_used_twice():
     tests = Path(__file__).resolve().parents[1]
     names = [p.name for p in tests.rglob("test_*.py")]
     assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
+@pytest.mark.parametrize("name", ["cadvisor", "jaeger", "pyroscope"])
+def test_the_package_method_of_a_component_without_a_package_is_refused_saying_why(name):
+    assert COMPONENTS[name].no_package
+    with pytest.raises(SettingsError) as exc:
+        validate("mon1", {f"{name}_enabled": True, f"{name}_install_method": "package"})
+    assert (f"{name}_install_method = 'package': {COMPONENTS[name].no_package}"
+            in str(exc.value))
+    assert "use 'archive'" in COMPONENTS[name].no_package
+
+
+def test_components_with_a_package_accept_the_package_method():
+    assert not COMPONENTS["node_exporter"].no_package
+    validate("mon1", {"node_exporter_install_method": "package"})
