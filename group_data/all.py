@@ -776,3 +776,8 @@ grafana_message_templates = {}
 grafana_alertmanager_external = False
 # remove data sources, dashboards, folders and contact points the deploy created and the settings no longer name (never others)
 grafana_prune = True
+
+# every name above: pyinfra reads them from __all__ instead of parsing this file
+# again for each one
+__all__ = [name for name, value in dict(globals()).items()
+           if not name.startswith("_") and type(value).__name__ != "module"]

@@ -33,6 +33,13 @@ def render_group_data_all() -> str:
             if s.section == section:
                 lines.append(f"# {s.help}")
                 lines.append(f"{s.name} = {_py(s.default)}")
+    # pyinfra reads a group data file's names from __all__ when it has one; without it,
+    # pyinfra 3.8-3.10 parse the whole file again for each name (over a second a run).
+    # Computed, so a name a user adds to this file is not dropped (nor its typo hidden).
+    lines += ["", "# every name above: pyinfra reads them from __all__ instead of parsing this "
+              "file", "# again for each one",
+              "__all__ = [name for name, value in dict(globals()).items()",
+              "           if not name.startswith(\"_\") and type(value).__name__ != \"module\"]"]
     return "\n".join(lines) + "\n"
 
 

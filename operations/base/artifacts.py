@@ -258,12 +258,22 @@ def record_release_sha256(artifact: Artifact, cache_dir: str) -> None:
     os.replace(part, record)
 
 
+# sha256 of files hashed in this run, by what identifies their content: every host's plan
+# verifies the same archive, and hashing it again for each was most of a no-op's
+# per-host cost on the controller (a write or replacement changes ctime or the inode)
+_sha256_of: dict[tuple, str] = {}
+
+
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+    if key not in _sha256_of:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        _sha256_of[key] = h.hexdigest()
+    return _sha256_of[key]
 
 
 # pyinfra plans hosts concurrently (gevent): one in-process lock per file first, so that

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import atexit
 import copy
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -62,6 +63,7 @@ except (ImportError, AttributeError):  # pragma: no cover - depends on the pyinf
 
 
 
+@functools.cache  # asked for every host; reading the package metadata is not free
 def pyinfra_release() -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", importlib.metadata.version("pyinfra"))[:2])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 
@@ -117,6 +118,10 @@ class LocalAddressOf(FactBase):
         return "ip"
 
     def command(self, address: str) -> str:
+        literal = ip_literal(address)
+        if literal:  # inventories mostly name hosts by address: no resolver to ask
+            return (f"if ip -o addr show | grep -qF ' {literal}/'; then echo 'local:{literal}'; "
+                    "else echo none; fi")
         return ("mine=$(ip -o addr show | awk '{split($4, a, \"/\"); print a[1]}'); "
                 f"for a in $(getent ahosts {shlex.quote(address)} | awk '{{print $1}}' | uniq); do "
                 "if printf '%s\\n' \"$mine\" | grep -qxF \"$a\"; then echo \"local:$a\"; exit 0; fi; "
@@ -125,6 +130,16 @@ class LocalAddressOf(FactBase):
     def process(self, output):
         line = "".join(output).strip()
         return line[len("local:"):] if line.startswith("local:") else None
+
+
+def ip_literal(address: str) -> str | None:
+    """`address` written as `ip addr` prints it (compressed IPv6, no zone), when it is an IP
+    address; None for a name or anything unusual, which goes through the resolver."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return None if getattr(parsed, "scope_id", None) else str(parsed)
 
 
 class FreeSpace(FactBase):
@@ -167,9 +182,12 @@ class InstalledProgram(FactBase):
 
     def command(self, path: str) -> str:
         q, stamp = shlex.quote(path), shlex.quote(program_stamp(path))
+        # the stamp's two lines read by the shell itself (a no-op run asks this of every
+        # program on every host)
         return (f"if [ -e {q} ]; then set -- $(stat -L -c '%s %.9Z %i %U %G %a' {q}); "
-                f"if [ -f {stamp} ] && [ \"$(sed -n 1p {stamp})\" = \"$1 $2 $3\" ]; "
-                f"then echo \"$4 $5 $6 $(sed -n 2p {stamp}) stamped\"; "
+                f"k=; h=; [ -f {stamp} ] && {{ read -r k; read -r h; }} < {stamp}; "
+                f"if [ -f {stamp} ] && [ \"$k\" = \"$1 $2 $3\" ]; "
+                f"then echo \"$4 $5 $6 $h stamped\"; "
                 f"else echo \"$4 $5 $6 $(sha1sum < {q} | cut -d' ' -f1) hashed\"; fi; "
                 "else echo missing; fi")
 
@@ -201,8 +219,10 @@ class StagedLeftovers(FactBase):
 
     def command(self, folders) -> str:
         quoted = " ".join(shlex.quote(f) for f in folders)
-        return (f"for d in {quoted}; do [ -d \"$d\" ] && "
-                "find \"$d\" -mindepth 1 -maxdepth 1 -name '*.monstack-new'; done; true")
+        # globs, not find: no program started for a folder with nothing staged
+        return (f"for d in {quoted}; do [ -d \"$d\" ] || continue; "
+                "for f in \"$d\"/*.monstack-new \"$d\"/.*.monstack-new; do "
+                "if [ -e \"$f\" ] || [ -L \"$f\" ]; then echo \"$f\"; fi; done; done; true")
 
     def process(self, output):
         return sorted(line for line in output if line)
@@ -216,7 +236,7 @@ class SystemUsers(FactBase):
     def command(self, names) -> str:
         quoted = " ".join(shlex.quote(n) for n in names)
         return ("echo users:; getent passwd " + quoted + " | while IFS=: read -r n _ _ gid _ home shell; "
-                "do echo \"$n $(getent group \"$gid\" | cut -d: -f1) $home $shell\"; done; true")
+                "do g=$(getent group \"$gid\"); echo \"$n ${g%%:*} $home $shell\"; done; true")
 
     def process(self, output):
         users = {}
@@ -233,13 +253,15 @@ class SystemGroups(FactBase):
 
     def command(self, names) -> str:
         quoted = " ".join(shlex.quote(n) for n in names)
-        return f"echo groups:; getent group {quoted} | cut -d: -f1; true"
+        return (f"echo groups:; getent group {quoted} | while IFS=: read -r n _; do echo \"$n\"; "
+                "done; true")
 
     def process(self, output):
         return [line.strip() for line in output[1:] if line.strip()]
 
 
-STARTED_DIR = "/var/lib/monstack/started"   # a stamp per service, touched at each (re)start
+STARTED_DIR = "/var/lib/monstack/started"
+DPKG_DIVERSIONS = "/var/lib/dpkg/diversions"   # dpkg's own list: path, diverted to, package   # a stamp per service, touched at each (re)start
 
 
 class UnitState(FactBase):
@@ -314,7 +336,7 @@ class FilesState(FactBase):
         quoted = " ".join(shlex.quote(p) for p in paths)
         script = ("echo files:; for p in " + quoted + "; do "
                   "if [ -f \"$p\" ] && [ ! -L \"$p\" ]; then "
-                  "echo \"file $(stat -c '%U %G %a' \"$p\") $(sha1sum < \"$p\" | cut -d' ' -f1) $p\"; "
+                  "h=$(sha1sum < \"$p\"); echo \"file $(stat -c '%U %G %a' \"$p\") ${h%% *} $p\"; "
                   "elif [ -e \"$p\" ] || [ -L \"$p\" ]; then echo \"other $p\"; "
                   "else echo \"missing $p\"; fi; done; " if paths else "echo files:; ")
         if folder:
@@ -413,8 +435,8 @@ class DeployedLeftovers(FactBase):
         if units:
             lines.append(
                 f"H={q(header)}; for n in {words(units)}; do f=/etc/systemd/system/$n.service; "
-                f"if [ -f \"$f\" ] && [ ! -L \"$f\" ] && head -n 1 \"$f\" | grep -qF \"$H\"; "
-                f"then {say} \"unit $n\"; fi; if [ -e {q(STARTED_DIR)}/\"$n\".service ]; then "
+                f"l=; if [ -f \"$f\" ] && [ ! -L \"$f\" ] && IFS= read -r l < \"$f\"; "
+                f"then case $l in *\"$H\"*) {say} \"unit $n\";; esac; fi; if [ -e {q(STARTED_DIR)}/\"$n\".service ]; then "
                 f"{say} \"started $n\"; fi; done")
         if programs:   # (program, its stamp) pairs
             pairs = words(x for path in programs for x in (path, program_stamp(path)))
@@ -428,22 +450,30 @@ class DeployedLeftovers(FactBase):
             lines.append(f"( set -- {words(x for pair in links for x in pair)}; "
                          f"while [ $# -gt 1 ]; do if [ -L \"$1\" ]; then case \"$(readlink "
                          f"\"$1\")\" in \"$2\"*) {say} \"link $1\";; esac; fi; shift 2; done )")
-        for folder, glob, marker in trees:
-            lines.append(f"if [ -d {q(folder)} ]; then find {q(folder)} -mindepth 1 "
-                         f"-maxdepth 1 -type d -name {q(glob)} | while read -r d; do "
-                         f"if [ -f \"$d\"/{q(marker)} ]; then echo \"tree $d\"; fi; done; fi")
-        if packages:   # "<name> install ok installed" for each installed one
-            lines.append(f"dpkg-query -W -f='${{Package}} ${{Status}}\\n' {words(packages)} "
-                         f"2>/dev/null | while read -r n want ok status; do "
-                         f"if [ \"$status\" = installed ]; then {say} \"package $n\"; fi; done")
+        for folder, glob, marker in trees:   # glob: a pattern of our own code
+            lines.append(f"for d in {q(folder.rstrip('/'))}/{glob}; do if [ -d \"$d\" ] && "
+                         f"[ ! -L \"$d\" ] && [ -f \"$d\"/{q(marker)} ]; then echo \"tree $d\"; "
+                         "fi; done")
+        if packages:   # "<name> install ok installed" for each installed one; dpkg-query
+            # only asked about those dpkg keeps a file list of (every unpacked package has
+            # info/<name>.list; <name>:<arch>.list only for Multi-Arch: same ones, which
+            # none of ours is): on most hosts none, and no dpkg-query runs
+            lines.append(f"( set --; for n in {words(packages)}; do "
+                         f"if [ -e /var/lib/dpkg/info/\"$n\".list ]; then set -- \"$@\" \"$n\"; fi; "
+                         f"done; if [ $# -gt 0 ]; then dpkg-query -W -f='${{Package}} ${{Status}}\\n' "
+                         f"\"$@\" 2>/dev/null | while read -r n want ok status; do "
+                         f"if [ \"$status\" = installed ]; then {say} \"package $n\"; fi; done; fi )")
         if masked:
             lines.append(f"for u in {words(masked)}; do f=/etc/systemd/system/$u.service; "
                          f"if [ -L \"$f\" ] && [ \"$(readlink \"$f\")\" = /dev/null ]; then "
                          f"{say} \"masked $u\"; fi; done")
         if diversions:
-            lines.append(f"for p in {words(diversions)}; do if [ \"$(dpkg-divert --listpackage "
-                         f"\"$p\" 2>/dev/null)\" = {q(diverted_by)} ]; then "
-                         f"{say} \"diversion $p\"; fi; done")
+            # dpkg-divert only for a path dpkg's list of diversions names at all
+            lines.append(f"for p in {words(diversions)}; do d=; if [ -r {DPKG_DIVERSIONS} ]; "
+                         f"then while IFS= read -r l; do if [ \"$l\" = \"$p\" ]; then d=1; break; "
+                         f"fi; done < {DPKG_DIVERSIONS}; fi; if [ -n \"$d\" ] && "
+                         f"[ \"$(dpkg-divert --listpackage \"$p\" 2>/dev/null)\" = {q(diverted_by)} ]; "
+                         f"then {say} \"diversion $p\"; fi; done")
         if users:
             lines.append(f"for u in {words(users)}; do if getent passwd \"$u\" >/dev/null; then "
                          f"{say} \"user $u\"; fi; if getent group \"$u\" >/dev/null; then "

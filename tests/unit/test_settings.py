@@ -334,7 +334,7 @@ def _assignments(path: Path) -> dict:
     tree = ast.parse(path.read_text())
     out = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign):
+        if isinstance(node, ast.Assign) and node.targets[0].id != "__all__":
             (target,) = node.targets
             out[target.id] = ast.literal_eval(node.value)
     return out
@@ -342,6 +342,13 @@ def _assignments(path: Path) -> dict:
 
 def test_group_data_all_keys_are_in_the_schema_with_their_defaults():
     values = _assignments(GROUP_DATA_ALL)
+    # pyinfra takes a group data file's names from __all__: one missing there would be
+    # dropped from every host's data, whether it is a setting or a user's typo
+    text = GROUP_DATA_ALL.read_text()
+    end = text.index("\n# every name above")
+    module = {}   # as a user edits it: adding a name, an import
+    exec(text[:end] + "\nimport os\nprometheus_prot = 1\n" + text[end:], module)
+    assert module["__all__"] == [*values, "prometheus_prot"]
     unknown = sorted(set(values) - set(BY_NAME))
     assert not unknown, f"group_data/all.py sets keys the schema does not know: {unknown}"
     assert set(values) == set(BY_NAME), "group_data/all.py should list every setting"
