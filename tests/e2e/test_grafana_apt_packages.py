@@ -84,40 +84,39 @@ def installed_version(host, package: str) -> str:
     return host.ssh(f"dpkg-query -W -f='${{Version}}' {package}").stdout.strip()
 
 
+def assert_installed_and_restarted(stack, real, versions: dict[str, str]):
+    """The run installed the loki (mon) and alloy (mon, web) packages of these upstream
+    `versions` and restarted both, and dpkg-query shows their Debian versions."""
+    alloy = deb_version("alloy", versions["alloy"])
+    assert real.changes[f"Loki | Install the loki package {versions['loki']}"] == 1
+    assert real.changes[f"Alloy | Install the alloy package {alloy}"] == 2
+    assert real.changes["Loki | Restart loki and wait until ready"] == 1
+    assert real.changes["Alloy | Restart alloy and wait until ready"] == 2
+    for host, packages in ((stack["mon"], ("loki", "alloy")), (stack["web"], ("alloy",))):
+        for package in packages:
+            assert installed_version(host, package) == deb_version(package, versions[package]), \
+                (host.suite, package)
+
+
 def test_the_first_install_from_the_repository_was_previewed_exactly(stack, older_runs):
     dry, real = older_runs
     assert_preview_was_exact(dry, real)
-    older_alloy = deb_version("alloy", OLDER["alloy"])
-    assert real.changes[f"Loki | Install the loki package {OLDER['loki']}"] == 1
-    assert real.changes[f"Alloy | Install the alloy package {older_alloy}"] == 2
+    assert_installed_and_restarted(stack, real, OLDER)
     unit = "/etc/systemd/system/loki.service"
     assert real.changes[f"Loki | Divert the loki package's unit file (ours is {unit})"] == 1
     assert sum(n for op, n in real.changes.items()
                if op.endswith("| Add Grafana's APT repository")) == 2
     assert real.changes["Alloy | Write config.alloy (checked by alloy validate)"] == 2
-    assert real.changes["Loki | Restart loki and wait until ready"] == 1
-    assert real.changes["Alloy | Restart alloy and wait until ready"] == 2
-    assert installed_version(stack["mon"], "loki") == OLDER["loki"]
-    for host in (stack["mon"], stack["web"]):
-        assert installed_version(host, "alloy") == older_alloy, host.suite
 
 
 def test_the_older_packages_are_replaced_by_the_pinned_ones_as_planned(stack, pinned_runs):
     dry, real = pinned_runs
     assert_preview_was_exact(dry, real)
-    pinned_alloy = deb_version("alloy", PINNED["alloy"])
-    assert real.changes[f"Loki | Install the loki package {PINNED['loki']}"] == 1
-    assert real.changes[f"Alloy | Install the alloy package {pinned_alloy}"] == 2
-    assert real.changes["Loki | Restart loki and wait until ready"] == 1
-    assert real.changes["Alloy | Restart alloy and wait until ready"] == 2
+    assert_installed_and_restarted(stack, real, PINNED)
     # the alloy postinst set /etc/alloy to 0770 again: planned back to 0750
     assert real.changes["Alloy | Create the alloy folders"] == 2
     for host in (stack["mon"], stack["web"]):
         assert host.ssh("stat -c '%a %U:%G' /etc/alloy").stdout.strip() == "750 root:alloy"
-    for host, packages in ((stack["mon"], ("loki", "alloy")), (stack["web"], ("alloy",))):
-        for package in packages:
-            assert installed_version(host, package) == deb_version(package, PINNED[package]), \
-                (host.suite, package)
 
 
 def test_our_units_run_the_packages_binaries_as_the_pinned_doubles(stack, pinned_runs):

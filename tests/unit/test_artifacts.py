@@ -82,20 +82,17 @@ EXPECTED_FILE = {  # (version, arch token) -> upstream file name
     "victoriametrics": lambda v, a: f"victoria-metrics-linux-{a}-v{v}.tar.gz",
     "victoriametrics_cluster": lambda v, a: f"victoria-metrics-linux-{a}-v{v}-cluster.tar.gz",
 }
-GITHUB_REPO = {
-    "prometheus": "prometheus/prometheus", "alertmanager": "prometheus/alertmanager",
-    "node_exporter": "prometheus/node_exporter", "pushgateway": "prometheus/pushgateway",
-    "blackbox_exporter": "prometheus/blackbox_exporter",
-    "snmp_exporter": "prometheus/snmp_exporter",
-    "postgres_exporter": "prometheus-community/postgres_exporter",
-    "mysqld_exporter": "prometheus/mysqld_exporter",
+GITHUB_REPO = {  # owner/repository on GitHub
+    **{c: f"prometheus/{c}" for c in ("prometheus", "alertmanager", "node_exporter",
+                                      "pushgateway", "blackbox_exporter", "snmp_exporter",
+                                      "mysqld_exporter")},
+    **{c: f"prometheus-community/{c}" for c in ("postgres_exporter", "systemd_exporter")},
+    **{c: f"grafana/{c}" for c in ("loki", "alloy", "pyroscope")},
     "nginx_exporter": "nginx/nginx-prometheus-exporter",
     "process_exporter": "ncabatoff/process-exporter",
-    "systemd_exporter": "prometheus-community/systemd_exporter",
-    "redis_exporter": "oliver006/redis_exporter", "loki": "grafana/loki",
+    "redis_exporter": "oliver006/redis_exporter",
     "jaeger": "jaegertracing/jaeger",
-    "alloy": "grafana/alloy", "cadvisor": "google/cadvisor",
-    "pyroscope": "grafana/pyroscope",
+    "cadvisor": "google/cadvisor",
     "victoriametrics": "VictoriaMetrics/VictoriaMetrics",
     "victoriametrics_cluster": "VictoriaMetrics/VictoriaMetrics",
 }

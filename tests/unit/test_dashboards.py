@@ -383,6 +383,31 @@ BACKUP_SCRIPT = REPO / "templates/backup/monstack-backup"
 # Names the exporters assemble at run time from data they read or from a format string,
 # so no binary holds them as literals. Each entry: name -> (component, strings the binary
 # must contain, why the name is not in the binary).
+def _namespace_up(namespace, component, witness):
+    """`<namespace>_up`: the exporter's namespace + 'up', witnessed by `witness`."""
+    return {f"{namespace}_up": (
+        component, [witness],
+        f"namespace '{namespace}' + 'up': the literal 'up' is too short to be evidence")}
+
+
+def _mysql_global(kind, row):
+    """collector/global_status.go and global_variables.go: mysql_global_<kind>_<row> for
+    each numeric row of SHOW GLOBAL STATUS/VARIABLES (kind "status" or "variables")."""
+    statement = f"SHOW GLOBAL {kind.upper()}"
+    return {f"mysql_global_{kind}_{row.lower()}": (
+        "mysqld_exporter", [f"global_{kind}".encode(), statement.encode()],
+        f"global_{kind}_<row> for each row of {statement} ({row})")}
+
+
+def _mysql_slave_status(column, since=None):
+    """collector/slave_status.go: slave_status_<column> for each column of SHOW SLAVE
+    STATUS (MariaDB, MySQL < 8.0.22) or SHOW REPLICA STATUS (MySQL 8.0.22+)."""
+    detail = f"{column}, {since}" if since else column
+    return {f"mysql_slave_status_{column.lower()}": (
+        "mysqld_exporter", [b"slave_status", b"SHOW SLAVE STATUS"],
+        f"slave_status_<column> ({detail})")}
+
+
 RUNTIME_NAMES = {
     "pg_settings_max_connections": (
         "postgres_exporter", [b"pg_settings"],
@@ -390,40 +415,16 @@ RUNTIME_NAMES = {
     "redis_config_maxclients": (
         "redis_exporter", [b"config_%s", b"maxclients"],
         "config_%s for each CONFIG GET key it exports"),
-    "redis_up": (
-        "redis_exporter", [b"redis_exporter"],
-        "namespace 'redis' + 'up': the literal 'up' is too short to be evidence"),
-    "pg_up": (
-        "postgres_exporter", [b"postgres_exporter"],
-        "namespace 'pg' + 'up': the literal 'up' is too short to be evidence"),
-    "mysql_up": (
-        "mysqld_exporter", [b"mysqld_exporter"],
-        "namespace 'mysql' + 'up': the literal 'up' is too short to be evidence"),
-    "nginx_up": (
-        "nginx_exporter", [b"nginx-prometheus-exporter"],
-        "namespace 'nginx' + 'up': the literal 'up' is too short to be evidence"),
-    # collector/global_status.go and global_variables.go: mysql_global_status_<name> and
-    # mysql_global_variables_<name> for each numeric row of SHOW GLOBAL STATUS/VARIABLES
-    "mysql_global_status_threads_connected": (
-        "mysqld_exporter", [b"global_status", b"SHOW GLOBAL STATUS"],
-        "global_status_<row> for each row of SHOW GLOBAL STATUS (Threads_connected)"),
-    "mysql_global_status_queries": (
-        "mysqld_exporter", [b"global_status", b"SHOW GLOBAL STATUS"],
-        "global_status_<row> for each row of SHOW GLOBAL STATUS (Queries)"),
-    "mysql_global_status_slow_queries": (
-        "mysqld_exporter", [b"global_status", b"SHOW GLOBAL STATUS"],
-        "global_status_<row> for each row of SHOW GLOBAL STATUS (Slow_queries)"),
-    "mysql_global_variables_max_connections": (
-        "mysqld_exporter", [b"global_variables", b"SHOW GLOBAL VARIABLES"],
-        "global_variables_<row> for each row of SHOW GLOBAL VARIABLES (max_connections)"),
-    # collector/slave_status.go: slave_status_<column> for each column of SHOW SLAVE
-    # STATUS (MariaDB, MySQL < 8.0.22) or SHOW REPLICA STATUS (MySQL 8.0.22+)
-    "mysql_slave_status_seconds_behind_master": (
-        "mysqld_exporter", [b"slave_status", b"SHOW SLAVE STATUS"],
-        "slave_status_<column> (Seconds_Behind_Master)"),
-    "mysql_slave_status_seconds_behind_source": (
-        "mysqld_exporter", [b"slave_status", b"SHOW SLAVE STATUS"],
-        "slave_status_<column> (Seconds_Behind_Source, MySQL 8.0.22+)"),
+    **_namespace_up("redis", "redis_exporter", b"redis_exporter"),
+    **_namespace_up("pg", "postgres_exporter", b"postgres_exporter"),
+    **_namespace_up("mysql", "mysqld_exporter", b"mysqld_exporter"),
+    **_namespace_up("nginx", "nginx_exporter", b"nginx-prometheus-exporter"),
+    **_mysql_global("status", "Threads_connected"),
+    **_mysql_global("status", "Queries"),
+    **_mysql_global("status", "Slow_queries"),
+    **_mysql_global("variables", "max_connections"),
+    **_mysql_slave_status("Seconds_Behind_Master"),
+    **_mysql_slave_status("Seconds_Behind_Source", "MySQL 8.0.22+"),
     # collector/thermal_zone_linux.go: BuildFQName(namespace, "thermal_zone", "temp");
     # the tail "temp" is too short to count as evidence by itself
     "node_thermal_zone_temp": (
@@ -970,6 +971,14 @@ def _unquote(s: str) -> str:
     return s[1:-1] if s.startswith("`") else json.loads(s)
 
 
+def _check_regex(pattern: str, what: str) -> None:
+    """LogQLError("<what>: <re's reason>") when `pattern` is no valid regex."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise LogQLError(f"{what}: {exc}") from None
+
+
 class _LogQLParser:
     """Recursive descent over the LogQL subset our dashboards use:
 
@@ -1016,10 +1025,7 @@ class _LogQLParser:
                 raise LogQLError(f"bad matcher operator {op!r} after {label}")
             value = _unquote(self.take("string")[1])
             if "~" in op:
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    raise LogQLError(f"bad regex {value!r} for {label}: {exc}") from None
+                _check_regex(value, f"bad regex {value!r} for {label}")
             matchers.append((label, op, value))
             if self.peek()[1] == ",":
                 self.take()
@@ -1038,10 +1044,7 @@ class _LogQLParser:
                 self.take()
                 pattern = _unquote(self.take("string")[1])
                 if "~" in value:
-                    try:
-                        re.compile(pattern)
-                    except re.error as exc:
-                        raise LogQLError(f"bad line filter regex {pattern!r}: {exc}") from None
+                    _check_regex(pattern, f"bad line filter regex {pattern!r}")
             elif value == "|":
                 self.take()
                 stage = self.take("ident")[1]

@@ -188,10 +188,14 @@ def test_an_explicit_metrics_url_turns_no_receiver_on(inventory):
     assert remote_write_receiver.receiver_flags(s) == []
 
 
-def test_the_receiving_prometheus_gets_its_flag(inventory):
+# the stack's oldest Prometheus (bookworm's 2.42), and Debian's package: every Debian build
+# has the flag (test_every_debian_prometheus_has_the_remote_write_receiver below)
+@pytest.mark.parametrize("mon1", [{"prometheus_version": "2.42.0"},
+                                  {"prometheus_install_method": "package"}],
+                         ids=["oldest-version", "package-method"])
+def test_the_receiving_prometheus_gets_its_flag(inventory, mon1):
     use = inventory({"monitoring": ["mon1"], "web": ["web1"]},
-                    group_data={"web": {"alloy_otlp": True}},
-                    host_data={"mon1": {"prometheus_version": "2.42.0"}})
+                    group_data={"web": {"alloy_otlp": True}}, host_data={"mon1": mon1})
     s = use("mon1")
     assert remote_write_receiver.receiver_flags(s) == ["--web.enable-remote-write-receiver"]
     assert prometheus.flags(s, "/p", [], remote_write_receiver.receiver_flags(s))[-1] == \
@@ -277,11 +281,3 @@ def test_an_unknown_flag_is_refused_by_the_real_binary():
     res = subprocess.run([binary, "--web.enable-remote-write-receivr", "--version"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode != 0 and "unknown long flag" in res.stderr
-
-
-def test_the_package_method_is_fine_for_a_receiving_prometheus(inventory):
-    use = inventory({"monitoring": ["mon1"], "web": ["web1"]},
-                    group_data={"web": {"alloy_otlp": True}},
-                    host_data={"mon1": {"prometheus_install_method": "package"}})
-    s = use("mon1")
-    assert remote_write_receiver.receiver_flags(s) == ["--web.enable-remote-write-receiver"]
