@@ -346,8 +346,7 @@ class FilesState(FactBase):
 
     def process(self, output):
         state = {"files": {}, "present": []}
-        for line in output[1:]:
-            kind, _, rest = line.partition(" ")
+        for kind, rest in tagged_lines(output):
             if kind == "file":
                 user, group, mode, sha1, path = rest.split(" ", 4)
                 state["files"][path] = {"user": user, "group": group, "mode": int(mode),
@@ -374,8 +373,7 @@ class DirectoriesState(FactBase):
 
     def process(self, output):
         state = {}
-        for line in output[1:]:
-            kind, _, rest = line.partition(" ")
+        for kind, rest in tagged_lines(output):
             if kind == "dir":
                 user, group, mode, path = rest.split(" ", 3)
                 state[path] = {"user": user, "group": group, "mode": int(mode)}
@@ -401,8 +399,7 @@ class MarkedFolders(FactBase):
 
     def process(self, output):
         found = {}
-        for line in output[1:]:
-            kind, _, rest = line.partition(" ")
+        for kind, rest in tagged_lines(output):
             if kind == "marked":
                 sha, _, name = rest.partition(" ")
                 found[name] = "" if sha == "-" else sha
@@ -488,8 +485,15 @@ class DeployedLeftovers(FactBase):
         # each line names its kind in the singular; "started" and "masked" are both
         singular = {kind[:-1]: kind for kind in self.KINDS}
         singular.update(started="started", masked="masked")
-        for line in output[1:]:
-            kind, _, rest = line.partition(" ")
+        for kind, rest in tagged_lines(output):
             if kind in singular and rest:
                 found[singular[kind]].append(rest)
         return found
+
+
+def tagged_lines(output):
+    """(kind, rest) of each line of a fact's output after the header its command echoes
+    first ("files:", "dirs:", ...): a line's first word names what the rest is."""
+    for line in output[1:]:
+        kind, _, rest = line.partition(" ")
+        yield kind, rest

@@ -200,3 +200,14 @@ def stale(state: dict, restart_files: list[str], reload_files: list[str]
     reload = [f"{path} changed after it last started or reloaded" for path in reload_files
               if path in newer and path not in restart_files]
     return restart, reload
+
+
+def data_server_unit(name: str, s, args: list[str], *, description: str, documentation: str,
+                     **hardening) -> Unit:
+    """The hardened unit of server `name` that runs as its own user and writes only its
+    data folder (<name>_data_dir of settings `s`): `args` (its program first), then the
+    operator's <name>_extra_flags. `hardening`: Unit's fields where it needs other than
+    the defaults."""
+    return Unit(name=name, user=name, description=description, documentation=documentation,
+                write_paths=[s.component(name, "data_dir")],
+                exec_start=[*args, *s.component(name, "extra_flags")], **hardening)

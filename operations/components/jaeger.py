@@ -23,7 +23,7 @@ from operations.base.files import validated_file
 from operations.base.install import directories, install_binaries, system_user
 from operations.base.inventory import bind_address, bracketed, reach_address, settings
 from operations.base.schema import Setting, duration_seconds
-from operations.base.services import Unit, service
+from operations.base.services import Unit, data_server_unit, service
 from operations.base.templates import render
 
 NAME = "jaeger"
@@ -176,13 +176,10 @@ def ready_url() -> str:
 
 
 def unit(s, binary: str) -> Unit:
-    return Unit(
-        name=NAME, user=NAME,
+    return data_server_unit(
+        NAME, s, [binary, f"--config={CONFIG}"],
         description="Jaeger (distributed tracing: trace store, query API and UI)",
-        documentation="https://www.jaegertracing.io/docs/latest/",
-        write_paths=[s.jaeger_data_dir],
-        exec_start=[binary, f"--config={CONFIG}", *s.jaeger_extra_flags],
-    )
+        documentation="https://www.jaegertracing.io/docs/latest/")
 
 
 @deploy("Jaeger")

@@ -19,7 +19,7 @@ from operations.base.grafana_repository import VERSION_HELP
 from operations.base.install import directories, install_binaries, system_user
 from operations.base.inventory import bind_address, local_url, settings
 from operations.base.schema import Setting, duration_seconds
-from operations.base.services import Unit, service
+from operations.base.services import Unit, data_server_unit, service
 from operations.base.templates import render
 
 NAME = "loki"
@@ -141,13 +141,9 @@ def validator(binary: str) -> str:
 
 
 def unit(s, binary: str) -> Unit:
-    return Unit(
-        name=NAME, user=NAME,
-        description="Grafana Loki (log storage)",
-        documentation="https://grafana.com/docs/loki/latest/",
-        write_paths=[s.loki_data_dir],
-        exec_start=[binary, f"-config.file={CONFIG}", *s.loki_extra_flags],
-    )
+    return data_server_unit(NAME, s, [binary, f"-config.file={CONFIG}"],
+                            description="Grafana Loki (log storage)",
+                            documentation="https://grafana.com/docs/loki/latest/")
 
 
 def install_loki(s):

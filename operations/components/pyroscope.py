@@ -27,7 +27,7 @@ from operations.base.files import validated_file
 from operations.base.install import directories, install_binaries, system_user
 from operations.base.inventory import bind_address, local_url, settings
 from operations.base.schema import Setting, duration_seconds
-from operations.base.services import Unit, service
+from operations.base.services import Unit, data_server_unit, service
 from operations.base.templates import render
 
 NAME = "pyroscope"
@@ -152,13 +152,9 @@ def validator(binary: str) -> str:
 
 
 def unit(s, binary: str) -> Unit:
-    return Unit(
-        name=NAME, user=NAME,
-        description="Grafana Pyroscope (profile storage)",
-        documentation="https://grafana.com/docs/pyroscope/latest/",
-        write_paths=[s.pyroscope_data_dir],
-        exec_start=[binary, f"-config.file={CONFIG}", *s.pyroscope_extra_flags],
-    )
+    return data_server_unit(NAME, s, [binary, f"-config.file={CONFIG}"],
+                            description="Grafana Pyroscope (profile storage)",
+                            documentation="https://grafana.com/docs/pyroscope/latest/")
 
 
 @deploy("Pyroscope")

@@ -26,7 +26,7 @@ from operations.base.facts import ProgramVersion
 from operations.base.install import ARCHIVE_BIN_DIR, directory, install_binaries, system_user
 from operations.base.inventory import listen_address, local_url, settings
 from operations.base.schema import Setting, duration_seconds, version_tuple
-from operations.base.services import Unit, service
+from operations.base.services import Unit, data_server_unit, service
 
 NAME = "victoriametrics"
 BINARY = "victoria-metrics"   # Debian's name; upstream's victoria-metrics-prod is renamed
@@ -147,19 +147,15 @@ def flags(s, binary: str) -> list[str]:
     return [binary,
             f"-httpListenAddr={listen_address(NAME)}",
             f"-storageDataPath={s.victoriametrics_data_dir}",
-            f"-retentionPeriod={s.victoriametrics_retention_period}",
-            *s.victoriametrics_extra_flags]
+            f"-retentionPeriod={s.victoriametrics_retention_period}"]
 
 
 def unit(s, binary: str) -> Unit:
-    return Unit(
-        name=NAME, user=NAME,
+    return data_server_unit(
+        NAME, s, flags(s, binary),
         description="VictoriaMetrics (long-term storage of Prometheus' samples)",
         documentation="https://docs.victoriametrics.com/",
-        write_paths=[s.victoriametrics_data_dir],
-        exec_start=flags(s, binary),
-        extra_system_calls=STORAGE_SYSTEM_CALLS,
-    )
+        extra_system_calls=STORAGE_SYSTEM_CALLS)
 
 
 @deploy("VictoriaMetrics")
