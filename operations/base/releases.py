@@ -1,5 +1,8 @@
 """Upstream release artifacts: what a component's release entry holds (`Component.release`,
-declared in each component's module with its pinned sha256s, `Component.checksums`).
+declared in each component's module with its pinned sha256s, `Component.checksums`), and
+the builders of the entries of projects released on GitHub (`github_release`; promu's,
+`promu_release`; Grafana's zips, `grafana_zip_release`). Grafana's own tarball is on
+dl.grafana.com: its entry is written out.
 
 The deploy code renders ``url``/``file``/``top_dir`` with ``version`` and the
 upstream arch token taken from ``arch[uname -m]`` (then points it at the configured mirror), unpacks
@@ -59,17 +62,61 @@ def promu_release(repo: str, name: str, *, version: str, oldest: str, oldest_rea
     project's and prometheus-community's are (.promu.yml, Makefile.common): tag
     v<version>, assets <name>-<version>.linux-<arch>.tar.gz holding the folder
     <name>-<version>.linux-<arch>/ with the binaries, and sha256sums.txt beside them."""
+    return github_release(
+        repo, version=version, oldest=oldest, oldest_reason=oldest_reason, proven=proven,
+        file=f"{name}-{{version}}.linux-{{arch}}.tar.gz",
+        top_dir=f"{name}-{{version}}.linux-{{arch}}",
+        binaries=binaries or {name: name}, arch=arch or PROMETHEUS_ARCHES,
+        checksums="sha256sums.txt", debian_package=debian_package, notes=notes)
+
+
+# the architectures of a project that publishes 64-bit Linux builds only
+AMD64_ARM64: Dict[str, str] = {"x86_64": "amd64", "aarch64": "arm64"}
+# the archive format by the asset's ending (any other asset names its format)
+FORMATS = {".tar.gz": "tar.gz", ".zip": "zip"}
+
+
+def github_release(repo: str, *, version: str, oldest: str, oldest_reason: str,
+                   proven: list, file: str, binaries: Dict[str, str | None],
+                   checksums: str | None, debian_package: str | None, notes: str,
+                   top_dir: str | None = None, arch: Dict[str, str] | None = None,
+                   format: str | None = None, **extra: str) -> Dict[str, Any]:
+    """The release entry of a project publishing its builds as the assets of a GitHub
+    release tagged v<version>: `file` one of them, `checksums` the name of the release's
+    checksum file (None: it publishes none), `format` by default from the ending of
+    `file`, `arch` by default amd64 and arm64 only; `extra`: the entry's other fields
+    (checksums_mirror_name, deb_version)."""
     download = f"https://github.com/{repo}/releases/download/v{{version}}"
+    if format is None:
+        format = next(f for ending, f in FORMATS.items() if file.endswith(ending))
     return {
         "version": version, "oldest": oldest, "oldest_reason": oldest_reason,
         "proven": proven,
         "url": download + "/{file}",
-        "file": f"{name}-{{version}}.linux-{{arch}}.tar.gz",
-        "format": "tar.gz",
-        "top_dir": f"{name}-{{version}}.linux-{{arch}}",
-        "binaries": binaries or {name: name},
-        "arch": dict(arch or PROMETHEUS_ARCHES),
-        "checksums": download + "/sha256sums.txt",
+        "file": file,
+        "format": format,
+        "top_dir": top_dir,
+        "binaries": binaries,
+        "arch": dict(arch or AMD64_ARM64),
+        "checksums": None if checksums is None else f"{download}/{checksums}",
+        **extra,
         "debian_package": debian_package,
         "notes": notes,
     }
+
+
+def grafana_zip_release(name: str, *, version: str, oldest: str, oldest_reason: str,
+                        proven: list, deb_version: str, notes: str,
+                        arch: Dict[str, str] | None = None) -> Dict[str, Any]:
+    """The release entry of a Grafana Labs project published as one zip per architecture
+    (Loki, Alloy): grafana/<name>'s release v<version>, assets <name>-linux-<arch>.zip
+    holding the binary <name>-linux-<arch>, and SHA256SUMS beside them (named
+    <name>-v<version>-SHA256SUMS on a mirror: every release's is called SHA256SUMS).
+    Debian has no package of theirs; `deb_version`: the Debian version of the package
+    Grafana's APT repository builds from upstream's version."""
+    return github_release(
+        f"grafana/{name}", version=version, oldest=oldest, oldest_reason=oldest_reason,
+        proven=proven, file=f"{name}-linux-{{arch}}.zip",
+        binaries={name: f"{name}-linux-{{arch}}"}, arch=arch, checksums="SHA256SUMS",
+        checksums_mirror_name=f"{name}-v{{version}}-SHA256SUMS", deb_version=deb_version,
+        debian_package=None, notes=notes)

@@ -36,6 +36,7 @@ from operations.base.grafana_repository import VERSION_HELP
 from operations.base.install import directories, install_binaries, system_user
 from operations.base.inventory import (bracketed, endpoint, host_label, hosts_running,
                                        listen_address, local_url, reach_address, settings)
+from operations.base.releases import grafana_zip_release
 from operations.base.schema import Setting, SettingsError, version_tuple
 from operations.base.services import Unit, service
 from operations.base.templates import render
@@ -144,74 +145,63 @@ COMPONENT = Component(
     version_help=VERSION_HELP,
     checks=settings_problems,
     extra_listeners=otlp_listeners,
-    release={
-        "version": "1.17.1",
-        "oldest": "1.0.0",
-        "oldest_reason": ("the first Alloy release; every component of config.alloy and run's "
-                          "flags are there at v1.0.0"),
-        "proven": [],
-        "url": "https://github.com/grafana/alloy/releases/download/v{version}/{file}",
-        "file": "alloy-linux-{arch}.zip",
-        "format": "zip",
-        "top_dir": None,
-        "binaries": {"alloy": "alloy-linux-{arch}"},
-        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
-        "checksums": "https://github.com/grafana/alloy/releases/download/v{version}/SHA256SUMS",
-        "checksums_mirror_name": "alloy-v{version}-SHA256SUMS",
-        "deb_version": "{version}-1",
-        "debian_package": None,
-        "notes": "Floor checked at v1.0.0: loki.source.journal, loki.source.file, loki.source.docker, discovery.docker, discovery.relabel, local.file_match, loki.process, loki.relabel (action lowercase: internal/component/common/relabel/relabel.go) and loki.write are documented there, and cmd_run.go has --server.http.listen-addr, --storage.path and --disable-reporting. Test doubles only: the suite runs no real build of it (proven is []). The Grafana docs list Linux AMD64 and ARM64 only, with no 32-bit ARM build, so the Pi 1/Zero "
-                 "and 32-bit Pi OS are not supported. There are also alloy-boringcrypto-linux-{amd64,arm64} "
-                 "zips. Zips are verified against the release's SHA256SUMS (v1.17.1 "
-                 "scripts/publish-release-artifacts.sh: `sha256sum -- *` in dist/ after zipping the "
-                 "binaries, uploaded with them by .github/workflows/release-publish-alloy-artifacts.yml). "
-                 "Not pinned: the only 1.17.1 hashes seen were in an example comment of a Homebrew "
-                 "formula template (amd64 b92bfa28..., arm64 730d41d9...), which is not a reliable source. "
-                 "The Grafana APT repo has package alloy (not checked here). `alloy validate` "
-                 "exists from v1.9.0 on (internal/alloycli/cmd_validate.go is absent at v1.8.3, "
-                 "present at v1.9.0 and v1.17.1; docs/sources/reference/cli/validate.md at v1.17.1: "
-                 "exit non-zero with diagnostics on stderr, run's --stability.level and "
-                 "--feature.community-components.enabled must be given to it too). deb_version "
-                 "'{version}-1': build-tools/make/packaging.mk at v1.17.1 runs fpm -v "
-                 "<VERSION without v> --iteration 1 (ALLOY_PACKAGE_RELEASE); the deb puts "
-                 "/usr/bin/alloy and /usr/lib/systemd/system/alloy.service. "
-                 "OTLP in (alloy_otlp), checked at v1.17.1: docs/sources/reference/components/"
-                 "otelcol/otelcol.receiver.otlp.md (grpc and http blocks, endpoint host:port, "
-                 "output metrics/logs/traces), otelcol.processor.batch.md (output block), "
-                 "otelcol.exporter.otlphttp.md (client block, endpoint required; "
-                 "metrics_endpoint, logs_endpoint, traces_endpoint arguments; client > tls "
-                 "ca_file and auth from docs/sources/shared/reference/components/"
-                 "otelcol-http-client-block.md and otelcol-tls-client-block.md), "
-                 "otelcol.exporter.prometheus.md (forward_to required; defaults "
-                 "add_metric_suffixes true, include_target_info true, include_scope_labels "
-                 "true (otel_scope_name, otel_scope_version on every sample), "
-                 "include_scope_info false, resource_to_telemetry_conversion false; drops "
-                 "delta-temporality metrics; job is service.namespace/service.name or "
-                 "service.name, instance service.instance.id: internal/component/otelcol/"
-                 "exporter/prometheus/internal/convert/convert.go; names by "
-                 "opentelemetry-collector-contrib pkg/translator/prometheus "
-                 "BuildCompliantName), prometheus/prometheus.remote_write.md (endpoint block: "
-                 "url required, name; endpoint > basic_auth: username, password_file; "
-                 "endpoint > tls_config: ca_file; debug metrics "
-                 "prometheus_remote_storage_samples_total, "
-                 "prometheus_remote_storage_samples_failed_total, "
-                 "prometheus_remote_storage_samples_pending; it keeps a WAL under "
-                 "--storage.path), pyroscope/pyroscope.receive_http.md "
-                 "(http block listen_address, listen_port; forward_to; POST /ingest and "
-                 "/push.v1.PusherService/Push) and pyroscope.write.md (endpoint > url, "
-                 "external_labels). pyroscope.receive_http is public preview at v1.6.0-v1.9.x "
-                 "and general-availability from v1.10.0: alloy_otlp is refused below 1.10.0 "
-                 "(the floor stays 1.0.0 for the log shipping). Metric names of the pipeline "
-                 "(otelcol_receiver_accepted_spans_total, _metric_points_total, "
-                 "_log_records_total, otelcol_receiver_refused_*, otelcol_exporter_sent_* (of the "
-                 "otlphttp exporters; otelcol.exporter.prometheus has none), "
-                 "otelcol_exporter_send_failed_*, otelcol_exporter_enqueue_failed_*, "
-                 "otelcol_exporter_queue_size, otelcol_exporter_queue_capacity) from "
-                 "operations/alloy-mixin/rendered/alerts/alloy_otelcol.yaml and "
-                 "rendered/dashboards/alloy-opentelemetry.json at v1.17.1; pyroscope.write's "
-                 "(pyroscope_write_sent_profiles_total, pyroscope_write_dropped_profiles_total) "
-                 "from docs pyroscope/pyroscope.write.md at v1.17.1.",
-    },
+    release=grafana_zip_release(
+        NAME, version="1.17.1", oldest="1.0.0",
+        oldest_reason=("the first Alloy release; every component of config.alloy and run's "
+                       "flags are there at v1.0.0"),
+        proven=[],
+        deb_version="{version}-1",
+        notes="Floor checked at v1.0.0: loki.source.journal, loki.source.file, loki.source.docker, discovery.docker, discovery.relabel, local.file_match, loki.process, loki.relabel (action lowercase: internal/component/common/relabel/relabel.go) and loki.write are documented there, and cmd_run.go has --server.http.listen-addr, --storage.path and --disable-reporting. Test doubles only: the suite runs no real build of it (proven is []). The Grafana docs list Linux AMD64 and ARM64 only, with no 32-bit ARM build, so the Pi 1/Zero "
+              "and 32-bit Pi OS are not supported. There are also alloy-boringcrypto-linux-{amd64,arm64} "
+              "zips. Zips are verified against the release's SHA256SUMS (v1.17.1 "
+              "scripts/publish-release-artifacts.sh: `sha256sum -- *` in dist/ after zipping the "
+              "binaries, uploaded with them by .github/workflows/release-publish-alloy-artifacts.yml). "
+              "Not pinned: the only 1.17.1 hashes seen were in an example comment of a Homebrew "
+              "formula template (amd64 b92bfa28..., arm64 730d41d9...), which is not a reliable source. "
+              "The Grafana APT repo has package alloy (not checked here). `alloy validate` "
+              "exists from v1.9.0 on (internal/alloycli/cmd_validate.go is absent at v1.8.3, "
+              "present at v1.9.0 and v1.17.1; docs/sources/reference/cli/validate.md at v1.17.1: "
+              "exit non-zero with diagnostics on stderr, run's --stability.level and "
+              "--feature.community-components.enabled must be given to it too). deb_version "
+              "'{version}-1': build-tools/make/packaging.mk at v1.17.1 runs fpm -v "
+              "<VERSION without v> --iteration 1 (ALLOY_PACKAGE_RELEASE); the deb puts "
+              "/usr/bin/alloy and /usr/lib/systemd/system/alloy.service. "
+              "OTLP in (alloy_otlp), checked at v1.17.1: docs/sources/reference/components/"
+              "otelcol/otelcol.receiver.otlp.md (grpc and http blocks, endpoint host:port, "
+              "output metrics/logs/traces), otelcol.processor.batch.md (output block), "
+              "otelcol.exporter.otlphttp.md (client block, endpoint required; "
+              "metrics_endpoint, logs_endpoint, traces_endpoint arguments; client > tls "
+              "ca_file and auth from docs/sources/shared/reference/components/"
+              "otelcol-http-client-block.md and otelcol-tls-client-block.md), "
+              "otelcol.exporter.prometheus.md (forward_to required; defaults "
+              "add_metric_suffixes true, include_target_info true, include_scope_labels "
+              "true (otel_scope_name, otel_scope_version on every sample), "
+              "include_scope_info false, resource_to_telemetry_conversion false; drops "
+              "delta-temporality metrics; job is service.namespace/service.name or "
+              "service.name, instance service.instance.id: internal/component/otelcol/"
+              "exporter/prometheus/internal/convert/convert.go; names by "
+              "opentelemetry-collector-contrib pkg/translator/prometheus "
+              "BuildCompliantName), prometheus/prometheus.remote_write.md (endpoint block: "
+              "url required, name; endpoint > basic_auth: username, password_file; "
+              "endpoint > tls_config: ca_file; debug metrics "
+              "prometheus_remote_storage_samples_total, "
+              "prometheus_remote_storage_samples_failed_total, "
+              "prometheus_remote_storage_samples_pending; it keeps a WAL under "
+              "--storage.path), pyroscope/pyroscope.receive_http.md "
+              "(http block listen_address, listen_port; forward_to; POST /ingest and "
+              "/push.v1.PusherService/Push) and pyroscope.write.md (endpoint > url, "
+              "external_labels). pyroscope.receive_http is public preview at v1.6.0-v1.9.x "
+              "and general-availability from v1.10.0: alloy_otlp is refused below 1.10.0 "
+              "(the floor stays 1.0.0 for the log shipping). Metric names of the pipeline "
+              "(otelcol_receiver_accepted_spans_total, _metric_points_total, "
+              "_log_records_total, otelcol_receiver_refused_*, otelcol_exporter_sent_* (of the "
+              "otlphttp exporters; otelcol.exporter.prometheus has none), "
+              "otelcol_exporter_send_failed_*, otelcol_exporter_enqueue_failed_*, "
+              "otelcol_exporter_queue_size, otelcol_exporter_queue_capacity) from "
+              "operations/alloy-mixin/rendered/alerts/alloy_otelcol.yaml and "
+              "rendered/dashboards/alloy-opentelemetry.json at v1.17.1; pyroscope.write's "
+              "(pyroscope_write_sent_profiles_total, pyroscope_write_dropped_profiles_total) "
+              "from docs pyroscope/pyroscope.write.md at v1.17.1."),
     settings=(
         Setting("alloy_log_paths", "list", ["/var/log/*.log"], section="alloy",
                 help="log files Alloy tails (glob patterns; [] for none)"),

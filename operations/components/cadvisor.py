@@ -11,6 +11,7 @@ from pyinfra.api import deploy
 from operations.base.component import Component, Leaves
 from operations.base.install import install_binaries
 from operations.base.inventory import bind_address, local_url, settings
+from operations.base.releases import github_release
 from operations.base.schema import Setting, version_tuple
 from operations.base.services import Unit, service
 
@@ -55,25 +56,20 @@ COMPONENT = Component(
     no_package=("cAdvisor has no Debian package (nor one in Grafana's repository); use "
                 "'archive' (upstream's binary, via artifact_mirror)"),
     checks=settings_problems,
-    release={
-        "version": "0.57.0",
-        "oldest": "0.38.7",
-        "oldest_reason": "the only build the suite runs, Debian 11's",
-        "proven": [("0.38.7", "bullseye")],
-        "url": "https://github.com/google/cadvisor/releases/download/v{version}/{file}",
-        "file": "cadvisor-v{version}-linux-{arch}",
-        "format": "binary",
-        "top_dir": None,
-        "binaries": {"cadvisor": None},
-        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
-        "checksums": None,
-        "debian_package": None,
-        "notes": "A raw executable with no archive. build/release.sh builds GOARCH amd64, arm, arm64 and s390x, "
-                 "and prints 'sha256sum --tag' lines for the release notes (no checksum file). Go's default "
-                 "GOARM for a cross build is 7, so the 'arm' binary would be ARMv7 and not armv6. The literal "
-                 "name cadvisor-v{version}-linux-arm was not seen, so it is left out of the arch map. There is "
-                 "no armv6 build, and bookworm's apt index here has no cadvisor package.",
-    },
+    release=github_release(
+        "google/cadvisor", version="0.57.0", oldest="0.38.7",
+        oldest_reason="the only build the suite runs, Debian 11's",
+        proven=[("0.38.7", "bullseye")],
+        file="cadvisor-v{version}-linux-{arch}",
+        format="binary",
+        binaries={"cadvisor": None},
+        checksums=None,
+        debian_package=None,
+        notes="A raw executable with no archive. build/release.sh builds GOARCH amd64, arm, arm64 and s390x, "
+              "and prints 'sha256sum --tag' lines for the release notes (no checksum file). Go's default "
+              "GOARM for a cross build is 7, so the 'arm' binary would be ARMv7 and not armv6. The literal "
+              "name cadvisor-v{version}-linux-arm was not seen, so it is left out of the arch map. There is "
+              "no armv6 build, and bookworm's apt index here has no cadvisor package."),
     checksums={
         "cadvisor-v0.57.0-linux-amd64": "9359a1192775eafeead41941690f7d94fb55f5f85833071b70593f8e7eae31ec",  # x1 project: two bootstrap scripts from one 'deploycrate' project
         "cadvisor-v0.57.0-linux-arm64": "38477947aab2dc5ff0288d4ee59e2ddb351d3a627140b707416f4b4ee91c1b85",  # x1 project: same as amd64

@@ -22,6 +22,7 @@ from operations.base.component import Component, Leaves
 from operations.base.files import validated_file
 from operations.base.install import directories, install_binaries, system_user
 from operations.base.inventory import bind_address, bracketed, reach_address, settings
+from operations.base.releases import github_release
 from operations.base.schema import Setting, duration_seconds
 from operations.base.services import Unit, data_server_unit, service
 from operations.base.templates import render
@@ -76,47 +77,41 @@ COMPONENT = Component(
     no_package=("Jaeger has no Debian package; use 'archive' (upstream's release archive, "
                 "via artifact_mirror)"),
     checks=retention_problems,
-    release={
-        "version": "2.20.0",
-        "oldest": "2.20.0",
-        "oldest_reason": ("the config is written for the v2 line at the pinned tag "
-                          "(jaeger_query's http/grpc endpoints, healthcheckv2 with use_v2, "
-                          "the telemetry's pull reader); older v2 builds were not checked"),
-        "proven": [],
-        "url": "https://github.com/jaegertracing/jaeger/releases/download/v{version}/{file}",
-        "file": "jaeger-{version}-linux-{arch}.tar.gz",
-        "format": "tar.gz",
-        "top_dir": "jaeger-{version}-linux-{arch}",
-        "binaries": {"jaeger": "jaeger"},
-        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
-        "checksums": "https://github.com/jaegertracing/jaeger/releases/download/v{version}/"
-                     "jaeger-{version}.sha256sum.txt",
-        "debian_package": None,
-        "notes": "Test doubles only: the suite runs no real build of it (proven is []); "
-                 "tests/harness/doubles/jaeger_double.py stands in for it. "
-                 "v2.20.0 is the newest v2 tag seen (Aug 2026). At that tag: "
-                 "scripts/build/package-deploy.sh packs jaeger-<version>-<os>-<arch>.tar.gz "
-                 "holding the folder jaeger-<version>-<os>-<arch>/ with `jaeger` and "
-                 "`example-hotrod` (the tools are another archive, jaeger-tools-...), and "
-                 "jaeger-<version>.sha256sum.txt lists every archive in `shasum -b` form "
-                 "(`<hex> *<file>`; GPG .asc beside each: `checksums`, read by "
-                 "artifact_checksums_from_release); Makefile PLATFORMS: linux amd64, arm64, s390x, ppc64le (no 32-bit "
-                 "ARM: armv7/armv6 hosts cannot run it). "
-                 "CLI (cmd/jaeger/internal/command.go): the OpenTelemetry Collector's "
-                 "command (otelcol v0.155.0): --config=<file>, `jaeger validate "
-                 "--config=<file>` (otelcol's validate subcommand, a dry run of the "
-                 "config), `jaeger version`. Config keys from cmd/jaeger/config-badger.yaml "
-                 "and internal/storage/v1/badger/config.go (badger: directories.keys/"
-                 "values, ephemeral, ttl.spans a Go duration, default 72h), "
-                 "cmd/jaeger/internal/extension/jaegerquery/internal/flags.go (jaeger_query: "
-                 "storage.traces, http and grpc endpoints, defaults :16686 and :16685 from "
-                 "ports/ports.go), healthcheckv2 port 13133 (ports/ports.go), internal "
-                 "telemetry on the pull Prometheus reader at port 8888; metric names "
-                 "otelcol_receiver_accepted_spans_total, otelcol_receiver_refused_spans_total, "
-                 "otelcol_exporter_sent_spans_total, otelcol_exporter_send_failed_spans_total "
-                 "(monitoring/jaeger-mixin/generate/main.go). Only the linux-amd64 sha256 "
-                 "was found (two sources); arm64 needs artifact_checksums.",
-    },
+    release=github_release(
+        "jaegertracing/jaeger", version="2.20.0", oldest="2.20.0",
+        oldest_reason=("the config is written for the v2 line at the pinned tag "
+                       "(jaeger_query's http/grpc endpoints, healthcheckv2 with use_v2, "
+                       "the telemetry's pull reader); older v2 builds were not checked"),
+        proven=[],
+        file="jaeger-{version}-linux-{arch}.tar.gz",
+        top_dir="jaeger-{version}-linux-{arch}",
+        binaries={"jaeger": "jaeger"},
+        checksums="jaeger-{version}.sha256sum.txt",
+        debian_package=None,
+        notes="Test doubles only: the suite runs no real build of it (proven is []); "
+              "tests/harness/doubles/jaeger_double.py stands in for it. "
+              "v2.20.0 is the newest v2 tag seen (Aug 2026). At that tag: "
+              "scripts/build/package-deploy.sh packs jaeger-<version>-<os>-<arch>.tar.gz "
+              "holding the folder jaeger-<version>-<os>-<arch>/ with `jaeger` and "
+              "`example-hotrod` (the tools are another archive, jaeger-tools-...), and "
+              "jaeger-<version>.sha256sum.txt lists every archive in `shasum -b` form "
+              "(`<hex> *<file>`; GPG .asc beside each: `checksums`, read by "
+              "artifact_checksums_from_release); Makefile PLATFORMS: linux amd64, arm64, s390x, ppc64le (no 32-bit "
+              "ARM: armv7/armv6 hosts cannot run it). "
+              "CLI (cmd/jaeger/internal/command.go): the OpenTelemetry Collector's "
+              "command (otelcol v0.155.0): --config=<file>, `jaeger validate "
+              "--config=<file>` (otelcol's validate subcommand, a dry run of the "
+              "config), `jaeger version`. Config keys from cmd/jaeger/config-badger.yaml "
+              "and internal/storage/v1/badger/config.go (badger: directories.keys/"
+              "values, ephemeral, ttl.spans a Go duration, default 72h), "
+              "cmd/jaeger/internal/extension/jaegerquery/internal/flags.go (jaeger_query: "
+              "storage.traces, http and grpc endpoints, defaults :16686 and :16685 from "
+              "ports/ports.go), healthcheckv2 port 13133 (ports/ports.go), internal "
+              "telemetry on the pull Prometheus reader at port 8888; metric names "
+              "otelcol_receiver_accepted_spans_total, otelcol_receiver_refused_spans_total, "
+              "otelcol_exporter_sent_spans_total, otelcol_exporter_send_failed_spans_total "
+              "(monitoring/jaeger-mixin/generate/main.go). Only the linux-amd64 sha256 "
+              "was found (two sources); arm64 needs artifact_checksums."),
     checksums={
         "jaeger-2.20.0-linux-amd64.tar.gz": "c967368ba09be356089ef7e8aab2a76d170dc007ff6ccf7925c8167ede2900d7",  # x2: a 'nexusdeploy' monitoring install script (sha256-verified wget); an 'hv-observability-binaries' installer pinning RELEASES (58367331 bytes)
     },

@@ -18,6 +18,7 @@ from operations.base.files import validated_file
 from operations.base.grafana_repository import VERSION_HELP
 from operations.base.install import directories, install_binaries, system_user
 from operations.base.inventory import bind_address, local_url, settings
+from operations.base.releases import grafana_zip_release
 from operations.base.schema import Setting, duration_seconds
 from operations.base.services import Unit, data_server_unit, service
 from operations.base.templates import render
@@ -67,39 +68,29 @@ COMPONENT = Component(
                   "in artifact_checksums); `package`: Grafana's APT repository (package loki)"),
     version_help=VERSION_HELP,
     checks=settings_problems,
-    release={
-        "version": "3.6.8",
-        "oldest": "3.0.0",
-        "oldest_reason": ("loki.yaml sets the compactor's delete_request_store "
-                          "(pkg/compactor/compactor.go: absent at v2.9.10, present at v3.0.0)"),
-        "proven": [],
-        "url": "https://github.com/grafana/loki/releases/download/v{version}/{file}",
-        "file": "loki-linux-{arch}.zip",
-        "format": "zip",
-        "top_dir": None,
-        "binaries": {"loki": "loki-linux-{arch}"},
-        "arch": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv8l": "arm"},
-        "checksums": "https://github.com/grafana/loki/releases/download/v{version}/SHA256SUMS",
-        "checksums_mirror_name": "loki-v{version}-SHA256SUMS",
-        "deb_version": "{version}",
-        "debian_package": None,
-        "notes": "Test doubles only: the suite runs no real build of it (proven is []). The zip name has no version. It holds one file, loki-linux-{arch}, to be renamed to loki. "
-                 "v3.6.8 is a confirmed release tag (hermit pins promtail zips from it); no newer one was seen. "
-                 "NO sha256 was found for any Loki zip: they are verified against the release's "
-                 "SHA256SUMS (v3.6.8 Makefile target dist: `sha256sum *` in dist/ after zipping, "
-                 "so it lists loki-linux-<arch>.zip; the release workflow, .github/vendor/.../"
-                 "loki-release/workflows/release.libsonnet, uploads dist/* to the GitHub release). The 'arm' build is used for armv7 by public scripts; its GOARM level is "
-                 "not confirmed, and no armv6 build is known. Debian's package named 'loki' is an unrelated "
-                 "pedigree-analysis tool; use Grafana's APT repo (package loki) or the zip. "
-                 "Grafana's loki deb (grafana/loki v3.6.8 tools/packaging/nfpm.jsonnet): the binary "
-                 "at /usr/bin/loki, its unit at /etc/systemd/system/loki.service "
-                 "(tools/packaging/loki.service: ExecStart=/usr/bin/loki -config.file "
-                 "/etc/loki/config.yml), that config at /etc/loki/config.yml. deb_version '{version}': "
-                 "nfpm.jsonnet sets version '${DRONE_TAG}' and no release; nfpm (goreleaser/nfpm "
-                 "nfpm.go parseSemver, deb/deb.go) drops a leading v and appends -<release> only "
-                 "when a release is set, so the deb of 3.6.8 is version 3.6.8 (the nfpm version "
-                 "of Loki's build image was not checked).",
-    },
+    release=grafana_zip_release(
+        NAME, version="3.6.8", oldest="3.0.0",
+        oldest_reason=("loki.yaml sets the compactor's delete_request_store "
+                       "(pkg/compactor/compactor.go: absent at v2.9.10, present at v3.0.0)"),
+        proven=[],
+        arch={"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv8l": "arm"},
+        deb_version="{version}",
+        notes="Test doubles only: the suite runs no real build of it (proven is []). The zip name has no version. It holds one file, loki-linux-{arch}, to be renamed to loki. "
+              "v3.6.8 is a confirmed release tag (hermit pins promtail zips from it); no newer one was seen. "
+              "NO sha256 was found for any Loki zip: they are verified against the release's "
+              "SHA256SUMS (v3.6.8 Makefile target dist: `sha256sum *` in dist/ after zipping, "
+              "so it lists loki-linux-<arch>.zip; the release workflow, .github/vendor/.../"
+              "loki-release/workflows/release.libsonnet, uploads dist/* to the GitHub release). The 'arm' build is used for armv7 by public scripts; its GOARM level is "
+              "not confirmed, and no armv6 build is known. Debian's package named 'loki' is an unrelated "
+              "pedigree-analysis tool; use Grafana's APT repo (package loki) or the zip. "
+              "Grafana's loki deb (grafana/loki v3.6.8 tools/packaging/nfpm.jsonnet): the binary "
+              "at /usr/bin/loki, its unit at /etc/systemd/system/loki.service "
+              "(tools/packaging/loki.service: ExecStart=/usr/bin/loki -config.file "
+              "/etc/loki/config.yml), that config at /etc/loki/config.yml. deb_version '{version}': "
+              "nfpm.jsonnet sets version '${DRONE_TAG}' and no release; nfpm (goreleaser/nfpm "
+              "nfpm.go parseSemver, deb/deb.go) drops a leading v and appends -<release> only "
+              "when a release is set, so the deb of 3.6.8 is version 3.6.8 (the nfpm version "
+              "of Loki's build image was not checked)."),
     settings=(
         Setting("loki_data_dir", "str", "/var/lib/loki", section="loki",
                 help="chunks, index, rules and the compactor's working folder"),

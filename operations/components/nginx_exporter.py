@@ -22,6 +22,7 @@ from operations.base.files import validated_file
 from operations.base.exporters import exporter_service, no_home
 from operations.base.install import refuse_older_package
 from operations.base.inventory import listen_address, settings
+from operations.base.releases import PROMETHEUS_ARCHES, github_release
 from operations.base.schema import Setting
 from operations.base.templates import render
 
@@ -57,32 +58,24 @@ COMPONENT = exporter(
     help="nginx connection and request counters (stub_status), on hosts of the nginx group",
     port=9113, group="nginx",
     scrape_job=("nginx", "nginx"),
-    release={
-        "version": "1.5.1",
-        "oldest": FLOOR,
-        "oldest_reason": "web.yml and --flags came with 1.0.0; Debian 12's 0.11.0 has neither",
-        "proven": [("1.4.1", "trixie"), ("1.5.1", "sid")],
-        "url": "https://github.com/nginx/nginx-prometheus-exporter/releases/download/"
-               "v{version}/{file}",
-        "file": "nginx-prometheus-exporter_{version}_linux_{arch}.tar.gz",
-        "format": "tar.gz",
-        "top_dir": None,
-        "binaries": {NAME: "nginx-prometheus-exporter"},
-        "arch": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armv7",
-                 "armv6l": "armv6", "armv8l": "armv7"},
-        "checksums": "https://github.com/nginx/nginx-prometheus-exporter/releases/download/"
-                     "v{version}/nginx-prometheus-exporter_{version}_checksums.txt",
-        "debian_package": "prometheus-nginx-exporter",
-        "notes": "Built with goreleaser, not promu (nginx/nginx-prometheus-exporter "
-                 ".goreleaser.yml at v1.5.1: goarch amd64, arm64, arm with goarm 5/6/7; no "
-                 "archive name_template, so goreleaser's default <project>_<version>_<os>_"
-                 "<arch><armv> without a top folder; the checksum file is likewise the "
-                 "default nginx-prometheus-exporter_<version>_checksums.txt). Flags: "
-                 "exporter.go at v1.5.1 (kingpin: --nginx.scrape-uri, --web.listen-address, "
-                 "--web.config.file) and v0.11.0 (Go's flag package, own TLS flags). Metric "
-                 "names: collector/nginx.go and collector/helper.go (nginx_up) at v1.5.1. "
-                 "Only the amd64 archive of 1.5.1 has a pinned sha256.",
-    },
+    release=github_release(
+        "nginx/nginx-prometheus-exporter", version="1.5.1", oldest=FLOOR,
+        oldest_reason="web.yml and --flags came with 1.0.0; Debian 12's 0.11.0 has neither",
+        proven=[("1.4.1", "trixie"), ("1.5.1", "sid")],
+        file="nginx-prometheus-exporter_{version}_linux_{arch}.tar.gz",
+        binaries={NAME: "nginx-prometheus-exporter"},
+        arch=PROMETHEUS_ARCHES,
+        checksums="nginx-prometheus-exporter_{version}_checksums.txt",
+        debian_package="prometheus-nginx-exporter",
+        notes="Built with goreleaser, not promu (nginx/nginx-prometheus-exporter "
+              ".goreleaser.yml at v1.5.1: goarch amd64, arm64, arm with goarm 5/6/7; no "
+              "archive name_template, so goreleaser's default <project>_<version>_<os>_"
+              "<arch><armv> without a top folder; the checksum file is likewise the "
+              "default nginx-prometheus-exporter_<version>_checksums.txt). Flags: "
+              "exporter.go at v1.5.1 (kingpin: --nginx.scrape-uri, --web.listen-address, "
+              "--web.config.file) and v0.11.0 (Go's flag package, own TLS flags). Metric "
+              "names: collector/nginx.go and collector/helper.go (nginx_up) at v1.5.1. "
+              "Only the amd64 archive of 1.5.1 has a pinned sha256."),
     checksums={
         "nginx-prometheus-exporter_1.5.1_linux_amd64.tar.gz": "42ddc7ac31c70021d2a5c10414d473526490769632c1ef430b95d76dd1e3c187",  # x2: a TLF monitoring installer script (fetch_binary nginx ...); a Russian-language monitoring install script (download_and_verify)
     },

@@ -18,6 +18,7 @@ from pyinfra.api import deploy
 from operations.base.component import Leaves, exporter
 from operations.base.exporters import ExporterFile, exporter_service, exporter_unit, no_home
 from operations.base.inventory import listen_address, settings
+from operations.base.releases import PROMETHEUS_ARCHES, github_release
 from operations.base.schema import Setting, re2_problems
 from operations.base.services import Unit
 from operations.base.templates import render
@@ -94,32 +95,26 @@ COMPONENT = exporter(
     port=9256, group="all", enabled=False,
     scrape_job=("process", "named process groups"),
     checks=settings_problems,
-    release={
-        "version": "0.8.7",
-        "oldest": "0.7.10",
-        "oldest_reason": "the oldest build the suite runs, Debian 12's",
-        "proven": [("0.7.10", "bookworm"), ("0.8.5", "trixie"), ("0.8.7", "sid")],
-        "url": "https://github.com/ncabatoff/process-exporter/releases/download/v{version}/{file}",
-        "file": "process-exporter-{version}.linux-{arch}.tar.gz",
-        "format": "tar.gz",
-        "top_dir": "process-exporter-{version}.linux-{arch}",
-        "binaries": {NAME: "process-exporter"},
-        "arch": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armv7", "armv6l": "armv6",
-                 "armv8l": "armv7"},
-        "checksums": "https://github.com/ncabatoff/process-exporter/releases/download/"
-                     "v{version}/checksums.txt",
-        "debian_package": "prometheus-process-exporter",
-        "notes": "Built with goreleaser, not promu (v0.8.7:.goreleaser.yml): archives "
-                 "process-exporter-<version>.<os>-<arch><v<arm>>.tar.gz wrapped in a folder of "
-                 "the same name, binary process-exporter, checksum file checksums.txt; goarch "
-                 "amd64, 386, arm (goarm 6 and 7), arm64, ppc64, ppc64le. Flags at v0.8.7 "
-                 "(cmd/process-exporter/main.go): -config.path, -web.listen-address (default "
-                 ":9256), -web.config.file, -gather-smaps; config keys process_names with name, "
-                 "comm, exe, cmdline (README.md, config/config.go). No check mode: "
-                 "-once-to-stdout-delay reads the config and exits, but Debian's builds drop "
-                 "that flag, so the config is checked by the setting's own checks. armv7/armv6 "
-                 "are not pinned.",
-    },
+    release=github_release(
+        "ncabatoff/process-exporter", version="0.8.7", oldest="0.7.10",
+        oldest_reason="the oldest build the suite runs, Debian 12's",
+        proven=[("0.7.10", "bookworm"), ("0.8.5", "trixie"), ("0.8.7", "sid")],
+        file="process-exporter-{version}.linux-{arch}.tar.gz",
+        top_dir="process-exporter-{version}.linux-{arch}",
+        binaries={NAME: "process-exporter"},
+        arch=PROMETHEUS_ARCHES,
+        checksums="checksums.txt",
+        debian_package="prometheus-process-exporter",
+        notes="Built with goreleaser, not promu (v0.8.7:.goreleaser.yml): archives "
+              "process-exporter-<version>.<os>-<arch><v<arm>>.tar.gz wrapped in a folder of "
+              "the same name, binary process-exporter, checksum file checksums.txt; goarch "
+              "amd64, 386, arm (goarm 6 and 7), arm64, ppc64, ppc64le. Flags at v0.8.7 "
+              "(cmd/process-exporter/main.go): -config.path, -web.listen-address (default "
+              ":9256), -web.config.file, -gather-smaps; config keys process_names with name, "
+              "comm, exe, cmdline (README.md, config/config.go). No check mode: "
+              "-once-to-stdout-delay reads the config and exits, but Debian's builds drop "
+              "that flag, so the config is checked by the setting's own checks. armv7/armv6 "
+              "are not pinned."),
     checksums={
         "process-exporter-0.8.7.linux-amd64.tar.gz": "6d274cca5e94c6a25e55ec05762a472561859ce0a05b984aaedb67dd857ceee2",  # x3+: zulip puppet/zulip/manifests/common.pp; scylladb's process-exporter install script; a process-exporter RPM spec; a course page quoting checksums.txt
         "process-exporter-0.8.7.linux-arm64.tar.gz": "4a2502f290323e57eeeb070fc10e64047ad0cd838ae5a1b347868f75667b5ab0",  # x3+: same sources as amd64

@@ -26,6 +26,7 @@ from operations.base.component import Component, Leaves
 from operations.base.files import validated_file
 from operations.base.install import directories, install_binaries, system_user
 from operations.base.inventory import bind_address, local_url, settings
+from operations.base.releases import github_release
 from operations.base.schema import Setting, duration_seconds
 from operations.base.services import Unit, data_server_unit, service
 from operations.base.templates import render
@@ -70,43 +71,37 @@ COMPONENT = Component(
     no_package=("Pyroscope has no package in Debian nor in Grafana's APT repository; use "
                 "'archive' (upstream's tar.gz, via artifact_mirror)"),
     checks=settings_problems,
-    release={
-        "version": "1.21.1",
-        "oldest": "1.21.1",
-        "oldest_reason": ("the only version whose config keys were read at its tag; "
-                          "pyroscope.yaml is parsed strictly (unknown keys are errors)"),
-        "proven": [],
-        "url": "https://github.com/grafana/pyroscope/releases/download/v{version}/{file}",
-        "file": "pyroscope_{version}_linux_{arch}.tar.gz",
-        "format": "tar.gz",
-        "top_dir": None,
-        "binaries": {"pyroscope": "pyroscope"},
-        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
-        "checksums": "https://github.com/grafana/pyroscope/releases/download/v{version}/checksums.txt",
-        "debian_package": None,
-        "notes": "Test doubles only: the suite runs no real build of it (proven is []). "
-                 "From grafana/pyroscope v1.21.1 .goreleaser.yaml: Linux builds of amd64 "
-                 "(GOAMD64 v2) and arm64 only, no 32-bit ARM (no armv6/armv7: a Pi needs a "
-                 "64-bit OS); archives named pyroscope_<version>_linux_<arch>.tar.gz (the v2 "
-                 "amd64 level adds no suffix), no wrap_in_directory, so the binary "
-                 "'pyroscope' sits at the archive's root (with goreleaser's default "
-                 "LICENSE/README/CHANGELOG files); checksum file checksums.txt. The binary "
-                 "has no check-config flag (cmd/pyroscope/main.go): `pyroscope "
-                 "-config.file=F -modules` parses F strictly (pkg/cfg/files.go: "
-                 "KnownFields), runs Config.Validate (pkg/pyroscope/pyroscope.go New) and "
-                 "prints the modules; it is the deploy's check. Config keys from "
-                 "docs/sources/configure-server/reference-configuration-parameters/index.md "
-                 "at v1.21.1; /ready, /ingest and the push.v1.PusherService handler from "
-                 "pkg/api/api.go; rings advertise the HTTP port (pkg/pyroscope/modules.go). "
-                 "Its packaged unit (tools/packaging/pyroscope.service) runs "
-                 "/usr/bin/pyroscope -config.file /etc/pyroscope/config.yml as user "
-                 "pyroscope in /var/lib/pyroscope; the debs go to the GitHub release only "
-                 "(.github/workflows/release.yml), not to Grafana's APT repository. "
-                 "NO sha256 is pinned: only one public source was found (Grafana's Homebrew "
-                 "formula for 1.21.1, linux amd64 740da7b5...aa63d, arm64 eb3a53ee...401e37), "
-                 "two agreeing ones are required; give artifact_checksums or "
-                 "artifact_checksums_from_release (checksums.txt).",
-    },
+    release=github_release(
+        "grafana/pyroscope", version="1.21.1", oldest="1.21.1",
+        oldest_reason=("the only version whose config keys were read at its tag; "
+                       "pyroscope.yaml is parsed strictly (unknown keys are errors)"),
+        proven=[],
+        file="pyroscope_{version}_linux_{arch}.tar.gz",
+        binaries={"pyroscope": "pyroscope"},
+        checksums="checksums.txt",
+        debian_package=None,
+        notes="Test doubles only: the suite runs no real build of it (proven is []). "
+              "From grafana/pyroscope v1.21.1 .goreleaser.yaml: Linux builds of amd64 "
+              "(GOAMD64 v2) and arm64 only, no 32-bit ARM (no armv6/armv7: a Pi needs a "
+              "64-bit OS); archives named pyroscope_<version>_linux_<arch>.tar.gz (the v2 "
+              "amd64 level adds no suffix), no wrap_in_directory, so the binary "
+              "'pyroscope' sits at the archive's root (with goreleaser's default "
+              "LICENSE/README/CHANGELOG files); checksum file checksums.txt. The binary "
+              "has no check-config flag (cmd/pyroscope/main.go): `pyroscope "
+              "-config.file=F -modules` parses F strictly (pkg/cfg/files.go: "
+              "KnownFields), runs Config.Validate (pkg/pyroscope/pyroscope.go New) and "
+              "prints the modules; it is the deploy's check. Config keys from "
+              "docs/sources/configure-server/reference-configuration-parameters/index.md "
+              "at v1.21.1; /ready, /ingest and the push.v1.PusherService handler from "
+              "pkg/api/api.go; rings advertise the HTTP port (pkg/pyroscope/modules.go). "
+              "Its packaged unit (tools/packaging/pyroscope.service) runs "
+              "/usr/bin/pyroscope -config.file /etc/pyroscope/config.yml as user "
+              "pyroscope in /var/lib/pyroscope; the debs go to the GitHub release only "
+              "(.github/workflows/release.yml), not to Grafana's APT repository. "
+              "NO sha256 is pinned: only one public source was found (Grafana's Homebrew "
+              "formula for 1.21.1, linux amd64 740da7b5...aa63d, arm64 eb3a53ee...401e37), "
+              "two agreeing ones are required; give artifact_checksums or "
+              "artifact_checksums_from_release (checksums.txt)."),
     settings=(
         Setting("pyroscope_data_dir", "str", "/var/lib/pyroscope", section="pyroscope",
                 help=("its blocks (data/), the filesystem bucket they are uploaded to "

@@ -5,6 +5,7 @@ from pyinfra.api import deploy
 from operations.base.component import Leaves, exporter
 from operations.base.exporters import ExporterFile, exporter_service, no_home
 from operations.base.inventory import listen_address, secret, settings
+from operations.base.releases import github_release
 from operations.base.schema import Setting, secret_setting, version_tuple
 from operations.base.tls_auth import Served, env_quote
 
@@ -19,28 +20,22 @@ COMPONENT = exporter(
     port=9121, group="redis",
     scrape_job=("redis", "Redis"),
     protected_by="flags",
-    release={
-        "version": "1.80.1",
-        "oldest": "1.45.0",
-        "oldest_reason": "the oldest build the suite runs, Debian 12's (basic auth needs 1.67.0)",
-        "proven": [("1.45.0", "bookworm"), ("1.69.0", "trixie"), ("1.86.0", "sid")],
-        "url": "https://github.com/oliver006/redis_exporter/releases/download/v{version}/{file}",
-        "file": "redis_exporter-v{version}.linux-{arch}.tar.gz",
-        "format": "tar.gz",
-        "top_dir": "redis_exporter-v{version}.linux-{arch}",
-        "binaries": {"redis_exporter": "redis_exporter"},
-        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
-        "checksums": "https://github.com/oliver006/redis_exporter/releases/download/v{version}/"
-                     "sha256sums.txt",
-        "debian_package": "prometheus-redis-exporter",
-        "notes": "The tag, the file name and the top directory all carry the leading 'v'. Newer releases "
-                 "exist (1.81.0 to 1.87.0 seen), but only 1.80.1 has two agreeing checksum sources (1.81.0 "
-                 "has one, zulip). No 32-bit ARM asset was seen in a release listing. v1.80.1 package-github-binaries.sh "
-                 "writes sha256sums.txt (`sha256sum *.gz *.zip` in dist/) and "
-                 ".github/workflows/release.yml uploads dist/* to the release. Its Makefile "
-                 "builds linux 'arm' with gox and no GOARM (not mapped: the ARM level of that "
-                 "build was not confirmed).",
-    },
+    release=github_release(
+        "oliver006/redis_exporter", version="1.80.1", oldest="1.45.0",
+        oldest_reason="the oldest build the suite runs, Debian 12's (basic auth needs 1.67.0)",
+        proven=[("1.45.0", "bookworm"), ("1.69.0", "trixie"), ("1.86.0", "sid")],
+        file="redis_exporter-v{version}.linux-{arch}.tar.gz",
+        top_dir="redis_exporter-v{version}.linux-{arch}",
+        binaries={"redis_exporter": "redis_exporter"},
+        checksums="sha256sums.txt",
+        debian_package="prometheus-redis-exporter",
+        notes="The tag, the file name and the top directory all carry the leading 'v'. Newer releases "
+              "exist (1.81.0 to 1.87.0 seen), but only 1.80.1 has two agreeing checksum sources (1.81.0 "
+              "has one, zulip). No 32-bit ARM asset was seen in a release listing. v1.80.1 package-github-binaries.sh "
+              "writes sha256sums.txt (`sha256sum *.gz *.zip` in dist/) and "
+              ".github/workflows/release.yml uploads dist/* to the release. Its Makefile "
+              "builds linux 'arm' with gox and no GOARM (not mapped: the ARM level of that "
+              "build was not confirmed)."),
     checksums={
         "redis_exporter-v1.80.1.linux-amd64.tar.gz": "1818cc2cbd3bac62a6f43054a2cc1596fc5f6148ce80112a6308bc3cad6d81fa",  # x2: boxcutter/boxcutter-chef-cookbooks cookbooks/boxcutter_prometheus/attributes/default.rb; a redis_exporter RPM spec
         "redis_exporter-v1.80.1.linux-arm64.tar.gz": "a807907d413edb1c0aa88513e7c1570c302873bd1cfcbf36fb53a14629177882",  # x2: same sources as amd64

@@ -25,6 +25,7 @@ from operations.base.downgrades import DataFormatLine, downgrade_refusal
 from operations.base.facts import ProgramVersion
 from operations.base.install import ARCHIVE_BIN_DIR, directory, install_binaries, system_user
 from operations.base.inventory import listen_address, local_url, settings
+from operations.base.releases import github_release
 from operations.base.schema import Setting, duration_seconds, version_tuple
 from operations.base.services import Unit, data_server_unit, service
 
@@ -95,34 +96,28 @@ COMPONENT = Component(
                   "is pinned: give it in artifact_checksums); `package`: the distribution's "
                   "package victoria-metrics"),
     checks=settings_problems,
-    release={
-        "version": "1.150.0",
-        "oldest": "1.79.5",
-        "oldest_reason": "the oldest build the suite runs, Debian 12's",
-        "proven": [("1.79.5", "bookworm"), ("1.145.0", "sid")],
-        "url": "https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/v{version}/{file}",
-        "file": "victoria-metrics-linux-{arch}-v{version}.tar.gz",
-        "format": "tar.gz",
-        "top_dir": None,
-        "binaries": {"victoria-metrics": "victoria-metrics-prod"},
-        "arch": {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm",
-                 "armv8l": "arm"},
-        "checksums": "https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/v{version}/"
-                     "victoria-metrics-linux-{arch}-v{version}_checksums.txt",
-        "debian_package": "victoria-metrics",
-        "notes": "Single-node edition. From the repository's Makefile (release-victoria-metrics-goos-goarch): "
-                 "the tarball holds one file at its root, victoria-metrics-prod (the -linux-<arch> part "
-                 "of the built name is stripped by tar --transform), and the sha256 of the tarball and the "
-                 "binary are published beside it as victoria-metrics-linux-<arch>-v<version>_checksums.txt. "
-                 "Linux assets: 386, amd64, arm, arm64, s390x; 'arm' is built with GOARM=5 "
-                 "(deployment/docker/Makefile), so it runs on armv6l, armv7l and armv8l. v1.150.0 is the "
-                 "newest tag seen (Aug 2026; the v1.148.x and v1.136.x lines are the LTS ones). The cluster "
-                 "edition is another tarball: see victoriametrics_cluster. NO sha256 is pinned: "
-                 "upstream's checksum files could not be read here, so give the one of the file you mirror "
-                 "in artifact_checksums. Debian bookworm ships 1.79.5 as package victoria-metrics "
-                 "(/usr/bin/victoria-metrics, plus vmagent, vmalert, vmauth, vmbackup, vmctl, vmrestore; "
-                 "unit victoria-metrics.service, user _victoria-metrics).",
-    },
+    release=github_release(
+        "VictoriaMetrics/VictoriaMetrics", version="1.150.0", oldest="1.79.5",
+        oldest_reason="the oldest build the suite runs, Debian 12's",
+        proven=[("1.79.5", "bookworm"), ("1.145.0", "sid")],
+        file="victoria-metrics-linux-{arch}-v{version}.tar.gz",
+        binaries={"victoria-metrics": "victoria-metrics-prod"},
+        arch={"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm",
+              "armv8l": "arm"},
+        checksums="victoria-metrics-linux-{arch}-v{version}_checksums.txt",
+        debian_package="victoria-metrics",
+        notes="Single-node edition. From the repository's Makefile (release-victoria-metrics-goos-goarch): "
+              "the tarball holds one file at its root, victoria-metrics-prod (the -linux-<arch> part "
+              "of the built name is stripped by tar --transform), and the sha256 of the tarball and the "
+              "binary are published beside it as victoria-metrics-linux-<arch>-v<version>_checksums.txt. "
+              "Linux assets: 386, amd64, arm, arm64, s390x; 'arm' is built with GOARM=5 "
+              "(deployment/docker/Makefile), so it runs on armv6l, armv7l and armv8l. v1.150.0 is the "
+              "newest tag seen (Aug 2026; the v1.148.x and v1.136.x lines are the LTS ones). The cluster "
+              "edition is another tarball: see victoriametrics_cluster. NO sha256 is pinned: "
+              "upstream's checksum files could not be read here, so give the one of the file you mirror "
+              "in artifact_checksums. Debian bookworm ships 1.79.5 as package victoria-metrics "
+              "(/usr/bin/victoria-metrics, plus vmagent, vmalert, vmauth, vmbackup, vmctl, vmrestore; "
+              "unit victoria-metrics.service, user _victoria-metrics)."),
     settings=(
         Setting("victoriametrics_retention_period", "str", "1y", section="victoriametrics",
                 help=("how long samples are kept (-retentionPeriod: a number with h, d, w or y, "

@@ -26,6 +26,7 @@ from operations.base.component import Component, Leaves
 from operations.base.install import directory, install_binaries, system_user
 from operations.base.inventory import (bind_address, bracketed, endpoint, hosts_running,
                                        listen_address, local_url, reach_address, settings)
+from operations.base.releases import github_release
 from operations.base.schema import Setting, SettingsError, is_go_duration
 from operations.base.services import Unit, service
 from operations.components.victoriametrics import (STORAGE_SYSTEM_CALLS, check_downgrade,
@@ -88,35 +89,28 @@ VMSTORAGE = cluster_component(
     extra_ports=("vmstorage_vminsert_port", "vmstorage_vmselect_port"),
     scrape_job=("vmstorage", "the VictoriaMetrics cluster's storage"),
     checks=settings_problems,
-    release={
-        "version": "1.150.0",
-        "oldest": "1.79.5",
-        "oldest_reason": ("the single-node edition's floor, whose -retentionPeriod and "
-                          "-dedup.minScrapeInterval the cluster shares (no cluster build was "
-                          "checked)"),
-        "proven": [],
-        "url": "https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/v{version}/{file}",
-        "file": "victoria-metrics-linux-{arch}-v{version}-cluster.tar.gz",
-        "format": "tar.gz",
-        "top_dir": None,
-        "binaries": {"vminsert": "vminsert-prod", "vmselect": "vmselect-prod",
-                     "vmstorage": "vmstorage-prod"},
-        "arch": {"x86_64": "amd64", "aarch64": "arm64"},
-        "checksums": "https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/v{version}/"
-                     "victoria-metrics-linux-{arch}-v{version}-cluster_checksums.txt",
-        "debian_package": None,
-        "notes": "Test doubles only: the suite runs no real build of it (proven is []). Cluster edition, one tarball for the components vminsert, vmselect and vmstorage (each "
-                 "installs only its own binary from it). From the Makefile of the repository's cluster "
-                 "branch (release-vmcluster-goos-goarch): the tag is v<version>-cluster, the tarball "
-                 "victoria-metrics-linux-<arch>-v<version>-cluster.tar.gz holds vminsert-prod, "
-                 "vmselect-prod and vmstorage-prod at its root (tar --transform strips -linux-<arch>), "
-                 "and victoria-metrics-linux-<arch>-v<version>-cluster_checksums.txt lists the sha256 of "
-                 "the tarball and of the three binaries. Linux builds: amd64 and arm64 only (the target "
-                 "list has no 32-bit ARM). Debian ships no cluster binaries. NO sha256 is pinned: give "
-                 "the one of the file you mirror in artifact_checksums. Default ports (from the flags' "
-                 "defaults): vminsert -httpListenAddr :8480, vmselect :8481, vmstorage :8482 with "
-                 "-vminsertAddr :8400 and -vmselectAddr :8401.",
-    },
+    release=github_release(
+        "VictoriaMetrics/VictoriaMetrics", version="1.150.0", oldest="1.79.5",
+        oldest_reason=("the single-node edition's floor, whose -retentionPeriod and "
+                       "-dedup.minScrapeInterval the cluster shares (no cluster build was "
+                       "checked)"),
+        proven=[],
+        file="victoria-metrics-linux-{arch}-v{version}-cluster.tar.gz",
+        binaries={"vminsert": "vminsert-prod", "vmselect": "vmselect-prod",
+                  "vmstorage": "vmstorage-prod"},
+        checksums="victoria-metrics-linux-{arch}-v{version}-cluster_checksums.txt",
+        debian_package=None,
+        notes="Test doubles only: the suite runs no real build of it (proven is []). Cluster edition, one tarball for the components vminsert, vmselect and vmstorage (each "
+              "installs only its own binary from it). From the Makefile of the repository's cluster "
+              "branch (release-vmcluster-goos-goarch): the tag is v<version>-cluster, the tarball "
+              "victoria-metrics-linux-<arch>-v<version>-cluster.tar.gz holds vminsert-prod, "
+              "vmselect-prod and vmstorage-prod at its root (tar --transform strips -linux-<arch>), "
+              "and victoria-metrics-linux-<arch>-v<version>-cluster_checksums.txt lists the sha256 of "
+              "the tarball and of the three binaries. Linux builds: amd64 and arm64 only (the target "
+              "list has no 32-bit ARM). Debian ships no cluster binaries. NO sha256 is pinned: give "
+              "the one of the file you mirror in artifact_checksums. Default ports (from the flags' "
+              "defaults): vminsert -httpListenAddr :8480, vmselect :8481, vmstorage :8482 with "
+              "-vminsertAddr :8400 and -vmselectAddr :8401."),
     settings=(
         Setting("vmcluster_tenant", "int", 0, minimum=0, maximum=4294967295, section="vmcluster",
                 help=("accountID the samples are written to and read from (the <tenant> of "
