@@ -5,8 +5,9 @@ on fresh fleet hosts. Usage (as root, after ./scripts/setup.sh --test):
 
 Each repetition takes fresh hosts and times, in this order: the floor, a first converge
 (through bench/timed_pyinfra.py: per-operation timings give the share spent installing
-packages and release archives), the first re-run after it, a no-op re-run and a --dry
-run. Prints a table (scenario, hosts, median, min, max, ratio to the floor of the same
+packages and release archives), the first re-run after it, a no-op re-run, the floor
+again on the converged hosts (their services, node_exporters scraped by Prometheus, share
+the cores with every run from then on), and a --dry run. Prints a table (scenario, hosts, median, min, max, ratio to the floor of the same
 host count, remote commands per host of a no-op run counted from pyinfra's -vv output,
 install share and changed operations of the first converge, bytes sent; then where the
 first converge's time goes by kind of operation), writes it as CSV
@@ -164,6 +165,11 @@ def one_repetition(count: int, fleet: Fleet, settings: dict, workdir: Path,
             sample[key], run, record[key] = timed_run(inventory, other, fleet, **kw)
             if key != "dry":
                 assert run.changed_ops() == {}, run.changed_ops()
+            if key == "noop":
+                # the floor again, on the hosts as the no-op found them: converged hosts
+                # run services (50 node_exporters scraped by Prometheus) on the same cores
+                sample["floor_converged"], record["floor_converged"] = floor_run(
+                    inventory, workdir / f"timings-{count}-floor-converged.json", fleet)
         for key, t in record.items():
             sample[f"{key}_sent_kib"] = sent_kib(t)
             sample[f"{key}_wire_kib"] = t.get("wire_bytes", 0) / 1024
@@ -186,8 +192,10 @@ def scenario_rows(count: int, repeat: int, fleet: Fleet, settings: dict,
     samples = [one_repetition(count, fleet, settings, workdir, count_commands=(i == 0))
                for i in range(repeat)]
     base = statistics.median(s["floor"] for s in samples)
+    base_converged = statistics.median(s["floor_converged"] for s in samples)
     rows = []
-    for key, name in (("floor", "floor (exec -- true)"), ("first", "first converge"),
+    for key, name in (("floor", "floor (exec -- true)"),
+                      ("floor_converged", "floor, converged hosts"), ("first", "first converge"),
                       ("rerun", "first re-run"), ("noop", "no-op re-run"), ("dry", "--dry")):
         times = [s[key] for s in samples]
         row = {"scenario": name, "hosts": count,
@@ -195,6 +203,7 @@ def scenario_rows(count: int, repeat: int, fleet: Fleet, settings: dict,
                "min_s": round(min(times), 2), "max_s": round(max(times), 2),
                "runs": len(times),
                "ratio_to_floor": round(statistics.median(times) / base, 2),
+               "ratio_to_converged_floor": round(statistics.median(times) / base_converged, 2),
                "commands_per_host": "", "install_share": "", "changed_ops": "",
                "sent_kib": "", "wire_kib": "",
                "cpu_s": round(statistics.median(s[f"{key}_cpu_s"] for s in samples), 2),
@@ -208,7 +217,7 @@ def scenario_rows(count: int, repeat: int, fleet: Fleet, settings: dict,
             row["shares"] = {k: round(statistics.median(s["shares"][k] for s in samples), 2)
                              for k in samples[0]["shares"]}
             row["changed_ops"] = statistics.median(s["first_ops"] for s in samples)
-        if key != "floor":
+        if not key.startswith("floor"):
             for column in ("sent_kib", "wire_kib"):
                 row[column] = round(statistics.median(s[f"{key}_{column}"] for s in samples))
         rows.append(row)
@@ -231,10 +240,12 @@ def slopes(rows: list[dict]) -> list[dict]:
         out.append({"scenario": name, "s_per_host": slope["median_s"],
                     "cpu_s_per_host": slope["cpu_s"],
                     "hosts_cpu_s_per_host": slope["hosts_cpu_s"]})
-    floor = next((s for s in out if s["scenario"].startswith("floor")), None)
-    for s in out:
-        s["x_floor"] = (round(s["s_per_host"] / floor["s_per_host"], 2)
-                        if floor and floor["s_per_host"] > 0 else "")
+    for column, scenario in (("x_floor", "floor (exec -- true)"),
+                             ("x_converged_floor", "floor, converged hosts")):
+        floor = next((s for s in out if s["scenario"] == scenario), None)
+        for s in out:
+            s[column] = (round(s["s_per_host"] / floor["s_per_host"], 2)
+                         if floor and floor["s_per_host"] > 0 else "")
     return out
 
 
@@ -288,6 +299,7 @@ def main() -> int:
         mirror.stop()
         fleet.down()
     header = ["scenario", "hosts", "median_s", "min_s", "max_s", "runs", "ratio_to_floor",
+              "ratio_to_converged_floor",
               "commands_per_host", "install_share", "changed_ops", "sent_kib", "wire_kib",
               "cpu_s", "peak_rss_mib", "hosts_cpu_s"]
     print(" | ".join(header))
@@ -300,7 +312,8 @@ def main() -> int:
     marginal = slopes(rows)
     for s in marginal:
         print(f"marginal cost per added host, {s['scenario']}: {s['s_per_host']} s "
-              f"({s['x_floor']}x the floor's), {s['cpu_s_per_host']} controller CPU s, "
+              f"({s['x_floor']}x the floor's, {s['x_converged_floor']}x the converged "
+              f"floor's), {s['cpu_s_per_host']} controller CPU s, "
               f"{s['hosts_cpu_s_per_host']} CPU s on the hosts")
     # named by date and commit, so results of different versions sit side by side
     stem = f"results-{time.strftime('%Y-%m-%d')}-{commit()}"

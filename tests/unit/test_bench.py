@@ -1,0 +1,44 @@
+"""bench/run.py's arithmetic: medians, ratios to both floors and the marginal cost per host,
+on made-up samples (the bench itself needs fleet hosts and is not part of the suite)."""
+
+import importlib.util
+
+import pytest
+
+from conftest import REPO
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    spec = importlib.util.spec_from_file_location("bench_run", REPO / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def sample(hosts: int, floor: float, per_host: float) -> dict:
+    """A repetition where every scenario costs `floor` plus `per_host` a host."""
+    out = {"install_share": 0.5, "shares": {"installs": 0.5}, "first_ops": 10,
+           "commands_per_host": 1.0}
+    for key, extra in (("floor", 0), ("floor_converged", 0.01), ("first", 0.5),
+                       ("rerun", per_host), ("noop", per_host), ("dry", per_host)):
+        out[key] = floor + (0.01 + extra) * hosts
+        for column in ("sent_kib", "wire_kib", "cpu_s", "peak_rss_mib", "hosts_cpu_s"):
+            out[f"{key}_{column}"] = hosts * 0.1
+    return out
+
+
+def test_rows_give_both_floors_and_the_marginal_cost_against_each(bench, monkeypatch):
+    monkeypatch.setattr(bench, "one_repetition",
+                        lambda count, *a, **kw: sample(count, 1.0, 0.03))
+    rows = [r for n in (10, 50) for r in bench.scenario_rows(n, 2, None, {}, None)]
+    noop50 = next(r for r in rows if r["scenario"] == "no-op re-run" and r["hosts"] == 50)
+    assert noop50["median_s"] == 3.0                     # 1 + 0.04 * 50
+    assert noop50["ratio_to_floor"] == 2.0               # against 1 + 0.01 * 50
+    assert noop50["ratio_to_converged_floor"] == round(3.0 / 2.0, 2)
+    assert noop50["commands_per_host"] == 1.0
+    marginal = {m["scenario"]: m for m in bench.slopes(rows)}
+    assert marginal["no-op re-run"]["s_per_host"] == pytest.approx(0.04)
+    assert marginal["no-op re-run"]["x_floor"] == 4.0
+    assert marginal["no-op re-run"]["x_converged_floor"] == 2.0
+    assert marginal["first converge"]["s_per_host"] == pytest.approx(0.51)
