@@ -90,8 +90,9 @@ def sent_kib(timings: dict) -> float:
 
 
 def remote_commands(output: str) -> int:
-    """Commands pyinfra sent (its -vv output shows each one as `[host] >>> ...`)."""
-    return len(re.findall(r"\] >>> ", output))
+    """Commands pyinfra sent (its -vv output shows each one as `[host] >>> ...`, padded
+    with more spaces where host names differ in length)."""
+    return len(re.findall(r"^\[[^\]]+\]\s+>>> ", output, re.M))
 
 
 # Operations that install software: the part of a first converge that is not ours to cut.

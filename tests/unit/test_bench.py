@@ -42,3 +42,9 @@ def test_rows_give_both_floors_and_the_marginal_cost_against_each(bench, monkeyp
     assert marginal["no-op re-run"]["x_floor"] == 4.0
     assert marginal["no-op re-run"]["x_converged_floor"] == 2.0
     assert marginal["first converge"]["s_per_host"] == pytest.approx(0.51)
+
+
+def test_commands_are_counted_however_pyinfra_pads_the_host_names(bench):
+    output = ("[10.77.0.9]  >>> sh -c 'true'\n[10.77.0.100] >>> sh -c 'true'\n"
+              "    [10.77.0.9]  Connected\n[10.77.0.9]  >>> sh -c 'echo a >>> b'\n")
+    assert bench.remote_commands(output) == 3
