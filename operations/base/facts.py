@@ -260,8 +260,8 @@ class SystemGroups(FactBase):
         return [line.strip() for line in output[1:] if line.strip()]
 
 
-STARTED_DIR = "/var/lib/monstack/started"
-DPKG_DIVERSIONS = "/var/lib/dpkg/diversions"   # dpkg's own list: path, diverted to, package   # a stamp per service, touched at each (re)start
+STARTED_DIR = "/var/lib/monstack/started"   # a stamp per service, touched at each (re)start
+DPKG_DIVERSIONS = "/var/lib/dpkg/diversions"   # dpkg's own list: path, diverted to, package
 
 
 class UnitState(FactBase):
