@@ -37,6 +37,7 @@ import importlib.metadata
 import json
 import re
 import uuid
+from inspect import getcallargs
 from pathlib import Path
 
 from pyinfra import logger
@@ -49,14 +50,16 @@ try:  # pyinfra internals this relies on; absent in another major version -> no 
     from pyinfra.api import facts as pyinfra_facts
     from pyinfra.api import host as pyinfra_host
     from pyinfra.api import operations as pyinfra_operations
-    from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
+    from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, all_global_arguments
     from pyinfra.api.command import StringCommand
+    from pyinfra import context as pyinfra_context
     from pyinfra.api.state import StateStage
     _original_get_fact = pyinfra_host.get_fact
     _original_run_host_op = pyinfra_operations.run_host_op
     _handle_fact_kwargs = pyinfra_facts._handle_fact_kwargs
     _make_command = pyinfra_facts._make_command
     _MISSING = pyinfra_facts._MISSING_COMMAND_MARKER
+    _GLOBAL_ARGUMENT_KEYS = frozenset(k for k, _ in all_global_arguments())
     SUPPORTED = True
 except (ImportError, AttributeError):  # pragma: no cover - depends on the pyinfra version
     SUPPORTED = False
@@ -85,6 +88,8 @@ _changed_hosts: set[str] = set()               # hosts that ran a command in thi
 _asking_facts: set[str] = set()                # hosts whose fact command runs now
 _installed = False
 _refused = False                                # said once that batching is off
+_executor_memo: dict[str, dict] = {}            # see _split_kwargs
+_ABSENT = object()
 _prefetch_jobs: dict = {}                       # host name -> its batch (a greenlet)
 stats = {"asked": 0, "from_memory": 0, "batched": 0}
 
@@ -95,6 +100,34 @@ def _fact_key(cls, fact_kwargs: dict, executor_kwargs: dict) -> str | None:
                           sort_keys=True)
     except TypeError:  # an argument that is not plain data: not remembered
         return None
+
+
+def _split_kwargs(state, host, cls, args, kwargs) -> tuple[dict, dict]:
+    """The fact's own arguments and the connector arguments it runs with, as pyinfra's
+    _handle_fact_kwargs tells them. Resolving every global argument (operation, deploy,
+    host data, config: a lookup through the host's data per argument) for each fact cost
+    more than answering it from memory; the connector arguments are resolved once per
+    host and set of values the operation (or the fact's own keywords) gives them."""
+    kwargs = kwargs or {}
+    ctx = host.current_op_global_arguments or {}
+    config = pyinfra_context.ctx_config.get() if pyinfra_context.ctx_config.isset() else None
+    try:
+        key = repr((host.name, id(config or state.config), host.current_deploy_kwargs,
+                    [kwargs.get(k, ctx.get(k, _ABSENT)) for k in CONNECTOR_ARGUMENT_KEYS]))
+    except Exception:  # noqa: BLE001 - a value without a usable repr: resolve it each time
+        key = None
+    executor_kwargs = _executor_memo.get(key) if key is not None else None
+    if executor_kwargs is None:
+        fact_kwargs, global_kwargs = _handle_fact_kwargs(state, host, cls, args, kwargs)
+        executor_kwargs = {k: v for k, v in global_kwargs.items()
+                           if k in CONNECTOR_ARGUMENT_KEYS}
+        if key is not None:
+            _executor_memo[key] = executor_kwargs
+    else:  # the rest of _handle_fact_kwargs: keywords that are no global argument
+        fact_kwargs = {k: v for k, v in kwargs.items() if k not in _GLOBAL_ARGUMENT_KEYS}
+        if args or fact_kwargs:
+            fact_kwargs = getcallargs(cls().command, *(args or []), **fact_kwargs)
+    return {k: v for k, v in fact_kwargs.items() if k != "self"}, executor_kwargs
 
 
 def _get_fact(state, host, cls, args=None, kwargs=None, ensure_hosts=None,
@@ -113,9 +146,7 @@ def _answer(state, host, cls, args, kwargs, ensure_hosts, apply_failed_hosts):
         return _original_get_fact(state, host, cls, args=args, kwargs=kwargs,
                                   ensure_hosts=ensure_hosts,
                                   apply_failed_hosts=apply_failed_hosts)
-    fact_kwargs, global_kwargs = _handle_fact_kwargs(state, host, cls, args, kwargs)
-    executor_kwargs = {k: v for k, v in global_kwargs.items() if k in CONNECTOR_ARGUMENT_KEYS}
-    fact_kwargs = {k: v for k, v in fact_kwargs.items() if k != "self"}
+    fact_kwargs, executor_kwargs = _split_kwargs(state, host, cls, args, kwargs)
     key = _fact_key(cls, fact_kwargs, executor_kwargs)
     if key is None:
         return _original_get_fact(state, host, cls, args=args, kwargs=kwargs,
@@ -230,7 +261,10 @@ def _batch_script(records: list[dict], marker: str) -> tuple[str, list]:
         parts.append(f"echo '{marker} {index}'; ( {body} ) </dev/null 2>/dev/null; "
                      f"s=$?; echo; echo \"{marker} {index} $s\"")
         facts.append((record, cls, fact))
-    return "\n".join(parts), facts
+    # the answers leave in one piece: written line by line, each line crossed the wire as
+    # an SSH packet of its own, each costing the controller (decrypt, MAC) and the host
+    script = "\n".join(parts)
+    return (f"out=$(\n{script}\n); printf '%s\\n' \"$out\"" if parts else ""), facts
 
 
 def _host_secrets(state, host) -> dict:

@@ -120,7 +120,11 @@ class LocalAddressOf(FactBase):
     def command(self, address: str) -> str:
         literal = ip_literal(address)
         if literal:  # inventories mostly name hosts by address: no resolver to ask
-            return (f"if ip -o addr show | grep -qF ' {literal}/'; then echo 'local:{literal}'; "
+            # reached over SSH at that very address (sshd's SSH_CONNECTION: client address
+            # and port, then the host's own address and port): it is the host's, no program
+            # to start; else (NAT, a jump host, sudo's clean environment) `ip` tells
+            return (f"set -- $SSH_CONNECTION; if [ \"${{3:-}}\" = '{literal}' ] || "
+                    f"ip -o addr show | grep -qF ' {literal}/'; then echo 'local:{literal}'; "
                     "else echo none; fi")
         return ("mine=$(ip -o addr show | awk '{split($4, a, \"/\"); print a[1]}'); "
                 f"for a in $(getent ahosts {shlex.quote(address)} | awk '{{print $1}}' | uniq); do "
@@ -230,22 +234,28 @@ class StagedLeftovers(FactBase):
 
 # Asked about by name: pyinfra's Users fact runs lastlog, id and grep for every account of
 # the host (~0.2 s of CPU a host), its systemd facts list every unit (~0.07 s each).
-class SystemUsers(FactBase):
-    """{name: {group, home, shell}} of those of `names` that exist."""
+class ServiceAccounts(FactBase):
+    """{"users": {name: {gid, home, shell}}, "groups": {name: gid}} of those of `names`
+    that exist as users, and as groups. Two `getent` calls for all of them (the primary
+    group is told by its number: the component's group is among `names`)."""
 
     def command(self, names) -> str:
         quoted = " ".join(shlex.quote(n) for n in names)
-        return ("echo users:; getent passwd " + quoted + " | while IFS=: read -r n _ _ gid _ home shell; "
-                "do g=$(getent group \"$gid\"); echo \"$n ${g%%:*} $home $shell\"; done; true")
+        return f"echo accounts:; getent group {quoted}; echo users:; getent passwd {quoted}; true"
 
     def process(self, output):
-        users = {}
-        for line in output[1:]:
-            fields = line.split()
-            if len(fields) == 4:
-                name, group, home, shell = fields
-                users[name] = {"group": group, "home": home, "shell": shell}
-        return users
+        accounts, section = {"users": {}, "groups": {}}, None
+        for line in output:
+            if line in ("accounts:", "users:"):
+                section = line
+                continue
+            fields = line.split(":")
+            if section == "accounts:" and len(fields) == 4 and fields[2].isdigit():
+                accounts["groups"][fields[0]] = int(fields[2])
+            elif section == "users:" and len(fields) == 7 and fields[3].isdigit():
+                accounts["users"][fields[0]] = {"gid": int(fields[3]), "home": fields[5],
+                                                "shell": fields[6]}
+        return accounts
 
 
 class SystemGroups(FactBase):
@@ -366,10 +376,12 @@ class DirectoriesState(FactBase):
 
     def command(self, paths) -> str:
         quoted = " ".join(shlex.quote(p) for p in paths)
-        return ("echo dirs:; for p in " + quoted + "; do "
-                "if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then echo \"dir $(stat -c '%U %G %a' \"$p\") $p\"; "
+        # one stat for all the folders (a program started per folder cost the most)
+        return ("echo dirs:; set --; for p in " + quoted + "; do "
+                "if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then set -- \"$@\" \"$p\"; "
                 "elif [ -e \"$p\" ] || [ -L \"$p\" ]; then echo \"other $p\"; "
-                "else echo \"missing $p\"; fi; done; true")
+                "else echo \"missing $p\"; fi; done; "
+                "if [ $# -gt 0 ]; then stat -c 'dir %U %G %a %n' -- \"$@\"; fi; true")
 
     def process(self, output):
         state = {}

@@ -17,7 +17,7 @@ from pyinfra.operations import files, server
 
 from operations.base import artifacts, catalogue
 from operations.base.facts import (DirectoriesState, FilesState, InstalledProgram,
-                                   PackageVersion, SystemGroups, SystemUsers,
+                                   PackageVersion, ServiceAccounts,
                                    write_program_stamp)
 from operations.base.files import owner_mode_fixes, stages_beside, staging_path
 from operations.base.inventory import first_plan, settings
@@ -262,23 +262,23 @@ def service_users(users: list[tuple[str, str]]):
       by its component with its own mode)
     """
     names = [name for name, _ in users]
-    existing = host.get_fact(SystemUsers, names=names)
-    groups = host.get_fact(SystemGroups, names=names)
+    accounts = host.get_fact(ServiceAccounts, names=names)
+    groups = accounts["groups"]
     steps = []   # one command for all of them
     for name, home in users:
         if name not in groups:
             steps.append(f"groupadd --system {name}")
-        user = existing.get(name)
+        user = accounts["users"].get(name)
         if user is None:
             steps.append(f"useradd --system --gid {name} --home-dir {home} --no-create-home "
                          f"--shell {NOLOGIN} {name}")
             continue
         changes = []
-        if user.get("group") != name:
+        if name not in groups or user["gid"] != groups[name]:
             changes.append(f"--gid {name}")
-        if user.get("home") != home:
+        if user["home"] != home:
             changes.append(f"--home {home}")
-        if user.get("shell") != NOLOGIN:
+        if user["shell"] != NOLOGIN:
             changes.append(f"--shell {NOLOGIN}")
         if changes:
             steps.append(f"usermod {' '.join(changes)} {name}")

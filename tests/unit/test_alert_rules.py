@@ -182,3 +182,15 @@ def test_rule_files_are_not_jinja_templates(rule_file):
     """They are uploaded verbatim: Jinja block syntax would reach Prometheus as is."""
     text = rule_file.read_text()
     assert "{%" not in text and "{#" not in text, f"{rule_file.name} contains Jinja syntax"
+
+
+@pytest.mark.parametrize("rule_file", RULE_FILES, ids=lambda p: p.name)
+def test_a_rule_set_installs_the_same_whichever_yaml_loader_reads_it(rule_file, monkeypatch):
+    """libyaml's loader (used where PyYAML has it) and the pure-Python one give the same
+    installed file, so no host sees its rules change with the controller's PyYAML build."""
+    from operations.base import alert_rules
+    assert alert_rules._LOADER is yaml.CSafeLoader   # setup.sh's PyYAML has libyaml
+    fast = alert_rules.installed(rule_file, "https://runbooks.example/", "https://grafana.example")
+    monkeypatch.setattr(alert_rules, "_LOADER", yaml.SafeLoader)
+    assert alert_rules.installed(rule_file, "https://runbooks.example/",
+                                 "https://grafana.example") == fast

@@ -4,6 +4,7 @@ when it asks them one by one."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from types import SimpleNamespace
 
@@ -15,7 +16,8 @@ from pyinfra.facts.server import Arch, Users
 from operations.base import fact_batch
 from operations.base.backups import BackupTimers
 from operations.base.facts import (DeployedLeftovers, DirectoriesState, FilesState,
-                              LocalAddressOf, MarkedFolders, MaskedFileContents)
+                              LocalAddressOf, MarkedFolders, MaskedFileContents,
+                              ServiceAccounts)
 from operations.components.grafana.login import LdapConfigOwner
 
 pytestmark = pytest.mark.skipif(not fact_batch.SUPPORTED, reason="pyinfra internals differ")
@@ -82,6 +84,8 @@ def asked(tree) -> list[tuple]:
                                 str(tree / "conf")], "folder": str(tree / "conf")}),
         (DirectoriesState, {"paths": [str(tree / "conf"), str(tree / "conf/a.yml"),
                                       str(tree / "missing")]}),
+        (DirectoriesState, {"paths": [str(tree), str(tree / "conf")]}),
+        (ServiceAccounts, {"names": ["root", "monstack-test-none", "daemon"]}),
         (MarkedFolders, {"folder": str(tree), "marker": "a.yml"}),
         (MarkedFolders, {"folder": str(tree / "missing"), "marker": "a.yml"}),
         (DeployedLeftovers, {"header": "a: 1", "units": ["monstack-test-none"],
@@ -273,3 +277,61 @@ def test_batching_stays_off_on_a_pyinfra_it_was_not_proven_on(release, monkeypat
     assert pyinfra_host.get_fact is before             # nothing patched
     said = [r.getMessage() for r in caplog.records if "fact batching off" in r.getMessage()]
     assert len(said) == 1 and "3.8 to 3.10" in said[0], said
+
+
+def test_an_address_sshd_was_reached_at_is_local_without_asking_ip():
+    """SSH_CONNECTION names the host's own address the connection came in on: that one is
+    local with no program started; another address is still checked by `ip`."""
+    command = LocalAddressOf().command(address="192.0.2.77")   # TEST-NET: on no interface
+    ssh = "10.0.0.9 50000 192.0.2.77 22"
+    for env, expected in ((ssh, ["local:192.0.2.77"]), ("", ["none"]),
+                          ("192.0.2.77 50000 10.0.0.9 22", ["none"])):   # the client's
+        res = subprocess.run(["sh", "-c", command], capture_output=True, text=True,
+                             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SSH_CONNECTION": env})
+        assert res.stdout.splitlines() == expected, env
+    assert run_locally(LocalAddressOf().command(address="127.0.0.1"))[1] == ["local:127.0.0.1"]
+
+
+ENV_DEPLOY = """\
+import sys
+sys.path.insert(0, {repo!r})
+from pyinfra import host, state
+from pyinfra.api import FactBase, operation
+from operations.base import fact_batch
+fact_batch.start(state, host, {facts!r})
+
+
+class Greeting(FactBase):
+    def command(self):
+        return 'echo "greeting-${{GREETING:-none}}"'
+
+
+@operation()
+def greet(label: str):
+    with open({answers!r}, "a") as answers:   # what the operation was told, each time
+        answers.write(label + " " + host.get_fact(Greeting) + "\\n")
+    yield from ()
+
+
+greet(label="french", _env={{"GREETING": "bonjour"}})
+greet(label="plain")
+greet(label="french-again", _env={{"GREETING": "bonjour"}})
+"""
+
+
+def test_a_fact_asked_with_other_connector_arguments_is_asked_again(tmp_path):
+    """The same fact under another operation's environment is another question: answers
+    are remembered per connector arguments, however they are resolved (planning, where
+    every answer comes from memory once asked)."""
+    import sys
+    from pathlib import Path
+    repo = str(Path(__file__).resolve().parents[2])
+    deploy, answers = tmp_path / "deploy.py", tmp_path / "answers"
+    deploy.write_text(ENV_DEPLOY.format(repo=repo, facts=str(tmp_path / "facts"),
+                                        answers=str(answers)))
+    res = subprocess.run([sys.executable, "-m", "pyinfra", "--dry", "@local", str(deploy)],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    told = set(answers.read_text().splitlines())
+    assert told == {"french greeting-bonjour", "plain greeting-none",
+                    "french-again greeting-bonjour"}, told
