@@ -363,3 +363,6 @@ def start(state, host, folder: str) -> None:
     job = _prefetch_jobs.get(host.name)
     if job is not None:
         job.join()
+    # the host's temporary folder (pyinfra's TmpDir, kept by pyinfra once known): asked
+    # here, it is in every batch; else the first upload asked it alone, mid-run
+    host.get_temp_filename("monstack")

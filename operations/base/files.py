@@ -23,7 +23,7 @@ from pyinfra import host, logger, state
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.util import format_text
-from pyinfra.facts.files import File, FileContents, Sha1File
+from pyinfra.facts.files import FileContents
 from pyinfra.operations.util.files import generate_color_diff
 
 from operations.base.facts import (SECRET_KEY_WORDS, SECRET_MASK, FilesState, MaskedFileContents,
@@ -198,9 +198,12 @@ def validated_file_op(dest: str, content: str, validate: str | None = None,
     + then: shell command run once the new content is in place, in the same command
       (e.g. systemctl daemon-reload after a unit file)
     """
-    remote = host.get_fact(File, path=dest)
-    wanted_sha1 = hashlib.sha1(content.encode()).hexdigest()
-    same_content = bool(remote) and host.get_fact(Sha1File, path=dest) == wanted_sha1
+    # one fact for owner, mode and checksum (pyinfra's File and Sha1File are two commands
+    # when facts are asked one by one, as they are again once the host has changed)
+    remote = host.get_fact(FilesState, paths=[dest])["files"].get(dest)
+    if remote == "other":   # a link or a folder: replaced, as with pyinfra's File fact
+        remote = None
+    same_content = bool(remote) and remote["sha1"] == hashlib.sha1(content.encode()).hexdigest()
     q_dest = shlex.quote(dest)
 
     if not same_content:

@@ -335,3 +335,23 @@ def test_a_fact_asked_with_other_connector_arguments_is_asked_again(tmp_path):
     told = set(answers.read_text().splitlines())
     assert told == {"french greeting-bonjour", "plain greeting-none",
                     "french-again greeting-bonjour"}, told
+
+
+def test_the_temporary_folder_is_asked_in_the_batch(tmp_path):
+    """pyinfra asks a host's temporary folder the first time an upload needs it, alone and
+    mid-run; the batch asks it up front, so a first converge does not."""
+    import sys
+    from pathlib import Path
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(ENV_DEPLOY.format(repo=str(Path(__file__).resolve().parents[2]),
+                                        facts=str(tmp_path / "facts"),
+                                        answers=str(tmp_path / "answers")))
+    outputs = []
+    for _ in range(2):
+        res = subprocess.run([sys.executable, "-m", "pyinfra", "--dry", "-vv", "@local",
+                              str(deploy)], capture_output=True, text=True, cwd=tmp_path)
+        assert res.returncode == 0, res.stdout + res.stderr
+        outputs.append(res.stdout + res.stderr)
+    batch = outputs[1].split("] >>> ")[1]   # the first command (the deploy's own fact is
+    # no fact of the stack's: asked alone, after it)
+    assert batch.startswith("sh -c 'out=$(") and '[ -n "$TMPDIR" ]' in batch, outputs[1]

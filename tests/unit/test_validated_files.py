@@ -77,8 +77,9 @@ def execute(commands) -> subprocess.CompletedProcess:
     for upload in uploads:
         assert isinstance(upload, FileUploadCommand)
         upload.src.seek(0)
-        with open(upload.dest, "wb") as fh:
-            shutil.copyfileobj(upload.src, fh)
+        data = upload.src.read()   # a tarball (bytes) or one file's text
+        with open(upload.dest, "w" if isinstance(data, str) else "wb") as fh:
+            fh.write(data)
     assert isinstance(command, StringCommand)
     return subprocess.run(["sh", "-c", command.get_raw_value()], capture_output=True, text=True)
 
@@ -290,3 +291,33 @@ def test_staged_leftovers_are_found_in_the_folders_named_only(tmp_path):
                                           str(etc / "grafana-12.0.0.monstack-new")])
     ok, lines = run_locally(fact.command([str(bin_dir / "nothing-here")]))
     assert ok and fact.process(lines) == []
+
+
+def one_file(dest, content, mode="0640"):
+    return list(config_files.validated_file_op._inner(
+        dest=str(dest), content=content, user="root", group="root", mode=mode))
+
+
+def test_one_file_is_placed_then_left_alone_then_only_its_mode_mended(local):
+    """A single file (validated_file): one fact tells its owner, mode and checksum."""
+    dest = local / "app.yml"
+    res = execute(one_file(dest, "a: 1\n"))
+    assert res.returncode == 0, res.stderr
+    assert dest.read_text() == "a: 1\n" and dest.stat().st_mode & 0o777 == 0o640
+    assert one_file(dest, "a: 1\n") == []
+    dest.chmod(0o644)
+    assert [c.get_raw_value() for c in one_file(dest, "a: 1\n")] == [f"chmod 0640 {dest}"]
+    changed = one_file(dest, "a: 2\n")
+    assert len(changed) == 2 and execute(changed).returncode == 0
+    assert dest.read_text() == "a: 2\n"
+
+
+def test_a_link_where_the_file_goes_is_replaced_by_the_file(local):
+    """As with pyinfra's File fact (a link is no file): the content is put in its place."""
+    target = local / "elsewhere.yml"
+    target.write_text("a: 1\n")
+    dest = local / "app.yml"
+    dest.symlink_to(target)
+    res = execute(one_file(dest, "a: 1\n"))
+    assert res.returncode == 0, res.stderr
+    assert not dest.is_symlink() and dest.read_text() == "a: 1\n"
