@@ -47,12 +47,12 @@ PROVEN_ON = ((3, 8), (3, 10))
 
 try:  # pyinfra internals this relies on; absent in another major version -> no batching
     import gevent
+    from pyinfra import context as pyinfra_context
     from pyinfra.api import facts as pyinfra_facts
     from pyinfra.api import host as pyinfra_host
     from pyinfra.api import operations as pyinfra_operations
     from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, all_global_arguments
     from pyinfra.api.command import StringCommand
-    from pyinfra import context as pyinfra_context
     from pyinfra.api.state import StateStage
     _original_get_fact = pyinfra_host.get_fact
     _original_run_host_op = pyinfra_operations.run_host_op

@@ -4,7 +4,6 @@ when it asks them one by one."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from types import SimpleNamespace
 
@@ -319,39 +318,33 @@ greet(label="french-again", _env={{"GREETING": "bonjour"}})
 """
 
 
-def test_a_fact_asked_with_other_connector_arguments_is_asked_again(tmp_path):
+@pytest.fixture
+def env_deploy(tmp_path):
+    """ENV_DEPLOY written out: its path, and the file its operations note their answers in."""
+    from pathlib import Path
+    path, answers = tmp_path / "deploy.py", tmp_path / "answers"
+    path.write_text(ENV_DEPLOY.format(repo=str(Path(__file__).resolve().parents[2]),
+                                      facts=str(tmp_path / "facts"), answers=str(answers)))
+    return path, answers
+
+
+def test_a_fact_asked_with_other_connector_arguments_is_asked_again(env_deploy):
     """The same fact under another operation's environment is another question: answers
     are remembered per connector arguments, however they are resolved (planning, where
     every answer comes from memory once asked)."""
-    import sys
-    from pathlib import Path
-    repo = str(Path(__file__).resolve().parents[2])
-    deploy, answers = tmp_path / "deploy.py", tmp_path / "answers"
-    deploy.write_text(ENV_DEPLOY.format(repo=repo, facts=str(tmp_path / "facts"),
-                                        answers=str(answers)))
-    res = subprocess.run([sys.executable, "-m", "pyinfra", "--dry", "@local", str(deploy)],
-                         capture_output=True, text=True, cwd=tmp_path)
-    assert res.returncode == 0, res.stdout + res.stderr
+    deploy, answers = env_deploy
+    run_deploy(deploy, "--dry")
     told = set(answers.read_text().splitlines())
     assert told == {"french greeting-bonjour", "plain greeting-none",
                     "french-again greeting-bonjour"}, told
 
 
-def test_the_temporary_folder_is_asked_in_the_batch(tmp_path):
+def test_the_temporary_folder_is_asked_in_the_batch(env_deploy):
     """pyinfra asks a host's temporary folder the first time an upload needs it, alone and
     mid-run; the batch asks it up front, so a first converge does not."""
-    import sys
-    from pathlib import Path
-    deploy = tmp_path / "deploy.py"
-    deploy.write_text(ENV_DEPLOY.format(repo=str(Path(__file__).resolve().parents[2]),
-                                        facts=str(tmp_path / "facts"),
-                                        answers=str(tmp_path / "answers")))
-    outputs = []
-    for _ in range(2):
-        res = subprocess.run([sys.executable, "-m", "pyinfra", "--dry", "-vv", "@local",
-                              str(deploy)], capture_output=True, text=True, cwd=tmp_path)
-        assert res.returncode == 0, res.stdout + res.stderr
-        outputs.append(res.stdout + res.stderr)
-    batch = outputs[1].split("] >>> ")[1]   # the first command (the deploy's own fact is
+    deploy, _ = env_deploy
+    run_deploy(deploy, "--dry")
+    output, _ = run_deploy(deploy, "--dry")
+    batch = output.split("] >>> ")[1]   # the first command (the deploy's own fact is
     # no fact of the stack's: asked alone, after it)
-    assert batch.startswith("sh -c 'out=$(") and '[ -n "$TMPDIR" ]' in batch, outputs[1]
+    assert batch.startswith("sh -c 'out=$(") and '[ -n "$TMPDIR" ]' in batch, output
