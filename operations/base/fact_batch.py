@@ -239,10 +239,34 @@ def _shell(command) -> str:
     return str(command)
 
 
-def _batch_script(records: list[dict], marker: str) -> tuple[str, list]:
-    """One shell script asking every fact of `records`; and the facts, by position."""
-    parts, facts = [], []
+def _merged(records: list[dict]) -> list[tuple[dict, list[dict]]]:
+    """(record to ask, the records it answers) for `records`: the facts that can answer
+    for many paths at once (a `pick` method, only `paths` given) asked once per fact for
+    all of their paths: one stat and one sha1sum a host rather than one each per
+    operation (a program started costs a small host ~1.5 ms of CPU)."""
+    asked, merged = [], {}
     for record in records:
+        try:
+            cls = getattr(importlib.import_module(record["module"]), record["name"])
+        except Exception:  # noqa: BLE001 - _batch_script skips it, saying why
+            cls = None
+        kwargs = record["kwargs"]
+        if (cls is not None and hasattr(cls, "pick") and isinstance(kwargs.get("paths"), list)
+                and all(v is None for k, v in kwargs.items() if k != "paths")):
+            merged.setdefault((record["module"], record["name"]), []).append(record)
+        else:
+            asked.append((record, [record]))
+    for group in merged.values():
+        paths = sorted({p for record in group for p in record["kwargs"]["paths"]})
+        asked.append(({**group[0], "kwargs": {**group[0]["kwargs"], "paths": paths}}, group))
+    return asked
+
+
+def _batch_script(records: list[dict], marker: str) -> tuple[str, list]:
+    """One shell script asking every fact of `records`; and, by position, the facts asked
+    with the records each answers."""
+    parts, facts = [], []
+    for record, answers_for in _merged(records):
         try:
             cls = getattr(importlib.import_module(record["module"]), record["name"])
             fact = cls()
@@ -260,7 +284,7 @@ def _batch_script(records: list[dict], marker: str) -> tuple[str, list]:
         # one (or was empty) it adds one empty line, which the reader drops
         parts.append(f"echo '{marker} {index}'; ( {body} ) </dev/null 2>/dev/null; "
                      f"s=$?; echo; echo \"{marker} {index} $s\"")
-        facts.append((record, cls, fact))
+        facts.append((answers_for, record["kwargs"], cls, fact))
     # the answers leave in one piece: written line by line, each line crossed the wire as
     # an SSH packet of its own, each costing the controller (decrypt, MAC) and the host
     script = "\n".join(parts)
@@ -310,7 +334,7 @@ def _prefetch_host(state, host, folder: str) -> None:
                 current, lines = int(fields[0]), []
                 continue
             index, code = int(fields[0]), fields[1]
-            record, cls, fact = facts[index]
+            answers_for, asked_kwargs, cls, fact = facts[index]
             if lines and lines[-1] == "":
                 lines.pop()
             if code == "0" and lines != [_MISSING]:
@@ -319,8 +343,12 @@ def _prefetch_host(state, host, folder: str) -> None:
                 except Exception:  # noqa: BLE001 - the normal path reports it
                     value = None
                 else:
-                    answers[_fact_key(cls, record["kwargs"], record["executor"])] = value
-                    stats["batched"] += 1
+                    for record in answers_for:
+                        answer = value
+                        if record["kwargs"] != asked_kwargs:
+                            answer = cls.pick(value, record["kwargs"]["paths"])
+                        answers[_fact_key(cls, record["kwargs"], record["executor"])] = answer
+                        stats["batched"] += 1
             current, lines = None, []
 
 

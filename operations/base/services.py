@@ -107,8 +107,9 @@ def service(unit: Unit, ready_url: str, restart_on: list[OperationMeta] = (),
     unit_file = unit_path(name)
     restart_files = [unit_file, *watched_paths(restart_on)]
     reload_files = watched_paths(reload_on)
+    program = unit.exec_start[0] if unit.exec_start[0].startswith("/") else None
     state = host.get_fact(UnitState, unit=f"{name}.service",
-                          watched=sorted({*restart_files, *reload_files})) or {}
+                          watched=sorted({*restart_files, *reload_files}), program=program) or {}
     enabled = state.get("enabled", False)
     # a new or changed unit is loaded in the same command that writes it: an enabled unit
     # by daemon-reload; a new one is enabled and read without (see enable_new_unit)

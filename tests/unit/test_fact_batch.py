@@ -81,6 +81,11 @@ def asked(tree) -> list[tuple]:
         (LocalAddressOf, {"address": "127.0.0.1"}),
         (FilesState, {"paths": [str(tree / "conf/a.yml"), str(tree / "missing"),
                                 str(tree / "conf")], "folder": str(tree / "conf")}),
+        # two operations' files, asked in one command (their paths overlap)
+        (FilesState, {"paths": [str(tree / "conf/a.yml"), str(tree / "missing")],
+                      "folder": None}),
+        (FilesState, {"paths": [str(tree / "conf/no-newline"), str(tree / "conf/a.yml"),
+                                str(tree / "conf")], "folder": None}),
         (DirectoriesState, {"paths": [str(tree / "conf"), str(tree / "conf/a.yml"),
                                       str(tree / "missing")]}),
         (DirectoriesState, {"paths": [str(tree), str(tree / "conf")]}),
@@ -125,6 +130,10 @@ def test_a_batch_answers_every_fact_as_asking_them_one_by_one_does(tree, tmp_pat
     state = SimpleNamespace(print_fact_output=False, print_fact_input=False)
     fact_batch._prefetch_host(state, host, folder)
     assert len(host.commands) == 1  # one round trip
+    # a fact that answers for paths is asked once for all of its operations' paths (the
+    # FilesState with a folder on its own): one stat, one sha1sum
+    assert host.commands[0].count("echo dirs:") == 1
+    assert host.commands[0].count("echo files:") == 2
     answers = fact_batch._answers[host.name]
     for cls, kwargs in asked(tree):
         key = fact_batch._fact_key(cls, kwargs, {})

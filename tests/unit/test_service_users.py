@@ -1,5 +1,5 @@
 """A component's service user and group: created when missing, mended when they drifted,
-left alone when right, all told by one fact of two `getent` calls."""
+left alone when right, all told by one fact (one `grep` of the account files)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ NOLOGIN = install.NOLOGIN
 
 
 class Host:
-    """Answers ServiceAccounts from `getent` lines, as the fact's command prints them."""
+    """Answers ServiceAccounts from account lines, as the fact's command prints them."""
 
     def __init__(self, groups: list[str], users: list[str]):
-        self.lines = ["accounts:", *groups, "users:", *users]
+        self.lines = ["accounts:", *groups, *users]
 
     def get_fact(self, cls, **kwargs):
         assert cls is ServiceAccounts

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -121,6 +122,121 @@ def test_without_a_stamp_the_process_start_counts(shell, tmp_path):
     written = int(config.stat().st_mtime)
     assert shell("a.service", [str(config)], start=written - 10)["newer"] == [str(config)]
     assert shell("a.service", [str(config)], start=written)["newer"] == []
+
+
+ASKED_SYSTEMD = """#!/bin/sh
+# systemctl as the fact asks it: a unit systemd says is stopped (told apart from the
+# shell's own answer, which says running)
+case "$*" in
+  *"-p MainPID"*) printf 'MainPID=0\\nUnitFileState=enabled\\nSubState=dead\\nNeedDaemonReload=yes\\n' ;;
+  *) exit 1 ;;
+esac
+"""
+
+
+@pytest.fixture
+def settled_host(tmp_path):
+    """A host tree in the state the deploy leaves a unit (see facts._settled): unit file,
+    stamp, wants link, its control group holding this test's process, which runs the
+    unit's program (python); and a systemctl that would say otherwise if asked."""
+    root = tmp_path / "root"
+    unit = "monstack-test.service"
+    etc = root / "etc/systemd/system"
+    (etc / "multi-user.target.wants").mkdir(parents=True)
+    (etc / unit).write_text("[Service]\n")
+    past = time.time() - 60
+    os.utime(etc / unit, (past, past))
+    (etc / "multi-user.target.wants" / unit).symlink_to(etc / unit)
+    (root / "started").mkdir()
+    (root / "started" / unit).write_text("")
+    (root / "run/systemd/system").mkdir(parents=True)
+    cgroup = root / "cgroup/unified/system.slice" / unit
+    cgroup.mkdir(parents=True)
+    (cgroup / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(ASKED_SYSTEMD)
+    (bin_dir / "systemctl").chmod(0o755)
+    program = os.path.realpath(f"/proc/{os.getpid()}/exe")
+
+    def ask(program=program, watched=()):
+        command = UnitState().command(unit, list(watched), program)
+        for real, fake in ((STARTED_DIR, root / "started"), ("/etc/systemd/system", etc),
+                           ("/run/systemd/system", root / "run/systemd/system"),
+                           ("/sys/fs/cgroup", root / "cgroup")):
+            command = command.replace(real, str(fake))
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        out = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True,
+                             check=True).stdout
+        return UnitState().process(out.splitlines())
+    return SimpleNamespace(ask=ask, etc=etc, unit=unit, root=root, cgroup=cgroup,
+                           program=program)
+
+
+SETTLED = {"enabled": True, "running": True, "daemon_reload": False,
+           "binary_replaced": False, "newer": []}
+ASKED = {"enabled": True, "running": False, "daemon_reload": True,
+         "binary_replaced": False, "newer": []}
+
+
+def test_a_settled_unit_is_told_without_systemctl(settled_host):
+    assert settled_host.ask() == SETTLED
+    config = settled_host.root / "config.yml"
+    config.write_text("written after the start")
+    assert settled_host.ask(watched=[str(config)])["newer"] == [str(config)]
+    # without its program named, systemd is asked, as before
+    assert settled_host.ask(program=None) == ASKED
+
+
+def _unit_written_after_the_start(h):
+    os.utime(h.etc / h.unit, None)
+
+
+def _a_drop_in(h):
+    (h.etc / f"{h.unit}.d").mkdir()
+
+
+def _a_runtime_copy(h):
+    (h.root / "run/systemd/system" / h.unit).write_text("")
+
+
+def _not_enabled(h):
+    (h.etc / "multi-user.target.wants" / h.unit).unlink()
+
+
+def _no_stamp(h):
+    (h.root / "started" / h.unit).unlink()
+
+
+def _stopped(h):
+    (h.cgroup / "cgroup.procs").write_text("")
+
+
+def _two_processes(h):
+    (h.cgroup / "cgroup.procs").write_text(f"{os.getpid()}\n{os.getppid()}\n")
+
+
+def _no_control_group(h):
+    (h.cgroup / "cgroup.procs").unlink()
+
+
+def _unit_is_a_link(h):
+    (h.etc / h.unit).unlink()
+    (h.etc / h.unit).symlink_to("/dev/null")
+
+
+@pytest.mark.parametrize("disturb", [
+    _unit_written_after_the_start, _a_drop_in, _a_runtime_copy, _not_enabled, _no_stamp,
+    _stopped, _two_processes, _no_control_group, _unit_is_a_link])
+def test_anything_unsettled_is_asked_of_systemd(settled_host, disturb):
+    disturb(settled_host)
+    assert settled_host.ask() == ASKED
+
+
+def test_a_replaced_program_is_asked_of_systemd(settled_host, tmp_path):
+    other = tmp_path / "python-copy"
+    other.write_bytes(b"")
+    assert settled_host.ask(program=str(other)) == ASKED
 
 
 @pytest.mark.parametrize("output,version", [
