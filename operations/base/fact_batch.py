@@ -37,7 +37,7 @@ import importlib.metadata
 import json
 import re
 import uuid
-from inspect import getcallargs
+from inspect import signature
 from pathlib import Path
 
 from pyinfra import logger
@@ -102,17 +102,32 @@ def _fact_key(cls, fact_kwargs: dict, executor_kwargs: dict) -> str | None:
         return None
 
 
+def _data_owner(host) -> str:
+    """Whose connector arguments these are: the host's own when its data (override, host,
+    groups, inventory, deploy defaults) sets any global argument (`_sudo`, ...); else
+    every such host's alike (resolved once for all of them, not once per host)."""
+    try:
+        for layer in host.data.datas:
+            layer = layer() if callable(layer) else layer
+            if not _GLOBAL_ARGUMENT_KEYS.isdisjoint(layer.keys()):
+                return host.name
+    except Exception:  # noqa: BLE001 - a data layer of another shape: this host alone
+        return host.name
+    return "*"
+
+
 def _split_kwargs(state, host, cls, args, kwargs) -> tuple[dict, dict]:
     """The fact's own arguments and the connector arguments it runs with, as pyinfra's
     _handle_fact_kwargs tells them. Resolving every global argument (operation, deploy,
     host data, config: a lookup through the host's data per argument) for each fact cost
     more than answering it from memory; the connector arguments are resolved once per
-    host and set of values the operation (or the fact's own keywords) gives them."""
+    set of values the operation (or the fact's own keywords) gives them, for each host
+    whose data sets any (see _data_owner), once for all the others."""
     kwargs = kwargs or {}
     ctx = host.current_op_global_arguments or {}
     config = pyinfra_context.ctx_config.get() if pyinfra_context.ctx_config.isset() else None
     try:
-        key = repr((host.name, id(config or state.config), host.current_deploy_kwargs,
+        key = repr((_data_owner(host), id(config or state.config), host.current_deploy_kwargs,
                     [kwargs.get(k, ctx.get(k, _ABSENT)) for k in CONNECTOR_ARGUMENT_KEYS]))
     except Exception:  # noqa: BLE001 - a value without a usable repr: resolve it each time
         key = None
@@ -126,8 +141,21 @@ def _split_kwargs(state, host, cls, args, kwargs) -> tuple[dict, dict]:
     else:  # the rest of _handle_fact_kwargs: keywords that are no global argument
         fact_kwargs = {k: v for k, v in kwargs.items() if k not in _GLOBAL_ARGUMENT_KEYS}
         if args or fact_kwargs:
-            fact_kwargs = getcallargs(cls().command, *(args or []), **fact_kwargs)
+            fact_kwargs = call_arguments(cls, args, fact_kwargs)
     return {k: v for k, v in fact_kwargs.items() if k != "self"}, executor_kwargs
+
+
+@functools.cache
+def _command_signature(cls):
+    return signature(cls().command)
+
+
+def call_arguments(cls, args, kwargs) -> dict:
+    """What pyinfra's getcallargs(cls().command, ...) gives (every parameter, defaults
+    filled in), from the command's signature read once per fact class."""
+    bound = _command_signature(cls).bind(*(args or []), **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
 
 
 def _get_fact(state, host, cls, args=None, kwargs=None, ensure_hosts=None,

@@ -10,13 +10,13 @@ from types import SimpleNamespace
 import pytest
 from pyinfra.api.command import StringCommand
 from pyinfra.facts.files import Directory, File, FindFiles, Sha1File
-from pyinfra.facts.server import Arch, Users
+from pyinfra.facts.server import Arch, Command, Users
 
 from operations.base import fact_batch
 from operations.base.backups import BackupTimers
 from operations.base.facts import (DeployedLeftovers, DirectoriesState, FilesState,
                               LocalAddressOf, MarkedFolders, MaskedFileContents,
-                              ServiceAccounts)
+                              ServiceAccounts, UnitState)
 from operations.components.grafana.login import LdapConfigOwner
 
 pytestmark = pytest.mark.skipif(not fact_batch.SUPPORTED, reason="pyinfra internals differ")
@@ -357,3 +357,47 @@ def test_the_temporary_folder_is_asked_in_the_batch(env_deploy):
     batch = output.split("] >>> ")[1]   # the first command (the deploy's own fact is
     # no fact of the stack's: asked alone, after it)
     assert batch.startswith("sh -c 'out=$(") and '[ -n "$TMPDIR" ]' in batch, output
+
+
+def test_connector_arguments_are_resolved_once_for_hosts_whose_data_sets_none(monkeypatch):
+    """Hosts whose data sets no global argument get the same connector arguments: resolved
+    once for all of them; a host whose data sets one (`_sudo`) has its own."""
+    from pyinfra.facts.server import Arch
+    resolved = []
+
+    def handle(state, host, cls, args, kwargs):   # pyinfra's, as far as it matters here
+        resolved.append(host.name)
+        sudo = any("_sudo" in (layer() if callable(layer) else layer)
+                   for layer in host.data.datas)
+        return {}, {"_sudo": sudo, "name": None}
+
+    def fake_host(name, data):
+        return SimpleNamespace(name=name, current_op_global_arguments=None,
+                               current_deploy_kwargs=None,
+                               data=SimpleNamespace(datas=({}, lambda: data, {"all": 1})))
+
+    monkeypatch.setattr(fact_batch, "_handle_fact_kwargs", handle)
+    monkeypatch.setattr(fact_batch, "_executor_memo", {})
+    state = SimpleNamespace(config=object())
+    answers = {h.name: fact_batch._split_kwargs(state, h, Arch, None, None)[1]
+               for h in (fake_host("a", {}), fake_host("b", {"x": 1}),
+                         fake_host("sudo", {"_sudo": True}), fake_host("c", {}))}
+    assert resolved == ["a", "sudo"]
+    assert answers == {"a": {"_sudo": False}, "b": {"_sudo": False}, "sudo": {"_sudo": True},
+                       "c": {"_sudo": False}}
+
+
+@pytest.mark.parametrize("cls,args,kwargs", [
+    (FilesState, [], {"paths": ["/a"]}),
+    (FilesState, [["/a"]], {"folder": "/b"}),
+    (UnitState, ["x.service"], {"program": "/usr/bin/x"}),
+    (DeployedLeftovers, [], {"header": "h", "units": ["a"]}),
+    (Command, ["true"], {}),
+])
+def test_fact_arguments_are_those_pyinfra_gives(cls, args, kwargs):
+    """A fact's arguments as the batch reads them from the command's signature equal
+    pyinfra's getcallargs (its answers are remembered under them)."""
+    from inspect import getcallargs
+    expected = {k: v for k, v in getcallargs(cls().command, *args, **kwargs).items()
+                if k != "self"}
+    assert fact_batch.call_arguments(cls, args, kwargs) == expected
