@@ -498,6 +498,8 @@ class DeployedLeftovers(FactBase):
                 users=()) -> str:
         # Loops over the names, not a line per name: the script goes to every host on
         # every run (it was 20 KB), and one dpkg-query asks for every package at once.
+        # The pairs' loops reuse the positional parameters in place, not in a subshell
+        # each (a fork per loop, on every host of every run; nothing after reads them).
         q = shlex.quote
         words = lambda items: " ".join(q(str(i)) for i in items)   # noqa: E731
         say = "printf '%s\\n'"
@@ -510,16 +512,16 @@ class DeployedLeftovers(FactBase):
                 f"{say} \"started $n\"; fi; done")
         if programs:   # (program, its stamp) pairs
             pairs = words(x for path in programs for x in (path, program_stamp(path)))
-            lines.append(f"( set -- {pairs}; while [ $# -gt 1 ]; do if [ -f \"$2\" ]; then "
+            lines.append(f"set -- {pairs}; while [ $# -gt 1 ]; do if [ -f \"$2\" ]; then "
                          f"{say} \"stamp $1\"; if [ -e \"$1\" ]; then {say} \"program $1\"; fi; "
-                         f"fi; shift 2; done )")
+                         f"fi; shift 2; done")
         if paths:
             lines.append(f"for p in {words(paths)}; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then "
                          f"{say} \"path $p\"; fi; done")
         if links:      # (link, target prefix) pairs
-            lines.append(f"( set -- {words(x for pair in links for x in pair)}; "
+            lines.append(f"set -- {words(x for pair in links for x in pair)}; "
                          f"while [ $# -gt 1 ]; do if [ -L \"$1\" ]; then case \"$(readlink "
-                         f"\"$1\")\" in \"$2\"*) {say} \"link $1\";; esac; fi; shift 2; done )")
+                         f"\"$1\")\" in \"$2\"*) {say} \"link $1\";; esac; fi; shift 2; done")
         for folder, glob, marker in trees:   # glob: a pattern of our own code
             lines.append(f"for d in {q(folder.rstrip('/'))}/{glob}; do if [ -d \"$d\" ] && "
                          f"[ ! -L \"$d\" ] && [ -f \"$d\"/{q(marker)} ]; then echo \"tree $d\"; "
@@ -528,11 +530,11 @@ class DeployedLeftovers(FactBase):
             # only asked about those dpkg keeps a file list of (every unpacked package has
             # info/<name>.list; <name>:<arch>.list only for Multi-Arch: same ones, which
             # none of ours is): on most hosts none, and no dpkg-query runs
-            lines.append(f"( set --; for n in {words(packages)}; do "
+            lines.append(f"set --; for n in {words(packages)}; do "
                          f"if [ -e /var/lib/dpkg/info/\"$n\".list ]; then set -- \"$@\" \"$n\"; fi; "
                          f"done; if [ $# -gt 0 ]; then dpkg-query -W -f='${{Package}} ${{Status}}\\n' "
                          f"\"$@\" 2>/dev/null | while read -r n want ok status; do "
-                         f"if [ \"$status\" = installed ]; then {say} \"package $n\"; fi; done; fi )")
+                         f"if [ \"$status\" = installed ]; then {say} \"package $n\"; fi; done; fi")
         if masked:
             lines.append(f"for u in {words(masked)}; do f=/etc/systemd/system/$u.service; "
                          f"if [ -L \"$f\" ] && [ \"$(readlink \"$f\")\" = /dev/null ]; then "
