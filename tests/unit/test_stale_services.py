@@ -80,23 +80,32 @@ esac
 """
 
 
+def with_systemctl(tmp_path, script: str):
+    """A function running a UnitState command in a real shell with `script` as the
+    systemctl first in PATH (and the given environment), returning the fact's answer."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(script)
+    (bin_dir / "systemctl").chmod(0o755)
+
+    def run(command: str, **env) -> dict:
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **env}
+        out = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True,
+                             check=True).stdout
+        return UnitState().process(out.splitlines())
+    return run
+
+
 @pytest.fixture
 def shell(tmp_path):
     """Run the fact's command in a real shell, with a fake systemctl first in PATH and
     this test's own process as the service's main process."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL)
-    (bin_dir / "systemctl").chmod(0o755)
+    run_fact = with_systemctl(tmp_path, FAKE_SYSTEMCTL)
 
     def run(unit: str, watched_files: list[str], start: int) -> dict:
         command = UnitState().command(unit, watched_files)
         command = command.replace(STARTED_DIR, str(tmp_path / "started"))
-        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
-               "FAKE_PID": str(os.getpid()), "FAKE_START": str(start)}
-        out = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True,
-                             check=True).stdout
-        return UnitState().process(out.splitlines())
+        return run_fact(command, FAKE_PID=str(os.getpid()), FAKE_START=str(start))
     return run
 
 
@@ -153,24 +162,16 @@ def settled_host(tmp_path):
     cgroup = root / "cgroup/unified/system.slice" / unit
     cgroup.mkdir(parents=True)
     (cgroup / "cgroup.procs").write_text(f"{os.getpid()}\n")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "systemctl").write_text(ASKED_SYSTEMD)
-    (bin_dir / "systemctl").chmod(0o755)
-    program = os.path.realpath(f"/proc/{os.getpid()}/exe")
+    run_fact = with_systemctl(tmp_path, ASKED_SYSTEMD)
 
-    def ask(program=program, watched=()):
+    def ask(program=os.path.realpath(f"/proc/{os.getpid()}/exe"), watched=()):
         command = UnitState().command(unit, list(watched), program)
         for real, fake in ((STARTED_DIR, root / "started"), ("/etc/systemd/system", etc),
                            ("/run/systemd/system", root / "run/systemd/system"),
                            ("/sys/fs/cgroup", root / "cgroup")):
             command = command.replace(real, str(fake))
-        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-        out = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True,
-                             check=True).stdout
-        return UnitState().process(out.splitlines())
-    return SimpleNamespace(ask=ask, etc=etc, unit=unit, root=root, cgroup=cgroup,
-                           program=program)
+        return run_fact(command)
+    return SimpleNamespace(ask=ask, etc=etc, unit=unit, root=root, cgroup=cgroup)
 
 
 SETTLED = {"enabled": True, "running": True, "daemon_reload": False,
