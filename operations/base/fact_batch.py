@@ -78,6 +78,10 @@ def proven(release: tuple[int, ...]) -> bool:
 # Only facts of these modules are re-created from a remembered name: pyinfra's and ours
 # (a component's own fact lives in its module: Grafana's ldap.toml, the backup timers).
 FACT_MODULES = ("pyinfra.facts.", "operations.")
+# Facts written to share the batch's shell: a command of theirs never exits, changes
+# folder, traps or sets shell options, and sets every variable it reads before reading it
+# (tests/unit/test_fact_batch.py runs them after junk in every such variable).
+OWN_FACTS = "operations."
 # Connector arguments that may hold secrets (a sudo password in host data): never
 # written down; a batch takes them from the host's data of the current run.
 SENSITIVE_ARGUMENTS = ("_sudo_password", "_su_password", "_doas_password", "_env", "_stdin")
@@ -305,12 +309,18 @@ def _batch_script(records: list[dict], marker: str) -> tuple[str, list]:
             continue
         index = len(facts)
         body = _shell(command)
+        # ours run in the batch's own shell, one after the other (a subshell each was
+        # a fork per fact on every host of every run); pyinfra's each in a subshell
+        if record["module"].startswith(OWN_FACTS):
+            group = f"{{ {body}\n}}"   # a line of its own: a body may end in a comment
+        else:
+            group = f"( {body} )"
         if requires:
-            body = (f"if command -v {_shell(requires)} >/dev/null 2>&1; then ( {body} ); "
-                    f"else echo '{_MISSING}'; fi")
+            group = (f"if command -v {_shell(requires)} >/dev/null 2>&1; then {group}; "
+                     f"else echo '{_MISSING}'; fi")
         # the bare echo ends an output that lacks a final newline; when the output had
         # one (or was empty) it adds one empty line, which the reader drops
-        parts.append(f"echo '{marker} {index}'; ( {body} ) </dev/null 2>/dev/null; "
+        parts.append(f"echo '{marker} {index}'; {group} </dev/null 2>/dev/null; "
                      f"s=$?; echo; echo \"{marker} {index} $s\"")
         facts.append((answers_for, record["kwargs"], cls, fact))
     # the answers leave in one piece: written line by line, each line crossed the wire as

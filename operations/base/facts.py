@@ -126,10 +126,12 @@ class LocalAddressOf(FactBase):
             return (f"set -- $SSH_CONNECTION; if [ \"${{3:-}}\" = '{literal}' ] || "
                     f"ip -o addr show | grep -qF ' {literal}/'; then echo 'local:{literal}'; "
                     "else echo none; fi")
-        return ("mine=$(ip -o addr show | awk '{split($4, a, \"/\"); print a[1]}'); "
+        # the first of its addresses that is the host's (a loop left, not an exit: the
+        # command may share a shell with other facts)
+        return ("mine=$(ip -o addr show | awk '{split($4, a, \"/\"); print a[1]}'); l=none; "
                 f"for a in $(getent ahosts {shlex.quote(address)} | awk '{{print $1}}' | uniq); do "
-                "if printf '%s\\n' \"$mine\" | grep -qxF \"$a\"; then echo \"local:$a\"; exit 0; fi; "
-                "done; echo none")
+                "if printf '%s\\n' \"$mine\" | grep -qxF \"$a\"; then l=\"local:$a\"; break; fi; "
+                "done; echo \"$l\"")
 
     def process(self, output):
         line = "".join(output).strip()

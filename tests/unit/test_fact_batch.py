@@ -15,8 +15,9 @@ from pyinfra.facts.server import Arch, Command, Users
 from operations.base import fact_batch
 from operations.base.backups import BackupTimers
 from operations.base.facts import (DeployedLeftovers, DirectoriesState, FilesState,
-                              LocalAddressOf, MarkedFolders, MaskedFileContents,
-                              ServiceAccounts, UnitState)
+                              InstalledProgram, LocalAddressOf, MarkedFolders,
+                              MaskedFileContents, ServiceAccounts, StagedLeftovers,
+                              UnitState)
 from operations.components.grafana.login import LdapConfigOwner
 
 pytestmark = pytest.mark.skipif(not fact_batch.SUPPORTED, reason="pyinfra internals differ")
@@ -28,16 +29,18 @@ def run_locally(command: str) -> tuple[bool, list[str]]:
 
 
 class LocalHost:
-    """A host whose shell is this machine's, answering like pyinfra's connectors."""
+    """A host whose shell is this machine's, answering like pyinfra's connectors; its
+    shell starts with `prelude`, when given."""
     name = "local-test-host"
     connected = True
 
-    def __init__(self):
+    def __init__(self, prelude: str = ""):
         self.commands = []
+        self.prelude = prelude
 
     def run_shell_command(self, command: StringCommand, **kwargs):
         self.commands.append(command.get_raw_value())
-        ok, lines = run_locally(command.get_raw_value())
+        ok, lines = run_locally(self.prelude + command.get_raw_value())
         return ok, SimpleNamespace(stdout_lines=lines)
 
 
@@ -79,6 +82,11 @@ def asked(tree) -> list[tuple]:
         (MaskedFileContents, {"path": str(tree / "conf/blank-lines")}),
         (MaskedFileContents, {"path": str(tree / "conf/empty")}),
         (LocalAddressOf, {"address": "127.0.0.1"}),
+        (LocalAddressOf, {"address": "localhost"}),
+        (LocalAddressOf, {"address": "monstack-test.invalid"}),
+        (InstalledProgram, {"path": str(tree / "conf/a.yml")}),
+        (InstalledProgram, {"path": str(tree / "missing")}),
+        (StagedLeftovers, {"folders": [str(tree / "conf"), str(tree / "missing")]}),
         (FilesState, {"paths": [str(tree / "conf/a.yml"), str(tree / "missing"),
                                 str(tree / "conf")], "folder": str(tree / "conf")}),
         # two operations' files, asked in one command (their paths overlap)
@@ -143,6 +151,67 @@ def test_a_batch_answers_every_fact_as_asking_them_one_by_one_does(tree, tmp_pat
     assert fact_batch.stats["batched"] == len(asked(tree))
 
 
+def our_fact_classes() -> list[type]:
+    import importlib
+    import pkgutil
+    import operations
+    from pyinfra.api import FactBase
+    ours = []
+    for info in pkgutil.walk_packages(operations.__path__, "operations."):
+        module = importlib.import_module(info.name)
+        ours += [cls for cls in vars(module).values() if isinstance(cls, type)
+                 and issubclass(cls, FactBase) and cls.__module__ == info.name]
+    return ours
+
+
+def test_our_facts_share_the_batch_shell_and_pyinfras_run_in_a_subshell(tree, tmp_path, fresh):
+    folder = remembered(tree, tmp_path)
+    host = LocalHost()
+    fact_batch._prefetch_host(SimpleNamespace(print_fact_output=False, print_fact_input=False),
+                              host, folder)
+    script = host.commands[0]
+    assert "; { echo files:" in script and "; { echo dirs:" in script
+    assert "; ( uname -m )" in script            # pyinfra's Arch
+
+
+def test_our_facts_read_no_variable_an_earlier_fact_left_set(tree, tmp_path, fresh):
+    """Our facts run one after another in one shell: each must set what it reads. The
+    batch runs here after every variable our facts' commands name was set to 1, the
+    positional parameters too, and a newer() function that says yes: the answers are
+    those of each fact asked alone."""
+    import re
+    names = set()
+    for cls, kwargs in asked(tree):
+        if cls.__module__.startswith(fact_batch.OWN_FACTS):
+            names |= set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)=", str(cls().command(**kwargs))))
+    names -= {"IFS", "PATH"}
+    assert {"found", "k", "h", "l", "mine", "H"} <= names
+    prelude = "".join(f"{n}=1; " for n in sorted(names)) + "set -- 1 1; newer() { true; }\n"
+    folder = remembered(tree, tmp_path)
+    host = LocalHost(prelude=prelude)
+    fact_batch._prefetch_host(SimpleNamespace(print_fact_output=False, print_fact_input=False),
+                              host, folder)
+    answers = fact_batch._answers[host.name]
+    for cls, kwargs in asked(tree):
+        assert without_atime(answers[fact_batch._fact_key(cls, kwargs, {})]) == \
+            without_atime(one_by_one(cls, **kwargs)), (cls.__name__, kwargs)
+
+
+def test_no_fact_of_ours_leaves_or_changes_the_shell_it_runs_in():
+    """Ours share the batch's shell (OWN_FACTS): none may exit (the facts after it would go
+    unanswered), change folder, trap or set shell options."""
+    import ast
+    import inspect
+    import re
+    import textwrap
+    for cls in our_fact_classes():
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls.command)))
+        shell = " ".join(node.value for node in ast.walk(tree)
+                         if isinstance(node, ast.Constant) and isinstance(node.value, str))
+        assert not re.search(r"(?<![-\w])(exit|cd|trap|return)\b|\bset -[a-z]", shell), \
+            (cls.__name__, shell)
+
+
 def test_a_fact_that_fails_in_the_batch_is_left_to_the_normal_path(tmp_path, fresh):
     folder = tmp_path / "facts"
     folder.mkdir()
@@ -162,15 +231,7 @@ def test_a_fact_that_fails_in_the_batch_is_left_to_the_normal_path(tmp_path, fre
 def test_every_fact_of_ours_is_one_the_batch_recreates():
     """A fact class outside FACT_MODULES would be asked on its own, a second round trip
     to every host on every run (the backup timers' fact once was)."""
-    import importlib
-    import pkgutil
-    import operations
-    from pyinfra.api import FactBase
-    ours = []
-    for info in pkgutil.walk_packages(operations.__path__, "operations."):
-        module = importlib.import_module(info.name)
-        ours += [cls for cls in vars(module).values() if isinstance(cls, type)
-                 and issubclass(cls, FactBase) and cls.__module__ == info.name]
+    ours = our_fact_classes()
     assert len(ours) > 10
     assert [c for c in ours if not c.__module__.startswith(fact_batch.FACT_MODULES)] == []
 
