@@ -23,7 +23,7 @@ from pathlib import Path
 import requests
 from pyinfra.api.exceptions import PyinfraError
 
-from operations.base import catalogue
+from operations.base import catalogue, digests
 
 # `uname -m` -> the name Debian-family packages use (`dpkg --print-architecture`)
 DEB_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf", "armv8l": "armhf",
@@ -258,26 +258,9 @@ def record_release_sha256(artifact: Artifact, cache_dir: str) -> None:
     os.replace(part, record)
 
 
-# sha256 of files hashed in this run, by what identifies their content: every host's plan
-# verifies the same archive, and hashing it again for each was most of a no-op's
-# per-host cost on the controller (a write or replacement changes ctime or the inode)
-_sha256_of: dict[tuple, str] = {}
-
-
-def _identity(path: Path) -> tuple:
-    st = os.stat(path)
-    return (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
-
 def file_sha256(path: Path) -> str:
-    key = _identity(path)
-    if key not in _sha256_of:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _sha256_of[key] = h.hexdigest()
-    return _sha256_of[key]
+    """Kept from run to run while the file is unchanged (see digests)."""
+    return digests.sha256(path)
 
 
 # pyinfra plans hosts concurrently (gevent): one in-process lock per file first, so that
@@ -288,10 +271,11 @@ _file_locks: dict[str, threading.Lock] = {}
 def fetch(artifact: Artifact, cache_dir: Path, timeout: float = 60) -> Path:
     """The verified archive in the cache, downloading it first if needed."""
     dest = cache_dir / artifact.file_name
-    # verified earlier in this run and unchanged since: every host after the first asks
-    # (a download only ever replaces the file, which changes its inode and ctime)
+    # verified before (in this run: every host after the first asks; or in an earlier
+    # one) and unchanged since: a download only ever replaces the file, which changes its
+    # inode and ctime
     try:
-        if _sha256_of.get(_identity(dest)) == artifact.sha256:
+        if digests.known(dest, "sha256") == artifact.sha256:
             return dest
     except OSError:
         pass
@@ -302,12 +286,14 @@ def fetch(artifact: Artifact, cache_dir: Path, timeout: float = 60) -> Path:
         if dest.exists() and file_sha256(dest) == artifact.sha256:
             return dest
         part = dest.with_name(dest.name + ".part")
+        hashed = hashlib.sha256()   # as it arrives: not read back afterwards
         try:
             with requests.get(artifact.url, stream=True, timeout=timeout) as resp:
                 resp.raise_for_status()
                 with open(part, "wb") as fh:
                     for chunk in resp.iter_content(1 << 20):
                         fh.write(chunk)
+                        hashed.update(chunk)
         except requests.exceptions.ChunkedEncodingError:
             part.unlink(missing_ok=True)
             length = resp.headers.get("Content-Length")
@@ -317,13 +303,14 @@ def fetch(artifact: Artifact, cache_dir: Path, timeout: float = 60) -> Path:
         except requests.RequestException as exc:
             part.unlink(missing_ok=True)
             raise ArtifactError(f"could not download {artifact.url}: {exc}") from None
-        got = file_sha256(part)
+        got = hashed.hexdigest()
         if got != artifact.sha256:
             part.unlink(missing_ok=True)
             raise ArtifactError(
                 f"checksum mismatch for {artifact.file_name} from {artifact.url}: "
                 f"expected sha256 {artifact.sha256}, got {got}; nothing was installed")
         os.replace(part, dest)
+        digests.keep(dest, "sha256", got)
     return dest
 
 

@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
 from pyinfra.api.operation import OperationMeta
-from pyinfra.api.util import get_file_sha1
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Arch
 from pyinfra.operations import files, server
 
-from operations.base import artifacts, catalogue
+from operations.base import artifacts, catalogue, digests
 from operations.base.facts import (DirectoriesState, FilesState, InstalledProgram,
                                    PackageVersion, ServiceAccounts,
                                    write_program_stamp)
@@ -170,7 +169,7 @@ def program(src: str, dest: str):
     it can be replaced, and an interrupted upload never leaves half a program in place.
     """
     installed = host.get_fact(InstalledProgram, path=dest)
-    wanted = get_file_sha1(src)
+    wanted = digests.sha1(src)   # kept from run to run (see digests)
     q_dest = shlex.quote(dest)
     if installed and installed["sha1"] == wanted:
         steps = owner_mode_fixes(dest, installed, "root", "root", "755")
@@ -230,7 +229,7 @@ def put_files(files: dict[str, str], mode: str = "0644"):
         live = remote["files"].get(dest)
         if live == "other":
             raise OperationError(f"{dest} exists and is not a regular file")
-        if live and live["sha1"] == get_file_sha1(src):
+        if live and live["sha1"] == digests.sha1(src):
             steps += owner_mode_fixes(dest, live, "root", "root", mode)
             continue
         temp = host.get_temp_filename(dest)

@@ -25,7 +25,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-from operations.base import artifacts, catalogue
+from operations.base import artifacts, catalogue, digests
 from operations.base.artifacts import ArtifactError
 from operations.stack import CHECKSUMS, RELEASES
 
@@ -382,8 +382,9 @@ def fake_tar(version="1.2.3", arch="amd64", top=None, skip=()) -> bytes:
 
 
 def cache_entries(cache: Path) -> list[str]:
-    """What fetch left in the cache, without its lock files."""
-    return sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock"))
+    """What fetch left in the cache, without its lock files and its record of digests."""
+    return sorted(p.name for p in cache.iterdir()
+                  if not p.name.endswith(".lock") and p.name != digests.RECORD)
 
 
 # -- fetch -------------------------------------------------------------------------------
@@ -552,6 +553,24 @@ def test_unpack_top_dir_renamed_upstream(fakes, tmp_path):
     folder = artifacts.unpack(a, archive)
     assert folder.name == "fakeexp-v1.2.3"
     assert set(artifacts.binary_paths(a, folder)) == {"fakeexp", "fakectl"}
+
+
+def test_the_next_run_takes_a_cached_archive_without_hashing_it(server, fakes, tmp_path,
+                                                                 monkeypatch):
+    body = fake_tar()
+    name = "fakeexp-1.2.3.linux-amd64.tar.gz"
+    server.files[name] = body
+    a = artifacts.resolve("fakeexp", "1.2.3", "x86_64", server.url + "/", {name: sha(body)})
+    artifacts.fetch(a, tmp_path, timeout=10)        # hashed as it was downloaded
+    digests.forget()                                # the next run
+    monkeypatch.setattr(digests.hashlib, "new", lambda *a: pytest.fail("hashed"))
+    assert artifacts.fetch(a, tmp_path, timeout=10) == tmp_path / name
+    assert server.requests == [f"/{name}"]
+    (tmp_path / name).write_bytes(body[:-1] + b"x")  # changed in the cache: verified again
+    monkeypatch.undo()
+    digests.forget()
+    assert artifacts.fetch(a, tmp_path, timeout=10).read_bytes() == body
+    assert server.requests == [f"/{name}"] * 2
 
 
 def test_unpack_rejects_path_traversal(fakes, tmp_path):
