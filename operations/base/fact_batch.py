@@ -294,34 +294,46 @@ def _merged(records: list[dict]) -> list[tuple[dict, list[dict]]]:
     return asked
 
 
+@functools.lru_cache(maxsize=4096)  # most hosts ask the same facts with the same arguments
+def _asking(module: str, name: str, kwargs_json: str) -> tuple[type, str]:
+    """A fact's class and the shell that asks it within a batch."""
+    cls = getattr(importlib.import_module(module), name)
+    fact = cls()
+    command = _make_command(fact.command, json.loads(kwargs_json))
+    requires = _make_command(fact.requires_command, json.loads(kwargs_json))
+    body = _shell(command)
+    # ours run in the batch's own shell, one after the other (a subshell each was a fork
+    # per fact on every host of every run); pyinfra's each in a subshell
+    if module.startswith(OWN_FACTS):
+        group = f"{{ {body}\n}}"   # a line of its own: a body may end in a comment
+    else:
+        group = f"( {body} )"
+    if requires:
+        group = (f"if command -v {_shell(requires)} >/dev/null 2>&1; then {group}; "
+                 f"else echo '{_MISSING}'; fi")
+    return cls, group
+
+
 def _batch_script(records: list[dict], marker: str) -> tuple[str, list]:
     """One shell script asking every fact of `records`; and, by position, the facts asked
     with the records each answers."""
     parts, facts = [], []
     for record, answers_for in _merged(records):
         try:
-            cls = getattr(importlib.import_module(record["module"]), record["name"])
-            fact = cls()
-            command = _make_command(fact.command, dict(record["kwargs"]))
-            requires = _make_command(fact.requires_command, dict(record["kwargs"]))
+            cls, group = _asking(record["module"], record["name"],
+                                 json.dumps(record["kwargs"], sort_keys=True))
         except Exception as exc:  # a fact that changed shape since it was remembered
             logger.debug(f"fact batch: skipping {record.get('name')}: {exc}")
             continue
         index = len(facts)
-        body = _shell(command)
-        # ours run in the batch's own shell, one after the other (a subshell each was
-        # a fork per fact on every host of every run); pyinfra's each in a subshell
-        if record["module"].startswith(OWN_FACTS):
-            group = f"{{ {body}\n}}"   # a line of its own: a body may end in a comment
-        else:
-            group = f"( {body} )"
-        if requires:
-            group = (f"if command -v {_shell(requires)} >/dev/null 2>&1; then {group}; "
-                     f"else echo '{_MISSING}'; fi")
         # the bare echo ends an output that lacks a final newline; when the output had
         # one (or was empty) it adds one empty line, which the reader drops
         parts.append(f"echo '{marker} {index}'; {group} </dev/null 2>/dev/null; "
                      f"s=$?; echo; echo \"{marker} {index} $s\"")
+        fact = cls()
+        if not record["module"].startswith(OWN_FACTS):
+            # pyinfra's may keep what process() needs from command() (Sha1File: the path)
+            _make_command(fact.command, dict(record["kwargs"]))
         facts.append((answers_for, record["kwargs"], cls, fact))
     # the answers leave in one piece: written line by line, each line crossed the wire as
     # an SSH packet of its own, each costing the controller (decrypt, MAC) and the host

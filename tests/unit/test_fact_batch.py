@@ -199,13 +199,16 @@ def test_our_facts_read_no_variable_an_earlier_fact_left_set(tree, tmp_path, fre
 
 def test_no_fact_of_ours_leaves_or_changes_the_shell_it_runs_in():
     """Ours share the batch's shell (OWN_FACTS): none may exit (the facts after it would go
-    unanswered), change folder, trap or set shell options."""
+    unanswered), change folder, trap or set shell options. And the batch builds a fact's
+    shell once for all hosts: none may keep anything of command() for process()."""
     import ast
     import inspect
     import re
     import textwrap
     for cls in our_fact_classes():
-        tree = ast.parse(textwrap.dedent(inspect.getsource(cls.command)))
+        source = textwrap.dedent(inspect.getsource(cls.command))
+        assert not re.search(r"self\.\w+\s*=", source), cls.__name__
+        tree = ast.parse(source)
         shell = " ".join(node.value for node in ast.walk(tree)
                          if isinstance(node, ast.Constant) and isinstance(node.value, str))
         assert not re.search(r"(?<![-\w])(exit|cd|trap|return)\b|\bset -[a-z]", shell), \
