@@ -87,6 +87,8 @@ def asked(tree) -> list[tuple]:
         (InstalledProgram, {"path": str(tree / "conf/a.yml")}),
         (InstalledProgram, {"path": str(tree / "missing")}),
         (StagedLeftovers, {"folders": [str(tree / "conf"), str(tree / "missing")]}),
+        (UnitState, {"unit": "monstack-test-none.service", "watched": [str(tree / "conf/a.yml")],
+                     "program": "/bin/true"}),
         (FilesState, {"paths": [str(tree / "conf/a.yml"), str(tree / "missing"),
                                 str(tree / "conf")], "folder": str(tree / "conf")}),
         # two operations' files, asked in one command (their paths overlap)
