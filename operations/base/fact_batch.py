@@ -106,18 +106,25 @@ def _fact_key(cls, fact_kwargs: dict, executor_kwargs: dict) -> str | None:
         return None
 
 
-def _data_owner(host) -> str:
-    """Whose connector arguments these are: the host's own when its data (override, host,
-    groups, inventory, deploy defaults) sets any global argument (`_sudo`, ...); else
-    every such host's alike (resolved once for all of them, not once per host)."""
+def data_sets_global_arguments(host) -> bool:
+    """Does any of the host's data layers (override, host, groups, inventory, deploy
+    defaults), as they are now, set a global argument (`_sudo`, ...)? Also True for data
+    of a shape this cannot read: that host is then resolved pyinfra's way, alone."""
     try:
         for layer in host.data.datas:
             layer = layer() if callable(layer) else layer
             if not _GLOBAL_ARGUMENT_KEYS.isdisjoint(layer.keys()):
-                return host.name
-    except Exception:  # noqa: BLE001 - a data layer of another shape: this host alone
-        return host.name
-    return "*"
+                return True
+    except Exception:  # noqa: BLE001 - a data layer of another shape
+        return True
+    return False
+
+
+def _data_owner(host) -> str:
+    """Whose connector arguments these are: the host's own when its data sets any global
+    argument; else every such host's alike (resolved once for all of them, not once per
+    host)."""
+    return host.name if data_sets_global_arguments(host) else "*"
 
 
 def _split_kwargs(state, host, cls, args, kwargs) -> tuple[dict, dict]:

@@ -22,11 +22,10 @@ fact batching is proven on; elsewhere it leaves pyinfra's own in place.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import sys
 
-from operations.base.fact_batch import pyinfra_release, proven
+from operations.base.fact_batch import data_sets_global_arguments, pyinfra_release, proven
 
 try:  # the names this replaces; absent in another pyinfra -> nothing is replaced
     import pyinfra
@@ -78,11 +77,6 @@ def global_arguments() -> list:
     return list(_global_arguments)
 
 
-@functools.cache
-def _global_keys() -> frozenset:
-    return frozenset(key for key, _ in global_arguments())
-
-
 class _NoGlobalArgumentData:
     """The data of a host none of whose data layers holds a global argument, as
     pop_global_arguments reads it: it has none of them."""
@@ -103,13 +97,7 @@ def pop_global_arguments(state, host, kwargs):
     """pyinfra's pop_global_arguments; for a host none of whose data layers (as they are
     now: an operation may set host data) names a global argument, run against a stand-in
     that has no data, which is what each of pyinfra's lookups would find."""
-    keys = _global_keys()
-    try:
-        layers = [layer() if callable(layer) else layer for layer in host.data.datas]
-        plain = all(keys.isdisjoint(layer.keys()) for layer in layers)
-    except Exception:  # noqa: BLE001 - a host or data of another shape: pyinfra's way
-        plain = False
-    if not plain:
+    if data_sets_global_arguments(host):
         return _original_pop(state, host, kwargs)
     return _original_pop(state, _HostWithoutGlobalArgumentData(host), kwargs)
 
