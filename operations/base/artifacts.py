@@ -271,6 +271,7 @@ _file_locks: dict[str, threading.Lock] = {}
 def fetch(artifact: Artifact, cache_dir: Path, timeout: float = 60) -> Path:
     """The verified archive in the cache, downloading it first if needed."""
     dest = cache_dir / artifact.file_name
+    digests.keep_records_under(cache_dir)   # the archive and the binaries unpacked beside it
     # verified before (in this run: every host after the first asks; or in an earlier
     # one) and unchanged since: a download only ever replaces the file, which changes its
     # inode and ctime

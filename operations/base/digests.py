@@ -3,8 +3,9 @@ from one run to the next.
 
 A no-op run compared every binary it installs by its sha1 and verified every archive by
 its sha256 again: ~250 MB hashed for the core stack, a few tenths of a second of the
-controller's CPU on every run, whatever the host count. A digest is kept in a record in
-the file's folder (RECORD) with the file's size, mtime, ctime, inode and device, and used
+controller's CPU on every run, whatever the host count. Under the folders named by
+keep_records_under (the artifact cache), a digest is kept in a record in the file's
+folder (RECORD) with the file's size, mtime, ctime, inode and device, and used
 while all five are unchanged: any write, chmod or replacement of the file changes its
 ctime, which no user can set back (the same rule as the hosts' program stamps).
 """
@@ -21,7 +22,20 @@ RECORD = ".monstack-digests.json"   # in the folder of the files it describes
 
 _memory: dict[tuple, str] = {}        # (identity, algorithm) -> hex digest, this run
 _records: dict[str, dict] = {}        # folder -> its record, as read or written this run
+_recorded_under: set[str] = set()     # folders whose files' digests are kept on disk
 _lock = threading.Lock()
+
+
+def keep_records_under(folder: Path | str) -> None:
+    """Keep the digests of files under `folder` (a cache of ours) from run to run. Files
+    anywhere else (the project's own files/, a user's) are hashed once per run and
+    nothing is written beside them."""
+    _recorded_under.add(os.path.realpath(folder))
+
+
+def _recorded(folder: Path) -> bool:
+    real = os.path.realpath(folder)
+    return any(real == root or real.startswith(root + os.sep) for root in _recorded_under)
 
 
 def identity(path: Path) -> tuple:
@@ -32,6 +46,8 @@ def identity(path: Path) -> tuple:
 
 def _record(folder: Path) -> dict:
     key = str(folder)
+    if not _recorded(folder):
+        return {}
     if key not in _records:
         try:
             loaded = json.loads((folder / RECORD).read_text())
@@ -46,6 +62,8 @@ def _keep(path: Path, ident: tuple, algorithm: str, digest: str) -> None:
     one: a reader never sees half a record; another process's concurrent write may win,
     which only costs hashing again)."""
     folder = path.parent
+    if not _recorded(folder):
+        return
     with _lock:
         record = _record(folder)
         entry = record.get(path.name)
@@ -113,6 +131,7 @@ def sha256(path: Path | str) -> str:
 
 
 def forget() -> None:
-    """Drop what this process has read or computed (tests)."""
+    """Drop what this process has read or computed (tests); the folders named by
+    keep_records_under stay."""
     _memory.clear()
     _records.clear()

@@ -14,8 +14,11 @@ from operations.base import digests
 
 
 @pytest.fixture(autouse=True)
-def new_run():
-    """Each test starts as a new run of the deploy would: nothing in memory."""
+def new_run(tmp_path, monkeypatch):
+    """Each test starts as a new run of the deploy would: nothing in memory; its
+    tmp_path is a cache whose digests are kept."""
+    monkeypatch.setattr(digests, "_recorded_under", set())
+    digests.keep_records_under(tmp_path)
     digests.forget()
     yield
     digests.forget()
@@ -91,3 +94,18 @@ def test_known_hashes_nothing_and_a_missing_file_is_an_error(tmp_path, no_hashin
     assert digests.known(path, "sha1") is None
     with pytest.raises(FileNotFoundError):
         digests.known(tmp_path / "missing", "sha1")
+
+
+def test_nothing_is_written_beside_a_file_outside_the_caches(tmp_path, monkeypatch):
+    """The project's own files (the wait-ready helper in files/) are hashed once per run,
+    never recorded in the project's folders."""
+    monkeypatch.setattr(digests, "_recorded_under", set())
+    path = tmp_path / "wait-ready"
+    path.write_bytes(b"#!/bin/sh\n")
+    assert digests.sha1(path) == hashlib.sha1(b"#!/bin/sh\n").hexdigest()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wait-ready"]
+    digests.forget()                                   # the next run hashes it again
+    assert digests.known(path, "sha1") is None
+    digests.keep_records_under(tmp_path.parent)        # a cache holding that folder
+    digests.sha1(path)
+    assert (tmp_path / digests.RECORD).exists()
