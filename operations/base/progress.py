@@ -34,6 +34,10 @@ class Progress(BaseStateCallback):
 
     def operation_host_start(self, state, host, op_hash):
         self._stop(host, op_hash)
+        if op_hash not in state.ops[host]:
+            # pyinfra says so for a host the operation is not for ("Skipped") and sends
+            # no end for it: a ticker started here would speak of it for the whole run
+            return
         self.tickers[(host.name, op_hash)] = gevent.spawn(
             self._tick, state, host, op_hash, time.monotonic())
 
