@@ -42,6 +42,8 @@ from pathlib import Path
 
 from pyinfra import logger
 
+from operations.base.paths_fact import PathsState
+
 # pyinfra releases (major, minor) this was proven on: requirements.txt's range
 PROVEN_ON = ((3, 8), (3, 10))
 
@@ -103,6 +105,15 @@ def _fact_key(cls, fact_kwargs: dict, executor_kwargs: dict) -> str | None:
         return json.dumps([cls.__module__, cls.__qualname__, fact_kwargs, executor_kwargs],
                           sort_keys=True)
     except TypeError:  # an argument that is not plain data: not remembered
+        return None
+
+
+def _record_key(record: dict) -> str | None:
+    """_fact_key of the fact a remembered record asks."""
+    try:
+        return json.dumps([record["module"], record["name"], record["kwargs"],
+                           record["executor"]], sort_keys=True)
+    except TypeError:
         return None
 
 
@@ -279,18 +290,21 @@ def _shell(command) -> str:
 
 
 def _merged(records: list[dict]) -> list[tuple[dict, list[dict]]]:
-    """(record to ask, the records it answers) for `records`: the facts that can answer
-    for many paths at once (a `pick` method, only `paths` given) asked once per fact for
-    all of their paths: one stat and one sha1sum a host rather than one each per
-    operation (a program started costs a small host ~1.5 ms of CPU)."""
-    asked, merged = [], {}
+    """(record to ask, the records it answers) for `records`: the files, folders and
+    programs of every operation asked at once (PathsState: one stat and one sha1sum a host
+    rather than one each per operation and per kind; a program started costs a small host
+    ~1 ms of CPU), and any other fact that can answer for many paths (a `pick` method, only
+    `paths` given) once for all of its paths."""
+    asked, merged, gathered = [], {}, []
     for record in records:
         try:
             cls = getattr(importlib.import_module(record["module"]), record["name"])
         except Exception:  # noqa: BLE001 - _batch_script skips it, saying why
             cls = None
         kwargs = record["kwargs"]
-        if (cls is not None and hasattr(cls, "pick") and isinstance(kwargs.get("paths"), list)
+        if cls is not None and PathsState.gathers(cls, kwargs):
+            gathered.append(record)
+        elif (cls is not None and hasattr(cls, "pick") and isinstance(kwargs.get("paths"), list)
                 and all(v is None for k, v in kwargs.items() if k != "paths")):
             merged.setdefault((record["module"], record["name"]), []).append(record)
         else:
@@ -298,6 +312,10 @@ def _merged(records: list[dict]) -> list[tuple[dict, list[dict]]]:
     for group in merged.values():
         paths = sorted({p for record in group for p in record["kwargs"]["paths"]})
         asked.append(({**group[0], "kwargs": {**group[0]["kwargs"], "paths": paths}}, group))
+    if gathered:
+        asked.append(({"module": PathsState.__module__, "name": PathsState.__qualname__,
+                       "kwargs": PathsState.gather(gathered),
+                       "executor": gathered[0]["executor"]}, gathered))
     return asked
 
 
@@ -402,9 +420,11 @@ def _prefetch_host(state, host, folder: str) -> None:
                 else:
                     for record in answers_for:
                         answer = value
-                        if record["kwargs"] != asked_kwargs:
+                        if cls is PathsState:
+                            answer = PathsState.answer_for(value, record)
+                        elif record["kwargs"] != asked_kwargs:
                             answer = cls.pick(value, record["kwargs"]["paths"])
-                        answers[_fact_key(cls, record["kwargs"], record["executor"])] = answer
+                        answers[_record_key(record)] = answer
                         stats["batched"] += 1
             current, lines = None, []
 

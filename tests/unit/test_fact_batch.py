@@ -18,6 +18,7 @@ from operations.base.facts import (DeployedLeftovers, DirectoriesState, FilesSta
                               InstalledProgram, LocalAddressOf, MarkedFolders,
                               MaskedFileContents, ServiceAccounts, StagedLeftovers,
                               UnitState)
+from operations.base.paths_fact import PathsState
 from operations.components.grafana.login import LdapConfigOwner
 
 pytestmark = pytest.mark.skipif(not fact_batch.SUPPORTED, reason="pyinfra internals differ")
@@ -61,12 +62,30 @@ def without_atime(answer):
 
 
 @pytest.fixture
-def tree(tmp_path):
+def tree(tmp_path, monkeypatch):
+    import os
+
+    from operations.base import facts
+    from operations.base.facts import write_program_stamp
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf/a.yml").write_text("a: 1\npassword: x\n")
     (tmp_path / "conf/no-newline").write_text("last line without newline")
     (tmp_path / "conf/blank-lines").write_text("x\n\n\n")
     (tmp_path / "conf/empty").write_text("")
+    (tmp_path / "conf/with space").write_text("spaced\n")
+    (tmp_path / "conf/link").symlink_to(tmp_path / "conf/a.yml")
+    (tmp_path / "dir-link").symlink_to(tmp_path / "conf")
+    os.mkfifo(tmp_path / "conf/fifo")
+    # programs: one stamped as installed, one changed since its stamp, one never stamped,
+    # one reached through a link
+    monkeypatch.setattr(facts, "PROGRAM_STAMPS", str(tmp_path / "stamps"))
+    for name in ("stamped", "changed", "unstamped"):
+        (tmp_path / f"bin-{name}").write_text(f"#!/bin/sh\necho {name}\n")
+    (tmp_path / "bin-link").symlink_to(tmp_path / "bin-stamped")
+    for name in ("stamped", "changed", "link"):
+        subprocess.run(write_program_stamp(str(tmp_path / f"bin-{name}"), "1" * 40),
+                       shell=True, check=True)
+    (tmp_path / "bin-changed").write_text("#!/bin/sh\necho changed since\n")
     return tmp_path
 
 
@@ -86,6 +105,15 @@ def asked(tree) -> list[tuple]:
         (LocalAddressOf, {"address": "monstack-test.invalid"}),
         (InstalledProgram, {"path": str(tree / "conf/a.yml")}),
         (InstalledProgram, {"path": str(tree / "missing")}),
+        (InstalledProgram, {"path": str(tree / "bin-stamped")}),
+        (InstalledProgram, {"path": str(tree / "bin-changed")}),
+        (InstalledProgram, {"path": str(tree / "bin-unstamped")}),
+        (InstalledProgram, {"path": str(tree / "bin-link")}),
+        (FilesState, {"paths": [str(tree / "conf/with space"), str(tree / "conf/link"),
+                                str(tree / "conf/fifo"), str(tree / "bin-stamped")],
+                      "folder": None}),
+        (DirectoriesState, {"paths": [str(tree / "dir-link"), str(tree / "conf/fifo"),
+                                      str(tree / "conf/with space")]}),
         (StagedLeftovers, {"folders": [str(tree / "conf"), str(tree / "missing")]}),
         (UnitState, {"unit": "monstack-test-none.service", "watched": [str(tree / "conf/a.yml")],
                      "program": "/bin/true"}),
@@ -140,10 +168,11 @@ def test_a_batch_answers_every_fact_as_asking_them_one_by_one_does(tree, tmp_pat
     state = SimpleNamespace(print_fact_output=False, print_fact_input=False)
     fact_batch._prefetch_host(state, host, folder)
     assert len(host.commands) == 1  # one round trip
-    # a fact that answers for paths is asked once for all of its operations' paths (the
-    # FilesState with a folder on its own): one stat, one sha1sum
-    assert host.commands[0].count("echo dirs:") == 1
-    assert host.commands[0].count("echo files:") == 2
+    # the files, folders and programs of every operation are asked at once (PathsState:
+    # one stat, one sha1sum); the FilesState with a folder on its own
+    assert host.commands[0].count("echo paths:") == 1
+    assert host.commands[0].count("echo dirs:") == 0
+    assert host.commands[0].count("echo files:") == 1
     answers = fact_batch._answers[host.name]
     for cls, kwargs in asked(tree):
         key = fact_batch._fact_key(cls, kwargs, {})
@@ -151,6 +180,38 @@ def test_a_batch_answers_every_fact_as_asking_them_one_by_one_does(tree, tmp_pat
         assert without_atime(answers[key]) == without_atime(one_by_one(cls, **kwargs)), \
             (cls.__name__, kwargs)
     assert fact_batch.stats["batched"] == len(asked(tree))
+
+
+def test_a_hosts_files_folders_and_programs_take_one_stat_and_one_sha1sum(tree, tmp_path,
+                                                                         fresh):
+    """What a no-op asks of a node host (its unit and helper, its folders, its stamped
+    program), in the programs the host starts: counted through stand-ins on its PATH."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    for name in ("stat", "sha1sum"):
+        real = subprocess.run(["sh", "-c", f"command -v {name}"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        (shims / name).write_text(f'#!/bin/sh\necho {name} >> {shims}/ran\nexec {real} "$@"\n')
+        (shims / name).chmod(0o755)
+    records = [
+        (FilesState, {"paths": [str(tree / "conf/a.yml")], "folder": None}),
+        (FilesState, {"paths": [str(tree / "conf/empty")], "folder": None}),
+        (DirectoriesState, {"paths": [str(tree / "conf"), str(tree)]}),
+        (InstalledProgram, {"path": str(tree / "bin-stamped")}),
+    ]
+    folder = tmp_path / "facts"
+    folder.mkdir()
+    host = LocalHost(prelude=f"PATH={shims}:$PATH; ")
+    fact_batch._record_path(str(folder), host.name).write_text(json.dumps(
+        [{"module": cls.__module__, "name": cls.__qualname__, "kwargs": kw, "executor": {}}
+         for cls, kw in records]))
+    fact_batch._prefetch_host(SimpleNamespace(print_fact_output=False, print_fact_input=False),
+                              host, str(folder))
+    assert (shims / "ran").read_text().split() == ["stat", "sha1sum"]
+    answers = fact_batch._answers[host.name]
+    for cls, kwargs in records:
+        assert answers[fact_batch._fact_key(cls, kwargs, {})] == one_by_one(cls, **kwargs)
+    assert answers[fact_batch._fact_key(*records[3], {})]["stamped"]
 
 
 def our_fact_classes() -> list[type]:
@@ -172,7 +233,7 @@ def test_our_facts_share_the_batch_shell_and_pyinfras_run_in_a_subshell(tree, tm
     fact_batch._prefetch_host(SimpleNamespace(print_fact_output=False, print_fact_input=False),
                               host, folder)
     script = host.commands[0]
-    assert "; { echo files:" in script and "; { echo dirs:" in script
+    assert "; { echo files:" in script and "; { echo paths:" in script
     assert "; ( uname -m )" in script            # pyinfra's Arch
 
 
@@ -186,8 +247,11 @@ def test_our_facts_read_no_variable_an_earlier_fact_left_set(tree, tmp_path, fre
     for cls, kwargs in asked(tree):
         if cls.__module__.startswith(fact_batch.OWN_FACTS):
             names |= set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)=", str(cls().command(**kwargs))))
+    # and those of the fact asking files, folders and programs at once
+    names |= set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)=", PathsState().command(
+        files=["/f"], dirs=["/d"], programs=["/p"])))
     names -= {"IFS", "PATH"}
-    assert {"found", "k", "h", "l", "mine", "H"} <= names
+    assert {"found", "k", "h", "l", "mine", "H", "st"} <= names
     prelude = "".join(f"{n}=1; " for n in sorted(names)) + "set -- 1 1; newer() { true; }\n"
     folder = remembered(tree, tmp_path)
     host = LocalHost(prelude=prelude)
