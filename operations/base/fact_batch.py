@@ -293,25 +293,17 @@ def _merged(records: list[dict]) -> list[tuple[dict, list[dict]]]:
     """(record to ask, the records it answers) for `records`: the files, folders and
     programs of every operation asked at once (PathsState: one stat and one sha1sum a host
     rather than one each per operation and per kind; a program started costs a small host
-    ~1 ms of CPU), and any other fact that can answer for many paths (a `pick` method, only
-    `paths` given) once for all of its paths."""
-    asked, merged, gathered = [], {}, []
+    ~1 ms of CPU), every other fact as remembered."""
+    asked, gathered = [], []
     for record in records:
         try:
             cls = getattr(importlib.import_module(record["module"]), record["name"])
         except Exception:  # noqa: BLE001 - _batch_script skips it, saying why
             cls = None
-        kwargs = record["kwargs"]
-        if cls is not None and PathsState.gathers(cls, kwargs):
+        if cls is not None and PathsState.gathers(cls, record["kwargs"]):
             gathered.append(record)
-        elif (cls is not None and hasattr(cls, "pick") and isinstance(kwargs.get("paths"), list)
-                and all(v is None for k, v in kwargs.items() if k != "paths")):
-            merged.setdefault((record["module"], record["name"]), []).append(record)
         else:
             asked.append((record, [record]))
-    for group in merged.values():
-        paths = sorted({p for record in group for p in record["kwargs"]["paths"]})
-        asked.append(({**group[0], "kwargs": {**group[0]["kwargs"], "paths": paths}}, group))
     if gathered:
         asked.append(({"module": PathsState.__module__, "name": PathsState.__qualname__,
                        "kwargs": PathsState.gather(gathered),
@@ -359,7 +351,7 @@ def _batch_script(records: list[dict], marker: str) -> tuple[str, list]:
         if not record["module"].startswith(OWN_FACTS):
             # pyinfra's may keep what process() needs from command() (Sha1File: the path)
             _make_command(fact.command, dict(record["kwargs"]))
-        facts.append((answers_for, record["kwargs"], cls, fact))
+        facts.append((answers_for, cls, fact))
     # the answers leave in one piece: written line by line, each line crossed the wire as
     # an SSH packet of its own, each costing the controller (decrypt, MAC) and the host
     script = "\n".join(parts)
@@ -409,7 +401,7 @@ def _prefetch_host(state, host, folder: str) -> None:
                 current, lines = int(fields[0]), []
                 continue
             index, code = int(fields[0]), fields[1]
-            answers_for, asked_kwargs, cls, fact = facts[index]
+            answers_for, cls, fact = facts[index]
             if lines and lines[-1] == "":
                 lines.pop()
             if code == "0" and lines != [_MISSING]:
@@ -422,8 +414,6 @@ def _prefetch_host(state, host, folder: str) -> None:
                         answer = value
                         if cls is PathsState:
                             answer = PathsState.answer_for(value, record)
-                        elif record["kwargs"] != asked_kwargs:
-                            answer = cls.pick(value, record["kwargs"]["paths"])
                         answers[_record_key(record)] = answer
                         stats["batched"] += 1
             current, lines = None, []

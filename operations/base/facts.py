@@ -424,7 +424,7 @@ class FilesState(FactBase):
 
     @staticmethod
     def pick(state, paths):
-        """The answer for `paths` out of one asked for more (see fact_batch)."""
+        """The answer for `paths` out of one asked for more (see PathsState)."""
         return {"files": {p: state["files"].get(p) for p in paths}, "present": []}
 
 
@@ -453,7 +453,7 @@ class DirectoriesState(FactBase):
 
     @staticmethod
     def pick(state, paths):
-        """The answer for `paths` out of one asked for more (see fact_batch)."""
+        """The answer for `paths` out of one asked for more (see PathsState)."""
         return {p: state.get(p) for p in paths}
 
 
