@@ -100,21 +100,15 @@ _prefetch_jobs: dict = {}                       # host name -> its batch (a gree
 stats = {"asked": 0, "from_memory": 0, "batched": 0}
 
 
-def _fact_key(cls, fact_kwargs: dict, executor_kwargs: dict) -> str | None:
+def _key(module: str, name: str, fact_kwargs: dict, executor_kwargs: dict) -> str | None:
     try:
-        return json.dumps([cls.__module__, cls.__qualname__, fact_kwargs, executor_kwargs],
-                          sort_keys=True)
+        return json.dumps([module, name, fact_kwargs, executor_kwargs], sort_keys=True)
     except TypeError:  # an argument that is not plain data: not remembered
         return None
 
 
-def _record_key(record: dict) -> str | None:
-    """_fact_key of the fact a remembered record asks."""
-    try:
-        return json.dumps([record["module"], record["name"], record["kwargs"],
-                           record["executor"]], sort_keys=True)
-    except TypeError:
-        return None
+def _fact_key(cls, fact_kwargs: dict, executor_kwargs: dict) -> str | None:
+    return _key(cls.__module__, cls.__qualname__, fact_kwargs, executor_kwargs)
 
 
 def data_sets_global_arguments(host) -> bool:
@@ -414,7 +408,8 @@ def _prefetch_host(state, host, folder: str) -> None:
                         answer = value
                         if cls is PathsState:
                             answer = PathsState.answer_for(value, record)
-                        answers[_record_key(record)] = answer
+                        answers[_key(record["module"], record["name"], record["kwargs"],
+                                     record["executor"])] = answer
                         stats["batched"] += 1
             current, lines = None, []
 
