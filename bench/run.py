@@ -10,7 +10,8 @@ again on the converged hosts (their services, node_exporters scraped by Promethe
 the cores with every run from then on), and a --dry run. Prints a table (scenario, hosts, median, min, max, ratio to the floor of the same
 host count, remote commands per host of a no-op run counted from pyinfra's -vv output,
 install share and changed operations of the first converge, bytes sent; then where the
-first converge's time goes by kind of operation), writes it as CSV
+first converge's time goes by kind of operation, the marginal cost per added host and
+the performance issue's targets, each judged against the floor of the same hosts), writes it as CSV
 and JSON, plots time against host count (PNG), and keeps the -vv output of one no-op run
 (noop-<N>-hosts.log).
 
@@ -250,6 +251,30 @@ def slopes(rows: list[dict]) -> list[dict]:
     return out
 
 
+def targets(rows: list[dict], marginal: list[dict]) -> list[dict]:
+    """The performance issue's targets, each against the floor measured in the same
+    repetition on the same (converged) hosts as the no-op, as the issue's own 21-host
+    figures were; the fresh hosts' floor beside it (`fresh`)."""
+    largest = max(r["hosts"] for r in rows)
+    noop = next(r for r in rows if r["scenario"] == "no-op re-run" and r["hosts"] == largest)
+    by_name = {m["scenario"]: m for m in marginal}
+    out = [{"target": f"no-op at {largest} hosts / floor", "value": noop["ratio_to_converged_floor"],
+            "fresh": noop["ratio_to_floor"], "limit": 2.0}]
+    if "no-op re-run" in by_name:
+        out.append({"target": "no-op marginal cost / floor's",
+                    "value": by_name["no-op re-run"]["x_converged_floor"],
+                    "fresh": by_name["no-op re-run"]["x_floor"], "limit": 2.0})
+    if "first converge" in by_name:
+        out.append({"target": "first converge marginal cost (s per host)",
+                    "value": by_name["first converge"]["s_per_host"], "fresh": "",
+                    "limit": 0.5, "below": True})
+    for t in out:
+        value = t["value"]
+        t["met"] = value != "" and (value < t["limit"] if t.pop("below", False)
+                                    else value <= t["limit"])
+    return out
+
+
 def plot(rows: list[dict], path: Path, title: str) -> bool:
     try:
         import matplotlib
@@ -316,6 +341,11 @@ def main() -> int:
               f"({s['x_floor']}x the floor's, {s['x_converged_floor']}x the converged "
               f"floor's), {s['cpu_s_per_host']} controller CPU s, "
               f"{s['hosts_cpu_s_per_host']} CPU s on the hosts")
+    goals = targets(rows, marginal)
+    for t in goals:
+        print(f"target: {t['target']} {t['value']} ({'within' if t['met'] else 'OVER'} "
+              f"{t['limit']})" + (f"; against the fresh hosts' floor {t['fresh']}"
+                                  if t["fresh"] != "" else ""))
     # named by date and commit, so results of different versions sit side by side
     stem = f"results-{time.strftime('%Y-%m-%d')}-{commit()}"
     with open(out / f"{stem}.csv", "w", newline="") as fh:
@@ -324,7 +354,7 @@ def main() -> int:
         writer.writerows(rows)
     (out / f"{stem}.json").write_text(json.dumps(
         {"commit": commit(), "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
-         "rows": rows, "marginal": marginal}, indent=2))
+         "rows": rows, "marginal": marginal, "targets": goals}, indent=2))
     if plot(rows, out / f"{stem}.png", f"monstack {commit()}: deploy time vs host count"):
         print(f"plot: {out / f'{stem}.png'}")
     return 0

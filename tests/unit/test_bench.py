@@ -48,3 +48,26 @@ def test_commands_are_counted_however_pyinfra_pads_the_host_names(bench):
     output = ("[10.77.0.9]  >>> sh -c 'true'\n[10.77.0.100] >>> sh -c 'true'\n"
               "    [10.77.0.9]  Connected\n[10.77.0.9]  >>> sh -c 'echo a >>> b'\n")
     assert bench.remote_commands(output) == 3
+
+
+def test_targets_are_judged_against_the_floor_of_the_same_hosts(bench, monkeypatch):
+    monkeypatch.setattr(bench, "one_repetition",
+                        lambda count, *a, **kw: sample(count, 1.0, 0.03))
+    rows = [r for n in (10, 50) for r in bench.scenario_rows(n, 2, None, {}, None)]
+    goals = {t["target"]: t for t in bench.targets(rows, bench.slopes(rows))}
+    at_50 = goals["no-op at 50 hosts / floor"]
+    assert (at_50["value"], at_50["fresh"], at_50["met"]) == (1.5, 2.0, True)
+    slope = goals["no-op marginal cost / floor's"]
+    assert (slope["value"], slope["fresh"], slope["met"]) == (2.0, 4.0, True)
+    first = goals["first converge marginal cost (s per host)"]
+    assert first["value"] == pytest.approx(0.51) and first["met"] is False
+
+
+def test_a_no_op_over_twice_its_floor_misses_the_target(bench, monkeypatch):
+    monkeypatch.setattr(bench, "one_repetition",
+                        lambda count, *a, **kw: sample(count, 1.0, 0.06))
+    rows = [r for n in (10, 50) for r in bench.scenario_rows(n, 2, None, {}, None)]
+    goals = {t["target"]: t for t in bench.targets(rows, bench.slopes(rows))}
+    assert goals["no-op marginal cost / floor's"]["value"] == 3.5      # 0.07 / 0.02
+    assert not goals["no-op marginal cost / floor's"]["met"]
+    assert not goals["no-op at 50 hosts / floor"]["met"]               # 4.5 / 2.0
