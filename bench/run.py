@@ -7,12 +7,13 @@ Each repetition takes fresh hosts and times, in this order: the floor, a first c
 (through bench/timed_pyinfra.py: per-operation timings give the share spent installing
 packages and release archives), the first re-run after it, a no-op re-run, the floor
 again on the converged hosts (their services, node_exporters scraped by Prometheus, share
-the cores with every run from then on), and a --dry run. Prints a table (scenario, hosts, median, min, max, ratio to the floor of the same
-host count, remote commands per host of a no-op run counted from pyinfra's -vv output,
-install share and changed operations of the first converge, bytes sent; then where the
-first converge's time goes by kind of operation, the marginal cost per added host and
-the performance issue's targets, each judged against the floor of the same hosts), writes it as CSV
-and JSON, plots time against host count (PNG), and keeps the -vv output of one no-op run
+the cores with every run from then on), and a --dry run. Prints a table (scenario, hosts,
+median, min, max, ratio to the floor of the same host count, remote commands per host of
+a no-op run counted from pyinfra's -vv output, install share and changed operations of
+the first converge, bytes sent; then where the first converge's time goes by kind of
+operation, the marginal cost per added host and the performance issue's targets, each
+judged against the floor of the same hosts), writes it as CSV and JSON, plots time
+against host count (PNG), and keeps the -vv output of one no-op run
 (noop-<N>-hosts.log).
 
 Bytes, for every timed run (KiB, all hosts together): `sent_kib` is what pyinfra sent,
@@ -258,8 +259,9 @@ def targets(rows: list[dict], marginal: list[dict]) -> list[dict]:
     largest = max(r["hosts"] for r in rows)
     noop = next(r for r in rows if r["scenario"] == "no-op re-run" and r["hosts"] == largest)
     by_name = {m["scenario"]: m for m in marginal}
-    out = [{"target": f"no-op at {largest} hosts / floor", "value": noop["ratio_to_converged_floor"],
-            "fresh": noop["ratio_to_floor"], "limit": 2.0}]
+    out = [{"target": f"no-op at {largest} hosts / floor",
+            "value": noop["ratio_to_converged_floor"], "fresh": noop["ratio_to_floor"],
+            "limit": 2.0}]
     if "no-op re-run" in by_name:
         out.append({"target": "no-op marginal cost / floor's",
                     "value": by_name["no-op re-run"]["x_converged_floor"],
