@@ -297,42 +297,33 @@ def plot(rows: list[dict], path: Path, title: str) -> bool:
     return True
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hosts", default="1,3,6")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", default=str(REPO / "bench" / "results"))
-    parser.add_argument("--work", default="/var/tmp/monstack-bench",
-                        help="mirror, caches and logs (not committed)")
-    args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    # the test suite's fleet lock: a bench and a test session never share the fleet
-    lock = open(CACHE / "session.lock", "w")
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    fleet = Fleet()
-    fleet.down()
-    fleet.net_up()
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    mirror = Mirror(work / "mirror", host=CONTROLLER_IP).start()
+def measure(fleet: Fleet, mirror: Mirror, counts: list[int], repeat: int,
+            work: Path) -> list[dict]:
+    """The rows of every scenario for each host count, on `fleet`'s hosts (fresh ones for
+    every repetition, stopped after it), artifacts from `mirror`."""
+    settings = {**mirror_settings(mirror, CORE_COMPONENTS),
+                "artifact_cache_dir": str(work / "artifact-cache")}
+    settings.update(BENCH_SETTINGS)
     rows = []
-    try:
-        settings = {**mirror_settings(mirror, CORE_COMPONENTS),
-                    "artifact_cache_dir": str(work / "artifact-cache")}
-        settings.update(BENCH_SETTINGS)
-        for count in (int(n) for n in args.hosts.split(",")):
-            rows += scenario_rows(count, args.repeat, fleet, settings, work)
-    finally:
-        mirror.stop()
-        fleet.down()
-    header = ["scenario", "hosts", "median_s", "min_s", "max_s", "runs", "ratio_to_floor",
-              "ratio_to_converged_floor",
-              "commands_per_host", "install_share", "changed_ops", "sent_kib", "wire_kib",
-              "cpu_s", "peak_rss_mib", "hosts_cpu_s"]
-    print(" | ".join(header))
+    for count in counts:
+        rows += scenario_rows(count, repeat, fleet, settings, work)
+    return rows
+
+
+HEADER = ["scenario", "hosts", "median_s", "min_s", "max_s", "runs", "ratio_to_floor",
+          "ratio_to_converged_floor",
+          "commands_per_host", "install_share", "changed_ops", "sent_kib", "wire_kib",
+          "cpu_s", "peak_rss_mib", "hosts_cpu_s"]
+
+
+def report(rows: list[dict], out: Path) -> Path:
+    """Prints the table, the first converge's shares, the marginal costs and the targets;
+    writes the CSV, the JSON and (with matplotlib) the plot under `out`, named by date and
+    commit. Returns the stem's path (add .csv, .json, .png)."""
+    out.mkdir(parents=True, exist_ok=True)
+    print(" | ".join(HEADER))
     for r in rows:
-        print(" | ".join(str(r[h]) for h in header))
+        print(" | ".join(str(r[h]) for h in HEADER))
     for r in rows:
         if "shares" in r:
             print(f"first converge, {r['hosts']} host(s), share of its time (medians): "
@@ -349,16 +340,44 @@ def main() -> int:
               f"{t['limit']})" + (f"; against the fresh hosts' floor {t['fresh']}"
                                   if t["fresh"] != "" else ""))
     # named by date and commit, so results of different versions sit side by side
-    stem = f"results-{time.strftime('%Y-%m-%d')}-{commit()}"
-    with open(out / f"{stem}.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore")
+    stem = out / f"results-{time.strftime('%Y-%m-%d')}-{commit()}"
+    with open(f"{stem}.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=HEADER, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    (out / f"{stem}.json").write_text(json.dumps(
+    Path(f"{stem}.json").write_text(json.dumps(
         {"commit": commit(), "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
          "rows": rows, "marginal": marginal, "targets": goals}, indent=2))
-    if plot(rows, out / f"{stem}.png", f"monstack {commit()}: deploy time vs host count"):
-        print(f"plot: {out / f'{stem}.png'}")
+    if plot(rows, Path(f"{stem}.png"), f"monstack {commit()}: deploy time vs host count"):
+        print(f"plot: {stem}.png")
+    return stem
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", default="1,3,6")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", default=str(REPO / "bench" / "results"))
+    parser.add_argument("--work", default="/var/tmp/monstack-bench",
+                        help="mirror, caches and logs (not committed)")
+    args = parser.parse_args()
+    # the test suite's fleet lock: a bench and a test session never share the fleet
+    CACHE.mkdir(parents=True, exist_ok=True)
+    lock = open(CACHE / "session.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    fleet = Fleet()
+    fleet.down()
+    fleet.net_up()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    mirror = Mirror(work / "mirror", host=CONTROLLER_IP).start()
+    try:
+        rows = measure(fleet, mirror, [int(n) for n in args.hosts.split(",")], args.repeat,
+                       work)
+    finally:
+        mirror.stop()
+        fleet.down()
+    report(rows, Path(args.out))
     return 0
 
 
