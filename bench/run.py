@@ -340,15 +340,16 @@ def report(rows: list[dict], out: Path) -> Path:
               f"{t['limit']})" + (f"; against the fresh hosts' floor {t['fresh']}"
                                   if t["fresh"] != "" else ""))
     # named by date and commit, so results of different versions sit side by side
-    stem = out / f"results-{time.strftime('%Y-%m-%d')}-{commit()}"
+    measured, today = commit(), time.strftime("%Y-%m-%d")
+    stem = out / f"results-{today}-{measured}"
     with open(f"{stem}.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=HEADER, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     Path(f"{stem}.json").write_text(json.dumps(
-        {"commit": commit(), "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+        {"commit": measured, "date": today, "cpus": os.cpu_count(),
          "rows": rows, "marginal": marginal, "targets": goals}, indent=2))
-    if plot(rows, Path(f"{stem}.png"), f"monstack {commit()}: deploy time vs host count"):
+    if plot(rows, Path(f"{stem}.png"), f"monstack {measured}: deploy time vs host count"):
         print(f"plot: {stem}.png")
     return stem
 
