@@ -191,7 +191,13 @@ def run_example_in_phases(ports: dict, phases: int = 2, requests: int = 10) -> d
             time.sleep(1.5)
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            # a flush that never ends fails the test; the process does not outlive it
+            proc.kill()
+            proc.communicate()
+            raise
     assert proc.returncode == 0, out
     return seen
 
