@@ -7,12 +7,11 @@ in the no-op run, the table, the JSON, the plot and the targets written.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 
 import pytest
 
-from conftest import REPO
+from bench import run
 
 pytestmark = pytest.mark.fleet
 
@@ -22,10 +21,7 @@ SCENARIOS = {"floor (exec -- true)", "floor, converged hosts", "first converge",
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_run", REPO / "bench" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return run
 
 
 @pytest.fixture(scope="module")

@@ -1,19 +1,14 @@
 """bench/run.py's arithmetic: medians, ratios to both floors and the marginal cost per host,
 on made-up samples (the bench itself needs fleet hosts and is not part of the suite)."""
 
-import importlib.util
-
 import pytest
 
-from conftest import REPO
+from bench import run
 
 
 @pytest.fixture
-def bench(monkeypatch):
-    spec = importlib.util.spec_from_file_location("bench_run", REPO / "bench" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench():
+    return run
 
 
 def sample(hosts: int, floor: float, per_host: float) -> dict:
